@@ -1,0 +1,210 @@
+package schema
+
+import (
+	"context"
+	"errors"
+
+	"entgo.io/ent"
+	"entgo.io/ent/dialect/sql"
+	"entgo.io/ent/entql"
+
+	gen "tenantgraph/ent"
+	"tenantgraph/ent/intercept"
+	"tenantgraph/ent/membership"
+	"tenantgraph/ent/privacy"
+	"tenantgraph/internal/role"
+	"tenantgraph/internal/viewer"
+)
+
+// This file holds every rule that confines reads and writes to the caller's
+// tenant, and is the only schema file that imports generated packages (move
+// it aside for the very first `go generate` of a fresh schema).
+//
+// Rules never Allow a request: an Allow would end evaluation before the
+// tenant filter ran. They Deny, or add a filter and Skip. Only system work
+// (start-up seeding) bypasses them, with privacy.DecisionContext(ctx, privacy.Allow).
+
+// Policy of the Project: members read; MEMBER and up write.
+func (Project) Policy() ent.Policy { return tenantPolicy(role.Member) }
+
+// Policy of the Task: members read; MEMBER and up write.
+func (Task) Policy() ent.Policy { return tenantPolicy(role.Member) }
+
+// Policy of the Comment: members read; MEMBER and up write.
+func (Comment) Policy() ent.Policy { return tenantPolicy(role.Member) }
+
+// Interceptors of the Project.
+func (Project) Interceptors() []ent.Interceptor { return []ent.Interceptor{tenantInterceptor} }
+
+// Interceptors of the Task.
+func (Task) Interceptors() []ent.Interceptor { return []ent.Interceptor{tenantInterceptor} }
+
+// Interceptors of the Comment.
+func (Comment) Interceptors() []ent.Interceptor { return []ent.Interceptor{tenantInterceptor} }
+
+// Interceptors of the Membership.
+func (Membership) Interceptors() []ent.Interceptor { return []ent.Interceptor{tenantInterceptor} }
+
+// Policy of the Membership: members see the tenant's memberships; a
+// non-member sees only their own (absent) one, which is how a request's role
+// is looked up; the viewer's own membership list sees theirs in every tenant.
+// Only OWNERs write.
+func (Membership) Policy() ent.Policy {
+	return privacy.Policy{
+		Query: privacy.QueryPolicy{
+			privacy.FilterFunc(func(ctx context.Context, f privacy.Filter) error {
+				v, err := requestViewer(ctx)
+				if err != nil {
+					return err
+				}
+				mf := f.(*gen.MembershipFilter)
+				if !v.Authenticated() {
+					return privacy.Denyf("anonymous read of memberships")
+				}
+				if viewer.OwnMemberships(ctx) {
+					mf.WhereUserID(entql.IntEQ(v.UserID))
+					return privacy.Skip
+				}
+				mf.WhereTenantID(entql.IntEQ(v.TenantID))
+				if !v.Member() {
+					mf.WhereUserID(entql.IntEQ(v.UserID))
+				}
+				return privacy.Skip
+			}),
+		},
+		Mutation: privacy.MutationPolicy{
+			privacy.FilterFunc(func(ctx context.Context, f privacy.Filter) error {
+				v, err := requestViewer(ctx)
+				if err != nil {
+					return err
+				}
+				if !v.Has(role.Owner) {
+					return privacy.Denyf("only an OWNER changes memberships")
+				}
+				f.(tenantFilter).WhereTenantID(entql.IntEQ(v.TenantID))
+				return privacy.Skip
+			}),
+		},
+	}
+}
+
+// Policy of the Tenant. Before a request's tenant is resolved, tenants can be
+// looked up (by slug or ID, from the request's headers: a tenant's id, slug
+// and name are what a client already names it by). Once resolved, only the
+// current tenant is visible, plus, for the viewer's own membership list, the
+// tenants the viewer belongs to. Any authenticated user creates a tenant;
+// only its OWNER updates it; nobody deletes one.
+func (Tenant) Policy() ent.Policy {
+	return privacy.Policy{
+		Query: privacy.QueryPolicy{
+			privacy.FilterFunc(func(ctx context.Context, f privacy.Filter) error {
+				v := viewer.FromContext(ctx)
+				if v == nil || v.TenantID == 0 {
+					return privacy.Skip
+				}
+				tf := f.(*gen.TenantFilter)
+				if viewer.OwnMemberships(ctx) && v.Authenticated() {
+					tf.WhereHasMembershipsWith(membership.UserID(v.UserID))
+					return privacy.Skip
+				}
+				tf.WhereID(entql.IntEQ(v.TenantID))
+				return privacy.Skip
+			}),
+		},
+		Mutation: privacy.MutationPolicy{
+			privacy.OnMutationOperation(privacy.MutationRuleFunc(func(ctx context.Context, _ ent.Mutation) error {
+				if v := viewer.FromContext(ctx); !v.Authenticated() {
+					return privacy.Denyf("creating a tenant needs an account")
+				}
+				return privacy.Skip
+			}), ent.OpCreate),
+			privacy.OnMutationOperation(privacy.FilterFunc(func(ctx context.Context, f privacy.Filter) error {
+				v, err := requestViewer(ctx)
+				if err != nil {
+					return err
+				}
+				if !v.Has(role.Owner) {
+					return privacy.Denyf("only an OWNER changes a tenant")
+				}
+				f.(*gen.TenantFilter).WhereID(entql.IntEQ(v.TenantID))
+				return privacy.Skip
+			}), ent.OpUpdate|ent.OpUpdateOne),
+			privacy.OnMutationOperation(privacy.AlwaysDenyRule(), ent.OpDelete|ent.OpDeleteOne),
+		},
+	}
+}
+
+// Policy of the User: accounts are global and readable; they are created by
+// registration; nothing on a request path updates or deletes one.
+func (User) Policy() ent.Policy {
+	return privacy.Policy{
+		Mutation: privacy.MutationPolicy{
+			privacy.OnMutationOperation(privacy.AlwaysDenyRule(), ent.OpUpdate|ent.OpUpdateOne|ent.OpDelete|ent.OpDeleteOne),
+		},
+	}
+}
+
+// tenantFilter is implemented by the entql filter of every tenant-owned entity.
+type tenantFilter interface {
+	WhereTenantID(entql.IntP)
+}
+
+// tenantPolicy scopes reads, updates and deletes of a tenant-owned entity to
+// the caller's tenant, lets only members read, and only minWrite and up write.
+func tenantPolicy(minWrite role.Role) ent.Policy {
+	return privacy.Policy{
+		Query: privacy.QueryPolicy{
+			privacy.FilterFunc(func(ctx context.Context, f privacy.Filter) error {
+				v, err := requestViewer(ctx)
+				if err != nil {
+					return err
+				}
+				if !v.Member() {
+					return privacy.Denyf("not a member of the tenant")
+				}
+				f.(tenantFilter).WhereTenantID(entql.IntEQ(v.TenantID))
+				return privacy.Skip
+			}),
+		},
+		Mutation: privacy.MutationPolicy{
+			privacy.FilterFunc(func(ctx context.Context, f privacy.Filter) error {
+				v, err := requestViewer(ctx)
+				if err != nil {
+					return err
+				}
+				if !v.Has(minWrite) {
+					return privacy.Denyf("role %q may not write here", v.Role)
+				}
+				f.(tenantFilter).WhereTenantID(entql.IntEQ(v.TenantID))
+				return privacy.Skip
+			}),
+		},
+	}
+}
+
+// requestViewer returns the viewer of a request whose tenant is resolved.
+func requestViewer(ctx context.Context) (*viewer.Viewer, error) {
+	v := viewer.FromContext(ctx)
+	if v == nil || v.TenantID == 0 {
+		return nil, privacy.Denyf("tenant-owned data accessed without a tenant")
+	}
+	return v, nil
+}
+
+// tenantInterceptor is a second layer, independent of the privacy filters: it
+// adds tenant_id = <current tenant> to every traversal of tenant-owned data.
+var tenantInterceptor = intercept.TraverseFunc(func(ctx context.Context, q intercept.Query) error {
+	if d, ok := privacy.DecisionFromContext(ctx); ok && errors.Is(d, privacy.Allow) {
+		return nil // system work, such as seeding
+	}
+	v, err := requestViewer(ctx)
+	if err != nil {
+		return err
+	}
+	if q.Type() == membership.Label && viewer.OwnMemberships(ctx) {
+		q.WhereP(sql.FieldEQ(membership.FieldUserID, v.UserID))
+		return nil
+	}
+	q.WhereP(sql.FieldEQ("tenant_id", v.TenantID))
+	return nil
+})
