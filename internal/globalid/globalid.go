@@ -1,0 +1,40 @@
+// Package globalid encodes the integer IDs of the data layer as opaque GraphQL
+// IDs and decodes them back, rejecting anything that is not one.
+package globalid
+
+import (
+	"encoding/base64"
+	"errors"
+	"strconv"
+	"strings"
+)
+
+const prefix = "gid:"
+
+// ErrMalformed is returned for a string that is not an ID this server issued.
+var ErrMalformed = errors.New("malformed ID")
+
+// Encode returns the opaque form of id.
+func Encode(id int) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(prefix + strconv.Itoa(id)))
+}
+
+// Decode returns the integer behind an opaque ID, or ErrMalformed.
+func Decode(s string) (int, error) {
+	if s == "" || len(s) > 32 {
+		return 0, ErrMalformed
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return 0, ErrMalformed
+	}
+	digits, ok := strings.CutPrefix(string(raw), prefix)
+	if !ok || digits == "" || digits[0] == '0' || digits[0] == '+' || digits[0] == '-' {
+		return 0, ErrMalformed
+	}
+	id, err := strconv.Atoi(digits)
+	if err != nil || id <= 0 {
+		return 0, ErrMalformed
+	}
+	return id, nil
+}
