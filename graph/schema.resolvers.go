@@ -7,10 +7,14 @@ package graph
 
 import (
 	"context"
-	"fmt"
 	"tenantgraph/ent"
 	"tenantgraph/graph/model"
+	"tenantgraph/internal/account"
+	"tenantgraph/internal/apperr"
+	"tenantgraph/internal/projects"
 	"tenantgraph/internal/role"
+	"tenantgraph/internal/tenancy"
+	"tenantgraph/internal/viewer"
 	"tenantgraph/internal/workflow"
 
 	"entgo.io/contrib/entgql"
@@ -18,122 +22,211 @@ import (
 
 // Register is the resolver for the register field.
 func (r *mutationResolver) Register(ctx context.Context, input model.RegisterInput) (*model.AuthPayload, error) {
-	panic(fmt.Errorf("not implemented: Register - register"))
+	c, err := r.tx(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return authPayload(r.accounts.Register(ctx, c, account.RegisterInput{Email: input.Email, Password: input.Password, Name: input.Name}))
 }
 
 // Login is the resolver for the login field.
 func (r *mutationResolver) Login(ctx context.Context, input model.LoginInput) (*model.AuthPayload, error) {
-	panic(fmt.Errorf("not implemented: Login - login"))
+	c, err := r.tx(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return authPayload(r.accounts.Login(ctx, c, input.Email, input.Password))
 }
 
 // CreateTenant is the resolver for the createTenant field.
 func (r *mutationResolver) CreateTenant(ctx context.Context, input model.CreateTenantInput) (*ent.Tenant, error) {
-	panic(fmt.Errorf("not implemented: CreateTenant - createTenant"))
+	c, err := r.tx(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return tenancy.CreateTenant(ctx, c, tenancy.CreateTenantInput{Name: input.Name, Slug: input.Slug})
 }
 
 // AddMember is the resolver for the addMember field.
 func (r *mutationResolver) AddMember(ctx context.Context, input model.AddMemberInput) (*ent.Membership, error) {
-	panic(fmt.Errorf("not implemented: AddMember - addMember"))
+	c, err := r.tx(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return tenancy.AddMember(ctx, c, input.Email, input.Role)
 }
 
 // UpdateMemberRole is the resolver for the updateMemberRole field.
 func (r *mutationResolver) UpdateMemberRole(ctx context.Context, id int, role role.Role) (*ent.Membership, error) {
-	panic(fmt.Errorf("not implemented: UpdateMemberRole - updateMemberRole"))
+	c, err := r.tx(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return tenancy.UpdateMemberRole(ctx, c, id, role)
 }
 
 // RemoveMember is the resolver for the removeMember field.
 func (r *mutationResolver) RemoveMember(ctx context.Context, id int) (int, error) {
-	panic(fmt.Errorf("not implemented: RemoveMember - removeMember"))
+	c, err := r.tx(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return id, tenancy.RemoveMember(ctx, c, id)
 }
 
 // CreateProject is the resolver for the createProject field.
 func (r *mutationResolver) CreateProject(ctx context.Context, input model.CreateProjectInput) (*ent.Project, error) {
-	panic(fmt.Errorf("not implemented: CreateProject - createProject"))
+	c, err := r.tx(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return projects.CreateProject(ctx, c, projects.CreateProjectInput{Name: input.Name, Description: input.Description})
 }
 
 // UpdateProject is the resolver for the updateProject field.
 func (r *mutationResolver) UpdateProject(ctx context.Context, id int, input model.UpdateProjectInput) (*ent.Project, error) {
-	panic(fmt.Errorf("not implemented: UpdateProject - updateProject"))
+	c, err := r.tx(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return projects.UpdateProject(ctx, c, id, projects.UpdateProjectInput{
+		Name:        input.Name,
+		Description: optional(input.Description),
+	})
 }
 
 // DeleteProject is the resolver for the deleteProject field.
 func (r *mutationResolver) DeleteProject(ctx context.Context, id int) (int, error) {
-	panic(fmt.Errorf("not implemented: DeleteProject - deleteProject"))
+	c, err := r.tx(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return id, projects.DeleteProject(ctx, c, id)
 }
 
 // TransitionProject is the resolver for the transitionProject field.
 func (r *mutationResolver) TransitionProject(ctx context.Context, id int, to workflow.Status) (*ent.Project, error) {
-	panic(fmt.Errorf("not implemented: TransitionProject - transitionProject"))
+	c, err := r.tx(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return projects.Transition(ctx, c, id, to)
 }
 
 // CreateTask is the resolver for the createTask field.
 func (r *mutationResolver) CreateTask(ctx context.Context, input model.CreateTaskInput) (*ent.Task, error) {
-	panic(fmt.Errorf("not implemented: CreateTask - createTask"))
+	c, err := r.tx(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return projects.CreateTask(ctx, c, projects.CreateTaskInput{
+		ProjectID:   input.ProjectID,
+		Title:       input.Title,
+		Description: input.Description,
+		Status:      input.Status,
+		Priority:    input.Priority,
+		AssigneeID:  input.AssigneeID,
+		DueDate:     input.DueDate,
+	})
 }
 
 // UpdateTask is the resolver for the updateTask field.
 func (r *mutationResolver) UpdateTask(ctx context.Context, id int, input model.UpdateTaskInput) (*ent.Task, error) {
-	panic(fmt.Errorf("not implemented: UpdateTask - updateTask"))
+	c, err := r.tx(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return projects.UpdateTask(ctx, c, id, projects.UpdateTaskInput{
+		Title:       input.Title,
+		Description: optional(input.Description),
+		Status:      input.Status,
+		Priority:    input.Priority,
+		AssigneeID:  optional(input.AssigneeID),
+		DueDate:     optional(input.DueDate),
+	})
 }
 
 // DeleteTask is the resolver for the deleteTask field.
 func (r *mutationResolver) DeleteTask(ctx context.Context, id int) (int, error) {
-	panic(fmt.Errorf("not implemented: DeleteTask - deleteTask"))
+	c, err := r.tx(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return id, projects.DeleteTask(ctx, c, id)
 }
 
 // CreateComment is the resolver for the createComment field.
 func (r *mutationResolver) CreateComment(ctx context.Context, input model.CreateCommentInput) (*ent.Comment, error) {
-	panic(fmt.Errorf("not implemented: CreateComment - createComment"))
+	c, err := r.tx(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return projects.CreateComment(ctx, c, input.TaskID, input.Body)
 }
 
 // UpdateComment is the resolver for the updateComment field.
 func (r *mutationResolver) UpdateComment(ctx context.Context, id int, input model.UpdateCommentInput) (*ent.Comment, error) {
-	panic(fmt.Errorf("not implemented: UpdateComment - updateComment"))
+	c, err := r.tx(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return projects.UpdateComment(ctx, c, id, input.Body)
 }
 
 // DeleteComment is the resolver for the deleteComment field.
 func (r *mutationResolver) DeleteComment(ctx context.Context, id int) (int, error) {
-	panic(fmt.Errorf("not implemented: DeleteComment - deleteComment"))
+	c, err := r.tx(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return id, projects.DeleteComment(ctx, c, id)
 }
 
 // AvailableTransitions is the resolver for the availableTransitions field.
 func (r *projectResolver) AvailableTransitions(ctx context.Context, obj *ent.Project) ([]workflow.Status, error) {
-	panic(fmt.Errorf("not implemented: AvailableTransitions - availableTransitions"))
+	return projects.AvailableTransitions(ctx, obj), nil
 }
 
 // Viewer is the resolver for the viewer field.
 func (r *queryResolver) Viewer(ctx context.Context) (*ent.User, error) {
-	panic(fmt.Errorf("not implemented: Viewer - viewer"))
+	u, err := r.client.User.Get(ctx, viewer.FromContext(ctx).UserID)
+	if ent.IsNotFound(err) {
+		return nil, apperr.New(apperr.Unauthenticated, "the token names no account")
+	}
+	return u, err
 }
 
 // CurrentTenant is the resolver for the currentTenant field.
 func (r *queryResolver) CurrentTenant(ctx context.Context) (*ent.Tenant, error) {
-	panic(fmt.Errorf("not implemented: CurrentTenant - currentTenant"))
+	return tenancy.FromContext(ctx).Tenant, nil
 }
 
 // ProjectWorkflow is the resolver for the projectWorkflow field.
 func (r *queryResolver) ProjectWorkflow(ctx context.Context) ([]*model.WorkflowTransition, error) {
-	panic(fmt.Errorf("not implemented: ProjectWorkflow - projectWorkflow"))
+	return workflowRows(), nil
 }
 
 // Members is the resolver for the members field.
 func (r *queryResolver) Members(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.MembershipOrder, where *ent.MembershipWhereInput) (*ent.MembershipConnection, error) {
-	panic(fmt.Errorf("not implemented: Members - members"))
+	return r.client.Membership.Query().Paginate(ctx, after, first, before, last,
+		ent.WithMembershipOrder(orderBy), ent.WithMembershipFilter(where.Filter))
 }
 
 // Projects is the resolver for the projects field.
 func (r *queryResolver) Projects(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ProjectOrder, where *ent.ProjectWhereInput) (*ent.ProjectConnection, error) {
-	panic(fmt.Errorf("not implemented: Projects - projects"))
+	return r.client.Project.Query().Paginate(ctx, after, first, before, last,
+		ent.WithProjectOrder(orderBy), ent.WithProjectFilter(where.Filter))
 }
 
 // Tasks is the resolver for the tasks field.
 func (r *queryResolver) Tasks(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.TaskOrder, where *ent.TaskWhereInput) (*ent.TaskConnection, error) {
-	panic(fmt.Errorf("not implemented: Tasks - tasks"))
+	return r.client.Task.Query().Paginate(ctx, after, first, before, last,
+		ent.WithTaskOrder(orderBy), ent.WithTaskFilter(where.Filter))
 }
 
 // Memberships is the resolver for the memberships field.
 func (r *userResolver) Memberships(ctx context.Context, obj *ent.User) ([]*ent.Membership, error) {
-	panic(fmt.Errorf("not implemented: Memberships - memberships"))
+	return userMemberships(ctx, obj)
 }
 
 // Mutation returns MutationResolver implementation.

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"crypto/rand"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// config is every setting of the server, read once from the environment.
+type config struct {
+	Env              string        // APP_ENV: "development" (default) or "production"
+	Addr             string        // LISTEN_ADDR, default ":8080"
+	DatabaseURL      string        // DATABASE_URL: empty for the embedded SQLite file
+	JWTSecret        []byte        // JWT_SECRET, at least 32 bytes
+	JWTSecretRandom  bool          // true when JWT_SECRET was unset and one was generated
+	JWTIssuer        string        // JWT_ISSUER, default "tenantgraph"
+	JWTAudience      string        // JWT_AUDIENCE, default "tenantgraph-api"
+	TokenTTL         time.Duration // TOKEN_TTL, default 24h
+	WebsocketOrigins []string      // WS_ALLOWED_ORIGINS, comma-separated host patterns
+	BcryptCost       int           // BCRYPT_COST, default 10
+	SeedDemo         bool          // SEED_DEMO=1 or the -demo flag
+	ShutdownGrace    time.Duration // SHUTDOWN_GRACE, default 15s
+}
+
+func (c config) production() bool { return c.Env == "production" }
+
+// loadConfig reads the environment. It refuses a production start without a
+// JWT secret.
+func loadConfig(getenv func(string) string) (config, error) {
+	c := config{
+		Env:         orDefault(getenv("APP_ENV"), "development"),
+		Addr:        orDefault(getenv("LISTEN_ADDR"), ":8080"),
+		DatabaseURL: getenv("DATABASE_URL"),
+		JWTIssuer:   orDefault(getenv("JWT_ISSUER"), "tenantgraph"),
+		JWTAudience: orDefault(getenv("JWT_AUDIENCE"), "tenantgraph-api"),
+		SeedDemo:    truthy(getenv("SEED_DEMO")),
+	}
+	var err error
+	if c.TokenTTL, err = duration(getenv, "TOKEN_TTL", 24*time.Hour); err != nil {
+		return c, err
+	}
+	if c.ShutdownGrace, err = duration(getenv, "SHUTDOWN_GRACE", 15*time.Second); err != nil {
+		return c, err
+	}
+	c.BcryptCost = 10
+	if v := getenv("BCRYPT_COST"); v != "" {
+		if c.BcryptCost, err = strconv.Atoi(v); err != nil {
+			return c, fmt.Errorf("BCRYPT_COST: %q is not a number", v)
+		}
+	}
+	for _, o := range strings.Split(getenv("WS_ALLOWED_ORIGINS"), ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			c.WebsocketOrigins = append(c.WebsocketOrigins, o)
+		}
+	}
+	switch secret := getenv("JWT_SECRET"); {
+	case secret != "":
+		c.JWTSecret = []byte(secret)
+	case c.production():
+		return c, fmt.Errorf("JWT_SECRET is required when APP_ENV=production (at least 32 bytes; for example: openssl rand -base64 48)")
+	default:
+		c.JWTSecret = make([]byte, 48)
+		if _, err := rand.Read(c.JWTSecret); err != nil {
+			return c, fmt.Errorf("generating a JWT secret: %w", err)
+		}
+		c.JWTSecretRandom = true
+	}
+	return c, nil
+}
+
+func duration(getenv func(string) string, key string, def time.Duration) (time.Duration, error) {
+	v := getenv(key)
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%s: %q is not a positive duration such as 24h or 90m", key, v)
+	}
+	return d, nil
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+func truthy(v string) bool {
+	switch strings.ToLower(v) {
+	case "1", "true", "yes", "on":
+		return true
+	}
+	return false
+}

@@ -1,0 +1,122 @@
+// Command server runs the multi-tenant project-management GraphQL API.
+//
+//	go run ./cmd/server          # embedded SQLite under ./data, GraphiQL at http://localhost:8080/
+//	go run ./cmd/server -demo    # the same, with demo users and projects
+//	DATABASE_URL=postgres://… go run ./cmd/server
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"tenantgraph/graph"
+	"tenantgraph/internal/account"
+	"tenantgraph/internal/auth"
+	"tenantgraph/internal/database"
+	"tenantgraph/internal/seed"
+	"tenantgraph/internal/server"
+	"tenantgraph/internal/tenancy"
+
+	_ "tenantgraph/ent/runtime" // installs privacy policies, hooks and interceptors
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "error:", err)
+		os.Exit(1)
+	}
+}
+
+// run starts the server and blocks until ctx ends or serving fails.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	flags := flag.NewFlagSet(args[0], flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	demo := flags.Bool("demo", false, "fill the default tenant with demo users, projects, tasks and comments")
+	if err := flags.Parse(args[1:]); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	if cfg.JWTSecretRandom {
+		log.Warn("JWT_SECRET is not set: using a random secret for this run only; every token dies with the process. Set JWT_SECRET (32+ bytes) for anything but a local try-out.")
+	}
+
+	db, err := database.Open(ctx, cfg.DatabaseURL, database.Options{})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx); err != nil {
+		return err
+	}
+	def, err := tenancy.EnsureDefault(ctx, db.Client)
+	if err != nil {
+		return err
+	}
+
+	tokens, err := auth.NewTokens(auth.TokenConfig{
+		Secret: cfg.JWTSecret, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, TTL: cfg.TokenTTL,
+	})
+	if err != nil {
+		return err
+	}
+	passwords, err := auth.NewPasswords(cfg.BcryptCost)
+	if err != nil {
+		return err
+	}
+
+	if *demo || cfg.SeedDemo {
+		accounts, err := seed.Demo(ctx, db.Client, passwords, def.ID)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, "Demo accounts in tenant \"default\" (passwords are new on every -demo start):")
+		for _, a := range accounts {
+			fmt.Fprintf(stdout, "  %-8s %-22s %s\n", a.Role, a.Email, a.Password)
+		}
+	}
+
+	gql := graph.NewHandler(graph.Deps{
+		Client:           db.Client,
+		Accounts:         account.NewService(tokens, passwords),
+		Sessions:         tenancy.NewResolver(tokens),
+		Logger:           log,
+		WebsocketOrigins: cfg.WebsocketOrigins,
+		Introspection:    true,
+	})
+	return server.Serve(ctx, server.Config{
+		Addr:     cfg.Addr,
+		GraphQL:  gql,
+		DB:       db,
+		Logger:   log,
+		GraphiQL: true,
+	}, cfg.ShutdownGrace, func(addr string) {
+		fmt.Fprintf(stdout, "TenantGraph (%s) on %s: GraphiQL at %s/ , API at %s/graphql\n",
+			db.Dialect, addr, baseURL(addr), baseURL(addr))
+	})
+}
+
+func baseURL(addr string) string {
+	host, port, ok := strings.Cut(addr, "]:")
+	if ok { // [::]:8080
+		host = strings.TrimPrefix(host, "[")
+	} else if i := strings.LastIndex(addr, ":"); i >= 0 {
+		host, port = addr[:i], addr[i+1:]
+	}
+	if host == "" || host == "::" || host == "0.0.0.0" {
+		host = "localhost"
+	}
+	return "http://" + host + ":" + port
+}

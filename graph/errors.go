@@ -1,0 +1,93 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"tenantgraph/ent"
+	"tenantgraph/ent/privacy"
+	"tenantgraph/internal/apperr"
+	"tenantgraph/internal/globalid"
+)
+
+// errorPresenter is the one mapping from errors to extensions.code. Domain
+// errors keep their message; the parser's and validator's codes stay;
+// everything else is logged in full and answered as a masked
+// INTERNAL_SERVER_ERROR, so no SQL, stack or driver text reaches a client.
+func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
+	return func(ctx context.Context, err error) *gqlerror.Error {
+		gqlErr := graphql.DefaultErrorPresenter(ctx, err)
+		if _, coded := gqlErr.Extensions["code"]; coded {
+			return gqlErr
+		}
+		var (
+			ae      *apperr.Error
+			valErr  *ent.ValidationError
+			kind    apperr.Kind
+			message string
+		)
+		switch {
+		case errors.As(err, &ae):
+			kind, message = ae.Kind, ae.Message
+			if ae.Field != "" {
+				gqlErr.Extensions = ensure(gqlErr.Extensions)
+				gqlErr.Extensions["field"] = ae.Field
+				message = ae.Field + ": " + ae.Message
+			}
+		case errors.Is(err, globalid.ErrMalformed):
+			kind, message = apperr.Invalid, "malformed ID"
+		case ent.IsNotFound(err):
+			kind, message = apperr.NotFound, "not found"
+		case errors.Is(err, privacy.Deny):
+			kind, message = apperr.Forbidden, "access denied"
+		case errors.As(err, &valErr):
+			kind, message = apperr.Invalid, fmt.Sprintf("invalid value for %s", valErr.Name)
+		case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+			kind, message = apperr.Internal, "the request was cancelled or timed out"
+		default:
+			kind = apperr.Internal
+		}
+		if kind == apperr.Internal {
+			log.ErrorContext(ctx, "internal error", "error", err.Error(), "path", gqlErr.Path.String())
+			if message == "" {
+				message = "internal server error"
+			}
+		}
+		gqlErr.Message = message
+		gqlErr.Extensions = ensure(gqlErr.Extensions)
+		gqlErr.Extensions["code"] = string(kind)
+		return gqlErr
+	}
+}
+
+// recoverFunc turns a panic in a resolver into a masked internal error.
+func recoverFunc(log *slog.Logger) graphql.RecoverFunc {
+	return func(ctx context.Context, p any) error {
+		log.ErrorContext(ctx, "panic in resolver", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+		return apperr.New(apperr.Internal, "internal server error")
+	}
+}
+
+// codedError builds a response error for failures outside resolvers (session
+// resolution, page limits, transactions).
+func codedError(err error) *gqlerror.Error {
+	kind, msg := apperr.KindOf(err), "internal server error"
+	var ae *apperr.Error
+	if errors.As(err, &ae) {
+		msg = ae.Error()
+	}
+	return &gqlerror.Error{Message: msg, Extensions: map[string]any{"code": string(kind)}}
+}
+
+func ensure(m map[string]any) map[string]any {
+	if m == nil {
+		return map[string]any{}
+	}
+	return m
+}

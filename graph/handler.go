@@ -1,0 +1,119 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/coder/websocket"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"tenantgraph/ent"
+	"tenantgraph/internal/account"
+	"tenantgraph/internal/tenancy"
+)
+
+// Deps is what the GraphQL handler needs.
+type Deps struct {
+	Client   *ent.Client
+	Accounts *account.Service
+	Sessions *tenancy.Resolver
+	Logger   *slog.Logger
+	// WebsocketOrigins are host patterns (path.Match syntax, such as
+	// "localhost:*" or "app.example.com") allowed to open a websocket from
+	// another origin. Same-origin upgrades are always allowed.
+	WebsocketOrigins []string
+	// Introspection enables schema introspection (GraphiQL needs it).
+	Introspection bool
+}
+
+// NewSchema returns the executable schema with its resolvers and directives.
+func NewSchema(c Deps) graphql.ExecutableSchema {
+	return NewExecutableSchema(Config{
+		Resolvers: &Resolver{client: c.Client, accounts: c.Accounts},
+		Directives: DirectiveRoot{
+			HasRole:       hasRole,
+			Authenticated: authenticated,
+		},
+	})
+}
+
+// NewHandler returns the GraphQL endpoint: POST and GET per the
+// GraphQL-over-HTTP spec and graphql-transport-ws on the same path, with
+// sessions, page limits, one transaction per mutation and the error mapping.
+func NewHandler(c Deps) *handler.Server {
+	srv := handler.New(NewSchema(c))
+	srv.AddTransport(transport.Websocket{
+		Implementation: transport.CoderWebsocketImplementation{
+			AcceptOptions: websocket.AcceptOptions{OriginPatterns: c.WebsocketOrigins},
+		},
+		InitFunc:    websocketInit(c),
+		InitTimeout: 10 * time.Second,
+		CloseFunc: func(ctx context.Context, _ int) {
+			if cancel, ok := ctx.Value(cancelKey{}).(context.CancelFunc); ok {
+				cancel()
+			}
+		},
+		PingPongInterval: 25 * time.Second,
+	})
+	srv.AddTransport(transport.Options{})
+	srv.AddTransport(transport.GET{})
+	srv.AddTransport(transport.POST{})
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	if c.Introspection {
+		srv.Use(extension.Introspection{})
+	}
+	srv.Use(sessionExtension{client: c.Client, resolver: c.Sessions})
+	srv.Use(pageLimits{})
+	srv.Use(txExtension{client: c.Client, log: c.Logger})
+	srv.SetErrorPresenter(errorPresenter(c.Logger))
+	srv.SetRecoverFunc(recoverFunc(c.Logger))
+	return srv
+}
+
+// websocketInit authenticates a websocket from its connection_init payload
+// ({"Authorization": "Bearer …", "X-Tenant-Slug": "…"}): a bad or missing
+// token, an unknown tenant or a non-member closes the socket with 4403. The
+// socket's context ends when the token expires.
+func websocketInit(c Deps) transport.WebsocketInitFunc {
+	return func(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+		cred := tenancy.Credentials{
+			Authorization: payloadString(p, "Authorization"),
+			TenantID:      payloadString(p, "X-Tenant-ID"),
+			TenantSlug:    payloadString(p, "X-Tenant-Slug"),
+		}
+		deny := transport.WithWebsocketCloseCode(ctx, 4403)
+		s, err := c.Sessions.Resolve(ctx, c.Client, cred)
+		switch {
+		case err != nil:
+			return deny, nil, errors.New("forbidden: " + codedError(err).Message)
+		case !s.Viewer.Authenticated():
+			return deny, nil, errors.New("forbidden: connection_init needs an Authorization token")
+		case !s.Viewer.Member():
+			return deny, nil, errors.New("forbidden: not a member of this tenant")
+		}
+		ctx, cancel := context.WithDeadline(tenancy.WithCredentials(ctx, cred), s.TokenExpiry)
+		return context.WithValue(ctx, cancelKey{}, cancel), nil, nil
+	}
+}
+
+type cancelKey struct{}
+
+// payloadString reads a connection_init key case-insensitively.
+func payloadString(p transport.InitPayload, key string) string {
+	for k, v := range p {
+		if strings.EqualFold(k, key) {
+			if s, ok := v.(string); ok {
+				return s
+			}
+		}
+	}
+	return ""
+}

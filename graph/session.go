@@ -1,0 +1,37 @@
+package graph
+
+import (
+	"context"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"tenantgraph/ent"
+	"tenantgraph/internal/tenancy"
+)
+
+// sessionExtension resolves tenant, identity and role once per operation
+// (HTTP request or websocket operation alike) and puts them on the context.
+// A bad token, an unknown tenant or a failing lookup ends the operation with
+// its code before any resolver runs.
+type sessionExtension struct {
+	client   *ent.Client
+	resolver *tenancy.Resolver
+}
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationInterceptor
+} = sessionExtension{}
+
+func (sessionExtension) ExtensionName() string                   { return "Session" }
+func (sessionExtension) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (e sessionExtension) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+	s, err := e.resolver.Resolve(ctx, e.client, tenancy.CredentialsFrom(ctx))
+	if err != nil {
+		return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{codedError(err)}})
+	}
+	return next(tenancy.NewContext(ctx, s))
+}
+

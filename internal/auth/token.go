@@ -1,0 +1,93 @@
+// Package auth issues and verifies access tokens and hashes passwords.
+// Tokens carry identity only; tenant and role are looked up per request.
+package auth
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// ErrInvalidToken is returned for any token that fails verification. The
+// reason is wrapped for logs; clients see only that the token is invalid.
+var ErrInvalidToken = errors.New("invalid or expired token")
+
+// Tokens issues and verifies HS256 JWTs.
+type Tokens struct {
+	secret   []byte
+	issuer   string
+	audience string
+	ttl      time.Duration
+	now      func() time.Time
+}
+
+// TokenConfig configures Tokens.
+type TokenConfig struct {
+	Secret   []byte
+	Issuer   string
+	Audience string
+	TTL      time.Duration
+	Now      func() time.Time // defaults to time.Now
+}
+
+// NewTokens returns a token issuer and verifier. The secret must be at least
+// 32 bytes: HS256 with a short key is guessable.
+func NewTokens(c TokenConfig) (*Tokens, error) {
+	if len(c.Secret) < 32 {
+		return nil, fmt.Errorf("auth: JWT secret must be at least 32 bytes, got %d", len(c.Secret))
+	}
+	if c.TTL <= 0 {
+		return nil, fmt.Errorf("auth: token lifetime must be positive, got %s", c.TTL)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return &Tokens{secret: c.Secret, issuer: c.Issuer, audience: c.Audience, ttl: c.TTL, now: c.Now}, nil
+}
+
+// Issue returns a signed token for the user and when it expires.
+func (t *Tokens) Issue(userID int) (string, time.Time, error) {
+	now := t.now().UTC().Truncate(time.Second)
+	exp := now.Add(t.ttl)
+	claims := jwt.RegisteredClaims{
+		Subject:   strconv.Itoa(userID),
+		Issuer:    t.issuer,
+		Audience:  jwt.ClaimStrings{t.audience},
+		IssuedAt:  jwt.NewNumericDate(now),
+		NotBefore: jwt.NewNumericDate(now),
+		ExpiresAt: jwt.NewNumericDate(exp),
+	}
+	signed, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(t.secret)
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("auth: signing token: %w", err)
+	}
+	return signed, exp, nil
+}
+
+// Verify checks a token strictly (HS256 only, signature, expiry required,
+// issuer and audience) and returns the user it names and when it expires.
+// Every failure wraps ErrInvalidToken.
+func (t *Tokens) Verify(token string) (int, time.Time, error) {
+	var claims jwt.RegisteredClaims
+	_, err := jwt.ParseWithClaims(token, &claims,
+		func(*jwt.Token) (any, error) { return t.secret, nil },
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuer(t.issuer),
+		jwt.WithAudience(t.audience),
+		jwt.WithIssuedAt(),
+		jwt.WithTimeFunc(t.now),
+		jwt.WithLeeway(5*time.Second),
+	)
+	if err != nil {
+		return 0, time.Time{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+	}
+	id, err := strconv.Atoi(claims.Subject)
+	if err != nil || id <= 0 {
+		return 0, time.Time{}, fmt.Errorf("%w: subject %q is not a user", ErrInvalidToken, claims.Subject)
+	}
+	return id, claims.ExpiresAt.Time, nil
+}

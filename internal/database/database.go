@@ -1,0 +1,116 @@
+// Package database opens the data store: embedded SQLite by default, or
+// PostgreSQL through lib/pq when given a postgres:// URL.
+package database
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
+	_ "github.com/lib/pq" // registers "postgres"
+	_ "modernc.org/sqlite" // registers "sqlite"
+
+	"tenantgraph/ent"
+	"tenantgraph/ent/migrate"
+)
+
+// DefaultSQLitePath is where the embedded database lives when no URL is given.
+const DefaultSQLitePath = "data/tenantgraph.db"
+
+// DB is an open data store.
+type DB struct {
+	Client  *ent.Client
+	SQL     *sql.DB
+	Dialect string
+}
+
+// Options tune Open.
+type Options struct {
+	// Wrap, when set, wraps the driver (tests count statements with it).
+	Wrap func(dialect.Driver) dialect.Driver
+}
+
+// Open connects to url: "" or "sqlite:PATH" for SQLite (created with its
+// directory when missing), "postgres://…" or "postgresql://…" for PostgreSQL.
+// It does not touch the schema; see Migrate.
+func Open(ctx context.Context, url string, opts Options) (*DB, error) {
+	var (
+		db   *sql.DB
+		name string
+		err  error
+	)
+	switch {
+	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
+		name = dialect.Postgres
+		db, err = sql.Open("postgres", url)
+		if err != nil {
+			return nil, fmt.Errorf("database: opening PostgreSQL: %w", err)
+		}
+		db.SetMaxOpenConns(20)
+		db.SetMaxIdleConns(10)
+		db.SetConnMaxIdleTime(5 * time.Minute)
+	case url == "" || strings.HasPrefix(url, "sqlite:"):
+		name = dialect.SQLite
+		path := strings.TrimPrefix(strings.TrimPrefix(url, "sqlite:"), "//")
+		if path == "" {
+			path = DefaultSQLitePath
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+			return nil, fmt.Errorf("database: creating the directory of %s: %w", path, err)
+		}
+		db, err = sql.Open("sqlite", SQLiteDSN(path))
+		if err != nil {
+			return nil, fmt.Errorf("database: opening SQLite at %s: %w", path, err)
+		}
+	default:
+		return nil, fmt.Errorf("database: unsupported DATABASE_URL %q: use postgres://… or sqlite:PATH", redact(url))
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := db.PingContext(pingCtx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("database: connecting to %s: %w", name, err)
+	}
+	var drv dialect.Driver = entsql.OpenDB(name, db)
+	if opts.Wrap != nil {
+		drv = opts.Wrap(drv)
+	}
+	return &DB{Client: ent.NewClient(ent.Driver(drv)), SQL: db, Dialect: name}, nil
+}
+
+// SQLiteDSN returns the modernc DSN for a database file: foreign keys on, a
+// busy timeout, WAL, and write transactions that take the lock up front (so
+// that concurrent writers queue instead of failing half-way).
+func SQLiteDSN(path string) string {
+	return "file:" + path + "?_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+}
+
+// Migrate creates or updates the schema to match the ent code.
+func (d *DB) Migrate(ctx context.Context) error {
+	if err := d.Client.Schema.Create(ctx, migrate.WithForeignKeys(true)); err != nil {
+		return fmt.Errorf("database: creating schema: %w", err)
+	}
+	return nil
+}
+
+// Ping reports whether the database answers.
+func (d *DB) Ping(ctx context.Context) error { return d.SQL.PingContext(ctx) }
+
+// Close closes the client and its connections.
+func (d *DB) Close() error { return d.Client.Close() }
+
+// redact hides a password in a URL for error messages.
+func redact(url string) string {
+	if at := strings.LastIndex(url, "@"); at > 0 {
+		if scheme := strings.Index(url, "://"); scheme > 0 && scheme < at {
+			return url[:scheme+3] + "…@" + url[at+1:]
+		}
+	}
+	return url
+}

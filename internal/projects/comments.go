@@ -1,0 +1,84 @@
+package projects
+
+import (
+	"context"
+	"fmt"
+
+	"tenantgraph/ent"
+	"tenantgraph/internal/apperr"
+	"tenantgraph/internal/role"
+	"tenantgraph/internal/validate"
+	"tenantgraph/internal/viewer"
+)
+
+var errCommentNotFound = apperr.New(apperr.NotFound, "no such comment")
+
+// CreateComment adds the caller's comment to a task whose project is not
+// archived.
+func CreateComment(ctx context.Context, c *ent.Client, taskID int, body string) (*ent.Comment, error) {
+	if err := validate.Text("body", body, 1, 10000); err != nil {
+		return nil, err
+	}
+	if _, err := writableTask(ctx, c, taskID); err != nil {
+		return nil, err
+	}
+	cm, err := c.Comment.Create().
+		SetTaskID(taskID).
+		SetBody(body).
+		SetAuthorID(viewer.FromContext(ctx).UserID).
+		Save(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("projects: creating comment: %w", err)
+	}
+	return cm, nil
+}
+
+// UpdateComment edits a comment. Only its author may (else Forbidden).
+func UpdateComment(ctx context.Context, c *ent.Client, id int, body string) (*ent.Comment, error) {
+	if err := validate.Text("body", body, 1, 10000); err != nil {
+		return nil, err
+	}
+	cm, err := writableComment(ctx, c, id)
+	if err != nil {
+		return nil, err
+	}
+	if cm.AuthorID != viewer.FromContext(ctx).UserID {
+		return nil, apperr.New(apperr.Forbidden, "only the comment's author may edit it")
+	}
+	cm, err = cm.Update().SetBody(body).Save(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("projects: updating comment %d: %w", id, err)
+	}
+	return cm, nil
+}
+
+// DeleteComment deletes a comment. Its author or a MANAGER and up may (else
+// Forbidden).
+func DeleteComment(ctx context.Context, c *ent.Client, id int) error {
+	cm, err := writableComment(ctx, c, id)
+	if err != nil {
+		return err
+	}
+	v := viewer.FromContext(ctx)
+	if cm.AuthorID != v.UserID && !v.Has(role.Manager) {
+		return apperr.New(apperr.Forbidden, "only the comment's author or a MANAGER and up may delete it")
+	}
+	if err := c.Comment.DeleteOneID(id).Exec(ctx); err != nil {
+		return fmt.Errorf("projects: deleting comment %d: %w", id, err)
+	}
+	return nil
+}
+
+func writableComment(ctx context.Context, c *ent.Client, id int) (*ent.Comment, error) {
+	cm, err := c.Comment.Get(ctx, id)
+	if ent.IsNotFound(err) {
+		return nil, errCommentNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("projects: loading comment %d: %w", id, err)
+	}
+	if _, err := writableTask(ctx, c, cm.TaskID); err != nil {
+		return nil, err
+	}
+	return cm, nil
+}

@@ -1,0 +1,180 @@
+// Package projects holds the rules for projects, their tasks and comments:
+// validation, who may change what, the read-only state of archived projects,
+// and status changes through the workflow table. Every function takes the
+// tenant-scoped ent client of the request (the mutation's transaction), so
+// another tenant's rows are simply not found.
+package projects
+
+import (
+	"context"
+	"fmt"
+
+	"tenantgraph/ent"
+	"tenantgraph/ent/comment"
+	"tenantgraph/ent/project"
+	"tenantgraph/ent/task"
+	"tenantgraph/internal/apperr"
+	"tenantgraph/internal/validate"
+	"tenantgraph/internal/viewer"
+	"tenantgraph/internal/workflow"
+)
+
+// Optional is an update of a nullable field: Set says whether the input named
+// the field at all; a nil Value then clears it.
+type Optional[T any] struct {
+	Set   bool
+	Value *T
+}
+
+// CreateProjectInput describes a new project.
+type CreateProjectInput struct {
+	Name        string
+	Description *string
+}
+
+// UpdateProjectInput changes a project's name or description. Nil or unset
+// fields stay as they are.
+type UpdateProjectInput struct {
+	Name        *string
+	Description Optional[string]
+}
+
+var errProjectNotFound = apperr.New(apperr.NotFound, "no such project")
+
+// CreateProject creates a project in the workflow's initial status, created
+// by the caller.
+func CreateProject(ctx context.Context, c *ent.Client, in CreateProjectInput) (*ent.Project, error) {
+	if err := validate.Text("name", in.Name, 1, 200); err != nil {
+		return nil, err
+	}
+	if err := validateDescription(in.Description); err != nil {
+		return nil, err
+	}
+	p, err := c.Project.Create().
+		SetName(in.Name).
+		SetNillableDescription(in.Description).
+		SetStatus(workflow.Initial).
+		SetCreatedByID(viewer.FromContext(ctx).UserID).
+		Save(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("projects: creating project: %w", err)
+	}
+	return p, nil
+}
+
+// UpdateProject edits a project's name or description. An archived project
+// is Conflict; another tenant's is NotFound.
+func UpdateProject(ctx context.Context, c *ent.Client, id int, in UpdateProjectInput) (*ent.Project, error) {
+	if in.Name != nil {
+		if err := validate.Text("name", *in.Name, 1, 200); err != nil {
+			return nil, err
+		}
+	}
+	if in.Description.Set {
+		if err := validateDescription(in.Description.Value); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := writableProject(ctx, c, id); err != nil {
+		return nil, err
+	}
+	u := c.Project.Update().
+		Where(project.ID(id), project.StatusNEQ(workflow.Archived)).
+		SetNillableName(in.Name)
+	if in.Description.Set {
+		if in.Description.Value == nil {
+			u.ClearDescription()
+		} else {
+			u.SetDescription(*in.Description.Value)
+		}
+	}
+	n, err := u.Save(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("projects: updating project: %w", err)
+	}
+	if n == 0 {
+		return nil, apperr.New(apperr.Conflict, "the project was archived meanwhile; it is read-only")
+	}
+	return c.Project.Get(ctx, id)
+}
+
+// DeleteProject deletes a project with its tasks and comments.
+func DeleteProject(ctx context.Context, c *ent.Client, id int) error {
+	if _, err := getProject(ctx, c, id); err != nil {
+		return err
+	}
+	if _, err := c.Comment.Delete().Where(comment.HasTaskWith(task.ProjectID(id))).Exec(ctx); err != nil {
+		return fmt.Errorf("projects: deleting comments of project %d: %w", id, err)
+	}
+	if _, err := c.Task.Delete().Where(task.ProjectID(id)).Exec(ctx); err != nil {
+		return fmt.Errorf("projects: deleting tasks of project %d: %w", id, err)
+	}
+	if err := c.Project.DeleteOneID(id).Exec(ctx); err != nil {
+		if ent.IsNotFound(err) {
+			return errProjectNotFound
+		}
+		return fmt.Errorf("projects: deleting project %d: %w", id, err)
+	}
+	return nil
+}
+
+// Transition moves a project to status to, as the workflow table allows for
+// the caller's role: a pair not in the table is InvalidTransition, a role
+// below the row's is Forbidden. The update is conditional on the status read,
+// so of two concurrent transitions from one status exactly one wins; the
+// other gets Conflict.
+func Transition(ctx context.Context, c *ent.Client, id int, to workflow.Status) (*ent.Project, error) {
+	p, err := getProject(ctx, c, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := workflow.Check(p.Status, to, viewer.FromContext(ctx).Role); err != nil {
+		return nil, err
+	}
+	n, err := c.Project.Update().
+		Where(project.ID(id), project.StatusEQ(p.Status)).
+		SetStatus(to).
+		Save(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("projects: transitioning project %d: %w", id, err)
+	}
+	if n == 0 {
+		return nil, apperr.New(apperr.Conflict, "the project left %s meanwhile; reload it and try again", p.Status)
+	}
+	return c.Project.Get(ctx, id)
+}
+
+// AvailableTransitions lists the statuses the caller may move p to now.
+func AvailableTransitions(ctx context.Context, p *ent.Project) []workflow.Status {
+	return workflow.Available(p.Status, viewer.FromContext(ctx).Role)
+}
+
+func getProject(ctx context.Context, c *ent.Client, id int) (*ent.Project, error) {
+	p, err := c.Project.Get(ctx, id)
+	if ent.IsNotFound(err) {
+		return nil, errProjectNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("projects: loading project %d: %w", id, err)
+	}
+	return p, nil
+}
+
+// writableProject loads a project that accepts changes: not archived.
+func writableProject(ctx context.Context, c *ent.Client, id int) (*ent.Project, error) {
+	p, err := getProject(ctx, c, id)
+	if err != nil {
+		return nil, err
+	}
+	if workflow.ReadOnly(p.Status) {
+		return nil, apperr.New(apperr.Conflict, "the project is %s and read-only", p.Status)
+	}
+	return p, nil
+}
+
+func validateDescription(d *string) error {
+	if d == nil {
+		return nil
+	}
+	return validate.Text("description", *d, 0, 10000)
+}

@@ -1,0 +1,124 @@
+// Package server is the HTTP side of the API: routes, request middleware,
+// health endpoints and graceful shutdown. It is the only internal package
+// that speaks HTTP.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql/playground"
+
+	"tenantgraph/internal/tenancy"
+)
+
+// MaxBodyBytes bounds a request body; gqlgen reads POST bodies whole.
+const MaxBodyBytes = 1 << 20
+
+// Pinger reports whether the database answers.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// Config is what the HTTP server needs.
+type Config struct {
+	Addr    string
+	GraphQL http.Handler // the GraphQL endpoint, mounted at /graphql
+	DB      Pinger
+	Logger  *slog.Logger
+	// GraphiQL serves the GraphiQL IDE at /.
+	GraphiQL bool
+}
+
+// Handler returns the routes: /graphql, / (GraphiQL), /healthz, /readyz.
+func Handler(c Config) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/graphql", withCredentials(http.MaxBytesHandler(c.GraphQL, MaxBodyBytes)))
+	if c.GraphiQL {
+		ide := playground.Handler("TenantGraph", "/graphql")
+		mux.HandleFunc("GET /{$}", ide.ServeHTTP)
+	}
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := c.DB.Ping(ctx); err != nil {
+			c.Logger.WarnContext(ctx, "readiness check failed", "error", err.Error())
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unreachable"})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	})
+	return mux
+}
+
+// withCredentials puts the Authorization and tenant headers on the context,
+// where the GraphQL layer resolves them once per operation.
+func withCredentials(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := tenancy.WithCredentials(r.Context(), tenancy.Credentials{
+			Authorization: r.Header.Get("Authorization"),
+			TenantID:      r.Header.Get("X-Tenant-ID"),
+			TenantSlug:    r.Header.Get("X-Tenant-Slug"),
+		})
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// Serve listens on c.Addr and serves until ctx ends, then shuts down
+// gracefully: no new connections, in-flight requests get up to grace to
+// finish, then long-lived connections (websockets) are cancelled through
+// their base context. ready, when set, receives the bound address.
+func Serve(ctx context.Context, c Config, grace time.Duration, ready func(addr string)) error {
+	ln, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		return fmt.Errorf("server: listening on %s: %w", c.Addr, err)
+	}
+	base, cancelBase := context.WithCancel(context.Background())
+	defer cancelBase()
+	srv := &http.Server{
+		Handler:           Handler(c),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return base },
+		ErrorLog:          slog.NewLogLogger(c.Logger.Handler(), slog.LevelWarn),
+	}
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("server: %w", err)
+	case <-ctx.Done():
+	}
+	c.Logger.Info("shutting down", "grace", grace.String())
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	err = srv.Shutdown(shutdownCtx)
+	// Shutdown neither waits for nor ends hijacked (websocket) connections:
+	// cancelling their base context ends them.
+	cancelBase()
+	if err != nil {
+		return fmt.Errorf("server: shutting down: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("server: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,117 @@
+package tenancy
+
+import (
+	"context"
+	"fmt"
+
+	"tenantgraph/ent"
+	"tenantgraph/ent/membership"
+	"tenantgraph/ent/user"
+	"tenantgraph/internal/apperr"
+	"tenantgraph/internal/role"
+	"tenantgraph/internal/validate"
+	"tenantgraph/internal/viewer"
+)
+
+// AddMember gives the registered user with email a role in the current
+// tenant. An unknown email is NotFound; an existing member is Conflict.
+func AddMember(ctx context.Context, c *ent.Client, email string, r role.Role) (*ent.Membership, error) {
+	if !r.Valid() {
+		return nil, apperr.InvalidField("role", "must be one of OWNER, MANAGER, MEMBER, VIEWER")
+	}
+	norm, err := validate.Email("email", email)
+	if err != nil {
+		return nil, err
+	}
+	u, err := c.User.Query().Where(user.Email(norm)).Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, apperr.New(apperr.NotFound, "no registered user has the email %q", norm)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("tenancy: finding user: %w", err)
+	}
+	exists, err := c.Membership.Query().Where(membership.UserID(u.ID)).Exist(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("tenancy: checking membership: %w", err)
+	}
+	if exists {
+		return nil, apperr.New(apperr.Conflict, "%s is already a member", norm)
+	}
+	m, err := c.Membership.Create().SetUserID(u.ID).SetRole(r).Save(ctx)
+	if ent.IsConstraintError(err) {
+		return nil, apperr.New(apperr.Conflict, "%s is already a member", norm)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("tenancy: adding member: %w", err)
+	}
+	return m, nil
+}
+
+// UpdateMemberRole changes a member's role. Demoting the last OWNER is
+// Conflict; a membership of another tenant is NotFound.
+func UpdateMemberRole(ctx context.Context, c *ent.Client, id int, r role.Role) (*ent.Membership, error) {
+	if !r.Valid() {
+		return nil, apperr.InvalidField("role", "must be one of OWNER, MANAGER, MEMBER, VIEWER")
+	}
+	m, err := lockedMembership(ctx, c, id)
+	if err != nil {
+		return nil, err
+	}
+	if m.Role == role.Owner && r != role.Owner {
+		if err := keepAnOwner(ctx, c, "demote"); err != nil {
+			return nil, err
+		}
+	}
+	m, err = m.Update().SetRole(r).Save(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("tenancy: updating role: %w", err)
+	}
+	return m, nil
+}
+
+// RemoveMember removes a membership. Removing the last OWNER is Conflict; a
+// membership of another tenant is NotFound.
+func RemoveMember(ctx context.Context, c *ent.Client, id int) error {
+	m, err := lockedMembership(ctx, c, id)
+	if err != nil {
+		return err
+	}
+	if m.Role == role.Owner {
+		if err := keepAnOwner(ctx, c, "remove"); err != nil {
+			return err
+		}
+	}
+	if err := c.Membership.DeleteOne(m).Exec(ctx); err != nil {
+		return fmt.Errorf("tenancy: removing member: %w", err)
+	}
+	return nil
+}
+
+// lockedMembership serialises membership changes of the tenant (so that two
+// concurrent demotions cannot both see "another OWNER remains") by writing the
+// tenant row first, then loads the membership through the scoped client.
+func lockedMembership(ctx context.Context, c *ent.Client, id int) (*ent.Membership, error) {
+	v := viewer.FromContext(ctx)
+	if err := c.Tenant.UpdateOneID(v.TenantID).Exec(ctx); err != nil {
+		return nil, fmt.Errorf("tenancy: locking tenant: %w", err)
+	}
+	m, err := c.Membership.Get(ctx, id)
+	if ent.IsNotFound(err) {
+		return nil, apperr.New(apperr.NotFound, "no such member")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("tenancy: loading member: %w", err)
+	}
+	return m, nil
+}
+
+func keepAnOwner(ctx context.Context, c *ent.Client, verb string) error {
+	owners, err := c.Membership.Query().Where(membership.RoleEQ(role.Owner)).Count(ctx)
+	if err != nil {
+		return fmt.Errorf("tenancy: counting owners: %w", err)
+	}
+	if owners <= 1 {
+		return apperr.New(apperr.Conflict, "cannot %s the last OWNER of the tenant", verb)
+	}
+	return nil
+}

@@ -1,0 +1,138 @@
+// Package tenancy resolves the tenant and the caller's role for each request,
+// and administers tenants and their members.
+package tenancy
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"tenantgraph/ent"
+	"tenantgraph/ent/membership"
+	"tenantgraph/ent/tenant"
+	"tenantgraph/internal/apperr"
+	"tenantgraph/internal/auth"
+	"tenantgraph/internal/globalid"
+	"tenantgraph/internal/viewer"
+)
+
+// DefaultSlug names the tenant used when a request names none.
+const DefaultSlug = "default"
+
+// Credentials are what a request presents: the Authorization header and the
+// tenant headers over HTTP, or the same keys of a websocket's connection_init
+// payload.
+type Credentials struct {
+	Authorization string // "Bearer <token>", or empty
+	TenantID      string // X-Tenant-ID: a Tenant's GraphQL ID
+	TenantSlug    string // X-Tenant-Slug
+}
+
+// Session is a resolved request: who calls, in which tenant, with which role.
+type Session struct {
+	Viewer *viewer.Viewer
+	Tenant *ent.Tenant
+	// TokenExpiry is when the presented token expires (zero if anonymous).
+	TokenExpiry time.Time
+}
+
+// Resolver turns credentials into a session.
+type Resolver struct {
+	tokens *auth.Tokens
+}
+
+// NewResolver returns a Resolver verifying tokens with t.
+func NewResolver(t *auth.Tokens) *Resolver { return &Resolver{tokens: t} }
+
+// Resolve verifies the token (a bad one is Unauthenticated, never anonymous),
+// finds the tenant (X-Tenant-ID, else X-Tenant-Slug, else "default"; unknown
+// is NotFound) and looks up the caller's role in it (none for a non-member).
+// The role is read from the database every time, never from the token.
+func (r *Resolver) Resolve(ctx context.Context, c *ent.Client, cred Credentials) (*Session, error) {
+	s := &Session{Viewer: &viewer.Viewer{}}
+	if cred.Authorization != "" {
+		scheme, token, ok := strings.Cut(strings.TrimSpace(cred.Authorization), " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+			return nil, apperr.New(apperr.Unauthenticated, `the Authorization header must be "Bearer <token>"`)
+		}
+		uid, exp, err := r.tokens.Verify(strings.TrimSpace(token))
+		if err != nil {
+			return nil, apperr.New(apperr.Unauthenticated, "invalid or expired token")
+		}
+		s.Viewer.UserID, s.TokenExpiry = uid, exp
+	}
+	t, err := findTenant(viewer.NewContext(ctx, s.Viewer), c, cred)
+	if err != nil {
+		return nil, err
+	}
+	s.Tenant = t
+	s.Viewer.TenantID = t.ID
+	if s.Viewer.Authenticated() {
+		m, err := c.Membership.Query().
+			Where(membership.TenantID(t.ID), membership.UserID(s.Viewer.UserID)).
+			Only(viewer.NewContext(ctx, s.Viewer))
+		switch {
+		case ent.IsNotFound(err):
+		case err != nil:
+			return nil, fmt.Errorf("tenancy: looking up role: %w", err)
+		default:
+			s.Viewer.Role = m.Role
+		}
+	}
+	return s, nil
+}
+
+func findTenant(ctx context.Context, c *ent.Client, cred Credentials) (*ent.Tenant, error) {
+	q := c.Tenant.Query()
+	switch {
+	case cred.TenantID != "":
+		id, err := globalid.Decode(cred.TenantID)
+		if err != nil {
+			return nil, apperr.New(apperr.NotFound, "no tenant with ID %q", cred.TenantID)
+		}
+		q = q.Where(tenant.ID(id))
+		if cred.TenantSlug != "" {
+			q = q.Where(tenant.Slug(cred.TenantSlug))
+		}
+	case cred.TenantSlug != "":
+		q = q.Where(tenant.Slug(cred.TenantSlug))
+	default:
+		q = q.Where(tenant.Slug(DefaultSlug))
+	}
+	t, err := q.Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, apperr.New(apperr.NotFound, "no such tenant")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("tenancy: finding tenant: %w", err)
+	}
+	return t, nil
+}
+
+type sessionKey struct{}
+
+// NewContext returns ctx carrying the session s and its viewer.
+func NewContext(ctx context.Context, s *Session) context.Context {
+	return viewer.NewContext(context.WithValue(ctx, sessionKey{}, s), s.Viewer)
+}
+
+// FromContext returns the session of ctx, or nil.
+func FromContext(ctx context.Context) *Session {
+	s, _ := ctx.Value(sessionKey{}).(*Session)
+	return s
+}
+
+type credentialsKey struct{}
+
+// WithCredentials returns ctx carrying what the request presented (HTTP
+// headers or a websocket's connection_init payload).
+func WithCredentials(ctx context.Context, c Credentials) context.Context {
+	return context.WithValue(ctx, credentialsKey{}, c)
+}
+
+// CredentialsFrom returns the credentials of ctx (empty when none).
+func CredentialsFrom(ctx context.Context) Credentials {
+	c, _ := ctx.Value(credentialsKey{}).(Credentials)
+	return c
+}

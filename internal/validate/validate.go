@@ -1,0 +1,59 @@
+// Package validate checks user input and answers with Invalid errors that
+// name the offending field.
+package validate
+
+import (
+	"net/mail"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+
+	"tenantgraph/internal/apperr"
+)
+
+// Text checks that s has between min and max characters and, when min > 0,
+// is not only white space. It returns an Invalid error naming field.
+func Text(field, s string, min, max int) error {
+	if !utf8.ValidString(s) {
+		return apperr.InvalidField(field, "must be valid UTF-8")
+	}
+	n := utf8.RuneCountInString(s)
+	if n > max {
+		return apperr.InvalidField(field, "must be at most %d characters, got %d", max, n)
+	}
+	if n < min || (min > 0 && strings.TrimSpace(s) == "") {
+		return apperr.InvalidField(field, "must be at least %d characters and not blank", min)
+	}
+	return nil
+}
+
+// Email normalises an address to lower case and checks its form.
+func Email(field, s string) (string, error) {
+	e := strings.ToLower(strings.TrimSpace(s))
+	if len(e) == 0 || len(e) > 254 {
+		return "", apperr.InvalidField(field, "must be an email address of at most 254 characters")
+	}
+	addr, err := mail.ParseAddress(e)
+	if err != nil || addr.Address != e || addr.Name != "" {
+		return "", apperr.InvalidField(field, "must be a plain email address such as ada@example.com")
+	}
+	return e, nil
+}
+
+// Password checks length in bytes: bcrypt ignores everything past 72.
+func Password(field, s string) error {
+	if len(s) < 8 || len(s) > 72 {
+		return apperr.InvalidField(field, "must be 8 to 72 bytes, got %d", len(s))
+	}
+	return nil
+}
+
+var slugPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,62}$`)
+
+// Slug checks a tenant slug against ^[a-z0-9][a-z0-9-]{1,62}$.
+func Slug(field, s string) error {
+	if !slugPattern.MatchString(s) {
+		return apperr.InvalidField(field, "must match ^[a-z0-9][a-z0-9-]{1,62}$ (lower-case letters, digits and dashes, 2 to 63 long)")
+	}
+	return nil
+}
