@@ -34,4 +34,3 @@ func (e sessionExtension) InterceptOperation(ctx context.Context, next graphql.O
 	}
 	return next(tenancy.NewContext(ctx, s))
 }
-

@@ -1,0 +1,366 @@
+// Package graphtest runs the real server (schema, extensions, HTTP routes)
+// on a real database for tests: SQLite in a temporary file always, and
+// PostgreSQL too when TEST_DATABASE_URL is set, each in a fresh database that
+// is dropped afterwards.
+package graphtest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"entgo.io/ent/dialect"
+	"golang.org/x/crypto/bcrypt"
+
+	"tenantgraph/graph"
+	"tenantgraph/internal/account"
+	"tenantgraph/internal/auth"
+	"tenantgraph/internal/database"
+	"tenantgraph/internal/server"
+	"tenantgraph/internal/tenancy"
+
+	_ "tenantgraph/ent/runtime" // privacy policies, hooks and interceptors
+)
+
+// Secret, Issuer and Audience configure the test server's tokens, so that
+// tests can forge tokens that differ in exactly one respect.
+var (
+	Secret   = []byte("graphtest-secret-graphtest-secret-0123456789")
+	Issuer   = "tenantgraph"
+	Audience = "tenantgraph-api"
+)
+
+// Env is one running server on one fresh database.
+type Env struct {
+	T       testing.TB
+	Dialect string
+	DB      *database.DB
+	Counter *database.Counter
+	Tokens  *auth.Tokens
+	Server  *httptest.Server
+	URL     string // the GraphQL endpoint
+	log     *lockedWriter
+}
+
+// Logs returns what the server logged so far.
+func (e *Env) Logs() string { return e.log.String() }
+
+// Run runs fn once per available database: "sqlite" always, "postgres" when
+// TEST_DATABASE_URL is set. In CI (CI set) a missing TEST_DATABASE_URL fails.
+func Run(t *testing.T, fn func(t *testing.T, e *Env)) {
+	t.Helper()
+	for _, d := range Dialects(t) {
+		t.Run(d, func(t *testing.T) { fn(t, New(t, d)) })
+	}
+}
+
+// Dialects lists the databases tests run on here.
+func Dialects(t testing.TB) []string {
+	t.Helper()
+	out := []string{dialect.SQLite}
+	if os.Getenv("TEST_DATABASE_URL") != "" {
+		out = append(out, dialect.Postgres)
+	} else if os.Getenv("CI") != "" {
+		t.Fatal("CI is set but TEST_DATABASE_URL is not: the PostgreSQL tests cannot be skipped in CI")
+	}
+	return out
+}
+
+// New starts a server on a fresh database of the given dialect.
+func New(t testing.TB, dialectName string) *Env {
+	t.Helper()
+	ctx := context.Background()
+	var counter *database.Counter
+	opts := database.Options{Wrap: func(d dialect.Driver) dialect.Driver {
+		counter = database.NewCounter(d)
+		return counter
+	}}
+	db, err := database.Open(ctx, NewDatabaseURL(t, dialectName), opts)
+	if err != nil {
+		t.Fatalf("opening database: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatalf("migrating: %v", err)
+	}
+	if _, err := tenancy.EnsureDefault(ctx, db.Client); err != nil {
+		t.Fatalf("default tenant: %v", err)
+	}
+	tokens, err := auth.NewTokens(auth.TokenConfig{Secret: Secret, Issuer: Issuer, Audience: Audience, TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	passwords, err := auth.NewPasswords(bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &lockedWriter{}
+	log := slog.New(slog.NewJSONHandler(logs, nil))
+	gql := graph.NewHandler(graph.Deps{
+		Client:        db.Client,
+		Accounts:      account.NewService(tokens, passwords),
+		Sessions:      tenancy.NewResolver(tokens),
+		Logger:        log,
+		Introspection: true,
+	})
+	srv := httptest.NewServer(server.Handler(server.Config{GraphQL: gql, DB: db, Logger: log, GraphiQL: true}))
+	t.Cleanup(srv.Close)
+	return &Env{
+		T: t, Dialect: dialectName, DB: db, Counter: counter, Tokens: tokens,
+		Server: srv, URL: srv.URL + "/graphql", log: logs,
+	}
+}
+
+// NewDatabaseURL returns the URL of a fresh, empty database: a file in a
+// temporary directory for SQLite; for PostgreSQL a database created on the
+// server of TEST_DATABASE_URL and dropped when the test ends.
+func NewDatabaseURL(t testing.TB, dialectName string) string {
+	t.Helper()
+	if dialectName == dialect.SQLite {
+		return "sqlite:" + filepath.Join(t.TempDir(), "test.db")
+	}
+	admin := os.Getenv("TEST_DATABASE_URL")
+	if admin == "" {
+		t.Fatal("TEST_DATABASE_URL is not set")
+	}
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	name := "tg_test_" + hex.EncodeToString(b)
+	adminDB, err := sql.Open("postgres", admin)
+	if err != nil {
+		t.Fatalf("connecting to TEST_DATABASE_URL: %v", err)
+	}
+	if _, err := adminDB.Exec("CREATE DATABASE " + name); err != nil {
+		adminDB.Close()
+		t.Fatalf("creating test database: %v", err)
+	}
+	t.Cleanup(func() {
+		defer adminDB.Close()
+		if _, err := adminDB.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)"); err != nil {
+			t.Errorf("dropping test database %s: %v", name, err)
+		}
+	})
+	u, err := url.Parse(admin)
+	if err != nil {
+		t.Fatalf("parsing TEST_DATABASE_URL: %v", err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+// Caller is who sends a request: a token (empty for anonymous) and the
+// tenant headers (both empty for the default tenant).
+type Caller struct {
+	Token      string
+	TenantSlug string
+	TenantID   string
+}
+
+// In returns c addressing the tenant with the given slug.
+func (c Caller) In(slug string) Caller { c.TenantSlug, c.TenantID = slug, ""; return c }
+
+// Response is a GraphQL response.
+type Response struct {
+	Status int
+	Data   json.RawMessage `json:"data"`
+	Errors []Error         `json:"errors"`
+}
+
+// Error is one GraphQL error.
+type Error struct {
+	Message    string         `json:"message"`
+	Path       []any          `json:"path"`
+	Extensions map[string]any `json:"extensions"`
+}
+
+// Code is the extensions.code of e.
+func (e Error) Code() string { s, _ := e.Extensions["code"].(string); return s }
+
+// Code returns the code of the first error, or "" when there is none.
+func (r *Response) Code() string {
+	if len(r.Errors) == 0 {
+		return ""
+	}
+	return r.Errors[0].Code()
+}
+
+// Decode unmarshals the data into v, failing the test on errors.
+func (r *Response) Decode(t testing.TB, v any) {
+	t.Helper()
+	if len(r.Errors) > 0 {
+		t.Fatalf("unexpected errors: %+v", r.Errors)
+	}
+	if err := json.Unmarshal(r.Data, v); err != nil {
+		t.Fatalf("decoding %s: %v", r.Data, err)
+	}
+}
+
+// Do POSTs an operation as c.
+func (e *Env) Do(c Caller, query string, vars map[string]any) *Response {
+	e.T.Helper()
+	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	req, err := http.NewRequest(http.MethodPost, e.URL, bytes.NewReader(body))
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	return e.send(c, req)
+}
+
+// DoOperation POSTs the named operation of a document (such as the contract).
+func (e *Env) DoOperation(c Caller, document, operationName string, vars map[string]any) *Response {
+	e.T.Helper()
+	body, err := json.Marshal(map[string]any{"query": document, "operationName": operationName, "variables": vars})
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	req, err := http.NewRequest(http.MethodPost, e.URL, bytes.NewReader(body))
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	return e.send(c, req)
+}
+
+// Send sends a prepared request as c and decodes the GraphQL response.
+func (e *Env) send(c Caller, req *http.Request) *Response {
+	e.T.Helper()
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	if c.TenantSlug != "" {
+		req.Header.Set("X-Tenant-Slug", c.TenantSlug)
+	}
+	if c.TenantID != "" {
+		req.Header.Set("X-Tenant-ID", c.TenantID)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.T.Fatalf("request: %v", err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	out := &Response{Status: resp.StatusCode}
+	if err := json.Unmarshal(raw, out); err != nil {
+		e.T.Fatalf("response is not JSON (status %d): %s", resp.StatusCode, raw)
+	}
+	return out
+}
+
+// MustDo sends an operation and decodes its data into out (when not nil),
+// failing the test on any error.
+func (e *Env) MustDo(c Caller, query string, vars map[string]any, out any) {
+	e.T.Helper()
+	r := e.Do(c, query, vars)
+	if len(r.Errors) > 0 {
+		e.T.Fatalf("%s\nunexpected errors: %+v", firstLine(query), r.Errors)
+	}
+	if out != nil {
+		r.Decode(e.T, out)
+	}
+}
+
+// User is a registered account.
+type User struct {
+	ID    string
+	Email string
+	Token string
+}
+
+// Caller returns the user calling in the tenant with the given slug.
+func (u User) Caller(slug string) Caller { return Caller{Token: u.Token, TenantSlug: slug} }
+
+// Register creates an account through the API.
+func (e *Env) Register(name string) User {
+	e.T.Helper()
+	email := strings.ToLower(name) + "@example.test"
+	var out struct {
+		Register struct {
+			Token string
+			User  struct{ ID string }
+		}
+	}
+	e.MustDo(Caller{}, `mutation($i: RegisterInput!) { register(input: $i) { token user { id } } }`,
+		map[string]any{"i": map[string]any{"email": email, "password": "correct horse battery", "name": name}}, &out)
+	return User{ID: out.Register.User.ID, Email: email, Token: out.Register.Token}
+}
+
+// CreateTenant creates a tenant owned by owner and returns its ID.
+func (e *Env) CreateTenant(owner User, slug string) string {
+	e.T.Helper()
+	var out struct{ CreateTenant struct{ ID string } }
+	e.MustDo(Caller{Token: owner.Token}, `mutation($i: CreateTenantInput!) { createTenant(input: $i) { id } }`,
+		map[string]any{"i": map[string]any{"name": "Tenant " + slug, "slug": slug}}, &out)
+	return out.CreateTenant.ID
+}
+
+// AddMember adds u to the tenant with the given role and returns the
+// membership's ID.
+func (e *Env) AddMember(owner User, slug string, u User, role string) string {
+	e.T.Helper()
+	var out struct{ AddMember struct{ ID string } }
+	e.MustDo(owner.Caller(slug), `mutation($i: AddMemberInput!) { addMember(input: $i) { id } }`,
+		map[string]any{"i": map[string]any{"email": u.Email, "role": role}}, &out)
+	return out.AddMember.ID
+}
+
+// CreateProject creates a project as c and returns its ID.
+func (e *Env) CreateProject(c Caller, name string) string {
+	e.T.Helper()
+	var out struct{ CreateProject struct{ ID string } }
+	e.MustDo(c, `mutation($i: CreateProjectInput!) { createProject(input: $i) { id } }`,
+		map[string]any{"i": map[string]any{"name": name}}, &out)
+	return out.CreateProject.ID
+}
+
+// CreateTask creates a task as c and returns its ID.
+func (e *Env) CreateTask(c Caller, projectID, title string) string {
+	e.T.Helper()
+	var out struct{ CreateTask struct{ ID string } }
+	e.MustDo(c, `mutation($i: CreateTaskInput!) { createTask(input: $i) { id } }`,
+		map[string]any{"i": map[string]any{"projectID": projectID, "title": title}}, &out)
+	return out.CreateTask.ID
+}
+
+// CreateComment creates a comment as c and returns its ID.
+func (e *Env) CreateComment(c Caller, taskID, body string) string {
+	e.T.Helper()
+	var out struct{ CreateComment struct{ ID string } }
+	e.MustDo(c, `mutation($i: CreateCommentInput!) { createComment(input: $i) { id } }`,
+		map[string]any{"i": map[string]any{"taskID": taskID, "body": body}}, &out)
+	return out.CreateComment.ID
+}
+
+// Transition moves a project as c, failing on error.
+func (e *Env) Transition(c Caller, projectID, to string) {
+	e.T.Helper()
+	e.MustDo(c, `mutation($id: ID!, $to: ProjectStatus!) { transitionProject(id: $id, to: $to) { id } }`,
+		map[string]any{"id": projectID, "to": to}, nil)
+}
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i > 0 {
+		return s[:i]
+	}
+	return s
+}
