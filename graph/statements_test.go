@@ -1,0 +1,72 @@
+package graph_test
+
+import (
+	"fmt"
+	"testing"
+
+	"tenantgraph/graph/graphtest"
+)
+
+// TestProjectTreeStatementsConstant proves the contract's ProjectTree has no
+// N+1: the number of SQL statements per request does not grow with $first.
+func TestProjectTreeStatementsConstant(t *testing.T) {
+	tree := contractOperations(t)["ProjectTree"]
+	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
+		owner := e.Register("Owner")
+		e.CreateTenant(owner, "tree")
+		c := owner.Caller("tree")
+		for p := 0; p < 22; p++ {
+			pid := e.CreateProject(c, fmt.Sprintf("Project %02d", p))
+			for k := 0; k < 3; k++ {
+				var out struct{ CreateTask struct{ ID string } }
+				e.MustDo(c, `mutation($i: CreateTaskInput!) { createTask(input: $i) { id } }`, map[string]any{"i": map[string]any{
+					"projectID": pid, "title": fmt.Sprintf("Task %d", k), "assigneeID": owner.ID, "dueDate": "2031-01-01T00:00:00Z"}}, &out)
+				e.CreateComment(c, out.CreateTask.ID, "first")
+				e.CreateComment(c, out.CreateTask.ID, "second")
+			}
+		}
+		counts := map[int]int64{}
+		for _, first := range []int{1, 5, 20} {
+			e.Counter.Reset()
+			var out struct {
+				Projects struct {
+					Edges []struct {
+						Node struct {
+							Tasks struct {
+								TotalCount int
+								Edges      []struct {
+									Node struct {
+										Assignee struct{ Name string }
+										Comments struct {
+											TotalCount int
+											Edges      []struct {
+												Node struct{ Author struct{ Name string } }
+											}
+										}
+									}
+								}
+							}
+						}
+					}
+				}
+			}
+			e.MustDo(c, tree, map[string]any{"first": first}, &out)
+			counts[first] = e.Counter.Count()
+			if got := len(out.Projects.Edges); got != first {
+				t.Fatalf("first=%d: got %d projects", first, got)
+			}
+			last := out.Projects.Edges[first-1].Node.Tasks
+			if last.TotalCount != 3 || len(last.Edges) != 3 || last.Edges[2].Node.Comments.TotalCount != 2 ||
+				last.Edges[2].Node.Assignee.Name != "Owner" || last.Edges[2].Node.Comments.Edges[1].Node.Author.Name != "Owner" {
+				t.Fatalf("first=%d: incomplete tree %+v", first, last)
+			}
+		}
+		t.Logf("%s: SQL statements per ProjectTree request (session lookup included): %v", e.Dialect, counts)
+		if counts[1] != counts[5] || counts[5] != counts[20] {
+			t.Errorf("statements grow with $first: %v", counts)
+		}
+		if counts[20] > 10 {
+			t.Errorf("statements per ProjectTree: got %d, want at most 10", counts[20])
+		}
+	})
+}
