@@ -1,0 +1,164 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is written by the server goroutine and read by the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+var apiURL = regexp.MustCompile(`API at (http://\S+/graphql)`)
+
+// startServer runs the real binary's run() and waits until it prints its URL.
+func startServer(t *testing.T, args []string, env map[string]string) (url string, stdout *syncBuffer, stop func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, append([]string{"server"}, args...), func(k string) string { return env[k] }, stdout, stderr)
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if m := apiURL.FindStringSubmatch(stdout.String()); m != nil {
+			return m[1], stdout, func() error {
+				cancel()
+				select {
+				case err := <-done:
+					return err
+				case <-time.After(20 * time.Second):
+					t.Fatal("server did not stop within 20s of cancellation")
+					return nil
+				}
+			}
+		}
+		select {
+		case err := <-done:
+			cancel()
+			t.Fatalf("server exited early: %v\nstderr: %s", err, stderr.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	cancel()
+	t.Fatalf("server did not start; stdout: %s stderr: %s", stdout.String(), stderr.String())
+	return "", nil, nil
+}
+
+func post(t *testing.T, url, query string, token string) map[string]any {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"query": query})
+	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	if err := json.Unmarshal(raw, &out); err != nil {
+		t.Fatalf("not JSON: %s", raw)
+	}
+	return out
+}
+
+func TestRunServesAndShutsDownGracefully(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{
+		"LISTEN_ADDR":  "127.0.0.1:0",
+		"DATABASE_URL": "sqlite:" + filepath.Join(dir, "app.db"),
+		"BCRYPT_COST":  "4",
+	}
+	url, stdout, stop := startServer(t, []string{"-demo"}, env)
+	out := post(t, url, `{ currentTenant { slug } }`, "")
+	if got := out["data"].(map[string]any)["currentTenant"].(map[string]any)["slug"]; got != "default" {
+		t.Errorf("currentTenant: got %v, want default", got)
+	}
+	// The demo accounts printed at start log in.
+	m := regexp.MustCompile(`MEMBER\s+(\S+)\s+(\S+)`).FindStringSubmatch(stdout.String())
+	if m == nil {
+		t.Fatalf("no demo MEMBER printed: %s", stdout.String())
+	}
+	login := post(t, url, `mutation { login(input: {email: "`+m[1]+`", password: "`+m[2]+`"}) { token } }`, "")
+	token, _ := login["data"].(map[string]any)["login"].(map[string]any)["token"].(string)
+	if token == "" {
+		t.Fatalf("demo login failed: %v", login)
+	}
+	tree := post(t, url, `{ projects(first: 20) { totalCount } }`, token)
+	if n := tree["data"].(map[string]any)["projects"].(map[string]any)["totalCount"].(float64); n < 5 {
+		t.Errorf("demo projects: got %v, want several", n)
+	}
+	if err := stop(); err != nil {
+		t.Errorf("graceful shutdown: got %v, want nil", err)
+	}
+
+	// A second start on the same file keeps the data and does not duplicate it.
+	url, _, stop = startServer(t, []string{"-demo"}, env)
+	tree = post(t, url, `{ projects(first: 20) { totalCount } }`, "")
+	if tree["errors"] == nil {
+		t.Errorf("anonymous projects: got %v, want UNAUTHENTICATED", tree)
+	}
+	if err := stop(); err != nil {
+		t.Errorf("graceful shutdown: got %v, want nil", err)
+	}
+}
+
+func TestRunRefusesProductionWithoutSecret(t *testing.T) {
+	err := run(context.Background(), []string{"server"}, func(k string) string {
+		return map[string]string{"APP_ENV": "production", "DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "x.db")}[k]
+	}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "JWT_SECRET") {
+		t.Errorf("got %v, want a refusal naming JWT_SECRET", err)
+	}
+}
+
+func TestLoadConfigRejectsBadValues(t *testing.T) {
+	for _, tc := range []struct{ key, value string }{
+		{"TOKEN_TTL", "forever"},
+		{"TOKEN_TTL", "-1h"},
+		{"BCRYPT_COST", "ten"},
+		{"SHUTDOWN_GRACE", "0s"},
+	} {
+		_, err := loadConfig(func(k string) string {
+			if k == tc.key {
+				return tc.value
+			}
+			return ""
+		})
+		if err == nil || !strings.Contains(err.Error(), tc.key) {
+			t.Errorf("%s=%q: got %v, want an error naming %s", tc.key, tc.value, err, tc.key)
+		}
+	}
+	c, err := loadConfig(func(string) string { return "" })
+	if err != nil || !c.JWTSecretRandom || len(c.JWTSecret) < 32 || c.TokenTTL != 24*time.Hour || c.Addr != ":8080" {
+		t.Errorf("defaults: got %+v, %v", c, err)
+	}
+}
