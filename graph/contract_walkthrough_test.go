@@ -66,12 +66,16 @@ func TestContractWalkthrough(t *testing.T) {
 		}
 
 		// Tenants and members.
-		var cur struct{ CurrentTenant struct{ ID, Slug, Name string } }
+		var cur struct {
+			CurrentTenant struct{ ID, Slug, Name string }
+		}
 		must(graphtest.Caller{}, "CurrentTenant", nil, &cur)
 		if cur.CurrentTenant.Slug != "default" {
 			t.Errorf("currentTenant without headers: got %q, want default", cur.CurrentTenant.Slug)
 		}
-		var ct struct{ CreateTenant struct{ ID, Slug, Name string } }
+		var ct struct {
+			CreateTenant struct{ ID, Slug, Name string }
+		}
 		must(graphtest.Caller{Token: ada.Token}, "CreateTenant", map[string]any{"input": map[string]any{"name": "Acme", "slug": "acme"}}, &ct)
 		wantCode(run(graphtest.Caller{Token: ada.Token}, "CreateTenant", map[string]any{"input": map[string]any{"name": "Acme 2", "slug": "acme"}}), "CONFLICT")
 		acme := ada.Caller("acme")
@@ -144,8 +148,8 @@ func TestContractWalkthrough(t *testing.T) {
 		var cp struct {
 			CreateProject struct {
 				ID, Name, Status, CreatedAt string
-				Description             *string
-				CreatedBy               struct{ ID string }
+				Description                 *string
+				CreatedBy                   struct{ ID string }
 			}
 		}
 		must(bobC, "CreateProject", map[string]any{"input": map[string]any{"name": "Rocket", "description": "To the moon"}}, &cp)
@@ -153,17 +157,23 @@ func TestContractWalkthrough(t *testing.T) {
 		if p.Status != "DRAFT" || p.CreatedBy.ID != bob.ID || p.Description == nil || *p.Description != "To the moon" {
 			t.Errorf("createProject: got %+v", p)
 		}
-		var up struct{ UpdateProject struct{ ID, Name, UpdatedAt string } }
+		var up struct {
+			UpdateProject struct{ ID, Name, UpdatedAt string }
+		}
 		must(bobC, "UpdateProject", map[string]any{"id": p.ID, "input": map[string]any{"name": "Big rocket"}}, &up)
 		if up.UpdateProject.Name != "Big rocket" {
 			t.Errorf("updateProject: got %q", up.UpdateProject.Name)
 		}
-		var wf struct{ ProjectWorkflow []struct{ From, To, MinRole string } }
+		var wf struct {
+			ProjectWorkflow []struct{ From, To, MinRole string }
+		}
 		must(graphtest.Caller{}, "ProjectWorkflow", nil, &wf)
 		if len(wf.ProjectWorkflow) != 11 {
 			t.Errorf("projectWorkflow rows: got %d, want 11", len(wf.ProjectWorkflow))
 		}
-		var tr struct{ TransitionProject struct{ ID, Status, UpdatedAt string } }
+		var tr struct {
+			TransitionProject struct{ ID, Status, UpdatedAt string }
+		}
 		must(bobC, "TransitionProject", map[string]any{"id": p.ID, "to": "SUBMITTED"}, &tr)
 		if tr.TransitionProject.Status != "SUBMITTED" {
 			t.Errorf("transition: got %q, want SUBMITTED", tr.TransitionProject.Status)

@@ -8,7 +8,6 @@ import (
 
 	"tenantgraph/ent"
 	"tenantgraph/internal/account"
-	"tenantgraph/internal/apperr"
 )
 
 // Resolver is the root resolver. It is the only place where dependencies
@@ -18,12 +17,6 @@ type Resolver struct {
 	accounts *account.Service
 }
 
-// tx returns the client of the mutation's transaction, opened by the
-// transaction extension for every mutation operation.
-func (r *Resolver) tx(ctx context.Context) (*ent.Client, error) {
-	c := ent.FromContext(ctx)
-	if c == nil {
-		return nil, apperr.New(apperr.Internal, "mutation outside a transaction")
-	}
-	return c, nil
-}
+// tx returns the client of the mutation's transaction (see tx.go): every
+// write of a mutation goes through it.
+func (r *Resolver) tx(ctx context.Context) (*ent.Client, error) { return txClient(ctx) }

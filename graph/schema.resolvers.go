@@ -22,20 +22,20 @@ import (
 
 // Register is the resolver for the register field.
 func (r *mutationResolver) Register(ctx context.Context, input model.RegisterInput) (*model.AuthPayload, error) {
+	reg, err := r.accounts.PrepareRegistration(account.RegisterInput{Email: input.Email, Password: input.Password, Name: input.Name})
+	if err != nil {
+		return nil, err
+	}
 	c, err := r.tx(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return authPayload(r.accounts.Register(ctx, c, account.RegisterInput{Email: input.Email, Password: input.Password, Name: input.Name}))
+	return authPayload(r.accounts.Register(ctx, c, reg))
 }
 
 // Login is the resolver for the login field.
 func (r *mutationResolver) Login(ctx context.Context, input model.LoginInput) (*model.AuthPayload, error) {
-	c, err := r.tx(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return authPayload(r.accounts.Login(ctx, c, input.Email, input.Password))
+	return authPayload(r.accounts.Login(ctx, r.client, input.Email, input.Password))
 }
 
 // CreateTenant is the resolver for the createTenant field.

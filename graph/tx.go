@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 
@@ -15,7 +16,9 @@ import (
 
 // txExtension runs every mutation operation in one transaction: committed
 // when the whole response has no error, rolled back otherwise, so a failed
-// mutation writes nothing. Resolvers reach it through ent.FromContext.
+// mutation writes nothing. The transaction is opened on first use (a
+// resolver's r.tx), so that work before it, such as hashing a password, does
+// not hold SQLite's write lock.
 type txExtension struct {
 	client *ent.Client
 	log    *slog.Logger
@@ -50,27 +53,52 @@ func (e txExtension) InterceptResponse(ctx context.Context, next graphql.Respons
 	if !isMutation(graphql.GetOperationContext(ctx)) {
 		return next(ctx)
 	}
-	txCtx, tx, err := e.client.OpenTx(ctx)
-	if err != nil {
-		e.log.ErrorContext(ctx, "opening transaction", "error", err.Error())
-		return &graphql.Response{Errors: gqlerror.List{codedError(apperr.New(apperr.Internal, "internal server error"))}}
-	}
-	committed := false
-	defer func() {
-		if !committed {
-			_ = tx.Rollback()
-		}
-	}()
-	rsp := next(txCtx)
-	if rsp == nil || len(rsp.Errors) > 0 {
+	lt := &lazyTx{client: e.client, ctx: ctx}
+	rsp := next(context.WithValue(ctx, lazyTxKey{}, lt))
+	if lt.tx == nil {
 		return rsp
 	}
-	if err := tx.Commit(); err != nil {
+	if rsp == nil || len(rsp.Errors) > 0 {
+		if err := lt.tx.Rollback(); err != nil {
+			e.log.ErrorContext(ctx, "rolling back transaction", "error", err.Error())
+		}
+		return rsp
+	}
+	if err := lt.tx.Commit(); err != nil {
 		e.log.ErrorContext(ctx, "committing transaction", "error", err.Error())
 		return &graphql.Response{Errors: gqlerror.List{codedError(apperr.New(apperr.Internal, "internal server error"))}}
 	}
-	committed = true
 	return rsp
+}
+
+type lazyTxKey struct{}
+
+// lazyTx opens the operation's transaction on first use.
+type lazyTx struct {
+	client *ent.Client
+	ctx    context.Context
+	once   sync.Once
+	tx     *ent.Tx
+	err    error
+}
+
+func (l *lazyTx) get() (*ent.Client, error) {
+	l.once.Do(func() {
+		l.tx, l.err = l.client.Tx(l.ctx)
+	})
+	if l.err != nil {
+		return nil, fmt.Errorf("graph: opening transaction: %w", l.err)
+	}
+	return l.tx.Client(), nil
+}
+
+// txClient returns the client of the mutation's transaction.
+func txClient(ctx context.Context) (*ent.Client, error) {
+	lt, ok := ctx.Value(lazyTxKey{}).(*lazyTx)
+	if !ok {
+		return nil, apperr.New(apperr.Internal, "mutation outside a transaction")
+	}
+	return lt.get()
 }
 
 func isMutation(oc *graphql.OperationContext) bool {

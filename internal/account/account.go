@@ -41,20 +41,37 @@ type RegisterInput struct {
 // errBadCredentials is the one answer for a wrong email and a wrong password.
 var errBadCredentials = apperr.New(apperr.Unauthenticated, "wrong email or password")
 
-// Register creates a user and returns a session for them. Invalid input,
-// including an email already taken, is an Invalid error naming the field;
-// nothing is written then.
-func (s *Service) Register(ctx context.Context, c *ent.Client, in RegisterInput) (*Session, error) {
+// Registration is a validated registration with its password already
+// hashed, ready to be written.
+type Registration struct {
+	email, name, hash string
+}
+
+// PrepareRegistration validates the input and hashes the password. It touches
+// no database, so the slow hash runs before any transaction is opened.
+// Invalid input is an Invalid error naming the field.
+func (s *Service) PrepareRegistration(in RegisterInput) (Registration, error) {
 	email, err := validate.Email("email", in.Email)
 	if err != nil {
-		return nil, err
+		return Registration{}, err
 	}
 	if err := validate.Password("password", in.Password); err != nil {
-		return nil, err
+		return Registration{}, err
 	}
 	if err := validate.Text("name", in.Name, 1, 100); err != nil {
-		return nil, err
+		return Registration{}, err
 	}
+	hash, err := s.passwords.Hash(in.Password)
+	if err != nil {
+		return Registration{}, err
+	}
+	return Registration{email: email, name: in.Name, hash: hash}, nil
+}
+
+// Register creates the prepared user and returns a session for them. An
+// email already taken is an Invalid error naming the field email.
+func (s *Service) Register(ctx context.Context, c *ent.Client, r Registration) (*Session, error) {
+	email := r.email
 	taken, err := c.User.Query().Where(user.Email(email)).Exist(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("account: checking email: %w", err)
@@ -62,11 +79,7 @@ func (s *Service) Register(ctx context.Context, c *ent.Client, in RegisterInput)
 	if taken {
 		return nil, apperr.InvalidField("email", "is already registered")
 	}
-	hash, err := s.passwords.Hash(in.Password)
-	if err != nil {
-		return nil, err
-	}
-	u, err := c.User.Create().SetEmail(email).SetName(in.Name).SetPasswordHash(hash).Save(ctx)
+	u, err := c.User.Create().SetEmail(email).SetName(r.name).SetPasswordHash(r.hash).Save(ctx)
 	if ent.IsConstraintError(err) {
 		return nil, apperr.InvalidField("email", "is already registered")
 	}
@@ -78,6 +91,8 @@ func (s *Service) Register(ctx context.Context, c *ent.Client, in RegisterInput)
 
 // Login checks an email and password and returns a session. A wrong email
 // and a wrong password give the same Unauthenticated error, in the same time.
+// It only reads, so it takes the plain client: no transaction is held open
+// while bcrypt runs.
 func (s *Service) Login(ctx context.Context, c *ent.Client, email, password string) (*Session, error) {
 	u, err := c.User.Query().Where(user.Email(normaliseEmail(email))).Only(ctx)
 	switch {
