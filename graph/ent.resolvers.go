@@ -29,6 +29,8 @@ func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 // User returns UserResolver implementation.
 func (r *Resolver) User() UserResolver { return &userResolver{r} }
 
-type projectResolver struct{ *Resolver }
-type queryResolver struct{ *Resolver }
-type userResolver struct{ *Resolver }
+type (
+	projectResolver struct{ *Resolver }
+	queryResolver   struct{ *Resolver }
+	userResolver    struct{ *Resolver }
+)

@@ -1092,6 +1092,9 @@ var sources = []*ast.Source{
 # orderings and where-inputs are generated from the ent schema into
 # ent/ent.graphql; this file adds the root fields, inputs and computed fields.
 
+"""An RFC 3339 timestamp, always in UTC."""
+scalar Time
+
 """
 Requires a valid token AND a membership in the request's tenant with at least
 this role. Below it: FORBIDDEN (UNAUTHENTICATED without a valid token).
@@ -2069,10 +2072,6 @@ type Tenant implements Node {
   name: String!
   slug: String!
 }
-"""
-The builtin Time type
-"""
-scalar Time
 type User implements Node {
   id: ID!
   createdAt: Time!
