@@ -71,6 +71,7 @@ func NewHandler(c Deps) *handler.Server {
 		srv.Use(extension.Introspection{})
 	}
 	srv.Use(sessionExtension{client: c.Client, resolver: c.Sessions})
+	srv.Use(loaderExtension{client: c.Client})
 	srv.Use(pageLimits{})
 	srv.Use(txExtension{client: c.Client, log: c.Logger})
 	srv.SetErrorPresenter(errorPresenter(c.Logger))

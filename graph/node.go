@@ -86,9 +86,14 @@ func userVisible(ctx context.Context, c *ent.Client, id int) (bool, error) {
 }
 
 // userMemberships is the viewer's memberships in every tenant (with those
-// tenants), or another user's membership in the current tenant.
+// tenants), or another user's membership in the current tenant, batched
+// across a list of users when the operation is a query.
 func userMemberships(ctx context.Context, u *ent.User) ([]*ent.Membership, error) {
-	if u.ID == viewer.FromContext(ctx).UserID {
+	own := u.ID == viewer.FromContext(ctx).UserID
+	if l := loadersFrom(ctx); l != nil && !own {
+		return l.membershipsByUser.Load(ctx, u.ID)()
+	}
+	if own {
 		ctx = viewer.WithOwnMemberships(ctx)
 	}
 	return u.QueryMemberships().WithTenant().WithUser().Order(ent.Asc(membership.FieldCreatedAt), ent.Asc(membership.FieldID)).All(ctx)

@@ -70,3 +70,50 @@ func TestProjectTreeStatementsConstant(t *testing.T) {
 		}
 	})
 }
+
+// TestMembersUserMembershipsBatched proves the hand-written User.memberships
+// resolver is batched by its loader under a members list: the statement count
+// does not grow with the number of members.
+func TestMembersUserMembershipsBatched(t *testing.T) {
+	const q = `{ members(first: 50) { edges { node { role user { name memberships { role tenant { slug } } } } } } }`
+	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
+		owner := e.Register("Owner")
+		e.CreateTenant(owner, "crowd")
+		c := owner.Caller("crowd")
+		count := func() int64 {
+			e.Counter.Reset()
+			var out struct {
+				Members struct {
+					Edges []struct {
+						Node struct {
+							User struct {
+								Memberships []struct {
+									Role   string
+									Tenant struct{ Slug string }
+								}
+							}
+						}
+					}
+				}
+			}
+			e.MustDo(c, q, nil, &out)
+			for _, edge := range out.Members.Edges {
+				if len(edge.Node.User.Memberships) != 1 || edge.Node.User.Memberships[0].Tenant.Slug != "crowd" {
+					t.Fatalf("memberships: got %+v, want exactly the one in crowd", edge.Node.User.Memberships)
+				}
+			}
+			return e.Counter.Count()
+		}
+		for i := 0; i < 3; i++ {
+			e.AddMember(owner, "crowd", e.Register(fmt.Sprintf("Few%d", i)), "MEMBER")
+		}
+		few := count()
+		for i := 0; i < 12; i++ {
+			e.AddMember(owner, "crowd", e.Register(fmt.Sprintf("Many%d", i)), "VIEWER")
+		}
+		many := count()
+		if few != many {
+			t.Errorf("statements with 4 members: %d, with 16: %d; want equal", few, many)
+		}
+	})
+}
