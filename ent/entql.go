@@ -98,6 +98,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			task.FieldPriority:    {Type: field.TypeInt8, Column: task.FieldPriority},
 			task.FieldAssigneeID:  {Type: field.TypeInt, Column: task.FieldAssigneeID},
 			task.FieldDueDate:     {Type: field.TypeTime, Column: task.FieldDueDate},
+			task.FieldDueSort:     {Type: field.TypeTime, Column: task.FieldDueSort},
 			task.FieldCreatedByID: {Type: field.TypeInt, Column: task.FieldCreatedByID},
 		},
 	}
@@ -819,6 +820,11 @@ func (f *TaskFilter) WhereAssigneeID(p entql.IntP) {
 // WhereDueDate applies the entql time.Time predicate on the due_date field.
 func (f *TaskFilter) WhereDueDate(p entql.TimeP) {
 	f.Where(p.Field(task.FieldDueDate))
+}
+
+// WhereDueSort applies the entql time.Time predicate on the due_sort field.
+func (f *TaskFilter) WhereDueSort(p entql.TimeP) {
+	f.Where(p.Field(task.FieldDueSort))
 }
 
 // WhereCreatedByID applies the entql int predicate on the created_by_id field.

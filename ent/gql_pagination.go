@@ -1360,17 +1360,17 @@ var (
 			}
 		},
 	}
-	// TaskOrderFieldDueDate orders Task by due_date.
-	TaskOrderFieldDueDate = &TaskOrderField{
+	// TaskOrderFieldDueSort orders Task by due_sort.
+	TaskOrderFieldDueSort = &TaskOrderField{
 		Value: func(_m *Task) (ent.Value, error) {
-			return _m.DueDate, nil
+			return _m.DueSort, nil
 		},
-		column: task.FieldDueDate,
-		toTerm: task.ByDueDate,
+		column: task.FieldDueSort,
+		toTerm: task.ByDueSort,
 		toCursor: func(_m *Task) Cursor {
 			return Cursor{
 				ID:    _m.ID,
-				Value: _m.DueDate,
+				Value: _m.DueSort,
 			}
 		},
 	}
@@ -1390,7 +1390,7 @@ func (f TaskOrderField) String() string {
 		str = "STATUS"
 	case TaskOrderFieldPriority.column:
 		str = "PRIORITY"
-	case TaskOrderFieldDueDate.column:
+	case TaskOrderFieldDueSort.column:
 		str = "DUE_DATE"
 	}
 	return str
@@ -1419,7 +1419,7 @@ func (f *TaskOrderField) UnmarshalGQL(v interface{}) error {
 	case "PRIORITY":
 		*f = *TaskOrderFieldPriority
 	case "DUE_DATE":
-		*f = *TaskOrderFieldDueDate
+		*f = *TaskOrderFieldDueSort
 	default:
 		return fmt.Errorf("%s is not a valid TaskOrderField", str)
 	}

@@ -2304,6 +2304,7 @@ type TaskMutation struct {
 	priority          *priority.Priority
 	addpriority       *priority.Priority
 	due_date          *time.Time
+	due_sort          *time.Time
 	clearedFields     map[string]struct{}
 	tenant            *int
 	clearedtenant     bool
@@ -2838,6 +2839,42 @@ func (m *TaskMutation) ResetDueDate() {
 	delete(m.clearedFields, task.FieldDueDate)
 }
 
+// SetDueSort sets the "due_sort" field.
+func (m *TaskMutation) SetDueSort(t time.Time) {
+	m.due_sort = &t
+}
+
+// DueSort returns the value of the "due_sort" field in the mutation.
+func (m *TaskMutation) DueSort() (r time.Time, exists bool) {
+	v := m.due_sort
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDueSort returns the old "due_sort" field's value of the Task entity.
+// If the Task object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TaskMutation) OldDueSort(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDueSort is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDueSort requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDueSort: %w", err)
+	}
+	return oldValue.DueSort, nil
+}
+
+// ResetDueSort resets all changes to the "due_sort" field.
+func (m *TaskMutation) ResetDueSort() {
+	m.due_sort = nil
+}
+
 // SetCreatedByID sets the "created_by_id" field.
 func (m *TaskMutation) SetCreatedByID(i int) {
 	m.created_by = &i
@@ -3070,7 +3107,7 @@ func (m *TaskMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *TaskMutation) Fields() []string {
-	fields := make([]string, 0, 11)
+	fields := make([]string, 0, 12)
 	if m.tenant != nil {
 		fields = append(fields, task.FieldTenantID)
 	}
@@ -3100,6 +3137,9 @@ func (m *TaskMutation) Fields() []string {
 	}
 	if m.due_date != nil {
 		fields = append(fields, task.FieldDueDate)
+	}
+	if m.due_sort != nil {
+		fields = append(fields, task.FieldDueSort)
 	}
 	if m.created_by != nil {
 		fields = append(fields, task.FieldCreatedByID)
@@ -3132,6 +3172,8 @@ func (m *TaskMutation) Field(name string) (ent.Value, bool) {
 		return m.AssigneeID()
 	case task.FieldDueDate:
 		return m.DueDate()
+	case task.FieldDueSort:
+		return m.DueSort()
 	case task.FieldCreatedByID:
 		return m.CreatedByID()
 	}
@@ -3163,6 +3205,8 @@ func (m *TaskMutation) OldField(ctx context.Context, name string) (ent.Value, er
 		return m.OldAssigneeID(ctx)
 	case task.FieldDueDate:
 		return m.OldDueDate(ctx)
+	case task.FieldDueSort:
+		return m.OldDueSort(ctx)
 	case task.FieldCreatedByID:
 		return m.OldCreatedByID(ctx)
 	}
@@ -3243,6 +3287,13 @@ func (m *TaskMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetDueDate(v)
+		return nil
+	case task.FieldDueSort:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDueSort(v)
 		return nil
 	case task.FieldCreatedByID:
 		v, ok := value.(int)
@@ -3365,6 +3416,9 @@ func (m *TaskMutation) ResetField(name string) error {
 		return nil
 	case task.FieldDueDate:
 		m.ResetDueDate()
+		return nil
+	case task.FieldDueSort:
+		m.ResetDueSort()
 		return nil
 	case task.FieldCreatedByID:
 		m.ResetCreatedByID()

@@ -41,6 +41,8 @@ type Task struct {
 	AssigneeID *int `json:"assignee_id,omitempty"`
 	// DueDate holds the value of the "due_date" field.
 	DueDate *time.Time `json:"due_date,omitempty"`
+	// DueSort holds the value of the "due_sort" field.
+	DueSort time.Time `json:"due_sort,omitempty"`
 	// CreatedByID holds the value of the "created_by_id" field.
 	CreatedByID int `json:"created_by_id,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
@@ -132,7 +134,7 @@ func (*Task) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullInt64)
 		case task.FieldTitle, task.FieldDescription, task.FieldStatus:
 			values[i] = new(sql.NullString)
-		case task.FieldCreatedAt, task.FieldUpdatedAt, task.FieldDueDate:
+		case task.FieldCreatedAt, task.FieldUpdatedAt, task.FieldDueDate, task.FieldDueSort:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -217,6 +219,12 @@ func (_m *Task) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.DueDate = new(time.Time)
 				*_m.DueDate = value.Time
+			}
+		case task.FieldDueSort:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field due_sort", values[i])
+			} else if value.Valid {
+				_m.DueSort = value.Time
 			}
 		case task.FieldCreatedByID:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
@@ -320,6 +328,9 @@ func (_m *Task) String() string {
 		builder.WriteString("due_date=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
+	builder.WriteString(", ")
+	builder.WriteString("due_sort=")
+	builder.WriteString(_m.DueSort.Format(time.ANSIC))
 	builder.WriteString(", ")
 	builder.WriteString("created_by_id=")
 	builder.WriteString(fmt.Sprintf("%v", _m.CreatedByID))

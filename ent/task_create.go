@@ -143,6 +143,20 @@ func (_c *TaskCreate) SetNillableDueDate(v *time.Time) *TaskCreate {
 	return _c
 }
 
+// SetDueSort sets the "due_sort" field.
+func (_c *TaskCreate) SetDueSort(v time.Time) *TaskCreate {
+	_c.mutation.SetDueSort(v)
+	return _c
+}
+
+// SetNillableDueSort sets the "due_sort" field if the given value is not nil.
+func (_c *TaskCreate) SetNillableDueSort(v *time.Time) *TaskCreate {
+	if v != nil {
+		_c.SetDueSort(*v)
+	}
+	return _c
+}
+
 // SetCreatedByID sets the "created_by_id" field.
 func (_c *TaskCreate) SetCreatedByID(v int) *TaskCreate {
 	_c.mutation.SetCreatedByID(v)
@@ -243,6 +257,13 @@ func (_c *TaskCreate) defaults() error {
 		v := task.DefaultPriority
 		_c.mutation.SetPriority(v)
 	}
+	if _, ok := _c.mutation.DueSort(); !ok {
+		if task.DefaultDueSort == nil {
+			return fmt.Errorf("ent: uninitialized task.DefaultDueSort (forgotten import ent/runtime?)")
+		}
+		v := task.DefaultDueSort()
+		_c.mutation.SetDueSort(v)
+	}
 	return nil
 }
 
@@ -283,6 +304,9 @@ func (_c *TaskCreate) check() error {
 	}
 	if _, ok := _c.mutation.Priority(); !ok {
 		return &ValidationError{Name: "priority", err: errors.New(`ent: missing required field "Task.priority"`)}
+	}
+	if _, ok := _c.mutation.DueSort(); !ok {
+		return &ValidationError{Name: "due_sort", err: errors.New(`ent: missing required field "Task.due_sort"`)}
 	}
 	if _, ok := _c.mutation.CreatedByID(); !ok {
 		return &ValidationError{Name: "created_by_id", err: errors.New(`ent: missing required field "Task.created_by_id"`)}
@@ -350,6 +374,10 @@ func (_c *TaskCreate) createSpec() (*Task, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.DueDate(); ok {
 		_spec.SetField(task.FieldDueDate, field.TypeTime, value)
 		_node.DueDate = &value
+	}
+	if value, ok := _c.mutation.DueSort(); ok {
+		_spec.SetField(task.FieldDueSort, field.TypeTime, value)
+		_node.DueSort = value
 	}
 	if nodes := _c.mutation.TenantIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -595,6 +623,18 @@ func (u *TaskUpsert) ClearDueDate() *TaskUpsert {
 	return u
 }
 
+// SetDueSort sets the "due_sort" field.
+func (u *TaskUpsert) SetDueSort(v time.Time) *TaskUpsert {
+	u.Set(task.FieldDueSort, v)
+	return u
+}
+
+// UpdateDueSort sets the "due_sort" field to the value that was provided on create.
+func (u *TaskUpsert) UpdateDueSort() *TaskUpsert {
+	u.SetExcluded(task.FieldDueSort)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -772,6 +812,20 @@ func (u *TaskUpsertOne) UpdateDueDate() *TaskUpsertOne {
 func (u *TaskUpsertOne) ClearDueDate() *TaskUpsertOne {
 	return u.Update(func(s *TaskUpsert) {
 		s.ClearDueDate()
+	})
+}
+
+// SetDueSort sets the "due_sort" field.
+func (u *TaskUpsertOne) SetDueSort(v time.Time) *TaskUpsertOne {
+	return u.Update(func(s *TaskUpsert) {
+		s.SetDueSort(v)
+	})
+}
+
+// UpdateDueSort sets the "due_sort" field to the value that was provided on create.
+func (u *TaskUpsertOne) UpdateDueSort() *TaskUpsertOne {
+	return u.Update(func(s *TaskUpsert) {
+		s.UpdateDueSort()
 	})
 }
 
@@ -1118,6 +1172,20 @@ func (u *TaskUpsertBulk) UpdateDueDate() *TaskUpsertBulk {
 func (u *TaskUpsertBulk) ClearDueDate() *TaskUpsertBulk {
 	return u.Update(func(s *TaskUpsert) {
 		s.ClearDueDate()
+	})
+}
+
+// SetDueSort sets the "due_sort" field.
+func (u *TaskUpsertBulk) SetDueSort(v time.Time) *TaskUpsertBulk {
+	return u.Update(func(s *TaskUpsert) {
+		s.SetDueSort(v)
+	})
+}
+
+// UpdateDueSort sets the "due_sort" field to the value that was provided on create.
+func (u *TaskUpsertBulk) UpdateDueSort() *TaskUpsertBulk {
+	return u.Update(func(s *TaskUpsert) {
+		s.UpdateDueSort()
 	})
 }
 

@@ -146,6 +146,20 @@ func (_u *TaskUpdate) ClearDueDate() *TaskUpdate {
 	return _u
 }
 
+// SetDueSort sets the "due_sort" field.
+func (_u *TaskUpdate) SetDueSort(v time.Time) *TaskUpdate {
+	_u.mutation.SetDueSort(v)
+	return _u
+}
+
+// SetNillableDueSort sets the "due_sort" field if the given value is not nil.
+func (_u *TaskUpdate) SetNillableDueSort(v *time.Time) *TaskUpdate {
+	if v != nil {
+		_u.SetDueSort(*v)
+	}
+	return _u
+}
+
 // SetAssignee sets the "assignee" edge to the User entity.
 func (_u *TaskUpdate) SetAssignee(v *User) *TaskUpdate {
 	return _u.SetAssigneeID(v.ID)
@@ -307,6 +321,9 @@ func (_u *TaskUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.DueDateCleared() {
 		_spec.ClearField(task.FieldDueDate, field.TypeTime)
+	}
+	if value, ok := _u.mutation.DueSort(); ok {
+		_spec.SetField(task.FieldDueSort, field.TypeTime, value)
 	}
 	if _u.mutation.AssigneeCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -517,6 +534,20 @@ func (_u *TaskUpdateOne) ClearDueDate() *TaskUpdateOne {
 	return _u
 }
 
+// SetDueSort sets the "due_sort" field.
+func (_u *TaskUpdateOne) SetDueSort(v time.Time) *TaskUpdateOne {
+	_u.mutation.SetDueSort(v)
+	return _u
+}
+
+// SetNillableDueSort sets the "due_sort" field if the given value is not nil.
+func (_u *TaskUpdateOne) SetNillableDueSort(v *time.Time) *TaskUpdateOne {
+	if v != nil {
+		_u.SetDueSort(*v)
+	}
+	return _u
+}
+
 // SetAssignee sets the "assignee" edge to the User entity.
 func (_u *TaskUpdateOne) SetAssignee(v *User) *TaskUpdateOne {
 	return _u.SetAssigneeID(v.ID)
@@ -708,6 +739,9 @@ func (_u *TaskUpdateOne) sqlSave(ctx context.Context) (_node *Task, err error) {
 	}
 	if _u.mutation.DueDateCleared() {
 		_spec.ClearField(task.FieldDueDate, field.TypeTime)
+	}
+	if value, ok := _u.mutation.DueSort(); ok {
+		_spec.SetField(task.FieldDueSort, field.TypeTime, value)
 	}
 	if _u.mutation.AssigneeCleared() {
 		edge := &sqlgraph.EdgeSpec{

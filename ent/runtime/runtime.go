@@ -33,8 +33,11 @@ func init() {
 		})
 	}
 	commentMixinHooks0 := commentMixin[0].Hooks()
+	commentHooks := schema.Comment{}.Hooks()
 
 	comment.Hooks[1] = commentMixinHooks0[0]
+
+	comment.Hooks[2] = commentHooks[0]
 	commentInters := schema.Comment{}.Interceptors()
 	comment.Interceptors[0] = commentInters[0]
 	commentMixinFields1 := commentMixin[1].Fields()
@@ -160,8 +163,13 @@ func init() {
 		})
 	}
 	taskMixinHooks0 := taskMixin[0].Hooks()
+	taskHooks := schema.Task{}.Hooks()
 
 	task.Hooks[1] = taskMixinHooks0[0]
+
+	task.Hooks[2] = taskHooks[0]
+
+	task.Hooks[3] = taskHooks[1]
 	taskInters := schema.Task{}.Interceptors()
 	task.Interceptors[0] = taskInters[0]
 	taskMixinFields1 := taskMixin[1].Fields()
@@ -204,6 +212,10 @@ func init() {
 	taskDescPriority := taskFields[4].Descriptor()
 	// task.DefaultPriority holds the default value on creation for the priority field.
 	task.DefaultPriority = priority.Priority(taskDescPriority.Default.(int8))
+	// taskDescDueSort is the schema descriptor for due_sort field.
+	taskDescDueSort := taskFields[7].Descriptor()
+	// task.DefaultDueSort holds the default value on creation for the due_sort field.
+	task.DefaultDueSort = taskDescDueSort.Default.(func() time.Time)
 	tenantMixin := schema.Tenant{}.Mixin()
 	tenant.Policy = privacy.NewPolicies(schema.Tenant{})
 	tenant.Hooks[0] = func(next ent.Mutator) ent.Mutator {

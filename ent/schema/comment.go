@@ -20,7 +20,7 @@ func (Comment) Fields() []ent.Field {
 	return []ent.Field{
 		field.Int("task_id").Immutable().Annotations(hidden),
 		field.Int("author_id").Immutable().Annotations(hidden),
-		field.Text("body").NotEmpty().MaxLen(10000),
+		field.Text("body").NotEmpty().Validate(maxRunes(10000)),
 	}
 }
 

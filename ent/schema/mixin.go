@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
@@ -108,3 +109,14 @@ var hidden = entgql.Skip(entgql.SkipType)
 
 // cascade deletes children with their parent at the database level too.
 var cascade = entsql.OnDelete(entsql.Cascade)
+
+// maxRunes limits a string to n characters. ent's MaxLen counts bytes, which
+// would refuse a 100-character name written in a script of multibyte letters.
+func maxRunes(n int) func(string) error {
+	return func(s string) error {
+		if c := utf8.RuneCountInString(s); c > n {
+			return fmt.Errorf("at most %d characters, got %d", n, c)
+		}
+		return nil
+	}
+}

@@ -8,9 +8,13 @@ import (
 	"entgo.io/ent/entql"
 
 	gen "tenantgraph/ent"
+	"tenantgraph/ent/hook"
 	"tenantgraph/ent/intercept"
 	"tenantgraph/ent/membership"
 	"tenantgraph/ent/privacy"
+	"tenantgraph/ent/project"
+	"tenantgraph/ent/task"
+	"tenantgraph/internal/apperr"
 	"tenantgraph/internal/role"
 	"tenantgraph/internal/viewer"
 )
@@ -40,6 +44,63 @@ func (Task) Interceptors() []ent.Interceptor { return []ent.Interceptor{tenantIn
 
 // Interceptors of the Comment.
 func (Comment) Interceptors() []ent.Interceptor { return []ent.Interceptor{tenantInterceptor} }
+
+// Hooks of the Task: due_sort follows due_date (task.go); its project, and
+// its assignee's membership, must be
+// visible through the scoped client, so that no task hangs under another
+// tenant's project or goes to someone outside the tenant, whatever the caller.
+func (Task) Hooks() []ent.Hook {
+	return []ent.Hook{syncDueSort, hook.On(func(next ent.Mutator) ent.Mutator {
+		return hook.TaskFunc(func(ctx context.Context, m *gen.TaskMutation) (ent.Value, error) {
+			if id, ok := m.ProjectID(); ok {
+				if err := mustSee(ctx, "project", func() (bool, error) {
+					return m.Client().Project.Query().Where(project.ID(id)).Exist(ctx)
+				}); err != nil {
+					return nil, err
+				}
+			}
+			if id, ok := m.AssigneeID(); ok {
+				if err := mustSee(ctx, "assignee", func() (bool, error) {
+					return m.Client().Membership.Query().Where(membership.UserID(id)).Exist(ctx)
+				}); err != nil {
+					return nil, err
+				}
+			}
+			return next.Mutate(ctx, m)
+		})
+	}, ent.OpCreate|ent.OpUpdate|ent.OpUpdateOne)}
+}
+
+// Hooks of the Comment: its task must be visible through the scoped client.
+func (Comment) Hooks() []ent.Hook {
+	return []ent.Hook{hook.On(func(next ent.Mutator) ent.Mutator {
+		return hook.CommentFunc(func(ctx context.Context, m *gen.CommentMutation) (ent.Value, error) {
+			if id, ok := m.TaskID(); ok {
+				if err := mustSee(ctx, "task", func() (bool, error) {
+					return m.Client().Task.Query().Where(task.ID(id)).Exist(ctx)
+				}); err != nil {
+					return nil, err
+				}
+			}
+			return next.Mutate(ctx, m)
+		})
+	}, ent.OpCreate)}
+}
+
+// mustSee runs a scoped existence check unless this is system work.
+func mustSee(ctx context.Context, what string, exists func() (bool, error)) error {
+	if d, ok := privacy.DecisionFromContext(ctx); ok && d == nil {
+		return nil
+	}
+	ok, err := exists()
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return apperr.New(apperr.NotFound, "no such %s in this tenant", what)
+	}
+	return nil
+}
 
 // Interceptors of the Membership.
 func (Membership) Interceptors() []ent.Interceptor { return []ent.Interceptor{tenantInterceptor} }
@@ -200,7 +261,7 @@ var tenantInterceptor = intercept.TraverseFunc(func(ctx context.Context, q inter
 	if err != nil {
 		return err
 	}
-	if q.Type() == membership.Label && viewer.OwnMemberships(ctx) {
+	if q.Type() == gen.TypeMembership && viewer.OwnMemberships(ctx) {
 		q.WhereP(sql.FieldEQ(membership.FieldUserID, v.UserID))
 		return nil
 	}

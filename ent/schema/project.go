@@ -21,8 +21,8 @@ func (Project) Mixin() []ent.Mixin { return []ent.Mixin{TenantMixin{}, TimeMixin
 // (projects.Transition), never through an update input.
 func (Project) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("name").NotEmpty().MaxLen(200).Annotations(entgql.OrderField("NAME")),
-		field.Text("description").Optional().Nillable().MaxLen(10000),
+		field.String("name").NotEmpty().Validate(maxRunes(200)).Annotations(entgql.OrderField("NAME")),
+		field.Text("description").Optional().Nillable().Validate(maxRunes(10000)),
 		field.Enum("status").GoType(workflow.Status("")).Default(string(workflow.Initial)).
 			Annotations(entgql.Type("ProjectStatus"), entgql.OrderField("STATUS")),
 		field.Int("created_by_id").Immutable().Annotations(hidden),

@@ -1,6 +1,10 @@
 package schema
 
 import (
+	"context"
+	"fmt"
+	"time"
+
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
 	"entgo.io/ent/schema"
@@ -21,14 +25,18 @@ func (Task) Mixin() []ent.Mixin { return []ent.Mixin{TenantMixin{}, TimeMixin{}}
 func (Task) Fields() []ent.Field {
 	return []ent.Field{
 		field.Int("project_id").Immutable().Annotations(hidden),
-		field.String("title").NotEmpty().MaxLen(200).Annotations(entgql.OrderField("TITLE")),
-		field.Text("description").Optional().Nillable().MaxLen(10000),
+		field.String("title").NotEmpty().Validate(maxRunes(200)).Annotations(entgql.OrderField("TITLE")),
+		field.Text("description").Optional().Nillable().Validate(maxRunes(10000)),
 		field.Enum("status").Values("TODO", "IN_PROGRESS", "DONE").Default("TODO").
 			Annotations(entgql.Type("TaskStatus"), entgql.OrderField("STATUS")),
 		field.Int8("priority").GoType(priority.Priority(0)).Default(int8(priority.Medium)).
 			Annotations(entgql.Type("TaskPriority"), entgql.OrderField("PRIORITY")),
 		field.Int("assignee_id").Optional().Nillable().Annotations(hidden),
-		field.Time("due_date").Optional().Nillable().Annotations(entgql.OrderField("DUE_DATE")),
+		field.Time("due_date").Optional().Nillable(),
+		// due_sort mirrors due_date for ordering, with tasks that have no due
+		// date last: cursor pagination cannot page over NULLs.
+		field.Time("due_sort").Default(noDueDate).
+			Annotations(entgql.Skip(entgql.SkipType, entgql.SkipWhereInput, entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput), entgql.OrderField("DUE_DATE")),
 		field.Int("created_by_id").Immutable().Annotations(hidden),
 	}
 }
@@ -57,4 +65,30 @@ func (Task) Annotations() []schema.Annotation {
 		entgql.RelayConnection(),
 		entgql.Skip(entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput),
 	}
+}
+
+// noDueDate is the sort key of a task without a due date: after every real one.
+func noDueDate() time.Time { return time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC) }
+
+type dueDateMutation interface {
+	ent.Mutation
+	DueDate() (time.Time, bool)
+	DueDateCleared() bool
+	SetDueSort(time.Time)
+}
+
+// syncDueSort keeps due_sort equal to due_date (or noDueDate) on every write.
+func syncDueSort(next ent.Mutator) ent.Mutator {
+	return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+		dm, ok := m.(dueDateMutation)
+		if !ok {
+			return nil, fmt.Errorf("schema: %s mutation has no due date", m.Type())
+		}
+		if d, set := dm.DueDate(); set {
+			dm.SetDueSort(d)
+		} else if dm.DueDateCleared() {
+			dm.SetDueSort(noDueDate())
+		}
+		return next.Mutate(ctx, m)
+	})
 }

@@ -17,8 +17,8 @@ func (Tenant) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}} }
 // Fields of the Tenant.
 func (Tenant) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("name").NotEmpty().MaxLen(100),
-		field.String("slug").NotEmpty().MaxLen(63).Unique().Immutable(),
+		field.String("name").NotEmpty().Validate(maxRunes(100)),
+		field.String("slug").NotEmpty().Validate(maxRunes(63)).Unique().Immutable(),
 	}
 }
 

@@ -18,8 +18,8 @@ func (User) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}} }
 // Fields of the User.
 func (User) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("email").NotEmpty().MaxLen(254).Unique(),
-		field.String("name").NotEmpty().MaxLen(100),
+		field.String("email").NotEmpty().Validate(maxRunes(254)).Unique(),
+		field.String("name").NotEmpty().Validate(maxRunes(100)),
 		field.String("password_hash").Sensitive().NotEmpty(),
 	}
 }

@@ -39,6 +39,8 @@ const (
 	FieldAssigneeID = "assignee_id"
 	// FieldDueDate holds the string denoting the due_date field in the database.
 	FieldDueDate = "due_date"
+	// FieldDueSort holds the string denoting the due_sort field in the database.
+	FieldDueSort = "due_sort"
 	// FieldCreatedByID holds the string denoting the created_by_id field in the database.
 	FieldCreatedByID = "created_by_id"
 	// EdgeTenant holds the string denoting the tenant edge name in mutations.
@@ -103,6 +105,7 @@ var Columns = []string{
 	FieldPriority,
 	FieldAssigneeID,
 	FieldDueDate,
+	FieldDueSort,
 	FieldCreatedByID,
 }
 
@@ -122,7 +125,7 @@ func ValidColumn(column string) bool {
 //
 //	import _ "tenantgraph/ent/runtime"
 var (
-	Hooks        [2]ent.Hook
+	Hooks        [4]ent.Hook
 	Interceptors [1]ent.Interceptor
 	Policy       ent.Policy
 	// DefaultCreatedAt holds the default value on creation for the "created_at" field.
@@ -137,6 +140,8 @@ var (
 	DescriptionValidator func(string) error
 	// DefaultPriority holds the default value on creation for the "priority" field.
 	DefaultPriority priority.Priority
+	// DefaultDueSort holds the default value on creation for the "due_sort" field.
+	DefaultDueSort func() time.Time
 )
 
 // Status defines the type for the "status" enum field.
@@ -222,6 +227,11 @@ func ByAssigneeID(opts ...sql.OrderTermOption) OrderOption {
 // ByDueDate orders the results by the due_date field.
 func ByDueDate(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldDueDate, opts...).ToFunc()
+}
+
+// ByDueSort orders the results by the due_sort field.
+func ByDueSort(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldDueSort, opts...).ToFunc()
 }
 
 // ByCreatedByID orders the results by the created_by_id field.

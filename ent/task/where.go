@@ -102,6 +102,11 @@ func DueDate(v time.Time) predicate.Task {
 	return predicate.Task(sql.FieldEQ(FieldDueDate, v))
 }
 
+// DueSort applies equality check predicate on the "due_sort" field. It's identical to DueSortEQ.
+func DueSort(v time.Time) predicate.Task {
+	return predicate.Task(sql.FieldEQ(FieldDueSort, v))
+}
+
 // CreatedByID applies equality check predicate on the "created_by_id" field. It's identical to CreatedByIDEQ.
 func CreatedByID(v int) predicate.Task {
 	return predicate.Task(sql.FieldEQ(FieldCreatedByID, v))
@@ -519,6 +524,46 @@ func DueDateIsNil() predicate.Task {
 // DueDateNotNil applies the NotNil predicate on the "due_date" field.
 func DueDateNotNil() predicate.Task {
 	return predicate.Task(sql.FieldNotNull(FieldDueDate))
+}
+
+// DueSortEQ applies the EQ predicate on the "due_sort" field.
+func DueSortEQ(v time.Time) predicate.Task {
+	return predicate.Task(sql.FieldEQ(FieldDueSort, v))
+}
+
+// DueSortNEQ applies the NEQ predicate on the "due_sort" field.
+func DueSortNEQ(v time.Time) predicate.Task {
+	return predicate.Task(sql.FieldNEQ(FieldDueSort, v))
+}
+
+// DueSortIn applies the In predicate on the "due_sort" field.
+func DueSortIn(vs ...time.Time) predicate.Task {
+	return predicate.Task(sql.FieldIn(FieldDueSort, vs...))
+}
+
+// DueSortNotIn applies the NotIn predicate on the "due_sort" field.
+func DueSortNotIn(vs ...time.Time) predicate.Task {
+	return predicate.Task(sql.FieldNotIn(FieldDueSort, vs...))
+}
+
+// DueSortGT applies the GT predicate on the "due_sort" field.
+func DueSortGT(v time.Time) predicate.Task {
+	return predicate.Task(sql.FieldGT(FieldDueSort, v))
+}
+
+// DueSortGTE applies the GTE predicate on the "due_sort" field.
+func DueSortGTE(v time.Time) predicate.Task {
+	return predicate.Task(sql.FieldGTE(FieldDueSort, v))
+}
+
+// DueSortLT applies the LT predicate on the "due_sort" field.
+func DueSortLT(v time.Time) predicate.Task {
+	return predicate.Task(sql.FieldLT(FieldDueSort, v))
+}
+
+// DueSortLTE applies the LTE predicate on the "due_sort" field.
+func DueSortLTE(v time.Time) predicate.Task {
+	return predicate.Task(sql.FieldLTE(FieldDueSort, v))
 }
 
 // CreatedByIDEQ applies the EQ predicate on the "created_by_id" field.
