@@ -17,6 +17,7 @@ import (
 
 	"tenantgraph/ent"
 	"tenantgraph/internal/account"
+	"tenantgraph/internal/apperr"
 	"tenantgraph/internal/tenancy"
 )
 
@@ -70,7 +71,7 @@ func NewHandler(c Deps) *handler.Server {
 	if c.Introspection {
 		srv.Use(extension.Introspection{})
 	}
-	srv.Use(sessionExtension{client: c.Client, resolver: c.Sessions})
+	srv.Use(sessionExtension{client: c.Client, resolver: c.Sessions, log: c.Logger})
 	srv.Use(loaderExtension{client: c.Client})
 	srv.Use(pageLimits{})
 	srv.Use(txExtension{client: c.Client, log: c.Logger})
@@ -92,6 +93,9 @@ func websocketInit(c Deps) transport.WebsocketInitFunc {
 		}
 		deny := transport.WithWebsocketCloseCode(ctx, 4403)
 		s, err := c.Sessions.Resolve(ctx, c.Client, cred)
+		if err != nil && apperr.KindOf(err) == apperr.Internal {
+			c.Logger.ErrorContext(ctx, "resolving websocket session", "error", err.Error())
+		}
 		switch {
 		case err != nil:
 			return deny, nil, errors.New("forbidden: " + codedError(err).Message)

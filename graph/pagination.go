@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"fmt"
+	"strconv"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -26,7 +27,6 @@ type pageLimits struct{}
 var _ interface {
 	graphql.HandlerExtension
 	graphql.OperationContextMutator
-	graphql.FieldInterceptor
 } = pageLimits{}
 
 func (pageLimits) ExtensionName() string                   { return "PageLimits" }
@@ -36,7 +36,11 @@ func (pageLimits) MutateOperationContext(_ context.Context, oc *graphql.Operatio
 	if oc.Operation == nil {
 		return nil
 	}
-	return checkPageArgs(oc.Operation.SelectionSet, oc.Variables, map[string]bool{})
+	if err := checkPageArgs(oc.Operation.SelectionSet, oc.Variables, map[string]bool{}); err != nil {
+		return err
+	}
+	applyDefaultPageSize(oc)
+	return nil
 }
 
 func checkPageArgs(set ast.SelectionSet, vars map[string]any, seen map[string]bool) *gqlerror.Error {
@@ -95,17 +99,83 @@ func checkPageArg(f *ast.Field, name string, v any) *gqlerror.Error {
 	return nil
 }
 
-func (pageLimits) InterceptField(ctx context.Context, next graphql.Resolver) (any, error) {
-	fc := graphql.GetFieldContext(ctx)
-	if fc != nil && fc.Args != nil {
-		first, hasFirst := fc.Args["first"].(*int)
-		last, hasLast := fc.Args["last"].(*int)
-		if hasFirst && hasLast && first == nil && last == nil {
-			n := DefaultPageSize
-			fc.Args["first"] = &n
+// applyDefaultPageSize writes "first: DefaultPageSize" into every connection
+// field asked for with neither first nor last. It must be in the document,
+// not only in the field's resolved arguments: entgql eager-loads nested
+// connections (Project.tasks, Task.comments) while collecting the parent's
+// fields, reading their arguments from the document, so a default applied
+// later would leave them unbounded. The document may be shared through the
+// query cache, so the operation and its fragments are rewritten as copies.
+func applyDefaultPageSize(oc *graphql.OperationContext) {
+	d := &pageDefaults{vars: oc.Variables, fragments: map[string]*ast.FragmentDefinition{}}
+	if oc.Doc != nil {
+		doc := *oc.Doc
+		doc.Fragments = make(ast.FragmentDefinitionList, len(oc.Doc.Fragments))
+		for i, f := range oc.Doc.Fragments {
+			c := *f
+			doc.Fragments[i] = &c
+			d.fragments[f.Name] = &c
+		}
+		for _, f := range doc.Fragments {
+			f.SelectionSet = d.rewrite(f.SelectionSet)
+		}
+		oc.Doc = &doc
+	}
+	op := *oc.Operation
+	op.SelectionSet = d.rewrite(op.SelectionSet)
+	oc.Operation = &op
+}
+
+type pageDefaults struct {
+	vars      map[string]any
+	fragments map[string]*ast.FragmentDefinition // the copies, by name
+}
+
+func (d *pageDefaults) rewrite(set ast.SelectionSet) ast.SelectionSet {
+	out := make(ast.SelectionSet, len(set))
+	for i, sel := range set {
+		switch s := sel.(type) {
+		case *ast.Field:
+			c := *s
+			c.SelectionSet = d.rewrite(s.SelectionSet)
+			if s.Definition != nil && s.Definition.Arguments.ForName("first") != nil && s.Definition.Arguments.ForName("last") != nil {
+				args := s.ArgumentMap(d.vars)
+				if args["first"] == nil && args["last"] == nil {
+					c.Arguments = withDefaultFirst(s)
+				}
+			}
+			out[i] = &c
+		case *ast.InlineFragment:
+			c := *s
+			c.SelectionSet = d.rewrite(s.SelectionSet)
+			out[i] = &c
+		case *ast.FragmentSpread:
+			c := *s
+			if f, ok := d.fragments[s.Name]; ok {
+				c.Definition = f
+			}
+			out[i] = &c
+		default:
+			out[i] = sel
 		}
 	}
-	return next(ctx)
+	return out
+}
+
+// withDefaultFirst returns f's arguments with first set to DefaultPageSize
+// (replacing a first that names a null or absent variable).
+func withDefaultFirst(f *ast.Field) ast.ArgumentList {
+	args := make(ast.ArgumentList, 0, len(f.Arguments)+1)
+	for _, a := range f.Arguments {
+		if a.Name != "first" {
+			args = append(args, a)
+		}
+	}
+	return append(args, &ast.Argument{
+		Name:     "first",
+		Value:    &ast.Value{Kind: ast.IntValue, Raw: strconv.Itoa(DefaultPageSize), Position: f.Position},
+		Position: f.Position,
+	})
 }
 
 func location(f *ast.Field) []gqlerror.Location {

@@ -2,11 +2,13 @@ package graph
 
 import (
 	"context"
+	"log/slog"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"tenantgraph/ent"
+	"tenantgraph/internal/apperr"
 	"tenantgraph/internal/tenancy"
 )
 
@@ -17,6 +19,7 @@ import (
 type sessionExtension struct {
 	client   *ent.Client
 	resolver *tenancy.Resolver
+	log      *slog.Logger
 }
 
 var _ interface {
@@ -30,6 +33,11 @@ func (sessionExtension) Validate(graphql.ExecutableSchema) error { return nil }
 func (e sessionExtension) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 	s, err := e.resolver.Resolve(ctx, e.client, tenancy.CredentialsFrom(ctx))
 	if err != nil {
+		// This error bypasses the error presenter: log the detail here, the
+		// client gets only the masked message.
+		if apperr.KindOf(err) == apperr.Internal {
+			e.log.ErrorContext(ctx, "resolving session", "error", err.Error())
+		}
 		return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{codedError(err)}})
 	}
 	return next(tenancy.NewContext(ctx, s))

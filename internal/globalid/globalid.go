@@ -36,5 +36,11 @@ func Decode(s string) (int, error) {
 	if err != nil || id <= 0 {
 		return 0, ErrMalformed
 	}
+	// The decoder tolerates spare non-zero bits in the last character and
+	// embedded CR/LF, so several strings decode to one ID: accept only the
+	// one Encode produces, so that every ID has exactly one spelling.
+	if Encode(id) != s {
+		return 0, ErrMalformed
+	}
 	return id, nil
 }
