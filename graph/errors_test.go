@@ -1,0 +1,353 @@
+package graph_test
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"tenantgraph/ent/project"
+	"tenantgraph/graph/graphtest"
+	"tenantgraph/internal/globalid"
+)
+
+// errLeaks are fragments of SQL, driver and runtime text that must never
+// reach a client.
+var errLeaks = []string{
+	"sql", "SELECT", "INSERT", "UPDATE ", "DELETE ", "database", "table", "column", "constraint",
+	"pq:", "sqlite", "SQLITE", "postgres", "driver", "goroutine", "panic", ".go:", "tenantgraph/",
+	"no such", "closed", "relation",
+}
+
+// errsCheckMasked fails unless every error of r is a masked internal error
+// that gives nothing away.
+func errsCheckMasked(t *testing.T, r *graphtest.Response) {
+	t.Helper()
+	if len(r.Errors) == 0 {
+		t.Fatalf("got no errors (data %s), want INTERNAL_SERVER_ERROR", r.Data)
+	}
+	for _, e := range r.Errors {
+		if e.Code() != "INTERNAL_SERVER_ERROR" {
+			t.Errorf("code: got %q (%q), want INTERNAL_SERVER_ERROR", e.Code(), e.Message)
+		}
+		if e.Message != "internal server error" {
+			t.Errorf("message: got %q, want %q", e.Message, "internal server error")
+		}
+	}
+	raw, err := json.Marshal(r.Errors)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, leak := range errLeaks {
+		if strings.Contains(string(raw), leak) {
+			t.Errorf("errors %s contain %q", raw, leak)
+		}
+	}
+}
+
+// With the database gone, every operation is a masked internal error; the
+// detail goes to the server's log.
+func TestClosedDatabaseIsMasked(t *testing.T) {
+	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
+		alice := e.Register("Alice")
+		e.CreateTenant(alice, "acme")
+		c := alice.Caller("acme")
+		p := e.CreateProject(c, "Rocket")
+		if err := e.DB.SQL.Close(); err != nil {
+			t.Fatalf("closing the database: %v", err)
+		}
+
+		tests := []struct {
+			name   string
+			caller graphtest.Caller
+			query  string
+			vars   map[string]any
+		}{
+			{"anonymous currentTenant", graphtest.Caller{}, `{ currentTenant { id } }`, nil},
+			{"projects", c, `{ projects { totalCount edges { node { id name } } } }`, nil},
+			{"node", c, `query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": p}},
+			{"viewer", c, `{ viewer { id memberships { role } } }`, nil},
+			{"register", graphtest.Caller{}, `mutation { register(input: {email: "bob@example.com", password: "password1", name: "Bob"}) { token } }`, nil},
+			{"login", graphtest.Caller{}, `mutation { login(input: {email: "alice@example.test", password: "correct horse battery"}) { token } }`, nil},
+			{"createProject", c, `mutation { createProject(input: {name: "Boat"}) { id } }`, nil},
+			{"transitionProject", c, `mutation($id: ID!) { transitionProject(id: $id, to: SUBMITTED) { id } }`, map[string]any{"id": p}},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				before := len(e.Logs())
+				r := e.Do(tt.caller, tt.query, tt.vars)
+				errsCheckMasked(t, r)
+				if logged := e.Logs()[before:]; !strings.Contains(logged, "database is closed") {
+					t.Errorf("log: got %q, want the driver's detail (\"database is closed\")", logged)
+				}
+			})
+		}
+	})
+}
+
+// A failing statement inside a resolver (here: a table gone missing) is
+// masked for the client and logged in full, for queries and mutations.
+func TestResolverDatabaseErrorIsMasked(t *testing.T) {
+	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
+		alice := e.Register("Alice")
+		e.CreateTenant(alice, "acme")
+		c := alice.Caller("acme")
+		p := e.CreateProject(c, "Rocket")
+		task := e.CreateTask(c, p, "Fuel")
+		if _, err := e.DB.SQL.Exec("DROP TABLE comments"); err != nil {
+			t.Fatalf("dropping comments: %v", err)
+		}
+
+		tests := []struct {
+			name  string
+			query string
+			vars  map[string]any
+		}{
+			{"nested connection", `{ tasks { edges { node { title comments { totalCount } } } } }`, nil},
+			{"node", `query($id: ID!) { node(id: $id) { ... on Task { comments { edges { node { body } } } } } }`, map[string]any{"id": task}},
+			{"createComment", `mutation($id: ID!) { createComment(input: {taskID: $id, body: "hi"}) { id } }`, map[string]any{"id": task}},
+			{"deleteProject (cascades to comments)", `mutation($id: ID!) { deleteProject(id: $id) }`, map[string]any{"id": p}},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				before := len(e.Logs())
+				r := e.Do(c, tt.query, tt.vars)
+				errsCheckMasked(t, r)
+				if logged := e.Logs()[before:]; !strings.Contains(logged, "comments") {
+					t.Errorf("log: got %q, want the statement's error naming the comments table", logged)
+				}
+			})
+		}
+
+		// The failed deleteProject wrote nothing: the project is still there.
+		var out struct{ Projects struct{ TotalCount int } }
+		pgMust(t, e, c, `{ projects { totalCount } }`, nil, &out)
+		if out.Projects.TotalCount != 1 {
+			t.Fatalf("projects after the failed delete: got %d, want 1", out.Projects.TotalCount)
+		}
+	})
+}
+
+// IDs that this server never issued are bad input wherever they appear.
+func TestMalformedIDs(t *testing.T) {
+	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
+		alice := e.Register("Alice")
+		e.CreateTenant(alice, "acme")
+		c := alice.Caller("acme")
+		p := e.CreateProject(c, "Rocket")
+
+		bad := []struct{ name, id string }{
+			{"punctuation", "!!!"},
+			{"empty", ""},
+			{"base64 of other text", base64.RawURLEncoding.EncodeToString([]byte("hello world"))},
+			{"base64 of a bare number", base64.RawURLEncoding.EncodeToString([]byte("1"))},
+			{"raw integer", "1"},
+			{"zero", errsGlobalIDOf("gid:0")},
+			{"negative", errsGlobalIDOf("gid:-1")},
+			{"padded", base64.URLEncoding.EncodeToString([]byte("gid:1"))},
+			// The base64 decoder skips newlines: a second spelling of a real ID.
+			{"real ID with an embedded newline", p[:4] + "\n" + p[4:]},
+		}
+		uses := []struct {
+			name, query string
+			vars        func(id string) map[string]any
+		}{
+			{"node", `query($id: ID!) { node(id: $id) { id } }`, func(id string) map[string]any { return map[string]any{"id": id} }},
+			{"nodes", `query($id: ID!) { nodes(ids: [$id]) { id } }`, func(id string) map[string]any { return map[string]any{"id": id} }},
+			{"where id", `query($id: ID!) { projects(where: {id: $id}) { totalCount } }`, func(id string) map[string]any { return map[string]any{"id": id} }},
+			{"updateProject", `mutation($id: ID!) { updateProject(id: $id, input: {name: "x"}) { id } }`, func(id string) map[string]any { return map[string]any{"id": id} }},
+			{"transitionProject", `mutation($id: ID!) { transitionProject(id: $id, to: SUBMITTED) { id } }`, func(id string) map[string]any { return map[string]any{"id": id} }},
+			{"deleteProject", `mutation($id: ID!) { deleteProject(id: $id) }`, func(id string) map[string]any { return map[string]any{"id": id} }},
+			{"createTask projectID", `mutation($id: ID!) { createTask(input: {projectID: $id, title: "x"}) { id } }`, func(id string) map[string]any { return map[string]any{"id": id} }},
+			{"createTask assigneeID", `mutation($p: ID!, $id: ID!) { createTask(input: {projectID: $p, title: "x", assigneeID: $id}) { id } }`,
+				func(id string) map[string]any { return map[string]any{"p": p, "id": id} }},
+			{"createComment taskID", `mutation($id: ID!) { createComment(input: {taskID: $id, body: "x"}) { id } }`, func(id string) map[string]any { return map[string]any{"id": id} }},
+			{"removeMember", `mutation($id: ID!) { removeMember(id: $id) }`, func(id string) map[string]any { return map[string]any{"id": id} }},
+		}
+		for _, b := range bad {
+			for _, u := range uses {
+				t.Run(b.name+"/"+u.name, func(t *testing.T) {
+					r := e.Do(c, u.query, u.vars(b.id))
+					if got := r.Code(); got != "BAD_USER_INPUT" {
+						t.Fatalf("code: got %q (errors %+v, data %s), want BAD_USER_INPUT", got, r.Errors, r.Data)
+					}
+				})
+			}
+		}
+		t.Run("inline literal", func(t *testing.T) {
+			r := e.Do(c, `{ node(id: "!!!") { id } }`, nil)
+			if got := r.Code(); got != "BAD_USER_INPUT" {
+				t.Fatalf("code: got %q (errors %+v), want BAD_USER_INPUT", got, r.Errors)
+			}
+		})
+
+		// Nothing was written by any of them.
+		var out struct {
+			Projects struct {
+				TotalCount int
+				Edges      []struct{ Node struct{ Name, Status string } }
+			}
+			Tasks struct{ TotalCount int }
+		}
+		pgMust(t, e, c, `{ projects { totalCount edges { node { name status } } } tasks { totalCount } }`, nil, &out)
+		if out.Projects.TotalCount != 1 || out.Projects.Edges[0].Node.Name != "Rocket" || out.Projects.Edges[0].Node.Status != "DRAFT" || out.Tasks.TotalCount != 0 {
+			t.Fatalf("got %+v, want the one untouched DRAFT project Rocket and no tasks", out)
+		}
+	})
+}
+
+func errsGlobalIDOf(raw string) string { return base64.RawURLEncoding.EncodeToString([]byte(raw)) }
+
+// The parser's and the validator's own codes stay as they are.
+func TestParseAndValidationCodes(t *testing.T) {
+	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
+		alice := e.Register("Alice")
+		e.CreateTenant(alice, "acme")
+		c := alice.Caller("acme")
+		p := e.CreateProject(c, "Rocket")
+
+		tests := []struct {
+			name, query string
+			vars        map[string]any
+			want        string
+		}{
+			{"unclosed brace", `{ projects {`, nil, "GRAPHQL_PARSE_FAILED"},
+			{"stray token", `{ projects } }`, nil, "GRAPHQL_PARSE_FAILED"},
+			{"bad string", `{ node(id: "abc) { id } }`, nil, "GRAPHQL_PARSE_FAILED"},
+			{"empty document (gqlgen: no operation provided)", ``, nil, "GRAPHQL_VALIDATION_FAILED"},
+			{"unknown field", `{ projects { bogus } }`, nil, "GRAPHQL_VALIDATION_FAILED"},
+			{"unknown root field", `{ secrets }`, nil, "GRAPHQL_VALIDATION_FAILED"},
+			{"unknown argument", `{ projects(limit: 5) { totalCount } }`, nil, "GRAPHQL_VALIDATION_FAILED"},
+			{"unknown input field", `mutation { createProject(input: {name: "x", owner: "me"}) { id } }`, nil, "GRAPHQL_VALIDATION_FAILED"},
+			{"invalid enum literal", `mutation($id: ID!) { transitionProject(id: $id, to: DONE) { id } }`, map[string]any{"id": p}, "GRAPHQL_VALIDATION_FAILED"},
+			{"enum as a string literal", `mutation($id: ID!) { transitionProject(id: $id, to: "APPROVED") { id } }`, map[string]any{"id": p}, "GRAPHQL_VALIDATION_FAILED"},
+			{"invalid enum variable", `mutation($id: ID!, $to: ProjectStatus!) { transitionProject(id: $id, to: $to) { id } }`, map[string]any{"id": p, "to": "DONE"}, "GRAPHQL_VALIDATION_FAILED"},
+			{"invalid enum in where", `{ tasks(where: {priority: CRITICAL}) { totalCount } }`, nil, "GRAPHQL_VALIDATION_FAILED"},
+			{"invalid orderBy field", `{ projects(orderBy: {field: PRIORITY}) { totalCount } }`, nil, "GRAPHQL_VALIDATION_FAILED"},
+			{"missing required argument", `mutation { transitionProject(to: APPROVED) { id } }`, nil, "GRAPHQL_VALIDATION_FAILED"},
+			{"missing required variable", `mutation($id: ID!) { deleteProject(id: $id) }`, nil, "GRAPHQL_VALIDATION_FAILED"},
+			{"wrong variable type", `query($n: Int) { projects(first: $n) { totalCount } }`, map[string]any{"n": "ten"}, "GRAPHQL_VALIDATION_FAILED"},
+			{"first as a string literal", `{ projects(first: "10") { totalCount } }`, nil, "GRAPHQL_VALIDATION_FAILED"},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				r := e.Do(c, tt.query, tt.vars)
+				if got := r.Code(); got != tt.want {
+					t.Fatalf("code: got %q (errors %+v), want %s", got, r.Errors, tt.want)
+				}
+				if string(r.Data) != "" && string(r.Data) != "null" {
+					t.Errorf("data: got %s, want none", r.Data)
+				}
+			})
+		}
+
+		// The project is untouched by the refused mutations.
+		var out struct{ Node struct{ Status string } }
+		pgMust(t, e, c, `query($id: ID!) { node(id: $id) { ... on Project { status } } }`, map[string]any{"id": p}, &out)
+		if out.Node.Status != "DRAFT" {
+			t.Fatalf("status: got %q, want DRAFT", out.Node.Status)
+		}
+	})
+}
+
+// Each mutation operation is one transaction: when any root field fails,
+// the writes of the others are rolled back.
+func TestMutationIsOneTransaction(t *testing.T) {
+	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
+		alice := e.Register("Alice")
+		e.CreateTenant(alice, "acme")
+		c := alice.Caller("acme")
+		existing := e.CreateProject(c, "Existing")
+
+		tests := []struct {
+			name  string
+			query string
+			vars  map[string]any
+		}{
+			{"second createProject invalid", `mutation {
+				a: createProject(input: {name: "First"}) { id }
+				b: createProject(input: {name: ""}) { id } }`, nil},
+			{"first createProject invalid", `mutation {
+				a: createProject(input: {name: ""}) { id }
+				b: createProject(input: {name: "Second"}) { id } }`, nil},
+			{"three fields, last invalid", `mutation {
+				a: createProject(input: {name: "One"}) { id }
+				b: createProject(input: {name: "Two"}) { id }
+				c: createProject(input: {name: "` + strings.Repeat("x", 201) + `"}) { id } }`, nil},
+			{"create then a bad transition", `mutation($id: ID!) {
+				a: createProject(input: {name: "Created"}) { id }
+				b: transitionProject(id: $id, to: COMPLETED) { id } }`, map[string]any{"id": existing}},
+			{"update then not found", `mutation($id: ID!, $gone: ID!) {
+				a: updateProject(id: $id, input: {name: "Renamed"}) { id }
+				b: deleteProject(id: $gone) }`, map[string]any{"id": existing, "gone": globalid.Encode(authDecodeID(t, existing) + 1000)}},
+			{"transition then invalid task", `mutation($id: ID!) {
+				a: transitionProject(id: $id, to: SUBMITTED) { id }
+				b: createTask(input: {projectID: $id, title: ""}) { id } }`, map[string]any{"id": existing}},
+			{"task then comment on a missing task", `mutation($id: ID!, $gone: ID!) {
+				a: createTask(input: {projectID: $id, title: "Task"}) { id }
+				b: createComment(input: {taskID: $gone, body: "hi"}) { id } }`, map[string]any{"id": existing, "gone": globalid.Encode(authDecodeID(t, existing) + 1000)}},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				r := e.Do(c, tt.query, tt.vars)
+				if len(r.Errors) == 0 {
+					t.Fatalf("got no error (data %s), want the failing field's error", r.Data)
+				}
+				errsCheckStoredProjects(t, e, []string{"Existing"}, "DRAFT", 0)
+			})
+		}
+
+		t.Run("register then an invalid register", func(t *testing.T) {
+			before := acctCountUsers(t, e)
+			r := e.Do(graphtest.Caller{}, `mutation {
+				a: register(input: {email: "one@example.com", password: "password1", name: "One"}) { token }
+				b: register(input: {email: "two@example.com", password: "short", name: "Two"}) { token } }`, nil)
+			if got := r.Code(); got != "BAD_USER_INPUT" {
+				t.Fatalf("code: got %q, want BAD_USER_INPUT", got)
+			}
+			if after := acctCountUsers(t, e); after != before {
+				t.Fatalf("users: got %d, want %d (the first register rolled back)", after, before)
+			}
+		})
+
+		t.Run("all fields valid are all written", func(t *testing.T) {
+			var out struct{ A, B struct{ ID string } }
+			pgMust(t, e, c, `mutation {
+				a: createProject(input: {name: "Alpha"}) { id }
+				b: createProject(input: {name: "Beta"}) { id } }`, nil, &out)
+			if out.A.ID == "" || out.B.ID == "" || out.A.ID == out.B.ID {
+				t.Fatalf("got %+v, want two distinct projects", out)
+			}
+			errsCheckStoredProjects(t, e, []string{"Alpha", "Beta", "Existing"}, "", 0)
+		})
+	})
+}
+
+// errsCheckStoredProjects reads the projects table directly and fails
+// unless it holds exactly the named projects (sorted), all in status when
+// status is set, and the tasks table holds tasks rows.
+func errsCheckStoredProjects(t *testing.T, e *graphtest.Env, names []string, status string, tasks int) {
+	t.Helper()
+	ctx := acctSystemContext()
+	ps, err := e.DB.Client.Project.Query().Order(project.ByName()).All(ctx)
+	if err != nil {
+		t.Fatalf("reading projects: %v", err)
+	}
+	var got []string
+	for _, p := range ps {
+		got = append(got, p.Name)
+		if status != "" && string(p.Status) != status {
+			t.Errorf("project %s: status %s, want %s", p.Name, p.Status, status)
+		}
+	}
+	if strings.Join(got, ",") != strings.Join(names, ",") {
+		t.Errorf("projects: got %v, want %v", got, names)
+	}
+	n, err := e.DB.Client.Task.Query().Count(ctx)
+	if err != nil {
+		t.Fatalf("counting tasks: %v", err)
+	}
+	if n != tasks {
+		t.Errorf("tasks: got %d, want %d", n, tasks)
+	}
+}
