@@ -81,6 +81,8 @@ func (t *Tokens) Verify(token string) (int, time.Time, error) {
 		jwt.WithIssuedAt(),
 		jwt.WithTimeFunc(t.now),
 		jwt.WithLeeway(5*time.Second),
+		// One spelling per token: no spare base64 bits, no padding variants.
+		jwt.WithStrictDecoding(),
 	)
 	if err != nil {
 		return 0, time.Time{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)

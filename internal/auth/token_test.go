@@ -297,3 +297,23 @@ func TestNewTokensConfig(t *testing.T) {
 		})
 	}
 }
+
+// TestVerifyRejectsNonCanonicalSignature: the last character of an HS256
+// signature carries two spare bits; a lenient decoder maps four spellings to
+// the same bytes. Only the canonical one is accepted.
+func TestVerifyRejectsNonCanonicalSignature(t *testing.T) {
+	tokens := newTestTokens(t, nil)
+	token, _, err := tokens.Issue(42)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	last := strings.IndexByte(alphabet, token[len(token)-1])
+	variant := token[:len(token)-1] + string(alphabet[last^1])
+	if _, _, err := tokens.Verify(variant); !errors.Is(err, auth.ErrInvalidToken) {
+		t.Errorf("non-canonical signature: got %v, want ErrInvalidToken", err)
+	}
+	if _, _, err := tokens.Verify(token); err != nil {
+		t.Errorf("canonical token: got %v, want nil", err)
+	}
+}
