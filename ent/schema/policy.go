@@ -45,10 +45,13 @@ func (Task) Interceptors() []ent.Interceptor { return []ent.Interceptor{tenantIn
 // Interceptors of the Comment.
 func (Comment) Interceptors() []ent.Interceptor { return []ent.Interceptor{tenantInterceptor} }
 
-// Hooks of the Task: due_sort follows due_date (task.go); its project, and
-// its assignee's membership, must be
-// visible through the scoped client, so that no task hangs under another
-// tenant's project or goes to someone outside the tenant, whatever the caller.
+// Hooks of the Task: due_sort follows due_date (task.go), and the task's
+// project and its assignee's membership must be visible through the scoped
+// client, so that no task hangs under another tenant's project or goes to
+// someone outside the tenant, whatever the caller. internal/projects checks
+// the same first, to answer with the precise error (CONFLICT for an archived
+// project, BAD_USER_INPUT for an assignee); this is the layer that holds even
+// when a caller forgets.
 func (Task) Hooks() []ent.Hook {
 	return []ent.Hook{syncDueSort, hook.On(func(next ent.Mutator) ent.Mutator {
 		return hook.TaskFunc(func(ctx context.Context, m *gen.TaskMutation) (ent.Value, error) {
