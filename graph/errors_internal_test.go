@@ -1,0 +1,69 @@
+package graph
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"tenantgraph/ent"
+	"tenantgraph/ent/privacy"
+	"tenantgraph/internal/apperr"
+	"tenantgraph/internal/globalid"
+)
+
+func TestErrorPresenterMapping(t *testing.T) {
+	ctx := graphql.WithResponseContext(context.Background(), graphql.DefaultErrorPresenter, nil)
+	secret := errors.New(`pq: duplicate key value violates unique constraint "users_email_key" SELECT * FROM users`)
+	cases := []struct {
+		name        string
+		err         error
+		wantCode    string
+		wantMessage string
+		wantLogged  bool
+	}{
+		{"domain error keeps its message", apperr.New(apperr.Conflict, "the slug %q is taken", "acme"), "CONFLICT", `the slug "acme" is taken`, false},
+		{"wrapped domain error", fmt.Errorf("outer: %w", apperr.InvalidField("name", "too long")), "BAD_USER_INPUT", "name: too long", false},
+		{"malformed ID", fmt.Errorf("arg: %w", globalid.ErrMalformed), "BAD_USER_INPUT", "malformed ID", false},
+		{"ent not found", &ent.NotFoundError{}, "NOT_FOUND", "not found", false},
+		{"privacy deny", fmt.Errorf("q: %w", privacy.Deny), "FORBIDDEN", "access denied", false},
+		{"driver error is masked", fmt.Errorf("projects: creating: %w", secret), "INTERNAL_SERVER_ERROR", "internal server error", true},
+		{"cancelled", context.Canceled, "INTERNAL_SERVER_ERROR", "the request was cancelled or timed out", true},
+		{"coded gqlgen error is kept", &gqlerror.Error{Message: "Cannot query field", Extensions: map[string]any{"code": "GRAPHQL_VALIDATION_FAILED"}}, "GRAPHQL_VALIDATION_FAILED", "Cannot query field", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs bytes.Buffer
+			got := errorPresenter(slog.New(slog.NewTextHandler(&logs, nil)))(ctx, tc.err)
+			if code := got.Extensions["code"]; code != tc.wantCode {
+				t.Errorf("code: got %v, want %s", code, tc.wantCode)
+			}
+			if got.Message != tc.wantMessage {
+				t.Errorf("message: got %q, want %q", got.Message, tc.wantMessage)
+			}
+			if logged := logs.Len() > 0; logged != tc.wantLogged {
+				t.Errorf("logged: got %v (%s), want %v", logged, logs.String(), tc.wantLogged)
+			}
+			if tc.wantLogged && !strings.Contains(logs.String(), strings.SplitN(tc.err.Error(), `"`, 2)[0]) {
+				t.Errorf("log: got %q, want the full error", logs.String())
+			}
+		})
+	}
+}
+
+func TestRecoverFuncMasksPanics(t *testing.T) {
+	var logs bytes.Buffer
+	err := recoverFunc(slog.New(slog.NewTextHandler(&logs, nil)))(context.Background(), "boom: SELECT secret")
+	if apperr.KindOf(err) != apperr.Internal || strings.Contains(err.Error(), "SELECT") {
+		t.Errorf("got %v, want a masked internal error", err)
+	}
+	if !strings.Contains(logs.String(), "boom: SELECT secret") || !strings.Contains(logs.String(), "goroutine") {
+		t.Errorf("log: got %q, want the panic value and its stack", logs.String())
+	}
+}
