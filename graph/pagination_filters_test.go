@@ -1,0 +1,120 @@
+package graph_test
+
+// Where filters on connections and the totalCount of a filtered set.
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"tenantgraph/graph/graphtest"
+)
+
+// where filters narrow the connection, and totalCount counts the filtered
+// set, not the page.
+func TestConnectionFilters(t *testing.T) {
+	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
+		owner := e.Register("Owner")
+		bob := e.Register("Bob")
+		e.CreateTenant(owner, "acme")
+		bobMembership := e.AddMember(owner, "acme", bob, "MEMBER")
+		c := owner.Caller("acme")
+
+		var rockets, submitted, drafts []string
+		for i := range 6 {
+			name := fmt.Sprintf("Boat %d", i)
+			if i%2 == 0 {
+				name = fmt.Sprintf("Rocket %d", i)
+			}
+			id := e.CreateProject(c, name)
+			if i%2 == 0 {
+				rockets = append(rockets, id)
+			}
+			if i < 4 {
+				e.Transition(c, id, "SUBMITTED")
+				submitted = append(submitted, id)
+			} else {
+				drafts = append(drafts, id)
+			}
+		}
+		p := rockets[0]
+		var high, urgentOrHigh, bobs, done []string
+		for i := range 8 {
+			prio := []string{"LOW", "MEDIUM", "HIGH", "URGENT"}[i%4]
+			in := map[string]any{"projectID": p, "title": fmt.Sprintf("T%d", i), "priority": prio}
+			if i%3 == 0 {
+				in["assigneeID"] = bob.ID
+			}
+			if i >= 5 {
+				in["status"] = "DONE"
+			}
+			id := pgCreateTask(t, e, c, in)
+			if prio == "HIGH" {
+				high = append(high, id)
+			}
+			if prio == "HIGH" || prio == "URGENT" {
+				urgentOrHigh = append(urgentOrHigh, id)
+			}
+			if i%3 == 0 {
+				bobs = append(bobs, id)
+			}
+			if i >= 5 {
+				done = append(done, id)
+			}
+		}
+
+		tests := []struct {
+			name  string
+			query string
+			vars  map[string]any
+			path  []string
+			want  []string
+		}{
+			{"projects by status", `{ projects(first: 1, where: {status: SUBMITTED}) { totalCount edges { node { id } } } }`, nil, []string{"projects"}, submitted},
+			{"projects by nameContains", `{ projects(first: 1, where: {nameContains: "Rocket"}) { totalCount edges { node { id } } } }`, nil, []string{"projects"}, rockets},
+			{"projects by status and name", `{ projects(first: 1, where: {status: SUBMITTED, nameContains: "Rocket"}) { totalCount edges { node { id } } } }`, nil, []string{"projects"}, []string{rockets[0], rockets[1]}},
+			{"projects by statusIn", `{ projects(first: 1, where: {statusIn: [DRAFT]}) { totalCount edges { node { id } } } }`, nil, []string{"projects"}, drafts},
+			{"tasks by priority", `{ tasks(first: 1, where: {priority: HIGH}) { totalCount edges { node { id } } } }`, nil, []string{"tasks"}, high},
+			{"tasks by priorityGTE (urgency, not spelling)", `{ tasks(first: 1, where: {priorityGTE: HIGH}) { totalCount edges { node { id } } } }`, nil, []string{"tasks"}, urgentOrHigh},
+			{"tasks by assigneeID", `query($a: ID!) { tasks(first: 1, where: {assigneeID: $a}) { totalCount edges { node { id } } } }`, map[string]any{"a": bob.ID}, []string{"tasks"}, bobs},
+			{"tasks by status", `{ tasks(first: 1, where: {status: DONE}) { totalCount edges { node { id } } } }`, nil, []string{"tasks"}, done},
+			{"Project.tasks by priority", `query($p: ID!) { node(id: $p) { ... on Project { tasks(first: 1, where: {priority: HIGH}) { totalCount edges { node { id } } } } } }`,
+				map[string]any{"p": p}, []string{"node", "tasks"}, high},
+			{"Project.tasks by assignee", `query($p: ID!, $a: ID!) { node(id: $p) { ... on Project { tasks(first: 1, where: {assigneeID: $a}) { totalCount edges { node { id } } } } } }`,
+				map[string]any{"p": p, "a": bob.ID}, []string{"node", "tasks"}, bobs},
+			{"members by role", `{ members(first: 1, where: {role: MEMBER}) { totalCount edges { node { id } } } }`, nil, []string{"members"}, []string{bobMembership}},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				r := e.Do(c, tt.query, tt.vars)
+				var data json.RawMessage
+				r.Decode(t, &data)
+				conn := pgPath(tt.path...)(data)
+				if conn.TotalCount != len(tt.want) {
+					t.Errorf("totalCount: got %d, want %d", conn.TotalCount, len(tt.want))
+				}
+				if len(conn.Edges) != 1 || !slices.Contains(tt.want, conn.Edges[0].Node.ID) {
+					t.Errorf("page: got %v, want one of %v", conn.ids(), tt.want)
+				}
+				// The whole filtered set, to be sure it is exactly the expected one.
+				all := e.Do(c, pgFirst100(tt.query), tt.vars)
+				var allData json.RawMessage
+				all.Decode(t, &allData)
+				got := pgPath(tt.path...)(allData).ids()
+				slices.Sort(got)
+				want := slices.Clone(tt.want)
+				slices.Sort(want)
+				if !slices.Equal(got, want) {
+					t.Errorf("filtered set: got %v, want %v", got, want)
+				}
+			})
+		}
+	})
+}
+
+// pgFirst100 widens the page of a filter query from 1 to 100.
+func pgFirst100(query string) string {
+	return strings.ReplaceAll(query, "(first: 1, ", "(first: 100, ")
+}
