@@ -10,6 +10,8 @@ import (
 	"sync"
 	"tenantgraph/ent/comment"
 	"tenantgraph/ent/membership"
+	"tenantgraph/ent/notification"
+	"tenantgraph/ent/outboxentry"
 	"tenantgraph/ent/project"
 	"tenantgraph/ent/task"
 	"tenantgraph/ent/tenant"
@@ -78,12 +80,14 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
-			comment.Table:    comment.ValidColumn,
-			membership.Table: membership.ValidColumn,
-			project.Table:    project.ValidColumn,
-			task.Table:       task.ValidColumn,
-			tenant.Table:     tenant.ValidColumn,
-			user.Table:       user.ValidColumn,
+			comment.Table:      comment.ValidColumn,
+			membership.Table:   membership.ValidColumn,
+			notification.Table: notification.ValidColumn,
+			outboxentry.Table:  outboxentry.ValidColumn,
+			project.Table:      project.ValidColumn,
+			task.Table:         task.ValidColumn,
+			tenant.Table:       tenant.ValidColumn,
+			user.Table:         user.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

@@ -5,6 +5,8 @@ package ent
 import (
 	"tenantgraph/ent/comment"
 	"tenantgraph/ent/membership"
+	"tenantgraph/ent/notification"
+	"tenantgraph/ent/outboxentry"
 	"tenantgraph/ent/predicate"
 	"tenantgraph/ent/project"
 	"tenantgraph/ent/task"
@@ -19,7 +21,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 6)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 8)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   comment.Table,
@@ -59,6 +61,53 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[2] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   notification.Table,
+			Columns: notification.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: notification.FieldID,
+			},
+		},
+		Type: "Notification",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			notification.FieldTenantID:    {Type: field.TypeInt, Column: notification.FieldTenantID},
+			notification.FieldCreatedAt:   {Type: field.TypeTime, Column: notification.FieldCreatedAt},
+			notification.FieldUpdatedAt:   {Type: field.TypeTime, Column: notification.FieldUpdatedAt},
+			notification.FieldRecipientID: {Type: field.TypeInt, Column: notification.FieldRecipientID},
+			notification.FieldKind:        {Type: field.TypeEnum, Column: notification.FieldKind},
+			notification.FieldTitle:       {Type: field.TypeString, Column: notification.FieldTitle},
+			notification.FieldBody:        {Type: field.TypeString, Column: notification.FieldBody},
+			notification.FieldRead:        {Type: field.TypeBool, Column: notification.FieldRead},
+			notification.FieldProjectID:   {Type: field.TypeInt, Column: notification.FieldProjectID},
+			notification.FieldTaskID:      {Type: field.TypeInt, Column: notification.FieldTaskID},
+		},
+	}
+	graph.Nodes[3] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   outboxentry.Table,
+			Columns: outboxentry.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: outboxentry.FieldID,
+			},
+		},
+		Type: "OutboxEntry",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			outboxentry.FieldTenantID:      {Type: field.TypeInt, Column: outboxentry.FieldTenantID},
+			outboxentry.FieldCreatedAt:     {Type: field.TypeTime, Column: outboxentry.FieldCreatedAt},
+			outboxentry.FieldUpdatedAt:     {Type: field.TypeTime, Column: outboxentry.FieldUpdatedAt},
+			outboxentry.FieldChannel:       {Type: field.TypeEnum, Column: outboxentry.FieldChannel},
+			outboxentry.FieldPayload:       {Type: field.TypeJSON, Column: outboxentry.FieldPayload},
+			outboxentry.FieldStatus:        {Type: field.TypeEnum, Column: outboxentry.FieldStatus},
+			outboxentry.FieldAttempts:      {Type: field.TypeInt, Column: outboxentry.FieldAttempts},
+			outboxentry.FieldNextAttemptAt: {Type: field.TypeTime, Column: outboxentry.FieldNextAttemptAt},
+			outboxentry.FieldClaimedUntil:  {Type: field.TypeTime, Column: outboxentry.FieldClaimedUntil},
+			outboxentry.FieldLastError:     {Type: field.TypeString, Column: outboxentry.FieldLastError},
+			outboxentry.FieldDeliveredAt:   {Type: field.TypeTime, Column: outboxentry.FieldDeliveredAt},
+		},
+	}
+	graph.Nodes[4] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   project.Table,
 			Columns: project.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -77,7 +126,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			project.FieldCreatedByID: {Type: field.TypeInt, Column: project.FieldCreatedByID},
 		},
 	}
-	graph.Nodes[3] = &sqlgraph.Node{
+	graph.Nodes[5] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   task.Table,
 			Columns: task.Columns,
@@ -102,7 +151,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			task.FieldCreatedByID: {Type: field.TypeInt, Column: task.FieldCreatedByID},
 		},
 	}
-	graph.Nodes[4] = &sqlgraph.Node{
+	graph.Nodes[6] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   tenant.Table,
 			Columns: tenant.Columns,
@@ -113,13 +162,15 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		Type: "Tenant",
 		Fields: map[string]*sqlgraph.FieldSpec{
-			tenant.FieldCreatedAt: {Type: field.TypeTime, Column: tenant.FieldCreatedAt},
-			tenant.FieldUpdatedAt: {Type: field.TypeTime, Column: tenant.FieldUpdatedAt},
-			tenant.FieldName:      {Type: field.TypeString, Column: tenant.FieldName},
-			tenant.FieldSlug:      {Type: field.TypeString, Column: tenant.FieldSlug},
+			tenant.FieldCreatedAt:            {Type: field.TypeTime, Column: tenant.FieldCreatedAt},
+			tenant.FieldUpdatedAt:            {Type: field.TypeTime, Column: tenant.FieldUpdatedAt},
+			tenant.FieldName:                 {Type: field.TypeString, Column: tenant.FieldName},
+			tenant.FieldSlug:                 {Type: field.TypeString, Column: tenant.FieldSlug},
+			tenant.FieldNotificationChannels: {Type: field.TypeJSON, Column: tenant.FieldNotificationChannels},
+			tenant.FieldSlackWebhookURL:      {Type: field.TypeString, Column: tenant.FieldSlackWebhookURL},
 		},
 	}
-	graph.Nodes[5] = &sqlgraph.Node{
+	graph.Nodes[7] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -202,6 +253,66 @@ var schemaGraph = func() *sqlgraph.Schema {
 		&sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
 			Inverse: true,
+			Table:   notification.TenantTable,
+			Columns: []string{notification.TenantColumn},
+			Bidi:    false,
+		},
+		"Notification",
+		"Tenant",
+	)
+	graph.MustAddE(
+		"recipient",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   notification.RecipientTable,
+			Columns: []string{notification.RecipientColumn},
+			Bidi:    false,
+		},
+		"Notification",
+		"User",
+	)
+	graph.MustAddE(
+		"project",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   notification.ProjectTable,
+			Columns: []string{notification.ProjectColumn},
+			Bidi:    false,
+		},
+		"Notification",
+		"Project",
+	)
+	graph.MustAddE(
+		"task",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   notification.TaskTable,
+			Columns: []string{notification.TaskColumn},
+			Bidi:    false,
+		},
+		"Notification",
+		"Task",
+	)
+	graph.MustAddE(
+		"tenant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   outboxentry.TenantTable,
+			Columns: []string{outboxentry.TenantColumn},
+			Bidi:    false,
+		},
+		"OutboxEntry",
+		"Tenant",
+	)
+	graph.MustAddE(
+		"tenant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
 			Table:   project.TenantTable,
 			Columns: []string{project.TenantColumn},
 			Bidi:    false,
@@ -232,6 +343,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"Project",
 		"Task",
+	)
+	graph.MustAddE(
+		"notifications",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   project.NotificationsTable,
+			Columns: []string{project.NotificationsColumn},
+			Bidi:    false,
+		},
+		"Project",
+		"Notification",
 	)
 	graph.MustAddE(
 		"tenant",
@@ -294,6 +417,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		"Comment",
 	)
 	graph.MustAddE(
+		"notifications",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   task.NotificationsTable,
+			Columns: []string{task.NotificationsColumn},
+			Bidi:    false,
+		},
+		"Task",
+		"Notification",
+	)
+	graph.MustAddE(
 		"memberships",
 		&sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.O2M,
@@ -340,6 +475,30 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"Tenant",
 		"Comment",
+	)
+	graph.MustAddE(
+		"notifications",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.NotificationsTable,
+			Columns: []string{tenant.NotificationsColumn},
+			Bidi:    false,
+		},
+		"Tenant",
+		"Notification",
+	)
+	graph.MustAddE(
+		"outbox_entries",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.OutboxEntriesTable,
+			Columns: []string{tenant.OutboxEntriesColumn},
+			Bidi:    false,
+		},
+		"Tenant",
+		"OutboxEntry",
 	)
 	graph.MustAddE(
 		"memberships",
@@ -400,6 +559,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"User",
 		"Comment",
+	)
+	graph.MustAddE(
+		"notifications",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.NotificationsTable,
+			Columns: []string{user.NotificationsColumn},
+			Bidi:    false,
+		},
+		"User",
+		"Notification",
 	)
 	return graph
 }()
@@ -616,6 +787,261 @@ func (f *MembershipFilter) WhereHasUserWith(preds ...predicate.User) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *NotificationQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the NotificationQuery builder.
+func (_q *NotificationQuery) Filter() *NotificationFilter {
+	return &NotificationFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *NotificationMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the NotificationMutation builder.
+func (m *NotificationMutation) Filter() *NotificationFilter {
+	return &NotificationFilter{config: m.config, predicateAdder: m}
+}
+
+// NotificationFilter provides a generic filtering capability at runtime for NotificationQuery.
+type NotificationFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *NotificationFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[2].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *NotificationFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(notification.FieldID))
+}
+
+// WhereTenantID applies the entql int predicate on the tenant_id field.
+func (f *NotificationFilter) WhereTenantID(p entql.IntP) {
+	f.Where(p.Field(notification.FieldTenantID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *NotificationFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(notification.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *NotificationFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(notification.FieldUpdatedAt))
+}
+
+// WhereRecipientID applies the entql int predicate on the recipient_id field.
+func (f *NotificationFilter) WhereRecipientID(p entql.IntP) {
+	f.Where(p.Field(notification.FieldRecipientID))
+}
+
+// WhereKind applies the entql string predicate on the kind field.
+func (f *NotificationFilter) WhereKind(p entql.StringP) {
+	f.Where(p.Field(notification.FieldKind))
+}
+
+// WhereTitle applies the entql string predicate on the title field.
+func (f *NotificationFilter) WhereTitle(p entql.StringP) {
+	f.Where(p.Field(notification.FieldTitle))
+}
+
+// WhereBody applies the entql string predicate on the body field.
+func (f *NotificationFilter) WhereBody(p entql.StringP) {
+	f.Where(p.Field(notification.FieldBody))
+}
+
+// WhereRead applies the entql bool predicate on the read field.
+func (f *NotificationFilter) WhereRead(p entql.BoolP) {
+	f.Where(p.Field(notification.FieldRead))
+}
+
+// WhereProjectID applies the entql int predicate on the project_id field.
+func (f *NotificationFilter) WhereProjectID(p entql.IntP) {
+	f.Where(p.Field(notification.FieldProjectID))
+}
+
+// WhereTaskID applies the entql int predicate on the task_id field.
+func (f *NotificationFilter) WhereTaskID(p entql.IntP) {
+	f.Where(p.Field(notification.FieldTaskID))
+}
+
+// WhereHasTenant applies a predicate to check if query has an edge tenant.
+func (f *NotificationFilter) WhereHasTenant() {
+	f.Where(entql.HasEdge("tenant"))
+}
+
+// WhereHasTenantWith applies a predicate to check if query has an edge tenant with a given conditions (other predicates).
+func (f *NotificationFilter) WhereHasTenantWith(preds ...predicate.Tenant) {
+	f.Where(entql.HasEdgeWith("tenant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasRecipient applies a predicate to check if query has an edge recipient.
+func (f *NotificationFilter) WhereHasRecipient() {
+	f.Where(entql.HasEdge("recipient"))
+}
+
+// WhereHasRecipientWith applies a predicate to check if query has an edge recipient with a given conditions (other predicates).
+func (f *NotificationFilter) WhereHasRecipientWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("recipient", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasProject applies a predicate to check if query has an edge project.
+func (f *NotificationFilter) WhereHasProject() {
+	f.Where(entql.HasEdge("project"))
+}
+
+// WhereHasProjectWith applies a predicate to check if query has an edge project with a given conditions (other predicates).
+func (f *NotificationFilter) WhereHasProjectWith(preds ...predicate.Project) {
+	f.Where(entql.HasEdgeWith("project", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasTask applies a predicate to check if query has an edge task.
+func (f *NotificationFilter) WhereHasTask() {
+	f.Where(entql.HasEdge("task"))
+}
+
+// WhereHasTaskWith applies a predicate to check if query has an edge task with a given conditions (other predicates).
+func (f *NotificationFilter) WhereHasTaskWith(preds ...predicate.Task) {
+	f.Where(entql.HasEdgeWith("task", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *OutboxEntryQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the OutboxEntryQuery builder.
+func (_q *OutboxEntryQuery) Filter() *OutboxEntryFilter {
+	return &OutboxEntryFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *OutboxEntryMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the OutboxEntryMutation builder.
+func (m *OutboxEntryMutation) Filter() *OutboxEntryFilter {
+	return &OutboxEntryFilter{config: m.config, predicateAdder: m}
+}
+
+// OutboxEntryFilter provides a generic filtering capability at runtime for OutboxEntryQuery.
+type OutboxEntryFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *OutboxEntryFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *OutboxEntryFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(outboxentry.FieldID))
+}
+
+// WhereTenantID applies the entql int predicate on the tenant_id field.
+func (f *OutboxEntryFilter) WhereTenantID(p entql.IntP) {
+	f.Where(p.Field(outboxentry.FieldTenantID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *OutboxEntryFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(outboxentry.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *OutboxEntryFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(outboxentry.FieldUpdatedAt))
+}
+
+// WhereChannel applies the entql string predicate on the channel field.
+func (f *OutboxEntryFilter) WhereChannel(p entql.StringP) {
+	f.Where(p.Field(outboxentry.FieldChannel))
+}
+
+// WherePayload applies the entql json.RawMessage predicate on the payload field.
+func (f *OutboxEntryFilter) WherePayload(p entql.BytesP) {
+	f.Where(p.Field(outboxentry.FieldPayload))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *OutboxEntryFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(outboxentry.FieldStatus))
+}
+
+// WhereAttempts applies the entql int predicate on the attempts field.
+func (f *OutboxEntryFilter) WhereAttempts(p entql.IntP) {
+	f.Where(p.Field(outboxentry.FieldAttempts))
+}
+
+// WhereNextAttemptAt applies the entql time.Time predicate on the next_attempt_at field.
+func (f *OutboxEntryFilter) WhereNextAttemptAt(p entql.TimeP) {
+	f.Where(p.Field(outboxentry.FieldNextAttemptAt))
+}
+
+// WhereClaimedUntil applies the entql time.Time predicate on the claimed_until field.
+func (f *OutboxEntryFilter) WhereClaimedUntil(p entql.TimeP) {
+	f.Where(p.Field(outboxentry.FieldClaimedUntil))
+}
+
+// WhereLastError applies the entql string predicate on the last_error field.
+func (f *OutboxEntryFilter) WhereLastError(p entql.StringP) {
+	f.Where(p.Field(outboxentry.FieldLastError))
+}
+
+// WhereDeliveredAt applies the entql time.Time predicate on the delivered_at field.
+func (f *OutboxEntryFilter) WhereDeliveredAt(p entql.TimeP) {
+	f.Where(p.Field(outboxentry.FieldDeliveredAt))
+}
+
+// WhereHasTenant applies a predicate to check if query has an edge tenant.
+func (f *OutboxEntryFilter) WhereHasTenant() {
+	f.Where(entql.HasEdge("tenant"))
+}
+
+// WhereHasTenantWith applies a predicate to check if query has an edge tenant with a given conditions (other predicates).
+func (f *OutboxEntryFilter) WhereHasTenantWith(preds ...predicate.Tenant) {
+	f.Where(entql.HasEdgeWith("tenant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *ProjectQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -644,7 +1070,7 @@ type ProjectFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ProjectFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[2].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -732,6 +1158,20 @@ func (f *ProjectFilter) WhereHasTasksWith(preds ...predicate.Task) {
 	})))
 }
 
+// WhereHasNotifications applies a predicate to check if query has an edge notifications.
+func (f *ProjectFilter) WhereHasNotifications() {
+	f.Where(entql.HasEdge("notifications"))
+}
+
+// WhereHasNotificationsWith applies a predicate to check if query has an edge notifications with a given conditions (other predicates).
+func (f *ProjectFilter) WhereHasNotificationsWith(preds ...predicate.Notification) {
+	f.Where(entql.HasEdgeWith("notifications", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
 // addPredicate implements the predicateAdder interface.
 func (_q *TaskQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
@@ -761,7 +1201,7 @@ type TaskFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TaskFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -902,6 +1342,20 @@ func (f *TaskFilter) WhereHasCommentsWith(preds ...predicate.Comment) {
 	})))
 }
 
+// WhereHasNotifications applies a predicate to check if query has an edge notifications.
+func (f *TaskFilter) WhereHasNotifications() {
+	f.Where(entql.HasEdge("notifications"))
+}
+
+// WhereHasNotificationsWith applies a predicate to check if query has an edge notifications with a given conditions (other predicates).
+func (f *TaskFilter) WhereHasNotificationsWith(preds ...predicate.Notification) {
+	f.Where(entql.HasEdgeWith("notifications", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
 // addPredicate implements the predicateAdder interface.
 func (_q *TenantQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
@@ -931,7 +1385,7 @@ type TenantFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TenantFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -960,6 +1414,16 @@ func (f *TenantFilter) WhereName(p entql.StringP) {
 // WhereSlug applies the entql string predicate on the slug field.
 func (f *TenantFilter) WhereSlug(p entql.StringP) {
 	f.Where(p.Field(tenant.FieldSlug))
+}
+
+// WhereNotificationChannels applies the entql json.RawMessage predicate on the notification_channels field.
+func (f *TenantFilter) WhereNotificationChannels(p entql.BytesP) {
+	f.Where(p.Field(tenant.FieldNotificationChannels))
+}
+
+// WhereSlackWebhookURL applies the entql string predicate on the slack_webhook_url field.
+func (f *TenantFilter) WhereSlackWebhookURL(p entql.StringP) {
+	f.Where(p.Field(tenant.FieldSlackWebhookURL))
 }
 
 // WhereHasMemberships applies a predicate to check if query has an edge memberships.
@@ -1018,6 +1482,34 @@ func (f *TenantFilter) WhereHasCommentsWith(preds ...predicate.Comment) {
 	})))
 }
 
+// WhereHasNotifications applies a predicate to check if query has an edge notifications.
+func (f *TenantFilter) WhereHasNotifications() {
+	f.Where(entql.HasEdge("notifications"))
+}
+
+// WhereHasNotificationsWith applies a predicate to check if query has an edge notifications with a given conditions (other predicates).
+func (f *TenantFilter) WhereHasNotificationsWith(preds ...predicate.Notification) {
+	f.Where(entql.HasEdgeWith("notifications", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasOutboxEntries applies a predicate to check if query has an edge outbox_entries.
+func (f *TenantFilter) WhereHasOutboxEntries() {
+	f.Where(entql.HasEdge("outbox_entries"))
+}
+
+// WhereHasOutboxEntriesWith applies a predicate to check if query has an edge outbox_entries with a given conditions (other predicates).
+func (f *TenantFilter) WhereHasOutboxEntriesWith(preds ...predicate.OutboxEntry) {
+	f.Where(entql.HasEdgeWith("outbox_entries", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
 // addPredicate implements the predicateAdder interface.
 func (_q *UserQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
@@ -1047,7 +1539,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1147,6 +1639,20 @@ func (f *UserFilter) WhereHasComments() {
 // WhereHasCommentsWith applies a predicate to check if query has an edge comments with a given conditions (other predicates).
 func (f *UserFilter) WhereHasCommentsWith(preds ...predicate.Comment) {
 	f.Where(entql.HasEdgeWith("comments", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasNotifications applies a predicate to check if query has an edge notifications.
+func (f *UserFilter) WhereHasNotifications() {
+	f.Where(entql.HasEdge("notifications"))
+}
+
+// WhereHasNotificationsWith applies a predicate to check if query has an edge notifications with a given conditions (other predicates).
+func (f *UserFilter) WhereHasNotificationsWith(preds ...predicate.Notification) {
+	f.Where(entql.HasEdgeWith("notifications", sqlgraph.WrapFunc(func(s *sql.Selector) {
 		for _, p := range preds {
 			p(s)
 		}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math"
 	"tenantgraph/ent/comment"
+	"tenantgraph/ent/notification"
 	"tenantgraph/ent/predicate"
 	"tenantgraph/ent/project"
 	"tenantgraph/ent/task"
@@ -25,18 +26,20 @@ import (
 // TaskQuery is the builder for querying Task entities.
 type TaskQuery struct {
 	config
-	ctx               *QueryContext
-	order             []task.OrderOption
-	inters            []Interceptor
-	predicates        []predicate.Task
-	withTenant        *TenantQuery
-	withProject       *ProjectQuery
-	withAssignee      *UserQuery
-	withCreatedBy     *UserQuery
-	withComments      *CommentQuery
-	loadTotal         []func(context.Context, []*Task) error
-	modifiers         []func(*sql.Selector)
-	withNamedComments map[string]*CommentQuery
+	ctx                    *QueryContext
+	order                  []task.OrderOption
+	inters                 []Interceptor
+	predicates             []predicate.Task
+	withTenant             *TenantQuery
+	withProject            *ProjectQuery
+	withAssignee           *UserQuery
+	withCreatedBy          *UserQuery
+	withComments           *CommentQuery
+	withNotifications      *NotificationQuery
+	loadTotal              []func(context.Context, []*Task) error
+	modifiers              []func(*sql.Selector)
+	withNamedComments      map[string]*CommentQuery
+	withNamedNotifications map[string]*NotificationQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -176,6 +179,28 @@ func (_q *TaskQuery) QueryComments() *CommentQuery {
 			sqlgraph.From(task.Table, task.FieldID, selector),
 			sqlgraph.To(comment.Table, comment.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, task.CommentsTable, task.CommentsColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryNotifications chains the current query on the "notifications" edge.
+func (_q *TaskQuery) QueryNotifications() *NotificationQuery {
+	query := (&NotificationClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(task.Table, task.FieldID, selector),
+			sqlgraph.To(notification.Table, notification.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, task.NotificationsTable, task.NotificationsColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -370,16 +395,17 @@ func (_q *TaskQuery) Clone() *TaskQuery {
 		return nil
 	}
 	return &TaskQuery{
-		config:        _q.config,
-		ctx:           _q.ctx.Clone(),
-		order:         append([]task.OrderOption{}, _q.order...),
-		inters:        append([]Interceptor{}, _q.inters...),
-		predicates:    append([]predicate.Task{}, _q.predicates...),
-		withTenant:    _q.withTenant.Clone(),
-		withProject:   _q.withProject.Clone(),
-		withAssignee:  _q.withAssignee.Clone(),
-		withCreatedBy: _q.withCreatedBy.Clone(),
-		withComments:  _q.withComments.Clone(),
+		config:            _q.config,
+		ctx:               _q.ctx.Clone(),
+		order:             append([]task.OrderOption{}, _q.order...),
+		inters:            append([]Interceptor{}, _q.inters...),
+		predicates:        append([]predicate.Task{}, _q.predicates...),
+		withTenant:        _q.withTenant.Clone(),
+		withProject:       _q.withProject.Clone(),
+		withAssignee:      _q.withAssignee.Clone(),
+		withCreatedBy:     _q.withCreatedBy.Clone(),
+		withComments:      _q.withComments.Clone(),
+		withNotifications: _q.withNotifications.Clone(),
 		// clone intermediate query.
 		sql:  _q.sql.Clone(),
 		path: _q.path,
@@ -438,6 +464,17 @@ func (_q *TaskQuery) WithComments(opts ...func(*CommentQuery)) *TaskQuery {
 		opt(query)
 	}
 	_q.withComments = query
+	return _q
+}
+
+// WithNotifications tells the query-builder to eager-load the nodes that are connected to
+// the "notifications" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *TaskQuery) WithNotifications(opts ...func(*NotificationQuery)) *TaskQuery {
+	query := (&NotificationClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withNotifications = query
 	return _q
 }
 
@@ -525,12 +562,13 @@ func (_q *TaskQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Task, e
 	var (
 		nodes       = []*Task{}
 		_spec       = _q.querySpec()
-		loadedTypes = [5]bool{
+		loadedTypes = [6]bool{
 			_q.withTenant != nil,
 			_q.withProject != nil,
 			_q.withAssignee != nil,
 			_q.withCreatedBy != nil,
 			_q.withComments != nil,
+			_q.withNotifications != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -585,10 +623,24 @@ func (_q *TaskQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Task, e
 			return nil, err
 		}
 	}
+	if query := _q.withNotifications; query != nil {
+		if err := _q.loadNotifications(ctx, query, nodes,
+			func(n *Task) { n.Edges.Notifications = []*Notification{} },
+			func(n *Task, e *Notification) { n.Edges.Notifications = append(n.Edges.Notifications, e) }); err != nil {
+			return nil, err
+		}
+	}
 	for name, query := range _q.withNamedComments {
 		if err := _q.loadComments(ctx, query, nodes,
 			func(n *Task) { n.appendNamedComments(name) },
 			func(n *Task, e *Comment) { n.appendNamedComments(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedNotifications {
+		if err := _q.loadNotifications(ctx, query, nodes,
+			func(n *Task) { n.appendNamedNotifications(name) },
+			func(n *Task, e *Notification) { n.appendNamedNotifications(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -749,6 +801,39 @@ func (_q *TaskQuery) loadComments(ctx context.Context, query *CommentQuery, node
 	}
 	return nil
 }
+func (_q *TaskQuery) loadNotifications(ctx context.Context, query *NotificationQuery, nodes []*Task, init func(*Task), assign func(*Task, *Notification)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[int]*Task)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(notification.FieldTaskID)
+	}
+	query.Where(predicate.Notification(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(task.NotificationsColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.TaskID
+		if fk == nil {
+			return fmt.Errorf(`foreign-key "task_id" is nil for node %v`, n.ID)
+		}
+		node, ok := nodeids[*fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "task_id" returned %v for node %v`, *fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
 
 func (_q *TaskQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
@@ -886,6 +971,20 @@ func (_q *TaskQuery) WithNamedComments(name string, opts ...func(*CommentQuery))
 		_q.withNamedComments = make(map[string]*CommentQuery)
 	}
 	_q.withNamedComments[name] = query
+	return _q
+}
+
+// WithNamedNotifications tells the query-builder to eager-load the nodes that are connected to the "notifications"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *TaskQuery) WithNamedNotifications(name string, opts ...func(*NotificationQuery)) *TaskQuery {
+	query := (&NotificationClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedNotifications == nil {
+		_q.withNamedNotifications = make(map[string]*NotificationQuery)
+	}
+	_q.withNamedNotifications[name] = query
 	return _q
 }
 

@@ -3,6 +3,7 @@
 package ent
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"tenantgraph/ent/tenant"
@@ -25,6 +26,10 @@ type Tenant struct {
 	Name string `json:"name,omitempty"`
 	// Slug holds the value of the "slug" field.
 	Slug string `json:"slug,omitempty"`
+	// NotificationChannels holds the value of the "notification_channels" field.
+	NotificationChannels []string `json:"notification_channels,omitempty"`
+	// SlackWebhookURL holds the value of the "slack_webhook_url" field.
+	SlackWebhookURL string `json:"-"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the TenantQuery when eager-loading is set.
 	Edges        TenantEdges `json:"edges"`
@@ -41,14 +46,20 @@ type TenantEdges struct {
 	Tasks []*Task `json:"tasks,omitempty"`
 	// Comments holds the value of the comments edge.
 	Comments []*Comment `json:"comments,omitempty"`
+	// Notifications holds the value of the notifications edge.
+	Notifications []*Notification `json:"notifications,omitempty"`
+	// OutboxEntries holds the value of the outbox_entries edge.
+	OutboxEntries []*OutboxEntry `json:"outbox_entries,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [4]bool
+	loadedTypes [6]bool
 
-	namedMemberships map[string][]*Membership
-	namedProjects    map[string][]*Project
-	namedTasks       map[string][]*Task
-	namedComments    map[string][]*Comment
+	namedMemberships   map[string][]*Membership
+	namedProjects      map[string][]*Project
+	namedTasks         map[string][]*Task
+	namedComments      map[string][]*Comment
+	namedNotifications map[string][]*Notification
+	namedOutboxEntries map[string][]*OutboxEntry
 }
 
 // MembershipsOrErr returns the Memberships value or an error if the edge
@@ -87,14 +98,34 @@ func (e TenantEdges) CommentsOrErr() ([]*Comment, error) {
 	return nil, &NotLoadedError{edge: "comments"}
 }
 
+// NotificationsOrErr returns the Notifications value or an error if the edge
+// was not loaded in eager-loading.
+func (e TenantEdges) NotificationsOrErr() ([]*Notification, error) {
+	if e.loadedTypes[4] {
+		return e.Notifications, nil
+	}
+	return nil, &NotLoadedError{edge: "notifications"}
+}
+
+// OutboxEntriesOrErr returns the OutboxEntries value or an error if the edge
+// was not loaded in eager-loading.
+func (e TenantEdges) OutboxEntriesOrErr() ([]*OutboxEntry, error) {
+	if e.loadedTypes[5] {
+		return e.OutboxEntries, nil
+	}
+	return nil, &NotLoadedError{edge: "outbox_entries"}
+}
+
 // scanValues returns the types for scanning values from sql.Rows.
 func (*Tenant) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
+		case tenant.FieldNotificationChannels:
+			values[i] = new([]byte)
 		case tenant.FieldID:
 			values[i] = new(sql.NullInt64)
-		case tenant.FieldName, tenant.FieldSlug:
+		case tenant.FieldName, tenant.FieldSlug, tenant.FieldSlackWebhookURL:
 			values[i] = new(sql.NullString)
 		case tenant.FieldCreatedAt, tenant.FieldUpdatedAt:
 			values[i] = new(sql.NullTime)
@@ -143,6 +174,20 @@ func (_m *Tenant) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.Slug = value.String
 			}
+		case tenant.FieldNotificationChannels:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field notification_channels", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.NotificationChannels); err != nil {
+					return fmt.Errorf("unmarshal field notification_channels: %w", err)
+				}
+			}
+		case tenant.FieldSlackWebhookURL:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field slack_webhook_url", values[i])
+			} else if value.Valid {
+				_m.SlackWebhookURL = value.String
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -174,6 +219,16 @@ func (_m *Tenant) QueryTasks() *TaskQuery {
 // QueryComments queries the "comments" edge of the Tenant entity.
 func (_m *Tenant) QueryComments() *CommentQuery {
 	return NewTenantClient(_m.config).QueryComments(_m)
+}
+
+// QueryNotifications queries the "notifications" edge of the Tenant entity.
+func (_m *Tenant) QueryNotifications() *NotificationQuery {
+	return NewTenantClient(_m.config).QueryNotifications(_m)
+}
+
+// QueryOutboxEntries queries the "outbox_entries" edge of the Tenant entity.
+func (_m *Tenant) QueryOutboxEntries() *OutboxEntryQuery {
+	return NewTenantClient(_m.config).QueryOutboxEntries(_m)
 }
 
 // Update returns a builder for updating this Tenant.
@@ -210,6 +265,11 @@ func (_m *Tenant) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("slug=")
 	builder.WriteString(_m.Slug)
+	builder.WriteString(", ")
+	builder.WriteString("notification_channels=")
+	builder.WriteString(fmt.Sprintf("%v", _m.NotificationChannels))
+	builder.WriteString(", ")
+	builder.WriteString("slack_webhook_url=<sensitive>")
 	builder.WriteByte(')')
 	return builder.String()
 }
@@ -307,6 +367,54 @@ func (_m *Tenant) appendNamedComments(name string, edges ...*Comment) {
 		_m.Edges.namedComments[name] = []*Comment{}
 	} else {
 		_m.Edges.namedComments[name] = append(_m.Edges.namedComments[name], edges...)
+	}
+}
+
+// NamedNotifications returns the Notifications named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *Tenant) NamedNotifications(name string) ([]*Notification, error) {
+	if _m.Edges.namedNotifications == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedNotifications[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *Tenant) appendNamedNotifications(name string, edges ...*Notification) {
+	if _m.Edges.namedNotifications == nil {
+		_m.Edges.namedNotifications = make(map[string][]*Notification)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedNotifications[name] = []*Notification{}
+	} else {
+		_m.Edges.namedNotifications[name] = append(_m.Edges.namedNotifications[name], edges...)
+	}
+}
+
+// NamedOutboxEntries returns the OutboxEntries named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *Tenant) NamedOutboxEntries(name string) ([]*OutboxEntry, error) {
+	if _m.Edges.namedOutboxEntries == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedOutboxEntries[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *Tenant) appendNamedOutboxEntries(name string, edges ...*OutboxEntry) {
+	if _m.Edges.namedOutboxEntries == nil {
+		_m.Edges.namedOutboxEntries = make(map[string][]*OutboxEntry)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedOutboxEntries[name] = []*OutboxEntry{}
+	} else {
+		_m.Edges.namedOutboxEntries[name] = append(_m.Edges.namedOutboxEntries[name], edges...)
 	}
 }
 

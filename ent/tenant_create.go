@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"tenantgraph/ent/comment"
 	"tenantgraph/ent/membership"
+	"tenantgraph/ent/notification"
+	"tenantgraph/ent/outboxentry"
 	"tenantgraph/ent/project"
 	"tenantgraph/ent/task"
 	"tenantgraph/ent/tenant"
@@ -63,6 +65,26 @@ func (_c *TenantCreate) SetName(v string) *TenantCreate {
 // SetSlug sets the "slug" field.
 func (_c *TenantCreate) SetSlug(v string) *TenantCreate {
 	_c.mutation.SetSlug(v)
+	return _c
+}
+
+// SetNotificationChannels sets the "notification_channels" field.
+func (_c *TenantCreate) SetNotificationChannels(v []string) *TenantCreate {
+	_c.mutation.SetNotificationChannels(v)
+	return _c
+}
+
+// SetSlackWebhookURL sets the "slack_webhook_url" field.
+func (_c *TenantCreate) SetSlackWebhookURL(v string) *TenantCreate {
+	_c.mutation.SetSlackWebhookURL(v)
+	return _c
+}
+
+// SetNillableSlackWebhookURL sets the "slack_webhook_url" field if the given value is not nil.
+func (_c *TenantCreate) SetNillableSlackWebhookURL(v *string) *TenantCreate {
+	if v != nil {
+		_c.SetSlackWebhookURL(*v)
+	}
 	return _c
 }
 
@@ -126,6 +148,36 @@ func (_c *TenantCreate) AddComments(v ...*Comment) *TenantCreate {
 	return _c.AddCommentIDs(ids...)
 }
 
+// AddNotificationIDs adds the "notifications" edge to the Notification entity by IDs.
+func (_c *TenantCreate) AddNotificationIDs(ids ...int) *TenantCreate {
+	_c.mutation.AddNotificationIDs(ids...)
+	return _c
+}
+
+// AddNotifications adds the "notifications" edges to the Notification entity.
+func (_c *TenantCreate) AddNotifications(v ...*Notification) *TenantCreate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddNotificationIDs(ids...)
+}
+
+// AddOutboxEntryIDs adds the "outbox_entries" edge to the OutboxEntry entity by IDs.
+func (_c *TenantCreate) AddOutboxEntryIDs(ids ...int) *TenantCreate {
+	_c.mutation.AddOutboxEntryIDs(ids...)
+	return _c
+}
+
+// AddOutboxEntries adds the "outbox_entries" edges to the OutboxEntry entity.
+func (_c *TenantCreate) AddOutboxEntries(v ...*OutboxEntry) *TenantCreate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddOutboxEntryIDs(ids...)
+}
+
 // Mutation returns the TenantMutation object of the builder.
 func (_c *TenantCreate) Mutation() *TenantMutation {
 	return _c.mutation
@@ -177,6 +229,10 @@ func (_c *TenantCreate) defaults() error {
 		v := tenant.DefaultUpdatedAt()
 		_c.mutation.SetUpdatedAt(v)
 	}
+	if _, ok := _c.mutation.NotificationChannels(); !ok {
+		v := tenant.DefaultNotificationChannels
+		_c.mutation.SetNotificationChannels(v)
+	}
 	return nil
 }
 
@@ -203,6 +259,9 @@ func (_c *TenantCreate) check() error {
 		if err := tenant.SlugValidator(v); err != nil {
 			return &ValidationError{Name: "slug", err: fmt.Errorf(`ent: validator failed for field "Tenant.slug": %w`, err)}
 		}
+	}
+	if _, ok := _c.mutation.NotificationChannels(); !ok {
+		return &ValidationError{Name: "notification_channels", err: errors.New(`ent: missing required field "Tenant.notification_channels"`)}
 	}
 	return nil
 }
@@ -246,6 +305,14 @@ func (_c *TenantCreate) createSpec() (*Tenant, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Slug(); ok {
 		_spec.SetField(tenant.FieldSlug, field.TypeString, value)
 		_node.Slug = value
+	}
+	if value, ok := _c.mutation.NotificationChannels(); ok {
+		_spec.SetField(tenant.FieldNotificationChannels, field.TypeJSON, value)
+		_node.NotificationChannels = value
+	}
+	if value, ok := _c.mutation.SlackWebhookURL(); ok {
+		_spec.SetField(tenant.FieldSlackWebhookURL, field.TypeString, value)
+		_node.SlackWebhookURL = value
 	}
 	if nodes := _c.mutation.MembershipsIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -304,6 +371,38 @@ func (_c *TenantCreate) createSpec() (*Tenant, *sqlgraph.CreateSpec) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(comment.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.NotificationsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.NotificationsTable,
+			Columns: []string{tenant.NotificationsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(notification.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.OutboxEntriesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.OutboxEntriesTable,
+			Columns: []string{tenant.OutboxEntriesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(outboxentry.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {
@@ -387,6 +486,36 @@ func (u *TenantUpsert) UpdateName() *TenantUpsert {
 	return u
 }
 
+// SetNotificationChannels sets the "notification_channels" field.
+func (u *TenantUpsert) SetNotificationChannels(v []string) *TenantUpsert {
+	u.Set(tenant.FieldNotificationChannels, v)
+	return u
+}
+
+// UpdateNotificationChannels sets the "notification_channels" field to the value that was provided on create.
+func (u *TenantUpsert) UpdateNotificationChannels() *TenantUpsert {
+	u.SetExcluded(tenant.FieldNotificationChannels)
+	return u
+}
+
+// SetSlackWebhookURL sets the "slack_webhook_url" field.
+func (u *TenantUpsert) SetSlackWebhookURL(v string) *TenantUpsert {
+	u.Set(tenant.FieldSlackWebhookURL, v)
+	return u
+}
+
+// UpdateSlackWebhookURL sets the "slack_webhook_url" field to the value that was provided on create.
+func (u *TenantUpsert) UpdateSlackWebhookURL() *TenantUpsert {
+	u.SetExcluded(tenant.FieldSlackWebhookURL)
+	return u
+}
+
+// ClearSlackWebhookURL clears the value of the "slack_webhook_url" field.
+func (u *TenantUpsert) ClearSlackWebhookURL() *TenantUpsert {
+	u.SetNull(tenant.FieldSlackWebhookURL)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -460,6 +589,41 @@ func (u *TenantUpsertOne) SetName(v string) *TenantUpsertOne {
 func (u *TenantUpsertOne) UpdateName() *TenantUpsertOne {
 	return u.Update(func(s *TenantUpsert) {
 		s.UpdateName()
+	})
+}
+
+// SetNotificationChannels sets the "notification_channels" field.
+func (u *TenantUpsertOne) SetNotificationChannels(v []string) *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.SetNotificationChannels(v)
+	})
+}
+
+// UpdateNotificationChannels sets the "notification_channels" field to the value that was provided on create.
+func (u *TenantUpsertOne) UpdateNotificationChannels() *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.UpdateNotificationChannels()
+	})
+}
+
+// SetSlackWebhookURL sets the "slack_webhook_url" field.
+func (u *TenantUpsertOne) SetSlackWebhookURL(v string) *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.SetSlackWebhookURL(v)
+	})
+}
+
+// UpdateSlackWebhookURL sets the "slack_webhook_url" field to the value that was provided on create.
+func (u *TenantUpsertOne) UpdateSlackWebhookURL() *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.UpdateSlackWebhookURL()
+	})
+}
+
+// ClearSlackWebhookURL clears the value of the "slack_webhook_url" field.
+func (u *TenantUpsertOne) ClearSlackWebhookURL() *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.ClearSlackWebhookURL()
 	})
 }
 
@@ -702,6 +866,41 @@ func (u *TenantUpsertBulk) SetName(v string) *TenantUpsertBulk {
 func (u *TenantUpsertBulk) UpdateName() *TenantUpsertBulk {
 	return u.Update(func(s *TenantUpsert) {
 		s.UpdateName()
+	})
+}
+
+// SetNotificationChannels sets the "notification_channels" field.
+func (u *TenantUpsertBulk) SetNotificationChannels(v []string) *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.SetNotificationChannels(v)
+	})
+}
+
+// UpdateNotificationChannels sets the "notification_channels" field to the value that was provided on create.
+func (u *TenantUpsertBulk) UpdateNotificationChannels() *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.UpdateNotificationChannels()
+	})
+}
+
+// SetSlackWebhookURL sets the "slack_webhook_url" field.
+func (u *TenantUpsertBulk) SetSlackWebhookURL(v string) *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.SetSlackWebhookURL(v)
+	})
+}
+
+// UpdateSlackWebhookURL sets the "slack_webhook_url" field to the value that was provided on create.
+func (u *TenantUpsertBulk) UpdateSlackWebhookURL() *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.UpdateSlackWebhookURL()
+	})
+}
+
+// ClearSlackWebhookURL clears the value of the "slack_webhook_url" field.
+func (u *TenantUpsertBulk) ClearSlackWebhookURL() *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.ClearSlackWebhookURL()
 	})
 }
 

@@ -10,6 +10,8 @@ import (
 	"math"
 	"tenantgraph/ent/comment"
 	"tenantgraph/ent/membership"
+	"tenantgraph/ent/notification"
+	"tenantgraph/ent/outboxentry"
 	"tenantgraph/ent/predicate"
 	"tenantgraph/ent/project"
 	"tenantgraph/ent/task"
@@ -25,20 +27,24 @@ import (
 // TenantQuery is the builder for querying Tenant entities.
 type TenantQuery struct {
 	config
-	ctx                  *QueryContext
-	order                []tenant.OrderOption
-	inters               []Interceptor
-	predicates           []predicate.Tenant
-	withMemberships      *MembershipQuery
-	withProjects         *ProjectQuery
-	withTasks            *TaskQuery
-	withComments         *CommentQuery
-	loadTotal            []func(context.Context, []*Tenant) error
-	modifiers            []func(*sql.Selector)
-	withNamedMemberships map[string]*MembershipQuery
-	withNamedProjects    map[string]*ProjectQuery
-	withNamedTasks       map[string]*TaskQuery
-	withNamedComments    map[string]*CommentQuery
+	ctx                    *QueryContext
+	order                  []tenant.OrderOption
+	inters                 []Interceptor
+	predicates             []predicate.Tenant
+	withMemberships        *MembershipQuery
+	withProjects           *ProjectQuery
+	withTasks              *TaskQuery
+	withComments           *CommentQuery
+	withNotifications      *NotificationQuery
+	withOutboxEntries      *OutboxEntryQuery
+	loadTotal              []func(context.Context, []*Tenant) error
+	modifiers              []func(*sql.Selector)
+	withNamedMemberships   map[string]*MembershipQuery
+	withNamedProjects      map[string]*ProjectQuery
+	withNamedTasks         map[string]*TaskQuery
+	withNamedComments      map[string]*CommentQuery
+	withNamedNotifications map[string]*NotificationQuery
+	withNamedOutboxEntries map[string]*OutboxEntryQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -156,6 +162,50 @@ func (_q *TenantQuery) QueryComments() *CommentQuery {
 			sqlgraph.From(tenant.Table, tenant.FieldID, selector),
 			sqlgraph.To(comment.Table, comment.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, tenant.CommentsTable, tenant.CommentsColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryNotifications chains the current query on the "notifications" edge.
+func (_q *TenantQuery) QueryNotifications() *NotificationQuery {
+	query := (&NotificationClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(tenant.Table, tenant.FieldID, selector),
+			sqlgraph.To(notification.Table, notification.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, tenant.NotificationsTable, tenant.NotificationsColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryOutboxEntries chains the current query on the "outbox_entries" edge.
+func (_q *TenantQuery) QueryOutboxEntries() *OutboxEntryQuery {
+	query := (&OutboxEntryClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(tenant.Table, tenant.FieldID, selector),
+			sqlgraph.To(outboxentry.Table, outboxentry.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, tenant.OutboxEntriesTable, tenant.OutboxEntriesColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -350,15 +400,17 @@ func (_q *TenantQuery) Clone() *TenantQuery {
 		return nil
 	}
 	return &TenantQuery{
-		config:          _q.config,
-		ctx:             _q.ctx.Clone(),
-		order:           append([]tenant.OrderOption{}, _q.order...),
-		inters:          append([]Interceptor{}, _q.inters...),
-		predicates:      append([]predicate.Tenant{}, _q.predicates...),
-		withMemberships: _q.withMemberships.Clone(),
-		withProjects:    _q.withProjects.Clone(),
-		withTasks:       _q.withTasks.Clone(),
-		withComments:    _q.withComments.Clone(),
+		config:            _q.config,
+		ctx:               _q.ctx.Clone(),
+		order:             append([]tenant.OrderOption{}, _q.order...),
+		inters:            append([]Interceptor{}, _q.inters...),
+		predicates:        append([]predicate.Tenant{}, _q.predicates...),
+		withMemberships:   _q.withMemberships.Clone(),
+		withProjects:      _q.withProjects.Clone(),
+		withTasks:         _q.withTasks.Clone(),
+		withComments:      _q.withComments.Clone(),
+		withNotifications: _q.withNotifications.Clone(),
+		withOutboxEntries: _q.withOutboxEntries.Clone(),
 		// clone intermediate query.
 		sql:  _q.sql.Clone(),
 		path: _q.path,
@@ -406,6 +458,28 @@ func (_q *TenantQuery) WithComments(opts ...func(*CommentQuery)) *TenantQuery {
 		opt(query)
 	}
 	_q.withComments = query
+	return _q
+}
+
+// WithNotifications tells the query-builder to eager-load the nodes that are connected to
+// the "notifications" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *TenantQuery) WithNotifications(opts ...func(*NotificationQuery)) *TenantQuery {
+	query := (&NotificationClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withNotifications = query
+	return _q
+}
+
+// WithOutboxEntries tells the query-builder to eager-load the nodes that are connected to
+// the "outbox_entries" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *TenantQuery) WithOutboxEntries(opts ...func(*OutboxEntryQuery)) *TenantQuery {
+	query := (&OutboxEntryClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withOutboxEntries = query
 	return _q
 }
 
@@ -493,11 +567,13 @@ func (_q *TenantQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Tenan
 	var (
 		nodes       = []*Tenant{}
 		_spec       = _q.querySpec()
-		loadedTypes = [4]bool{
+		loadedTypes = [6]bool{
 			_q.withMemberships != nil,
 			_q.withProjects != nil,
 			_q.withTasks != nil,
 			_q.withComments != nil,
+			_q.withNotifications != nil,
+			_q.withOutboxEntries != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -549,6 +625,20 @@ func (_q *TenantQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Tenan
 			return nil, err
 		}
 	}
+	if query := _q.withNotifications; query != nil {
+		if err := _q.loadNotifications(ctx, query, nodes,
+			func(n *Tenant) { n.Edges.Notifications = []*Notification{} },
+			func(n *Tenant, e *Notification) { n.Edges.Notifications = append(n.Edges.Notifications, e) }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withOutboxEntries; query != nil {
+		if err := _q.loadOutboxEntries(ctx, query, nodes,
+			func(n *Tenant) { n.Edges.OutboxEntries = []*OutboxEntry{} },
+			func(n *Tenant, e *OutboxEntry) { n.Edges.OutboxEntries = append(n.Edges.OutboxEntries, e) }); err != nil {
+			return nil, err
+		}
+	}
 	for name, query := range _q.withNamedMemberships {
 		if err := _q.loadMemberships(ctx, query, nodes,
 			func(n *Tenant) { n.appendNamedMemberships(name) },
@@ -574,6 +664,20 @@ func (_q *TenantQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Tenan
 		if err := _q.loadComments(ctx, query, nodes,
 			func(n *Tenant) { n.appendNamedComments(name) },
 			func(n *Tenant, e *Comment) { n.appendNamedComments(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedNotifications {
+		if err := _q.loadNotifications(ctx, query, nodes,
+			func(n *Tenant) { n.appendNamedNotifications(name) },
+			func(n *Tenant, e *Notification) { n.appendNamedNotifications(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedOutboxEntries {
+		if err := _q.loadOutboxEntries(ctx, query, nodes,
+			func(n *Tenant) { n.appendNamedOutboxEntries(name) },
+			func(n *Tenant, e *OutboxEntry) { n.appendNamedOutboxEntries(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -690,6 +794,66 @@ func (_q *TenantQuery) loadComments(ctx context.Context, query *CommentQuery, no
 	}
 	query.Where(predicate.Comment(func(s *sql.Selector) {
 		s.Where(sql.InValues(s.C(tenant.CommentsColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.TenantID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "tenant_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
+func (_q *TenantQuery) loadNotifications(ctx context.Context, query *NotificationQuery, nodes []*Tenant, init func(*Tenant), assign func(*Tenant, *Notification)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[int]*Tenant)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(notification.FieldTenantID)
+	}
+	query.Where(predicate.Notification(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(tenant.NotificationsColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.TenantID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "tenant_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
+func (_q *TenantQuery) loadOutboxEntries(ctx context.Context, query *OutboxEntryQuery, nodes []*Tenant, init func(*Tenant), assign func(*Tenant, *OutboxEntry)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[int]*Tenant)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(outboxentry.FieldTenantID)
+	}
+	query.Where(predicate.OutboxEntry(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(tenant.OutboxEntriesColumn), fks...))
 	}))
 	neighbors, err := query.All(ctx)
 	if err != nil {
@@ -872,6 +1036,34 @@ func (_q *TenantQuery) WithNamedComments(name string, opts ...func(*CommentQuery
 		_q.withNamedComments = make(map[string]*CommentQuery)
 	}
 	_q.withNamedComments[name] = query
+	return _q
+}
+
+// WithNamedNotifications tells the query-builder to eager-load the nodes that are connected to the "notifications"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *TenantQuery) WithNamedNotifications(name string, opts ...func(*NotificationQuery)) *TenantQuery {
+	query := (&NotificationClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedNotifications == nil {
+		_q.withNamedNotifications = make(map[string]*NotificationQuery)
+	}
+	_q.withNamedNotifications[name] = query
+	return _q
+}
+
+// WithNamedOutboxEntries tells the query-builder to eager-load the nodes that are connected to the "outbox_entries"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *TenantQuery) WithNamedOutboxEntries(name string, opts ...func(*OutboxEntryQuery)) *TenantQuery {
+	query := (&OutboxEntryClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedOutboxEntries == nil {
+		_q.withNamedOutboxEntries = make(map[string]*OutboxEntryQuery)
+	}
+	_q.withNamedOutboxEntries[name] = query
 	return _q
 }
 

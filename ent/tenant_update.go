@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"tenantgraph/ent/comment"
 	"tenantgraph/ent/membership"
+	"tenantgraph/ent/notification"
+	"tenantgraph/ent/outboxentry"
 	"tenantgraph/ent/predicate"
 	"tenantgraph/ent/project"
 	"tenantgraph/ent/task"
@@ -16,6 +18,7 @@ import (
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"entgo.io/ent/dialect/sql/sqljson"
 	"entgo.io/ent/schema/field"
 )
 
@@ -49,6 +52,38 @@ func (_u *TenantUpdate) SetNillableName(v *string) *TenantUpdate {
 	if v != nil {
 		_u.SetName(*v)
 	}
+	return _u
+}
+
+// SetNotificationChannels sets the "notification_channels" field.
+func (_u *TenantUpdate) SetNotificationChannels(v []string) *TenantUpdate {
+	_u.mutation.SetNotificationChannels(v)
+	return _u
+}
+
+// AppendNotificationChannels appends value to the "notification_channels" field.
+func (_u *TenantUpdate) AppendNotificationChannels(v []string) *TenantUpdate {
+	_u.mutation.AppendNotificationChannels(v)
+	return _u
+}
+
+// SetSlackWebhookURL sets the "slack_webhook_url" field.
+func (_u *TenantUpdate) SetSlackWebhookURL(v string) *TenantUpdate {
+	_u.mutation.SetSlackWebhookURL(v)
+	return _u
+}
+
+// SetNillableSlackWebhookURL sets the "slack_webhook_url" field if the given value is not nil.
+func (_u *TenantUpdate) SetNillableSlackWebhookURL(v *string) *TenantUpdate {
+	if v != nil {
+		_u.SetSlackWebhookURL(*v)
+	}
+	return _u
+}
+
+// ClearSlackWebhookURL clears the value of the "slack_webhook_url" field.
+func (_u *TenantUpdate) ClearSlackWebhookURL() *TenantUpdate {
+	_u.mutation.ClearSlackWebhookURL()
 	return _u
 }
 
@@ -110,6 +145,36 @@ func (_u *TenantUpdate) AddComments(v ...*Comment) *TenantUpdate {
 		ids[i] = v[i].ID
 	}
 	return _u.AddCommentIDs(ids...)
+}
+
+// AddNotificationIDs adds the "notifications" edge to the Notification entity by IDs.
+func (_u *TenantUpdate) AddNotificationIDs(ids ...int) *TenantUpdate {
+	_u.mutation.AddNotificationIDs(ids...)
+	return _u
+}
+
+// AddNotifications adds the "notifications" edges to the Notification entity.
+func (_u *TenantUpdate) AddNotifications(v ...*Notification) *TenantUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddNotificationIDs(ids...)
+}
+
+// AddOutboxEntryIDs adds the "outbox_entries" edge to the OutboxEntry entity by IDs.
+func (_u *TenantUpdate) AddOutboxEntryIDs(ids ...int) *TenantUpdate {
+	_u.mutation.AddOutboxEntryIDs(ids...)
+	return _u
+}
+
+// AddOutboxEntries adds the "outbox_entries" edges to the OutboxEntry entity.
+func (_u *TenantUpdate) AddOutboxEntries(v ...*OutboxEntry) *TenantUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddOutboxEntryIDs(ids...)
 }
 
 // Mutation returns the TenantMutation object of the builder.
@@ -201,6 +266,48 @@ func (_u *TenantUpdate) RemoveComments(v ...*Comment) *TenantUpdate {
 	return _u.RemoveCommentIDs(ids...)
 }
 
+// ClearNotifications clears all "notifications" edges to the Notification entity.
+func (_u *TenantUpdate) ClearNotifications() *TenantUpdate {
+	_u.mutation.ClearNotifications()
+	return _u
+}
+
+// RemoveNotificationIDs removes the "notifications" edge to Notification entities by IDs.
+func (_u *TenantUpdate) RemoveNotificationIDs(ids ...int) *TenantUpdate {
+	_u.mutation.RemoveNotificationIDs(ids...)
+	return _u
+}
+
+// RemoveNotifications removes "notifications" edges to Notification entities.
+func (_u *TenantUpdate) RemoveNotifications(v ...*Notification) *TenantUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveNotificationIDs(ids...)
+}
+
+// ClearOutboxEntries clears all "outbox_entries" edges to the OutboxEntry entity.
+func (_u *TenantUpdate) ClearOutboxEntries() *TenantUpdate {
+	_u.mutation.ClearOutboxEntries()
+	return _u
+}
+
+// RemoveOutboxEntryIDs removes the "outbox_entries" edge to OutboxEntry entities by IDs.
+func (_u *TenantUpdate) RemoveOutboxEntryIDs(ids ...int) *TenantUpdate {
+	_u.mutation.RemoveOutboxEntryIDs(ids...)
+	return _u
+}
+
+// RemoveOutboxEntries removes "outbox_entries" edges to OutboxEntry entities.
+func (_u *TenantUpdate) RemoveOutboxEntries(v ...*OutboxEntry) *TenantUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveOutboxEntryIDs(ids...)
+}
+
 // Save executes the query and returns the number of nodes affected by the update operation.
 func (_u *TenantUpdate) Save(ctx context.Context) (int, error) {
 	if err := _u.defaults(); err != nil {
@@ -270,6 +377,20 @@ func (_u *TenantUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.Name(); ok {
 		_spec.SetField(tenant.FieldName, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.NotificationChannels(); ok {
+		_spec.SetField(tenant.FieldNotificationChannels, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedNotificationChannels(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, tenant.FieldNotificationChannels, value)
+		})
+	}
+	if value, ok := _u.mutation.SlackWebhookURL(); ok {
+		_spec.SetField(tenant.FieldSlackWebhookURL, field.TypeString, value)
+	}
+	if _u.mutation.SlackWebhookURLCleared() {
+		_spec.ClearField(tenant.FieldSlackWebhookURL, field.TypeString)
 	}
 	if _u.mutation.MembershipsCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -451,6 +572,96 @@ func (_u *TenantUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
+	if _u.mutation.NotificationsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.NotificationsTable,
+			Columns: []string{tenant.NotificationsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(notification.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedNotificationsIDs(); len(nodes) > 0 && !_u.mutation.NotificationsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.NotificationsTable,
+			Columns: []string{tenant.NotificationsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(notification.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.NotificationsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.NotificationsTable,
+			Columns: []string{tenant.NotificationsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(notification.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.OutboxEntriesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.OutboxEntriesTable,
+			Columns: []string{tenant.OutboxEntriesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(outboxentry.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedOutboxEntriesIDs(); len(nodes) > 0 && !_u.mutation.OutboxEntriesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.OutboxEntriesTable,
+			Columns: []string{tenant.OutboxEntriesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(outboxentry.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.OutboxEntriesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.OutboxEntriesTable,
+			Columns: []string{tenant.OutboxEntriesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(outboxentry.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{tenant.Label}
@@ -488,6 +699,38 @@ func (_u *TenantUpdateOne) SetNillableName(v *string) *TenantUpdateOne {
 	if v != nil {
 		_u.SetName(*v)
 	}
+	return _u
+}
+
+// SetNotificationChannels sets the "notification_channels" field.
+func (_u *TenantUpdateOne) SetNotificationChannels(v []string) *TenantUpdateOne {
+	_u.mutation.SetNotificationChannels(v)
+	return _u
+}
+
+// AppendNotificationChannels appends value to the "notification_channels" field.
+func (_u *TenantUpdateOne) AppendNotificationChannels(v []string) *TenantUpdateOne {
+	_u.mutation.AppendNotificationChannels(v)
+	return _u
+}
+
+// SetSlackWebhookURL sets the "slack_webhook_url" field.
+func (_u *TenantUpdateOne) SetSlackWebhookURL(v string) *TenantUpdateOne {
+	_u.mutation.SetSlackWebhookURL(v)
+	return _u
+}
+
+// SetNillableSlackWebhookURL sets the "slack_webhook_url" field if the given value is not nil.
+func (_u *TenantUpdateOne) SetNillableSlackWebhookURL(v *string) *TenantUpdateOne {
+	if v != nil {
+		_u.SetSlackWebhookURL(*v)
+	}
+	return _u
+}
+
+// ClearSlackWebhookURL clears the value of the "slack_webhook_url" field.
+func (_u *TenantUpdateOne) ClearSlackWebhookURL() *TenantUpdateOne {
+	_u.mutation.ClearSlackWebhookURL()
 	return _u
 }
 
@@ -549,6 +792,36 @@ func (_u *TenantUpdateOne) AddComments(v ...*Comment) *TenantUpdateOne {
 		ids[i] = v[i].ID
 	}
 	return _u.AddCommentIDs(ids...)
+}
+
+// AddNotificationIDs adds the "notifications" edge to the Notification entity by IDs.
+func (_u *TenantUpdateOne) AddNotificationIDs(ids ...int) *TenantUpdateOne {
+	_u.mutation.AddNotificationIDs(ids...)
+	return _u
+}
+
+// AddNotifications adds the "notifications" edges to the Notification entity.
+func (_u *TenantUpdateOne) AddNotifications(v ...*Notification) *TenantUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddNotificationIDs(ids...)
+}
+
+// AddOutboxEntryIDs adds the "outbox_entries" edge to the OutboxEntry entity by IDs.
+func (_u *TenantUpdateOne) AddOutboxEntryIDs(ids ...int) *TenantUpdateOne {
+	_u.mutation.AddOutboxEntryIDs(ids...)
+	return _u
+}
+
+// AddOutboxEntries adds the "outbox_entries" edges to the OutboxEntry entity.
+func (_u *TenantUpdateOne) AddOutboxEntries(v ...*OutboxEntry) *TenantUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddOutboxEntryIDs(ids...)
 }
 
 // Mutation returns the TenantMutation object of the builder.
@@ -638,6 +911,48 @@ func (_u *TenantUpdateOne) RemoveComments(v ...*Comment) *TenantUpdateOne {
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveCommentIDs(ids...)
+}
+
+// ClearNotifications clears all "notifications" edges to the Notification entity.
+func (_u *TenantUpdateOne) ClearNotifications() *TenantUpdateOne {
+	_u.mutation.ClearNotifications()
+	return _u
+}
+
+// RemoveNotificationIDs removes the "notifications" edge to Notification entities by IDs.
+func (_u *TenantUpdateOne) RemoveNotificationIDs(ids ...int) *TenantUpdateOne {
+	_u.mutation.RemoveNotificationIDs(ids...)
+	return _u
+}
+
+// RemoveNotifications removes "notifications" edges to Notification entities.
+func (_u *TenantUpdateOne) RemoveNotifications(v ...*Notification) *TenantUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveNotificationIDs(ids...)
+}
+
+// ClearOutboxEntries clears all "outbox_entries" edges to the OutboxEntry entity.
+func (_u *TenantUpdateOne) ClearOutboxEntries() *TenantUpdateOne {
+	_u.mutation.ClearOutboxEntries()
+	return _u
+}
+
+// RemoveOutboxEntryIDs removes the "outbox_entries" edge to OutboxEntry entities by IDs.
+func (_u *TenantUpdateOne) RemoveOutboxEntryIDs(ids ...int) *TenantUpdateOne {
+	_u.mutation.RemoveOutboxEntryIDs(ids...)
+	return _u
+}
+
+// RemoveOutboxEntries removes "outbox_entries" edges to OutboxEntry entities.
+func (_u *TenantUpdateOne) RemoveOutboxEntries(v ...*OutboxEntry) *TenantUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveOutboxEntryIDs(ids...)
 }
 
 // Where appends a list predicates to the TenantUpdate builder.
@@ -740,6 +1055,20 @@ func (_u *TenantUpdateOne) sqlSave(ctx context.Context) (_node *Tenant, err erro
 	if value, ok := _u.mutation.Name(); ok {
 		_spec.SetField(tenant.FieldName, field.TypeString, value)
 	}
+	if value, ok := _u.mutation.NotificationChannels(); ok {
+		_spec.SetField(tenant.FieldNotificationChannels, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedNotificationChannels(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, tenant.FieldNotificationChannels, value)
+		})
+	}
+	if value, ok := _u.mutation.SlackWebhookURL(); ok {
+		_spec.SetField(tenant.FieldSlackWebhookURL, field.TypeString, value)
+	}
+	if _u.mutation.SlackWebhookURLCleared() {
+		_spec.ClearField(tenant.FieldSlackWebhookURL, field.TypeString)
+	}
 	if _u.mutation.MembershipsCleared() {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.O2M,
@@ -913,6 +1242,96 @@ func (_u *TenantUpdateOne) sqlSave(ctx context.Context) (_node *Tenant, err erro
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(comment.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.NotificationsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.NotificationsTable,
+			Columns: []string{tenant.NotificationsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(notification.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedNotificationsIDs(); len(nodes) > 0 && !_u.mutation.NotificationsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.NotificationsTable,
+			Columns: []string{tenant.NotificationsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(notification.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.NotificationsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.NotificationsTable,
+			Columns: []string{tenant.NotificationsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(notification.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.OutboxEntriesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.OutboxEntriesTable,
+			Columns: []string{tenant.OutboxEntriesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(outboxentry.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedOutboxEntriesIDs(); len(nodes) > 0 && !_u.mutation.OutboxEntriesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.OutboxEntriesTable,
+			Columns: []string{tenant.OutboxEntriesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(outboxentry.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.OutboxEntriesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.OutboxEntriesTable,
+			Columns: []string{tenant.OutboxEntriesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(outboxentry.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

@@ -16,6 +16,10 @@ type Tx struct {
 	Comment *CommentClient
 	// Membership is the client for interacting with the Membership builders.
 	Membership *MembershipClient
+	// Notification is the client for interacting with the Notification builders.
+	Notification *NotificationClient
+	// OutboxEntry is the client for interacting with the OutboxEntry builders.
+	OutboxEntry *OutboxEntryClient
 	// Project is the client for interacting with the Project builders.
 	Project *ProjectClient
 	// Task is the client for interacting with the Task builders.
@@ -157,6 +161,8 @@ func (tx *Tx) Client() *Client {
 func (tx *Tx) init() {
 	tx.Comment = NewCommentClient(tx.config)
 	tx.Membership = NewMembershipClient(tx.config)
+	tx.Notification = NewNotificationClient(tx.config)
+	tx.OutboxEntry = NewOutboxEntryClient(tx.config)
 	tx.Project = NewProjectClient(tx.config)
 	tx.Task = NewTaskClient(tx.config)
 	tx.Tenant = NewTenantClient(tx.config)

@@ -18,14 +18,9 @@ import (
 // contractPath is the client contract, kept beside the repository.
 var contractPath = filepath.Join("..", "..", "shared", "contract", "operations.graphql")
 
-// laterIssues are the contract operations that belong to the notification
-// (#3) and administration (#4) issues. Every other operation is in scope now.
+// laterIssues are the contract operations that belong to the administration
+// issue (#4). Every other operation is in scope now.
 var laterIssues = map[string]string{
-	"Notifications":            "notifications (#3)",
-	"MarkNotificationRead":     "notifications (#3)",
-	"MarkAllNotificationsRead": "notifications (#3)",
-	"NotificationAdded":        "notifications (#3)",
-	"UpdateTenantConfig":       "notifications (#3)",
 	"TenantStats":              "administration (#4)",
 	"ActivityLog":              "administration (#4)",
 }

@@ -26,11 +26,15 @@ func (r *Resolver) Project() ProjectResolver { return &projectResolver{r} }
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
+// Tenant returns TenantResolver implementation.
+func (r *Resolver) Tenant() TenantResolver { return &tenantResolver{r} }
+
 // User returns UserResolver implementation.
 func (r *Resolver) User() UserResolver { return &userResolver{r} }
 
 type (
 	projectResolver struct{ *Resolver }
 	queryResolver   struct{ *Resolver }
+	tenantResolver  struct{ *Resolver }
 	userResolver    struct{ *Resolver }
 )

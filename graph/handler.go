@@ -18,6 +18,9 @@ import (
 	"tenantgraph/ent"
 	"tenantgraph/internal/account"
 	"tenantgraph/internal/apperr"
+	"tenantgraph/internal/notify"
+	"tenantgraph/internal/projects"
+	"tenantgraph/internal/pubsub"
 	"tenantgraph/internal/tenancy"
 )
 
@@ -27,6 +30,12 @@ type Deps struct {
 	Accounts *account.Service
 	Sessions *tenancy.Resolver
 	Logger   *slog.Logger
+	// Notifier writes notifications inside mutations and publishes them
+	// after commit through Broker, from which subscriptions read.
+	Notifier *notify.Notifier
+	Broker   pubsub.Broker
+	// WebhookGuard checks Slack webhook URLs when a tenant sets one.
+	WebhookGuard notify.WebhookGuard
 	// WebsocketOrigins are host patterns (path.Match syntax, such as
 	// "localhost:*" or "app.example.com") allowed to open a websocket from
 	// another origin. Same-origin upgrades are always allowed.
@@ -38,7 +47,14 @@ type Deps struct {
 // NewSchema returns the executable schema with its resolvers and directives.
 func NewSchema(c Deps) graphql.ExecutableSchema {
 	return NewExecutableSchema(Config{
-		Resolvers: &Resolver{client: c.Client, accounts: c.Accounts},
+		Resolvers: &Resolver{
+			client:   c.Client,
+			accounts: c.Accounts,
+			projects: projects.NewService(c.Notifier),
+			members:  tenancy.NewMembers(c.Notifier),
+			broker:   c.Broker,
+			guard:    c.WebhookGuard,
+		},
 		Directives: DirectiveRoot{
 			HasRole:       hasRole,
 			Authenticated: authenticated,
@@ -74,7 +90,7 @@ func NewHandler(c Deps) *handler.Server {
 	srv.Use(sessionExtension{client: c.Client, resolver: c.Sessions, log: c.Logger})
 	srv.Use(loaderExtension{client: c.Client})
 	srv.Use(pageLimits{})
-	srv.Use(txExtension{client: c.Client, log: c.Logger})
+	srv.Use(txExtension{client: c.Client, notifier: c.Notifier, log: c.Logger})
 	srv.SetErrorPresenter(errorPresenter(c.Logger))
 	srv.SetRecoverFunc(recoverFunc(c.Logger))
 	return srv

@@ -158,7 +158,7 @@ func TestIsolationWhereInputs(t *testing.T) {
 			{"MembershipWhereInput", isoEdgeFilter, nil},
 			{"UserWhereInput", isoEdgeFilter, nil},
 			{"User", isoAnyField, []string{"createdAt", "email", "id", "memberships", "name", "updatedAt"}},
-			{"Tenant", isoAnyField, []string{"createdAt", "id", "name", "slug", "updatedAt"}},
+			{"Tenant", isoAnyField, []string{"config", "createdAt", "id", "name", "slug", "updatedAt"}},
 		}
 		for _, a := range allowed {
 			t.Run(a.typ, func(t *testing.T) {

@@ -8,6 +8,10 @@ import (
 
 	"tenantgraph/ent"
 	"tenantgraph/internal/account"
+	"tenantgraph/internal/notify"
+	"tenantgraph/internal/projects"
+	"tenantgraph/internal/pubsub"
+	"tenantgraph/internal/tenancy"
 )
 
 // Resolver is the root resolver. It is the only place where dependencies
@@ -15,6 +19,10 @@ import (
 type Resolver struct {
 	client   *ent.Client
 	accounts *account.Service
+	projects *projects.Service
+	members  *tenancy.Members
+	broker   pubsub.Broker
+	guard    notify.WebhookGuard
 }
 
 // tx returns the client of the mutation's transaction (see tx.go): every

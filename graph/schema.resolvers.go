@@ -10,6 +10,7 @@ import (
 	"tenantgraph/ent"
 	"tenantgraph/graph/model"
 	"tenantgraph/internal/account"
+	"tenantgraph/internal/notify"
 	"tenantgraph/internal/apperr"
 	"tenantgraph/internal/projects"
 	"tenantgraph/internal/role"
@@ -53,7 +54,7 @@ func (r *mutationResolver) AddMember(ctx context.Context, input model.AddMemberI
 	if err != nil {
 		return nil, err
 	}
-	return tenancy.AddMember(ctx, c, input.Email, input.Role)
+	return r.members.AddMember(ctx, c, input.Email, input.Role)
 }
 
 // UpdateMemberRole is the resolver for the updateMemberRole field.
@@ -62,7 +63,16 @@ func (r *mutationResolver) UpdateMemberRole(ctx context.Context, id int, role ro
 	if err != nil {
 		return nil, err
 	}
-	return tenancy.UpdateMemberRole(ctx, c, id, role)
+	return r.members.UpdateMemberRole(ctx, c, id, role)
+}
+
+// UpdateTenantConfig is the resolver for the updateTenantConfig field.
+func (r *mutationResolver) UpdateTenantConfig(ctx context.Context, input model.TenantConfigInput) (*ent.Tenant, error) {
+	c, err := r.tx(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return notify.UpdateConfig(ctx, c, r.guard, configInput(input))
 }
 
 // RemoveMember is the resolver for the removeMember field.
@@ -71,7 +81,7 @@ func (r *mutationResolver) RemoveMember(ctx context.Context, id int) (int, error
 	if err != nil {
 		return 0, err
 	}
-	return id, tenancy.RemoveMember(ctx, c, id)
+	return id, r.members.RemoveMember(ctx, c, id)
 }
 
 // CreateProject is the resolver for the createProject field.
@@ -80,7 +90,7 @@ func (r *mutationResolver) CreateProject(ctx context.Context, input model.Create
 	if err != nil {
 		return nil, err
 	}
-	return projects.CreateProject(ctx, c, projects.CreateProjectInput{Name: input.Name, Description: input.Description})
+	return r.projects.CreateProject(ctx, c, projects.CreateProjectInput{Name: input.Name, Description: input.Description})
 }
 
 // UpdateProject is the resolver for the updateProject field.
@@ -89,7 +99,7 @@ func (r *mutationResolver) UpdateProject(ctx context.Context, id int, input mode
 	if err != nil {
 		return nil, err
 	}
-	return projects.UpdateProject(ctx, c, id, projects.UpdateProjectInput{
+	return r.projects.UpdateProject(ctx, c, id, projects.UpdateProjectInput{
 		Name:        input.Name,
 		Description: optional(input.Description),
 	})
@@ -101,7 +111,7 @@ func (r *mutationResolver) DeleteProject(ctx context.Context, id int) (int, erro
 	if err != nil {
 		return 0, err
 	}
-	return id, projects.DeleteProject(ctx, c, id)
+	return id, r.projects.DeleteProject(ctx, c, id)
 }
 
 // TransitionProject is the resolver for the transitionProject field.
@@ -110,7 +120,7 @@ func (r *mutationResolver) TransitionProject(ctx context.Context, id int, to wor
 	if err != nil {
 		return nil, err
 	}
-	return projects.Transition(ctx, c, id, to)
+	return r.projects.Transition(ctx, c, id, to)
 }
 
 // CreateTask is the resolver for the createTask field.
@@ -119,7 +129,7 @@ func (r *mutationResolver) CreateTask(ctx context.Context, input model.CreateTas
 	if err != nil {
 		return nil, err
 	}
-	return projects.CreateTask(ctx, c, projects.CreateTaskInput{
+	return r.projects.CreateTask(ctx, c, projects.CreateTaskInput{
 		ProjectID:   input.ProjectID,
 		Title:       input.Title,
 		Description: input.Description,
@@ -136,7 +146,7 @@ func (r *mutationResolver) UpdateTask(ctx context.Context, id int, input model.U
 	if err != nil {
 		return nil, err
 	}
-	return projects.UpdateTask(ctx, c, id, projects.UpdateTaskInput{
+	return r.projects.UpdateTask(ctx, c, id, projects.UpdateTaskInput{
 		Title:       input.Title,
 		Description: optional(input.Description),
 		Status:      input.Status,
@@ -152,7 +162,7 @@ func (r *mutationResolver) DeleteTask(ctx context.Context, id int) (int, error) 
 	if err != nil {
 		return 0, err
 	}
-	return id, projects.DeleteTask(ctx, c, id)
+	return id, r.projects.DeleteTask(ctx, c, id)
 }
 
 // CreateComment is the resolver for the createComment field.
@@ -161,7 +171,7 @@ func (r *mutationResolver) CreateComment(ctx context.Context, input model.Create
 	if err != nil {
 		return nil, err
 	}
-	return projects.CreateComment(ctx, c, input.TaskID, input.Body)
+	return r.projects.CreateComment(ctx, c, input.TaskID, input.Body)
 }
 
 // UpdateComment is the resolver for the updateComment field.
@@ -170,7 +180,7 @@ func (r *mutationResolver) UpdateComment(ctx context.Context, id int, input mode
 	if err != nil {
 		return nil, err
 	}
-	return projects.UpdateComment(ctx, c, id, input.Body)
+	return r.projects.UpdateComment(ctx, c, id, input.Body)
 }
 
 // DeleteComment is the resolver for the deleteComment field.
@@ -179,7 +189,25 @@ func (r *mutationResolver) DeleteComment(ctx context.Context, id int) (int, erro
 	if err != nil {
 		return 0, err
 	}
-	return id, projects.DeleteComment(ctx, c, id)
+	return id, r.projects.DeleteComment(ctx, c, id)
+}
+
+// MarkNotificationRead is the resolver for the markNotificationRead field.
+func (r *mutationResolver) MarkNotificationRead(ctx context.Context, id int) (*ent.Notification, error) {
+	c, err := r.tx(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return notify.MarkRead(ctx, c, id)
+}
+
+// MarkAllNotificationsRead is the resolver for the markAllNotificationsRead field.
+func (r *mutationResolver) MarkAllNotificationsRead(ctx context.Context) (int, error) {
+	c, err := r.tx(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return notify.MarkAllRead(ctx, c)
 }
 
 // AvailableTransitions is the resolver for the availableTransitions field.
@@ -218,10 +246,30 @@ func (r *queryResolver) Projects(ctx context.Context, after *entgql.Cursor[int],
 		ent.WithProjectOrder(orderBy), ent.WithProjectFilter(where.Filter))
 }
 
+// Notifications is the resolver for the notifications field.
+func (r *queryResolver) Notifications(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, unreadOnly *bool) (*ent.NotificationConnection, error) {
+	return notify.List(ctx, r.client, after, first, before, last, unreadOnly != nil && *unreadOnly)
+}
+
+// UnreadNotificationCount is the resolver for the unreadNotificationCount field.
+func (r *queryResolver) UnreadNotificationCount(ctx context.Context) (int, error) {
+	return notify.UnreadCount(ctx, r.client)
+}
+
 // Tasks is the resolver for the tasks field.
 func (r *queryResolver) Tasks(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.TaskOrder, where *ent.TaskWhereInput) (*ent.TaskConnection, error) {
 	return r.client.Task.Query().Paginate(ctx, after, first, before, last,
 		ent.WithTaskOrder(orderBy), ent.WithTaskFilter(where.Filter))
+}
+
+// NotificationAdded is the resolver for the notificationAdded field.
+func (r *subscriptionResolver) NotificationAdded(ctx context.Context) (<-chan *ent.Notification, error) {
+	return r.notificationFeed(ctx)
+}
+
+// Config is the resolver for the config field.
+func (r *tenantResolver) Config(ctx context.Context, obj *ent.Tenant) (*model.TenantConfig, error) {
+	return tenantConfig(ctx, obj)
 }
 
 // Memberships is the resolver for the memberships field.
@@ -232,4 +280,10 @@ func (r *userResolver) Memberships(ctx context.Context, obj *ent.User) ([]*ent.M
 // Mutation returns MutationResolver implementation.
 func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
 
-type mutationResolver struct{ *Resolver }
+// Subscription returns SubscriptionResolver implementation.
+func (r *Resolver) Subscription() SubscriptionResolver { return &subscriptionResolver{r} }
+
+type (
+	mutationResolver     struct{ *Resolver }
+	subscriptionResolver struct{ *Resolver }
+)

@@ -12,6 +12,7 @@ import (
 
 	"tenantgraph/ent"
 	"tenantgraph/internal/apperr"
+	"tenantgraph/internal/notify"
 )
 
 // txExtension runs every mutation operation in one transaction: committed
@@ -20,8 +21,9 @@ import (
 // resolver's r.tx), so that work before it, such as hashing a password, does
 // not hold SQLite's write lock.
 type txExtension struct {
-	client *ent.Client
-	log    *slog.Logger
+	client   *ent.Client
+	notifier *notify.Notifier
+	log      *slog.Logger
 }
 
 var _ interface {
@@ -53,6 +55,7 @@ func (e txExtension) InterceptResponse(ctx context.Context, next graphql.Respons
 	if !isMutation(graphql.GetOperationContext(ctx)) {
 		return next(ctx)
 	}
+	ctx, batch := notify.WithBatch(ctx)
 	lt := &lazyTx{client: e.client, ctx: ctx}
 	rsp := next(context.WithValue(ctx, lazyTxKey{}, lt))
 	if lt.tx == nil {
@@ -67,6 +70,10 @@ func (e txExtension) InterceptResponse(ctx context.Context, next graphql.Respons
 	if err := lt.tx.Commit(); err != nil {
 		e.log.ErrorContext(ctx, "committing transaction", "error", err.Error())
 		return &graphql.Response{Errors: gqlerror.List{codedError(apperr.New(apperr.Internal, "internal server error"))}}
+	}
+	// Only now may anyone hear of what the mutation wrote.
+	if e.notifier != nil {
+		e.notifier.Committed(ctx, batch)
 	}
 	return rsp
 }

@@ -22,6 +22,9 @@ type config struct {
 	BcryptCost       int           // BCRYPT_COST, default 10
 	SeedDemo         bool          // SEED_DEMO=1 or the -demo flag
 	ShutdownGrace    time.Duration // SHUTDOWN_GRACE, default 15s
+	SMTPURL          string        // SMTP_URL: send EMAIL notifications through this server (else they are logged)
+	WebhookLoopback  bool          // WEBHOOK_ALLOW_LOOPBACK=1: let Slack webhooks point at 127.0.0.1 (tests, local demos)
+	OutboxAttempts   int           // OUTBOX_MAX_ATTEMPTS, default 10
 }
 
 func (c config) production() bool { return c.Env == "production" }
@@ -30,12 +33,14 @@ func (c config) production() bool { return c.Env == "production" }
 // JWT secret.
 func loadConfig(getenv func(string) string) (config, error) {
 	c := config{
-		Env:         orDefault(getenv("APP_ENV"), "development"),
-		Addr:        orDefault(getenv("LISTEN_ADDR"), ":8080"),
-		DatabaseURL: getenv("DATABASE_URL"),
-		JWTIssuer:   orDefault(getenv("JWT_ISSUER"), "tenantgraph"),
-		JWTAudience: orDefault(getenv("JWT_AUDIENCE"), "tenantgraph-api"),
-		SeedDemo:    truthy(getenv("SEED_DEMO")),
+		Env:             orDefault(getenv("APP_ENV"), "development"),
+		Addr:            orDefault(getenv("LISTEN_ADDR"), ":8080"),
+		DatabaseURL:     getenv("DATABASE_URL"),
+		JWTIssuer:       orDefault(getenv("JWT_ISSUER"), "tenantgraph"),
+		JWTAudience:     orDefault(getenv("JWT_AUDIENCE"), "tenantgraph-api"),
+		SeedDemo:        truthy(getenv("SEED_DEMO")),
+		SMTPURL:         getenv("SMTP_URL"),
+		WebhookLoopback: truthy(getenv("WEBHOOK_ALLOW_LOOPBACK")),
 	}
 	var err error
 	if c.TokenTTL, err = duration(getenv, "TOKEN_TTL", 24*time.Hour); err != nil {
@@ -49,6 +54,15 @@ func loadConfig(getenv func(string) string) (config, error) {
 		if c.BcryptCost, err = strconv.Atoi(v); err != nil {
 			return c, fmt.Errorf("BCRYPT_COST: %q is not a number", v)
 		}
+	}
+	c.OutboxAttempts = 10
+	if v := getenv("OUTBOX_MAX_ATTEMPTS"); v != "" {
+		if c.OutboxAttempts, err = strconv.Atoi(v); err != nil || c.OutboxAttempts < 1 {
+			return c, fmt.Errorf("OUTBOX_MAX_ATTEMPTS: %q is not a positive number", v)
+		}
+	}
+	if c.WebhookLoopback && c.production() {
+		return c, fmt.Errorf("WEBHOOK_ALLOW_LOOPBACK is for tests and local demos; it is refused when APP_ENV=production")
 	}
 	for _, o := range strings.Split(getenv("WS_ALLOWED_ORIGINS"), ",") {
 		if o = strings.TrimSpace(o); o != "" {

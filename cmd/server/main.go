@@ -88,11 +88,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 
+	n, err := startNotifications(ctx, cfg, db, log)
+	if err != nil {
+		return err
+	}
+	defer n.stop()
+
 	gql := graph.NewHandler(graph.Deps{
 		Client:           db.Client,
 		Accounts:         account.NewService(tokens, passwords),
 		Sessions:         tenancy.NewResolver(tokens),
 		Logger:           log,
+		Notifier:         n.notifier,
+		Broker:           n.broker,
+		WebhookGuard:     n.guard,
 		WebsocketOrigins: cfg.WebsocketOrigins,
 		Introspection:    true,
 	})

@@ -98,6 +98,110 @@ var (
 			},
 		},
 	}
+	// NotificationsColumns holds the columns for the "notifications" table.
+	NotificationsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"PROJECT_SUBMITTED", "PROJECT_TRANSITIONED", "TASK_ASSIGNED", "COMMENT_ADDED", "MEMBER_ADDED"}},
+		{Name: "title", Type: field.TypeString},
+		{Name: "body", Type: field.TypeString, Size: 2147483647},
+		{Name: "read", Type: field.TypeBool, Default: false},
+		{Name: "project_id", Type: field.TypeInt, Nullable: true},
+		{Name: "task_id", Type: field.TypeInt, Nullable: true},
+		{Name: "tenant_id", Type: field.TypeInt},
+		{Name: "recipient_id", Type: field.TypeInt},
+	}
+	// NotificationsTable holds the schema information for the "notifications" table.
+	NotificationsTable = &schema.Table{
+		Name:       "notifications",
+		Columns:    NotificationsColumns,
+		PrimaryKey: []*schema.Column{NotificationsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "notifications_projects_notifications",
+				Columns:    []*schema.Column{NotificationsColumns[7]},
+				RefColumns: []*schema.Column{ProjectsColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "notifications_tasks_notifications",
+				Columns:    []*schema.Column{NotificationsColumns[8]},
+				RefColumns: []*schema.Column{TasksColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "notifications_tenants_notifications",
+				Columns:    []*schema.Column{NotificationsColumns[9]},
+				RefColumns: []*schema.Column{TenantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "notifications_users_notifications",
+				Columns:    []*schema.Column{NotificationsColumns[10]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "notification_tenant_id",
+				Unique:  false,
+				Columns: []*schema.Column{NotificationsColumns[9]},
+			},
+			{
+				Name:    "notification_tenant_id_recipient_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{NotificationsColumns[9], NotificationsColumns[10], NotificationsColumns[1]},
+			},
+			{
+				Name:    "notification_tenant_id_recipient_id_read",
+				Unique:  false,
+				Columns: []*schema.Column{NotificationsColumns[9], NotificationsColumns[10], NotificationsColumns[6]},
+			},
+		},
+	}
+	// OutboxEntriesColumns holds the columns for the "outbox_entries" table.
+	OutboxEntriesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "channel", Type: field.TypeEnum, Enums: []string{"EMAIL", "SLACK"}},
+		{Name: "payload", Type: field.TypeJSON},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"PENDING", "DELIVERED", "FAILED"}, Default: "PENDING"},
+		{Name: "attempts", Type: field.TypeInt, Default: 0},
+		{Name: "next_attempt_at", Type: field.TypeTime},
+		{Name: "claimed_until", Type: field.TypeTime, Nullable: true},
+		{Name: "last_error", Type: field.TypeString, Nullable: true, Size: 2147483647},
+		{Name: "delivered_at", Type: field.TypeTime, Nullable: true},
+		{Name: "tenant_id", Type: field.TypeInt},
+	}
+	// OutboxEntriesTable holds the schema information for the "outbox_entries" table.
+	OutboxEntriesTable = &schema.Table{
+		Name:       "outbox_entries",
+		Columns:    OutboxEntriesColumns,
+		PrimaryKey: []*schema.Column{OutboxEntriesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "outbox_entries_tenants_outbox_entries",
+				Columns:    []*schema.Column{OutboxEntriesColumns[11]},
+				RefColumns: []*schema.Column{TenantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "outboxentry_tenant_id",
+				Unique:  false,
+				Columns: []*schema.Column{OutboxEntriesColumns[11]},
+			},
+			{
+				Name:    "outboxentry_status_next_attempt_at",
+				Unique:  false,
+				Columns: []*schema.Column{OutboxEntriesColumns[5], OutboxEntriesColumns[7]},
+			},
+		},
+	}
 	// ProjectsColumns holds the columns for the "projects" table.
 	ProjectsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -213,6 +317,8 @@ var (
 		{Name: "updated_at", Type: field.TypeTime},
 		{Name: "name", Type: field.TypeString},
 		{Name: "slug", Type: field.TypeString, Unique: true},
+		{Name: "notification_channels", Type: field.TypeJSON},
+		{Name: "slack_webhook_url", Type: field.TypeString, Nullable: true},
 	}
 	// TenantsTable holds the schema information for the "tenants" table.
 	TenantsTable = &schema.Table{
@@ -239,6 +345,8 @@ var (
 	Tables = []*schema.Table{
 		CommentsTable,
 		MembershipsTable,
+		NotificationsTable,
+		OutboxEntriesTable,
 		ProjectsTable,
 		TasksTable,
 		TenantsTable,
@@ -257,6 +365,17 @@ func init() {
 	MembershipsTable.ForeignKeys[1].RefTable = UsersTable
 	MembershipsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(4294967296),
+	}
+	NotificationsTable.ForeignKeys[0].RefTable = ProjectsTable
+	NotificationsTable.ForeignKeys[1].RefTable = TasksTable
+	NotificationsTable.ForeignKeys[2].RefTable = TenantsTable
+	NotificationsTable.ForeignKeys[3].RefTable = UsersTable
+	NotificationsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(25769803776),
+	}
+	OutboxEntriesTable.ForeignKeys[0].RefTable = TenantsTable
+	OutboxEntriesTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(30064771072),
 	}
 	ProjectsTable.ForeignKeys[0].RefTable = TenantsTable
 	ProjectsTable.ForeignKeys[1].RefTable = UsersTable

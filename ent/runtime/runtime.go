@@ -6,6 +6,8 @@ import (
 	"context"
 	"tenantgraph/ent/comment"
 	"tenantgraph/ent/membership"
+	"tenantgraph/ent/notification"
+	"tenantgraph/ent/outboxentry"
 	"tenantgraph/ent/project"
 	"tenantgraph/ent/schema"
 	"tenantgraph/ent/task"
@@ -101,6 +103,100 @@ func init() {
 	membership.DefaultUpdatedAt = membershipDescUpdatedAt.Default.(func() time.Time)
 	// membership.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
 	membership.UpdateDefaultUpdatedAt = membershipDescUpdatedAt.UpdateDefault.(func() time.Time)
+	notificationMixin := schema.Notification{}.Mixin()
+	notification.Policy = privacy.NewPolicies(schema.Notification{})
+	notification.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := notification.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	notificationMixinHooks0 := notificationMixin[0].Hooks()
+
+	notification.Hooks[1] = notificationMixinHooks0[0]
+	notificationInters := schema.Notification{}.Interceptors()
+	notification.Interceptors[0] = notificationInters[0]
+	notificationMixinFields1 := notificationMixin[1].Fields()
+	_ = notificationMixinFields1
+	notificationFields := schema.Notification{}.Fields()
+	_ = notificationFields
+	// notificationDescCreatedAt is the schema descriptor for created_at field.
+	notificationDescCreatedAt := notificationMixinFields1[0].Descriptor()
+	// notification.DefaultCreatedAt holds the default value on creation for the created_at field.
+	notification.DefaultCreatedAt = notificationDescCreatedAt.Default.(func() time.Time)
+	// notificationDescUpdatedAt is the schema descriptor for updated_at field.
+	notificationDescUpdatedAt := notificationMixinFields1[1].Descriptor()
+	// notification.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	notification.DefaultUpdatedAt = notificationDescUpdatedAt.Default.(func() time.Time)
+	// notification.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	notification.UpdateDefaultUpdatedAt = notificationDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// notificationDescTitle is the schema descriptor for title field.
+	notificationDescTitle := notificationFields[2].Descriptor()
+	// notification.TitleValidator is a validator for the "title" field. It is called by the builders before save.
+	notification.TitleValidator = func() func(string) error {
+		validators := notificationDescTitle.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(title string) error {
+			for _, fn := range fns {
+				if err := fn(title); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// notificationDescBody is the schema descriptor for body field.
+	notificationDescBody := notificationFields[3].Descriptor()
+	// notification.BodyValidator is a validator for the "body" field. It is called by the builders before save.
+	notification.BodyValidator = notificationDescBody.Validators[0].(func(string) error)
+	// notificationDescRead is the schema descriptor for read field.
+	notificationDescRead := notificationFields[4].Descriptor()
+	// notification.DefaultRead holds the default value on creation for the read field.
+	notification.DefaultRead = notificationDescRead.Default.(bool)
+	outboxentryMixin := schema.OutboxEntry{}.Mixin()
+	outboxentry.Policy = privacy.NewPolicies(schema.OutboxEntry{})
+	outboxentry.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := outboxentry.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	outboxentryMixinHooks0 := outboxentryMixin[0].Hooks()
+
+	outboxentry.Hooks[1] = outboxentryMixinHooks0[0]
+	outboxentryInters := schema.OutboxEntry{}.Interceptors()
+	outboxentry.Interceptors[0] = outboxentryInters[0]
+	outboxentryMixinFields1 := outboxentryMixin[1].Fields()
+	_ = outboxentryMixinFields1
+	outboxentryFields := schema.OutboxEntry{}.Fields()
+	_ = outboxentryFields
+	// outboxentryDescCreatedAt is the schema descriptor for created_at field.
+	outboxentryDescCreatedAt := outboxentryMixinFields1[0].Descriptor()
+	// outboxentry.DefaultCreatedAt holds the default value on creation for the created_at field.
+	outboxentry.DefaultCreatedAt = outboxentryDescCreatedAt.Default.(func() time.Time)
+	// outboxentryDescUpdatedAt is the schema descriptor for updated_at field.
+	outboxentryDescUpdatedAt := outboxentryMixinFields1[1].Descriptor()
+	// outboxentry.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	outboxentry.DefaultUpdatedAt = outboxentryDescUpdatedAt.Default.(func() time.Time)
+	// outboxentry.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	outboxentry.UpdateDefaultUpdatedAt = outboxentryDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// outboxentryDescAttempts is the schema descriptor for attempts field.
+	outboxentryDescAttempts := outboxentryFields[3].Descriptor()
+	// outboxentry.DefaultAttempts holds the default value on creation for the attempts field.
+	outboxentry.DefaultAttempts = outboxentryDescAttempts.Default.(int)
+	// outboxentry.AttemptsValidator is a validator for the "attempts" field. It is called by the builders before save.
+	outboxentry.AttemptsValidator = outboxentryDescAttempts.Validators[0].(func(int) error)
+	// outboxentryDescNextAttemptAt is the schema descriptor for next_attempt_at field.
+	outboxentryDescNextAttemptAt := outboxentryFields[4].Descriptor()
+	// outboxentry.DefaultNextAttemptAt holds the default value on creation for the next_attempt_at field.
+	outboxentry.DefaultNextAttemptAt = outboxentryDescNextAttemptAt.Default.(func() time.Time)
 	projectMixin := schema.Project{}.Mixin()
 	project.Policy = privacy.NewPolicies(schema.Project{})
 	project.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -276,6 +372,10 @@ func init() {
 			return nil
 		}
 	}()
+	// tenantDescNotificationChannels is the schema descriptor for notification_channels field.
+	tenantDescNotificationChannels := tenantFields[2].Descriptor()
+	// tenant.DefaultNotificationChannels holds the default value on creation for the notification_channels field.
+	tenant.DefaultNotificationChannels = tenantDescNotificationChannels.Default.([]string)
 	userMixin := schema.User{}.Mixin()
 	user.Policy = privacy.NewPolicies(schema.User{})
 	user.Hooks[0] = func(next ent.Mutator) ent.Mutator {

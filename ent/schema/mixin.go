@@ -110,6 +110,9 @@ var hidden = entgql.Skip(entgql.SkipType)
 // cascade deletes children with their parent at the database level too.
 var cascade = entsql.OnDelete(entsql.Cascade)
 
+// setNull keeps a row whose parent is deleted, pointing at nothing.
+var setNull = entsql.OnDelete(entsql.SetNull)
+
 // maxRunes limits a string to n characters. ent's MaxLen counts bytes, which
 // would refuse a 100-character name written in a script of multibyte letters.
 func maxRunes(n int) func(string) error {

@@ -105,6 +105,74 @@ func mustSee(ctx context.Context, what string, exists func() (bool, error)) erro
 	return nil
 }
 
+// Interceptors of the Notification.
+func (Notification) Interceptors() []ent.Interceptor { return []ent.Interceptor{tenantInterceptor} }
+
+// Interceptors of the OutboxEntry.
+func (OutboxEntry) Interceptors() []ent.Interceptor { return []ent.Interceptor{tenantInterceptor} }
+
+// Policy of the OutboxEntry: written (by MEMBER and up, whose changes notify
+// people) inside the request's transaction; read and updated only by the
+// dispatcher, which is system work.
+func (OutboxEntry) Policy() ent.Policy {
+	return privacy.Policy{
+		Query: privacy.QueryPolicy{privacy.AlwaysDenyRule()},
+		Mutation: privacy.MutationPolicy{
+			privacy.OnMutationOperation(privacy.AlwaysDenyRule(), ent.OpUpdate|ent.OpUpdateOne|ent.OpDelete|ent.OpDeleteOne),
+			tenantPolicy(role.Member).(privacy.Policy).Mutation,
+		},
+	}
+}
+
+// Policy of the Notification: a notification is its recipient's alone, in
+// the tenant it belongs to. Members whose changes notify people create them;
+// the recipient (any role) marks them read; nobody deletes them.
+func (Notification) Policy() ent.Policy {
+	return privacy.Policy{
+		Query: privacy.QueryPolicy{
+			privacy.FilterFunc(func(ctx context.Context, f privacy.Filter) error {
+				v, err := requestViewer(ctx)
+				if err != nil {
+					return err
+				}
+				if !v.Member() {
+					return privacy.Denyf("not a member of the tenant")
+				}
+				nf := f.(*gen.NotificationFilter)
+				nf.WhereTenantID(entql.IntEQ(v.TenantID))
+				nf.WhereRecipientID(entql.IntEQ(v.UserID))
+				return privacy.Skip
+			}),
+		},
+		Mutation: privacy.MutationPolicy{
+			privacy.OnMutationOperation(privacy.AlwaysDenyRule(), ent.OpDelete|ent.OpDeleteOne),
+			privacy.OnMutationOperation(privacy.MutationRuleFunc(func(ctx context.Context, _ ent.Mutation) error {
+				v, err := requestViewer(ctx)
+				if err != nil {
+					return err
+				}
+				if !v.Has(role.Member) {
+					return privacy.Denyf("role %q does not notify anyone", v.Role)
+				}
+				return privacy.Skip
+			}), ent.OpCreate),
+			privacy.OnMutationOperation(privacy.FilterFunc(func(ctx context.Context, f privacy.Filter) error {
+				v, err := requestViewer(ctx)
+				if err != nil {
+					return err
+				}
+				if !v.Member() {
+					return privacy.Denyf("not a member of the tenant")
+				}
+				nf := f.(*gen.NotificationFilter)
+				nf.WhereTenantID(entql.IntEQ(v.TenantID))
+				nf.WhereRecipientID(entql.IntEQ(v.UserID))
+				return privacy.Skip
+			}), ent.OpUpdate|ent.OpUpdateOne),
+		},
+	}
+}
+
 // Interceptors of the Membership.
 func (Membership) Interceptors() []ent.Interceptor { return []ent.Interceptor{tenantInterceptor} }
 

@@ -36,6 +36,7 @@ func (Project) Edges() []ent.Edge {
 		edge.From("created_by", User.Type).Ref("created_projects").Field("created_by_id").Unique().Required().Immutable().
 			Annotations(entgql.Skip(entgql.SkipWhereInput)),
 		edge.To("tasks", Task.Type).Annotations(entgql.RelayConnection(), cascade),
+		edge.To("notifications", Notification.Type).Annotations(entgql.Skip(entgql.SkipAll), setNull),
 	}
 }
 

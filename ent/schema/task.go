@@ -51,6 +51,7 @@ func (Task) Edges() []ent.Edge {
 		edge.From("created_by", User.Type).Ref("created_tasks").Field("created_by_id").Unique().Required().Immutable().
 			Annotations(entgql.Skip(entgql.SkipWhereInput)),
 		edge.To("comments", Comment.Type).Annotations(entgql.RelayConnection(), cascade),
+		edge.To("notifications", Notification.Type).Annotations(entgql.Skip(entgql.SkipAll), setNull),
 	}
 }
 

@@ -19,6 +19,11 @@ func (Tenant) Fields() []ent.Field {
 	return []ent.Field{
 		field.String("name").NotEmpty().Validate(maxRunes(100)),
 		field.String("slug").NotEmpty().Validate(maxRunes(63)).Unique().Immutable(),
+		// Notification settings, served through the hand-written
+		// Tenant.config field (the webhook URL to OWNERs alone).
+		field.Strings("notification_channels").Default([]string{"IN_APP"}).
+			Annotations(entgql.Skip(entgql.SkipAll)),
+		field.String("slack_webhook_url").Optional().Sensitive(),
 	}
 }
 
@@ -31,6 +36,8 @@ func (Tenant) Edges() []ent.Edge {
 		edge.To("projects", Project.Type).Annotations(skip),
 		edge.To("tasks", Task.Type).Annotations(skip),
 		edge.To("comments", Comment.Type).Annotations(skip),
+		edge.To("notifications", Notification.Type).Annotations(skip),
+		edge.To("outbox_entries", OutboxEntry.Type).Annotations(skip),
 	}
 }
 

@@ -35,6 +35,7 @@ func (User) Edges() []ent.Edge {
 		edge.To("created_tasks", Task.Type).Annotations(skip),
 		edge.To("assigned_tasks", Task.Type).Annotations(skip),
 		edge.To("comments", Comment.Type).Annotations(skip),
+		edge.To("notifications", Notification.Type).Annotations(skip),
 	}
 }
 

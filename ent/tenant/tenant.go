@@ -23,6 +23,10 @@ const (
 	FieldName = "name"
 	// FieldSlug holds the string denoting the slug field in the database.
 	FieldSlug = "slug"
+	// FieldNotificationChannels holds the string denoting the notification_channels field in the database.
+	FieldNotificationChannels = "notification_channels"
+	// FieldSlackWebhookURL holds the string denoting the slack_webhook_url field in the database.
+	FieldSlackWebhookURL = "slack_webhook_url"
 	// EdgeMemberships holds the string denoting the memberships edge name in mutations.
 	EdgeMemberships = "memberships"
 	// EdgeProjects holds the string denoting the projects edge name in mutations.
@@ -31,6 +35,10 @@ const (
 	EdgeTasks = "tasks"
 	// EdgeComments holds the string denoting the comments edge name in mutations.
 	EdgeComments = "comments"
+	// EdgeNotifications holds the string denoting the notifications edge name in mutations.
+	EdgeNotifications = "notifications"
+	// EdgeOutboxEntries holds the string denoting the outbox_entries edge name in mutations.
+	EdgeOutboxEntries = "outbox_entries"
 	// Table holds the table name of the tenant in the database.
 	Table = "tenants"
 	// MembershipsTable is the table that holds the memberships relation/edge.
@@ -61,6 +69,20 @@ const (
 	CommentsInverseTable = "comments"
 	// CommentsColumn is the table column denoting the comments relation/edge.
 	CommentsColumn = "tenant_id"
+	// NotificationsTable is the table that holds the notifications relation/edge.
+	NotificationsTable = "notifications"
+	// NotificationsInverseTable is the table name for the Notification entity.
+	// It exists in this package in order to avoid circular dependency with the "notification" package.
+	NotificationsInverseTable = "notifications"
+	// NotificationsColumn is the table column denoting the notifications relation/edge.
+	NotificationsColumn = "tenant_id"
+	// OutboxEntriesTable is the table that holds the outbox_entries relation/edge.
+	OutboxEntriesTable = "outbox_entries"
+	// OutboxEntriesInverseTable is the table name for the OutboxEntry entity.
+	// It exists in this package in order to avoid circular dependency with the "outboxentry" package.
+	OutboxEntriesInverseTable = "outbox_entries"
+	// OutboxEntriesColumn is the table column denoting the outbox_entries relation/edge.
+	OutboxEntriesColumn = "tenant_id"
 )
 
 // Columns holds all SQL columns for tenant fields.
@@ -70,6 +92,8 @@ var Columns = []string{
 	FieldUpdatedAt,
 	FieldName,
 	FieldSlug,
+	FieldNotificationChannels,
+	FieldSlackWebhookURL,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -100,6 +124,8 @@ var (
 	NameValidator func(string) error
 	// SlugValidator is a validator for the "slug" field. It is called by the builders before save.
 	SlugValidator func(string) error
+	// DefaultNotificationChannels holds the default value on creation for the "notification_channels" field.
+	DefaultNotificationChannels []string
 )
 
 // OrderOption defines the ordering options for the Tenant queries.
@@ -128,6 +154,11 @@ func ByName(opts ...sql.OrderTermOption) OrderOption {
 // BySlug orders the results by the slug field.
 func BySlug(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldSlug, opts...).ToFunc()
+}
+
+// BySlackWebhookURL orders the results by the slack_webhook_url field.
+func BySlackWebhookURL(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldSlackWebhookURL, opts...).ToFunc()
 }
 
 // ByMembershipsCount orders the results by memberships count.
@@ -185,6 +216,34 @@ func ByComments(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 		sqlgraph.OrderByNeighborTerms(s, newCommentsStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
 }
+
+// ByNotificationsCount orders the results by notifications count.
+func ByNotificationsCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newNotificationsStep(), opts...)
+	}
+}
+
+// ByNotifications orders the results by notifications terms.
+func ByNotifications(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newNotificationsStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
+
+// ByOutboxEntriesCount orders the results by outbox_entries count.
+func ByOutboxEntriesCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newOutboxEntriesStep(), opts...)
+	}
+}
+
+// ByOutboxEntries orders the results by outbox_entries terms.
+func ByOutboxEntries(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newOutboxEntriesStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
 func newMembershipsStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
@@ -211,5 +270,19 @@ func newCommentsStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(CommentsInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2M, false, CommentsTable, CommentsColumn),
+	)
+}
+func newNotificationsStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(NotificationsInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, NotificationsTable, NotificationsColumn),
+	)
+}
+func newOutboxEntriesStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(OutboxEntriesInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, OutboxEntriesTable, OutboxEntriesColumn),
 	)
 }

@@ -75,6 +75,11 @@ func Slug(v string) predicate.Tenant {
 	return predicate.Tenant(sql.FieldEQ(FieldSlug, v))
 }
 
+// SlackWebhookURL applies equality check predicate on the "slack_webhook_url" field. It's identical to SlackWebhookURLEQ.
+func SlackWebhookURL(v string) predicate.Tenant {
+	return predicate.Tenant(sql.FieldEQ(FieldSlackWebhookURL, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.Tenant {
 	return predicate.Tenant(sql.FieldEQ(FieldCreatedAt, v))
@@ -285,6 +290,81 @@ func SlugContainsFold(v string) predicate.Tenant {
 	return predicate.Tenant(sql.FieldContainsFold(FieldSlug, v))
 }
 
+// SlackWebhookURLEQ applies the EQ predicate on the "slack_webhook_url" field.
+func SlackWebhookURLEQ(v string) predicate.Tenant {
+	return predicate.Tenant(sql.FieldEQ(FieldSlackWebhookURL, v))
+}
+
+// SlackWebhookURLNEQ applies the NEQ predicate on the "slack_webhook_url" field.
+func SlackWebhookURLNEQ(v string) predicate.Tenant {
+	return predicate.Tenant(sql.FieldNEQ(FieldSlackWebhookURL, v))
+}
+
+// SlackWebhookURLIn applies the In predicate on the "slack_webhook_url" field.
+func SlackWebhookURLIn(vs ...string) predicate.Tenant {
+	return predicate.Tenant(sql.FieldIn(FieldSlackWebhookURL, vs...))
+}
+
+// SlackWebhookURLNotIn applies the NotIn predicate on the "slack_webhook_url" field.
+func SlackWebhookURLNotIn(vs ...string) predicate.Tenant {
+	return predicate.Tenant(sql.FieldNotIn(FieldSlackWebhookURL, vs...))
+}
+
+// SlackWebhookURLGT applies the GT predicate on the "slack_webhook_url" field.
+func SlackWebhookURLGT(v string) predicate.Tenant {
+	return predicate.Tenant(sql.FieldGT(FieldSlackWebhookURL, v))
+}
+
+// SlackWebhookURLGTE applies the GTE predicate on the "slack_webhook_url" field.
+func SlackWebhookURLGTE(v string) predicate.Tenant {
+	return predicate.Tenant(sql.FieldGTE(FieldSlackWebhookURL, v))
+}
+
+// SlackWebhookURLLT applies the LT predicate on the "slack_webhook_url" field.
+func SlackWebhookURLLT(v string) predicate.Tenant {
+	return predicate.Tenant(sql.FieldLT(FieldSlackWebhookURL, v))
+}
+
+// SlackWebhookURLLTE applies the LTE predicate on the "slack_webhook_url" field.
+func SlackWebhookURLLTE(v string) predicate.Tenant {
+	return predicate.Tenant(sql.FieldLTE(FieldSlackWebhookURL, v))
+}
+
+// SlackWebhookURLContains applies the Contains predicate on the "slack_webhook_url" field.
+func SlackWebhookURLContains(v string) predicate.Tenant {
+	return predicate.Tenant(sql.FieldContains(FieldSlackWebhookURL, v))
+}
+
+// SlackWebhookURLHasPrefix applies the HasPrefix predicate on the "slack_webhook_url" field.
+func SlackWebhookURLHasPrefix(v string) predicate.Tenant {
+	return predicate.Tenant(sql.FieldHasPrefix(FieldSlackWebhookURL, v))
+}
+
+// SlackWebhookURLHasSuffix applies the HasSuffix predicate on the "slack_webhook_url" field.
+func SlackWebhookURLHasSuffix(v string) predicate.Tenant {
+	return predicate.Tenant(sql.FieldHasSuffix(FieldSlackWebhookURL, v))
+}
+
+// SlackWebhookURLIsNil applies the IsNil predicate on the "slack_webhook_url" field.
+func SlackWebhookURLIsNil() predicate.Tenant {
+	return predicate.Tenant(sql.FieldIsNull(FieldSlackWebhookURL))
+}
+
+// SlackWebhookURLNotNil applies the NotNil predicate on the "slack_webhook_url" field.
+func SlackWebhookURLNotNil() predicate.Tenant {
+	return predicate.Tenant(sql.FieldNotNull(FieldSlackWebhookURL))
+}
+
+// SlackWebhookURLEqualFold applies the EqualFold predicate on the "slack_webhook_url" field.
+func SlackWebhookURLEqualFold(v string) predicate.Tenant {
+	return predicate.Tenant(sql.FieldEqualFold(FieldSlackWebhookURL, v))
+}
+
+// SlackWebhookURLContainsFold applies the ContainsFold predicate on the "slack_webhook_url" field.
+func SlackWebhookURLContainsFold(v string) predicate.Tenant {
+	return predicate.Tenant(sql.FieldContainsFold(FieldSlackWebhookURL, v))
+}
+
 // HasMemberships applies the HasEdge predicate on the "memberships" edge.
 func HasMemberships() predicate.Tenant {
 	return predicate.Tenant(func(s *sql.Selector) {
@@ -369,6 +449,52 @@ func HasComments() predicate.Tenant {
 func HasCommentsWith(preds ...predicate.Comment) predicate.Tenant {
 	return predicate.Tenant(func(s *sql.Selector) {
 		step := newCommentsStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasNotifications applies the HasEdge predicate on the "notifications" edge.
+func HasNotifications() predicate.Tenant {
+	return predicate.Tenant(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, NotificationsTable, NotificationsColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasNotificationsWith applies the HasEdge predicate on the "notifications" edge with a given conditions (other predicates).
+func HasNotificationsWith(preds ...predicate.Notification) predicate.Tenant {
+	return predicate.Tenant(func(s *sql.Selector) {
+		step := newNotificationsStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasOutboxEntries applies the HasEdge predicate on the "outbox_entries" edge.
+func HasOutboxEntries() predicate.Tenant {
+	return predicate.Tenant(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, OutboxEntriesTable, OutboxEntriesColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasOutboxEntriesWith applies the HasEdge predicate on the "outbox_entries" edge with a given conditions (other predicates).
+func HasOutboxEntriesWith(preds ...predicate.OutboxEntry) predicate.Tenant {
+	return predicate.Tenant(func(s *sql.Selector) {
+		step := newOutboxEntriesStep()
 		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
 			for _, p := range preds {
 				p(s)

@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,6 +30,8 @@ import (
 	"tenantgraph/internal/account"
 	"tenantgraph/internal/auth"
 	"tenantgraph/internal/database"
+	"tenantgraph/internal/notify"
+	"tenantgraph/internal/pubsub"
 	"tenantgraph/internal/server"
 	"tenantgraph/internal/tenancy"
 
@@ -52,7 +55,19 @@ type Env struct {
 	Tokens  *auth.Tokens
 	Server  *httptest.Server
 	URL     string // the GraphQL endpoint
-	log     *lockedWriter
+	// DatabaseURL is the fresh database's URL (a second server may share it).
+	DatabaseURL string
+	Broker      pubsub.Broker
+	Notifier    *notify.Notifier
+	Log         *slog.Logger
+
+	log    *lockedWriter
+	shared *shared // the same for copies of the Env
+}
+
+type shared struct {
+	mu         sync.Mutex
+	dispatcher *notify.Dispatcher
 }
 
 // Logs returns what the server logged so far.
@@ -88,7 +103,8 @@ func New(t testing.TB, dialectName string) *Env {
 		counter = database.NewCounter(d)
 		return counter
 	}}
-	db, err := database.Open(ctx, NewDatabaseURL(t, dialectName), opts)
+	dbURL := NewDatabaseURL(t, dialectName)
+	db, err := database.Open(ctx, dbURL, opts)
 	if err != nil {
 		t.Fatalf("opening database: %v", err)
 	}
@@ -109,18 +125,67 @@ func New(t testing.TB, dialectName string) *Env {
 	}
 	logs := &lockedWriter{}
 	log := slog.New(slog.NewJSONHandler(logs, nil))
+	e := &Env{T: t, Dialect: dialectName, DB: db, Counter: counter, Tokens: tokens, log: logs, Log: log, shared: &shared{}}
+	var broker pubsub.Broker = pubsub.NewLocal(0)
+	if dialectName == dialect.Postgres {
+		pg, err := pubsub.NewPostgres(dbURL, db.SQL, 0, log)
+		if err != nil {
+			t.Fatalf("starting the PostgreSQL broker: %v", err)
+		}
+		broker = pg
+	}
+	t.Cleanup(func() { broker.Close() })
+	e.Broker = broker
+	e.DatabaseURL = dbURL
+	e.Notifier = notify.NewNotifier(broker, e.wakeDispatcher, log)
 	gql := graph.NewHandler(graph.Deps{
 		Client:        db.Client,
 		Accounts:      account.NewService(tokens, passwords),
 		Sessions:      tenancy.NewResolver(tokens),
 		Logger:        log,
+		Notifier:      e.Notifier,
+		Broker:        broker,
+		WebhookGuard:  notify.WebhookGuard{AllowLoopback: true},
 		Introspection: true,
 	})
 	srv := httptest.NewServer(server.Handler(server.Config{GraphQL: gql, DB: db, Logger: log, GraphiQL: true}))
 	t.Cleanup(srv.Close)
-	return &Env{
-		T: t, Dialect: dialectName, DB: db, Counter: counter, Tokens: tokens,
-		Server: srv, URL: srv.URL + "/graphql", log: logs,
+	e.Server, e.URL = srv, srv.URL+"/graphql"
+	return e
+}
+
+// NewDispatcher returns an outbox dispatcher for this server's database,
+// sending through senders; the server's mutations wake it. It does not run
+// until StartDispatcher (or RunOnce).
+func (e *Env) NewDispatcher(senders map[string]notify.Sender, cfg notify.DispatcherConfig) *notify.Dispatcher {
+	d := notify.NewDispatcher(e.DB.Client, e.Dialect, senders, cfg, e.Log)
+	e.shared.mu.Lock()
+	e.shared.dispatcher = d
+	e.shared.mu.Unlock()
+	return d
+}
+
+// StartDispatcher runs d in the background until the returned stop is called
+// (or the test ends).
+func (e *Env) StartDispatcher(d *notify.Dispatcher) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		d.Run(ctx)
+	}()
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); <-done }) }
+	e.T.Cleanup(stop)
+	return stop
+}
+
+func (e *Env) wakeDispatcher() {
+	e.shared.mu.Lock()
+	d := e.shared.dispatcher
+	e.shared.mu.Unlock()
+	if d != nil {
+		d.Wake()
 	}
 }
 

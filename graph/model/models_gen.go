@@ -3,6 +3,10 @@
 package model
 
 import (
+	"bytes"
+	"fmt"
+	"io"
+	"strconv"
 	"tenantgraph/ent"
 	"tenantgraph/ent/task"
 	"tenantgraph/internal/priority"
@@ -76,6 +80,24 @@ type RegisterInput struct {
 	Name string `json:"name"`
 }
 
+type Subscription struct {
+}
+
+// A tenant's notification settings.
+type TenantConfig struct {
+	NotificationChannels []NotificationChannel `json:"notificationChannels"`
+	// The Slack incoming-webhook URL: a secret, readable by OWNERs alone.
+	SlackWebhookURL *string `json:"slackWebhookURL,omitempty"`
+}
+
+type TenantConfigInput struct {
+	// Absent: unchanged. Default of a new tenant: [IN_APP].
+	NotificationChannels []NotificationChannel `json:"notificationChannels,omitempty"`
+	// Absent: unchanged; null: cleared. Must be https and must not point at a
+	// loopback, private, link-local or metadata address. Required while SLACK is on.
+	SlackWebhookURL graphql.Omittable[*string] `json:"slackWebhookURL,omitempty"`
+}
+
 type UpdateCommentInput struct {
 	// 1 to 10,000 characters.
 	Body string `json:"body"`
@@ -102,4 +124,65 @@ type WorkflowTransition struct {
 	From    workflow.Status `json:"from"`
 	To      workflow.Status `json:"to"`
 	MinRole role.Role       `json:"minRole"`
+}
+
+// Where a tenant's notifications go.
+type NotificationChannel string
+
+const (
+	// An in-app notification: listed by notifications, pushed by notificationAdded.
+	NotificationChannelInApp NotificationChannel = "IN_APP"
+	// An email to each recipient (logged unless the server has SMTP_URL).
+	NotificationChannelEmail NotificationChannel = "EMAIL"
+	// One message to the tenant's Slack incoming webhook.
+	NotificationChannelSLACk NotificationChannel = "SLACK"
+)
+
+var AllNotificationChannel = []NotificationChannel{
+	NotificationChannelInApp,
+	NotificationChannelEmail,
+	NotificationChannelSLACk,
+}
+
+func (e NotificationChannel) IsValid() bool {
+	switch e {
+	case NotificationChannelInApp, NotificationChannelEmail, NotificationChannelSLACk:
+		return true
+	}
+	return false
+}
+
+func (e NotificationChannel) String() string {
+	return string(e)
+}
+
+func (e *NotificationChannel) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = NotificationChannel(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid NotificationChannel", str)
+	}
+	return nil
+}
+
+func (e NotificationChannel) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *NotificationChannel) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e NotificationChannel) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }

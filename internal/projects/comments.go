@@ -15,11 +15,12 @@ var errCommentNotFound = apperr.New(apperr.NotFound, "no such comment")
 
 // CreateComment adds the caller's comment to a task whose project is not
 // archived.
-func CreateComment(ctx context.Context, c *ent.Client, taskID int, body string) (*ent.Comment, error) {
+func (s *Service) CreateComment(ctx context.Context, c *ent.Client, taskID int, body string) (*ent.Comment, error) {
 	if err := validate.Text("body", body, 1, 10000); err != nil {
 		return nil, err
 	}
-	if _, err := writableTask(ctx, c, taskID); err != nil {
+	t, err := writableTask(ctx, c, taskID)
+	if err != nil {
 		return nil, err
 	}
 	cm, err := c.Comment.Create().
@@ -30,11 +31,16 @@ func CreateComment(ctx context.Context, c *ent.Client, taskID int, body string) 
 	if err != nil {
 		return nil, fmt.Errorf("projects: creating comment: %w", err)
 	}
+	if s.notify != nil {
+		if err := s.notify.CommentAdded(ctx, c, cm, t); err != nil {
+			return nil, err
+		}
+	}
 	return cm, nil
 }
 
 // UpdateComment edits a comment. Only its author may (else Forbidden).
-func UpdateComment(ctx context.Context, c *ent.Client, id int, body string) (*ent.Comment, error) {
+func (s *Service) UpdateComment(ctx context.Context, c *ent.Client, id int, body string) (*ent.Comment, error) {
 	if err := validate.Text("body", body, 1, 10000); err != nil {
 		return nil, err
 	}
@@ -54,7 +60,7 @@ func UpdateComment(ctx context.Context, c *ent.Client, id int, body string) (*en
 
 // DeleteComment deletes a comment. Its author or a MANAGER and up may (else
 // Forbidden).
-func DeleteComment(ctx context.Context, c *ent.Client, id int) error {
+func (s *Service) DeleteComment(ctx context.Context, c *ent.Client, id int) error {
 	cm, err := writableComment(ctx, c, id)
 	if err != nil {
 		return err

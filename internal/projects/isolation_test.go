@@ -290,42 +290,43 @@ func TestDataLayerIsolation(t *testing.T) {
 
 		t.Run("domain functions given the victim's IDs", func(t *testing.T) {
 			desc := "pwned"
+			svc := projects.NewService(nil)
 			ops := []struct {
 				name string
 				do   func(context.Context, *ent.Client) error
 				want apperr.Kind
 			}{
 				{"UpdateProject", func(ctx context.Context, c *ent.Client) error {
-					_, err := projects.UpdateProject(ctx, c, w.victimProject, projects.UpdateProjectInput{Name: &desc})
+					_, err := svc.UpdateProject(ctx, c, w.victimProject, projects.UpdateProjectInput{Name: &desc})
 					return err
 				}, apperr.NotFound},
-				{"DeleteProject", func(ctx context.Context, c *ent.Client) error { return projects.DeleteProject(ctx, c, w.victimProject) }, apperr.NotFound},
+				{"DeleteProject", func(ctx context.Context, c *ent.Client) error { return svc.DeleteProject(ctx, c, w.victimProject) }, apperr.NotFound},
 				{"Transition", func(ctx context.Context, c *ent.Client) error {
-					_, err := projects.Transition(ctx, c, w.victimProject, "SUBMITTED")
+					_, err := svc.Transition(ctx, c, w.victimProject, "SUBMITTED")
 					return err
 				}, apperr.NotFound},
 				{"CreateTask under the victim's project", func(ctx context.Context, c *ent.Client) error {
-					_, err := projects.CreateTask(ctx, c, projects.CreateTaskInput{ProjectID: w.victimProject, Title: "pwned"})
+					_, err := svc.CreateTask(ctx, c, projects.CreateTaskInput{ProjectID: w.victimProject, Title: "pwned"})
 					return err
 				}, apperr.NotFound},
 				{"CreateTask assigned to a victim-only user", func(ctx context.Context, c *ent.Client) error {
-					_, err := projects.CreateTask(ctx, c, projects.CreateTaskInput{ProjectID: w.project, Title: "x", AssigneeID: &w.victimOnly})
+					_, err := svc.CreateTask(ctx, c, projects.CreateTaskInput{ProjectID: w.project, Title: "x", AssigneeID: &w.victimOnly})
 					return err
 				}, apperr.Invalid},
 				{"UpdateTask", func(ctx context.Context, c *ent.Client) error {
-					_, err := projects.UpdateTask(ctx, c, w.victimTask, projects.UpdateTaskInput{Title: &desc})
+					_, err := svc.UpdateTask(ctx, c, w.victimTask, projects.UpdateTaskInput{Title: &desc})
 					return err
 				}, apperr.NotFound},
-				{"DeleteTask", func(ctx context.Context, c *ent.Client) error { return projects.DeleteTask(ctx, c, w.victimTask) }, apperr.NotFound},
+				{"DeleteTask", func(ctx context.Context, c *ent.Client) error { return svc.DeleteTask(ctx, c, w.victimTask) }, apperr.NotFound},
 				{"CreateComment on the victim's task", func(ctx context.Context, c *ent.Client) error {
-					_, err := projects.CreateComment(ctx, c, w.victimTask, "pwned")
+					_, err := svc.CreateComment(ctx, c, w.victimTask, "pwned")
 					return err
 				}, apperr.NotFound},
 				{"UpdateComment", func(ctx context.Context, c *ent.Client) error {
-					_, err := projects.UpdateComment(ctx, c, w.victimComment, "pwned")
+					_, err := svc.UpdateComment(ctx, c, w.victimComment, "pwned")
 					return err
 				}, apperr.NotFound},
-				{"DeleteComment", func(ctx context.Context, c *ent.Client) error { return projects.DeleteComment(ctx, c, w.victimComment) }, apperr.NotFound},
+				{"DeleteComment", func(ctx context.Context, c *ent.Client) error { return svc.DeleteComment(ctx, c, w.victimComment) }, apperr.NotFound},
 			}
 			for _, op := range ops {
 				t.Run(op.name, func(t *testing.T) {

@@ -19,6 +19,20 @@ import (
 	"tenantgraph/internal/workflow"
 )
 
+// Notifier is told about changes that notify people. Its calls run inside the
+// change's transaction (c), so a rolled-back change notifies no one.
+type Notifier interface {
+	ProjectTransitioned(ctx context.Context, c *ent.Client, p *ent.Project, from workflow.Status) error
+	TaskAssigned(ctx context.Context, c *ent.Client, t *ent.Task) error
+	CommentAdded(ctx context.Context, c *ent.Client, cm *ent.Comment, t *ent.Task) error
+}
+
+// Service applies the rules and tells its Notifier what happened.
+type Service struct{ notify Notifier }
+
+// NewService returns a Service notifying through n (nil: nobody is notified).
+func NewService(n Notifier) *Service { return &Service{notify: n} }
+
 // Optional is an update of a nullable field: Set says whether the input named
 // the field at all; a nil Value then clears it.
 type Optional[T any] struct {
@@ -43,7 +57,7 @@ var errProjectNotFound = apperr.New(apperr.NotFound, "no such project")
 
 // CreateProject creates a project in the workflow's initial status, created
 // by the caller.
-func CreateProject(ctx context.Context, c *ent.Client, in CreateProjectInput) (*ent.Project, error) {
+func (s *Service) CreateProject(ctx context.Context, c *ent.Client, in CreateProjectInput) (*ent.Project, error) {
 	if err := validate.Text("name", in.Name, 1, 200); err != nil {
 		return nil, err
 	}
@@ -64,7 +78,7 @@ func CreateProject(ctx context.Context, c *ent.Client, in CreateProjectInput) (*
 
 // UpdateProject edits a project's name or description. An archived project
 // is Conflict; another tenant's is NotFound.
-func UpdateProject(ctx context.Context, c *ent.Client, id int, in UpdateProjectInput) (*ent.Project, error) {
+func (s *Service) UpdateProject(ctx context.Context, c *ent.Client, id int, in UpdateProjectInput) (*ent.Project, error) {
 	if in.Name != nil {
 		if err := validate.Text("name", *in.Name, 1, 200); err != nil {
 			return nil, err
@@ -99,7 +113,7 @@ func UpdateProject(ctx context.Context, c *ent.Client, id int, in UpdateProjectI
 }
 
 // DeleteProject deletes a project with its tasks and comments.
-func DeleteProject(ctx context.Context, c *ent.Client, id int) error {
+func (s *Service) DeleteProject(ctx context.Context, c *ent.Client, id int) error {
 	if _, err := getProject(ctx, c, id); err != nil {
 		return err
 	}
@@ -123,7 +137,7 @@ func DeleteProject(ctx context.Context, c *ent.Client, id int) error {
 // below the row's is Forbidden. The update is conditional on the status read,
 // so of two concurrent transitions from one status exactly one wins; the
 // other gets Conflict.
-func Transition(ctx context.Context, c *ent.Client, id int, to workflow.Status) (*ent.Project, error) {
+func (s *Service) Transition(ctx context.Context, c *ent.Client, id int, to workflow.Status) (*ent.Project, error) {
 	p, err := getProject(ctx, c, id)
 	if err != nil {
 		return nil, err
@@ -141,7 +155,16 @@ func Transition(ctx context.Context, c *ent.Client, id int, to workflow.Status) 
 	if n == 0 {
 		return nil, apperr.New(apperr.Conflict, "the project left %s meanwhile; reload it and try again", p.Status)
 	}
-	return c.Project.Get(ctx, id)
+	moved, err := c.Project.Get(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("projects: reloading project %d: %w", id, err)
+	}
+	if s.notify != nil {
+		if err := s.notify.ProjectTransitioned(ctx, c, moved, p.Status); err != nil {
+			return nil, err
+		}
+	}
+	return moved, nil
 }
 
 // AvailableTransitions lists the statuses the caller may move p to now.

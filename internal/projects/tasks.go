@@ -41,7 +41,7 @@ var errTaskNotFound = apperr.New(apperr.NotFound, "no such task")
 
 // CreateTask adds a task to a project of the tenant that is not archived.
 // The assignee must be a member of the tenant (else Invalid).
-func CreateTask(ctx context.Context, c *ent.Client, in CreateTaskInput) (*ent.Task, error) {
+func (s *Service) CreateTask(ctx context.Context, c *ent.Client, in CreateTaskInput) (*ent.Task, error) {
 	if err := validate.Text("title", in.Title, 1, 200); err != nil {
 		return nil, err
 	}
@@ -74,11 +74,16 @@ func CreateTask(ctx context.Context, c *ent.Client, in CreateTaskInput) (*ent.Ta
 	if err != nil {
 		return nil, fmt.Errorf("projects: creating task: %w", err)
 	}
+	if t.AssigneeID != nil && s.notify != nil {
+		if err := s.notify.TaskAssigned(ctx, c, t); err != nil {
+			return nil, err
+		}
+	}
 	return t, nil
 }
 
 // UpdateTask edits a task of a project that is not archived.
-func UpdateTask(ctx context.Context, c *ent.Client, id int, in UpdateTaskInput) (*ent.Task, error) {
+func (s *Service) UpdateTask(ctx context.Context, c *ent.Client, id int, in UpdateTaskInput) (*ent.Task, error) {
 	if in.Title != nil {
 		if err := validate.Text("title", *in.Title, 1, 200); err != nil {
 			return nil, err
@@ -124,16 +129,22 @@ func UpdateTask(ctx context.Context, c *ent.Client, id int, in UpdateTaskInput) 
 			u.SetDueDate(in.DueDate.Value.UTC().Truncate(time.Microsecond))
 		}
 	}
+	before := t.AssigneeID
 	t, err = u.Save(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("projects: updating task %d: %w", id, err)
+	}
+	if newlyAssigned(before, t.AssigneeID) && s.notify != nil {
+		if err := s.notify.TaskAssigned(ctx, c, t); err != nil {
+			return nil, err
+		}
 	}
 	return t, nil
 }
 
 // DeleteTask deletes a task with its comments. Only its creator or a MANAGER
 // and up may (else Forbidden).
-func DeleteTask(ctx context.Context, c *ent.Client, id int) error {
+func (s *Service) DeleteTask(ctx context.Context, c *ent.Client, id int) error {
 	t, err := writableTask(ctx, c, id)
 	if err != nil {
 		return err
@@ -149,6 +160,12 @@ func DeleteTask(ctx context.Context, c *ent.Client, id int) error {
 		return fmt.Errorf("projects: deleting task %d: %w", id, err)
 	}
 	return nil
+}
+
+// newlyAssigned reports whether an update gave the task an assignee it did
+// not have.
+func newlyAssigned(before, after *int) bool {
+	return after != nil && (before == nil || *before != *after)
 }
 
 // writableTask loads a task whose project is not archived.

@@ -13,9 +13,20 @@ import (
 	"tenantgraph/internal/viewer"
 )
 
+// MemberNotifier is told, inside the transaction, that a user was added.
+type MemberNotifier interface {
+	MemberAdded(ctx context.Context, c *ent.Client, m *ent.Membership) error
+}
+
+// Members administers the members of the current tenant.
+type Members struct{ notify MemberNotifier }
+
+// NewMembers returns a Members notifying through n (nil: nobody is notified).
+func NewMembers(n MemberNotifier) *Members { return &Members{notify: n} }
+
 // AddMember gives the registered user with email a role in the current
 // tenant. An unknown email is NotFound; an existing member is Conflict.
-func AddMember(ctx context.Context, c *ent.Client, email string, r role.Role) (*ent.Membership, error) {
+func (s *Members) AddMember(ctx context.Context, c *ent.Client, email string, r role.Role) (*ent.Membership, error) {
 	if !r.Valid() {
 		return nil, apperr.InvalidField("role", "must be one of OWNER, MANAGER, MEMBER, VIEWER")
 	}
@@ -44,12 +55,17 @@ func AddMember(ctx context.Context, c *ent.Client, email string, r role.Role) (*
 	if err != nil {
 		return nil, fmt.Errorf("tenancy: adding member: %w", err)
 	}
+	if s.notify != nil {
+		if err := s.notify.MemberAdded(ctx, c, m); err != nil {
+			return nil, err
+		}
+	}
 	return m, nil
 }
 
 // UpdateMemberRole changes a member's role. Demoting the last OWNER is
 // Conflict; a membership of another tenant is NotFound.
-func UpdateMemberRole(ctx context.Context, c *ent.Client, id int, r role.Role) (*ent.Membership, error) {
+func (s *Members) UpdateMemberRole(ctx context.Context, c *ent.Client, id int, r role.Role) (*ent.Membership, error) {
 	if !r.Valid() {
 		return nil, apperr.InvalidField("role", "must be one of OWNER, MANAGER, MEMBER, VIEWER")
 	}
@@ -71,7 +87,7 @@ func UpdateMemberRole(ctx context.Context, c *ent.Client, id int, r role.Role) (
 
 // RemoveMember removes a membership. Removing the last OWNER is Conflict; a
 // membership of another tenant is NotFound.
-func RemoveMember(ctx context.Context, c *ent.Client, id int) error {
+func (s *Members) RemoveMember(ctx context.Context, c *ent.Client, id int) error {
 	m, err := lockedMembership(ctx, c, id)
 	if err != nil {
 		return err

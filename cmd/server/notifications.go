@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+
+	"entgo.io/ent/dialect"
+
+	"tenantgraph/internal/database"
+	"tenantgraph/internal/notify"
+	"tenantgraph/internal/pubsub"
+)
+
+// notifications is the running notification machinery: the broker behind
+// the live feed, the notifier used by mutations and the outbox dispatcher.
+type notifications struct {
+	broker   pubsub.Broker
+	notifier *notify.Notifier
+	guard    notify.WebhookGuard
+	stop     func()
+}
+
+// startNotifications picks the broker (LISTEN/NOTIFY on PostgreSQL, so that
+// instances share one feed; in-process on SQLite) and starts the dispatcher.
+// stop ends the dispatcher, then the broker.
+func startNotifications(ctx context.Context, cfg config, db *database.DB, log *slog.Logger) (*notifications, error) {
+	var broker pubsub.Broker = pubsub.NewLocal(0)
+	if db.Dialect == dialect.Postgres {
+		pg, err := pubsub.NewPostgres(cfg.DatabaseURL, db.SQL, 0, log)
+		if err != nil {
+			return nil, err
+		}
+		broker = pg
+	}
+	var email notify.Sender = notify.LogEmail{Log: log}
+	if cfg.SMTPURL != "" {
+		smtpSender, err := notify.NewSMTPEmail(cfg.SMTPURL)
+		if err != nil {
+			broker.Close()
+			return nil, err
+		}
+		email = smtpSender
+	}
+	guard := notify.WebhookGuard{AllowLoopback: cfg.WebhookLoopback}
+	dispatcher := notify.NewDispatcher(db.Client, db.Dialect, map[string]notify.Sender{
+		notify.Email: email,
+		notify.Slack: notify.NewSlackSender(notify.SlackConfig{Guard: guard}),
+	}, notify.DispatcherConfig{MaxAttempts: cfg.OutboxAttempts}, log)
+
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		dispatcher.Run(runCtx)
+	}()
+	return &notifications{
+		broker:   broker,
+		notifier: notify.NewNotifier(broker, dispatcher.Wake, log),
+		guard:    guard,
+		stop: func() {
+			cancel()
+			wg.Wait()
+			_ = broker.Close()
+		},
+	}, nil
+}

@@ -1,0 +1,49 @@
+package schema
+
+import (
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+)
+
+// OutboxEntry is one outgoing EMAIL or SLACK delivery, written in the same
+// transaction as the change that caused it and delivered after commit by the
+// dispatcher (internal/notify), with retries. Not part of the GraphQL API.
+type OutboxEntry struct{ ent.Schema }
+
+// Mixin of the OutboxEntry.
+func (OutboxEntry) Mixin() []ent.Mixin { return []ent.Mixin{TenantMixin{}, TimeMixin{}} }
+
+// Fields of the OutboxEntry.
+func (OutboxEntry) Fields() []ent.Field {
+	return []ent.Field{
+		field.Enum("channel").Values("EMAIL", "SLACK").Immutable(),
+		// payload is the message, encoded by internal/notify.
+		field.JSON("payload", map[string]string{}).Immutable(),
+		field.Enum("status").Values("PENDING", "DELIVERED", "FAILED").Default("PENDING"),
+		field.Int("attempts").Default(0).NonNegative(),
+		field.Time("next_attempt_at").Default(Now),
+		// claimed_until is the lease of the instance delivering the entry; an
+		// entry whose lease ran out (its deliverer died) is claimed again.
+		field.Time("claimed_until").Optional().Nillable(),
+		field.Text("last_error").Optional(),
+		field.Time("delivered_at").Optional().Nillable(),
+	}
+}
+
+// Edges of the OutboxEntry.
+func (OutboxEntry) Edges() []ent.Edge {
+	return []ent.Edge{tenantEdge("outbox_entries", false)}
+}
+
+// Indexes of the OutboxEntry: the dispatcher's "what is due" scan.
+func (OutboxEntry) Indexes() []ent.Index {
+	return []ent.Index{index.Fields("status", "next_attempt_at")}
+}
+
+// Annotations of the OutboxEntry.
+func (OutboxEntry) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.Skip(entgql.SkipAll)}
+}

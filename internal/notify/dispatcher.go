@@ -1,0 +1,231 @@
+package notify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"entgo.io/ent/dialect"
+	"entgo.io/ent/dialect/sql"
+
+	"tenantgraph/ent"
+	"tenantgraph/ent/outboxentry"
+	"tenantgraph/ent/privacy"
+)
+
+// DispatcherConfig tunes outbox delivery. Zero fields take the defaults.
+type DispatcherConfig struct {
+	Poll        time.Duration // how often to look for due entries without a wake-up (1s)
+	Lease       time.Duration // how long a claimed entry is ours before others may retry it (1m)
+	MaxAttempts int           // attempts before an entry is FAILED (10)
+	BaseBackoff time.Duration // wait after the first failure, doubled each time (2s)
+	MaxBackoff  time.Duration // longest wait between attempts (5m)
+	BatchSize   int           // entries claimed at once (20)
+	SendTimeout time.Duration // bound on one delivery (10s)
+	Now         func() time.Time
+}
+
+func (c *DispatcherConfig) defaults() {
+	set := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	set(&c.Poll, time.Second)
+	set(&c.Lease, time.Minute)
+	set(&c.BaseBackoff, 2*time.Second)
+	set(&c.MaxBackoff, 5*time.Minute)
+	set(&c.SendTimeout, 10*time.Second)
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = 10
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = 20
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// Dispatcher delivers outbox entries after their transaction committed:
+// claim a batch of due entries (a lease, taken with FOR UPDATE SKIP LOCKED on
+// PostgreSQL, inside a serialised write transaction on SQLite, so that with
+// several instances each entry goes to one of them), send each through its
+// channel's Sender, then mark it DELIVERED, schedule a retry with
+// exponential backoff, or, after MaxAttempts or a permanent error, mark it
+// FAILED with the last error kept. Entries left pending by a stopped server
+// are delivered after it restarts; an entry whose deliverer died mid-way is
+// retried when its lease runs out (delivery is at least once).
+//
+// The dispatcher is system work: it runs with privacy bypassed, outside any
+// request.
+type Dispatcher struct {
+	client  *ent.Client
+	dialect string
+	senders map[string]Sender
+	cfg     DispatcherConfig
+	log     *slog.Logger
+	wake    chan struct{}
+}
+
+// NewDispatcher returns a dispatcher sending EMAIL and SLACK entries with
+// senders (keyed by channel name).
+func NewDispatcher(client *ent.Client, dialectName string, senders map[string]Sender, cfg DispatcherConfig, log *slog.Logger) *Dispatcher {
+	cfg.defaults()
+	return &Dispatcher{client: client, dialect: dialectName, senders: senders, cfg: cfg, log: log, wake: make(chan struct{}, 1)}
+}
+
+// Wake tells the dispatcher that entries are waiting. It never blocks.
+func (d *Dispatcher) Wake() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run delivers until ctx ends.
+func (d *Dispatcher) Run(ctx context.Context) {
+	ticker := time.NewTicker(d.cfg.Poll)
+	defer ticker.Stop()
+	for {
+		n, err := d.RunOnce(ctx)
+		if err != nil && ctx.Err() == nil {
+			d.log.ErrorContext(ctx, "outbox: dispatching", "error", err.Error())
+		}
+		if n == d.cfg.BatchSize && err == nil {
+			continue // more may be due
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.wake:
+		case <-ticker.C:
+		}
+	}
+}
+
+// RunOnce claims the entries due now and delivers them. It returns how many
+// it claimed.
+func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
+	sys := privacy.DecisionContext(ctx, privacy.Allow)
+	now := d.now()
+	lease := now.Add(d.cfg.Lease)
+	entries, err := d.claim(sys, now, lease)
+	if err != nil || len(entries) == 0 {
+		return 0, err
+	}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 4)
+	for _, e := range entries {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			d.deliver(sys, e, lease)
+		}()
+	}
+	wg.Wait()
+	return len(entries), nil
+}
+
+func (d *Dispatcher) claim(ctx context.Context, now, lease time.Time) ([]*ent.OutboxEntry, error) {
+	tx, err := d.client.Tx(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("outbox: opening claim transaction: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	q := tx.OutboxEntry.Query().
+		Where(
+			outboxentry.StatusEQ(outboxentry.StatusPENDING),
+			outboxentry.NextAttemptAtLTE(now),
+			outboxentry.Or(outboxentry.ClaimedUntilIsNil(), outboxentry.ClaimedUntilLT(now)),
+		).
+		Order(ent.Asc(outboxentry.FieldNextAttemptAt), ent.Asc(outboxentry.FieldID)).
+		Limit(d.cfg.BatchSize)
+	if d.dialect == dialect.Postgres {
+		q = q.ForUpdate(sql.WithLockAction(sql.SkipLocked))
+	}
+	entries, err := q.All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("outbox: finding due entries: %w", err)
+	}
+	if len(entries) == 0 {
+		return nil, nil
+	}
+	ids := make([]int, len(entries))
+	for i, e := range entries {
+		ids[i] = e.ID
+	}
+	if err := tx.OutboxEntry.Update().Where(outboxentry.IDIn(ids...)).
+		SetClaimedUntil(lease).AddAttempts(1).Exec(ctx); err != nil {
+		return nil, fmt.Errorf("outbox: claiming entries: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("outbox: committing claim: %w", err)
+	}
+	return entries, nil
+}
+
+func (d *Dispatcher) deliver(ctx context.Context, e *ent.OutboxEntry, lease time.Time) {
+	attempt := e.Attempts + 1
+	err := d.send(ctx, e)
+	now := d.now()
+	// Only while the lease is still ours: if it ran out, another instance
+	// owns the entry now.
+	u := d.client.OutboxEntry.Update().
+		Where(outboxentry.ID(e.ID), outboxentry.ClaimedUntilEQ(lease)).
+		ClearClaimedUntil()
+	var perm permanent
+	switch {
+	case err == nil:
+		u.SetStatus(outboxentry.StatusDELIVERED).SetDeliveredAt(now)
+	case errors.As(err, &perm) || attempt >= d.cfg.MaxAttempts:
+		u.SetStatus(outboxentry.StatusFAILED).SetLastError(err.Error())
+		d.log.ErrorContext(ctx, "outbox: delivery failed for good", "entry", e.ID, "channel", e.Channel,
+			"tenant_id", e.TenantID, "attempts", attempt, "error", err.Error())
+	default:
+		u.SetNextAttemptAt(now.Add(d.backoff(attempt))).SetLastError(err.Error())
+		d.log.WarnContext(ctx, "outbox: delivery failed; will retry", "entry", e.ID, "channel", e.Channel,
+			"tenant_id", e.TenantID, "attempts", attempt, "error", err.Error())
+	}
+	if uerr := u.Exec(ctx); uerr != nil {
+		d.log.ErrorContext(ctx, "outbox: recording delivery", "entry", e.ID, "error", uerr.Error())
+	}
+}
+
+func (d *Dispatcher) send(ctx context.Context, e *ent.OutboxEntry) error {
+	sender, ok := d.senders[string(e.Channel)]
+	if !ok {
+		return Permanent("outbox: no sender for channel %s", e.Channel)
+	}
+	m := fromPayload(e.TenantID, e.Payload)
+	if e.Channel == outboxentry.ChannelSLACK {
+		t, err := d.client.Tenant.Get(ctx, e.TenantID)
+		if err != nil {
+			return fmt.Errorf("outbox: loading tenant %d: %w", e.TenantID, err)
+		}
+		m.WebhookURL = t.SlackWebhookURL
+	}
+	sctx, cancel := context.WithTimeout(ctx, d.cfg.SendTimeout)
+	defer cancel()
+	return sender.Send(sctx, m)
+}
+
+// backoff is BaseBackoff doubled per failed attempt, capped at MaxBackoff,
+// with ±20% jitter so that instances do not retry in lockstep.
+func (d *Dispatcher) backoff(attempt int) time.Duration {
+	b := d.cfg.BaseBackoff
+	for i := 1; i < attempt && b < d.cfg.MaxBackoff; i++ {
+		b *= 2
+	}
+	b = min(b, d.cfg.MaxBackoff)
+	jitter := 0.8 + 0.4*rand.Float64()
+	return time.Duration(float64(b) * jitter)
+}
+
+func (d *Dispatcher) now() time.Time { return d.cfg.Now().UTC().Truncate(time.Microsecond) }

@@ -1,0 +1,108 @@
+package notify
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/mail"
+	"net/smtp"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// LogEmail is the default EMAIL sender: it writes one structured log line per
+// message (recipient, subject, body) instead of sending mail.
+type LogEmail struct{ Log *slog.Logger }
+
+// Send logs the message.
+func (l LogEmail) Send(ctx context.Context, m Message) error {
+	l.Log.InfoContext(ctx, "email", "to", m.To, "subject", m.Subject, "body", m.Body, "tenant_id", m.TenantID)
+	return nil
+}
+
+// SMTPEmail sends real mail through an SMTP server.
+type SMTPEmail struct {
+	addr string // host:port
+	host string
+	auth smtp.Auth
+	from string
+}
+
+// NewSMTPEmail reads SMTP_URL: smtp://user:password@host:587?from=noreply@example.com
+// (STARTTLS is used when the server offers it; credentials are only sent
+// over TLS, as net/smtp insists).
+func NewSMTPEmail(raw string) (*SMTPEmail, error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "smtp" || u.Hostname() == "" {
+		return nil, fmt.Errorf("notify: SMTP_URL must look like smtp://user:password@host:587?from=noreply@example.com")
+	}
+	from := u.Query().Get("from")
+	if _, err := mail.ParseAddress(from); err != nil {
+		return nil, fmt.Errorf("notify: SMTP_URL needs a from= address: %w", err)
+	}
+	port := u.Port()
+	if port == "" {
+		port = "587"
+	}
+	s := &SMTPEmail{addr: net.JoinHostPort(u.Hostname(), port), host: u.Hostname(), from: from}
+	if u.User != nil {
+		pw, _ := u.User.Password()
+		s.auth = smtp.PlainAuth("", u.User.Username(), pw, u.Hostname())
+	}
+	return s, nil
+}
+
+// Send delivers the message. net/smtp has no context: the dispatcher's
+// timeout bounds it through the connection deadline instead.
+func (s *SMTPEmail) Send(ctx context.Context, m Message) error {
+	if strings.ContainsAny(m.To+m.Subject, "\r\n") {
+		return Permanent("notify: header injection attempt in email to %q", m.To)
+	}
+	msg := "From: " + s.from + "\r\nTo: " + m.To + "\r\nSubject: " + m.Subject +
+		"\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + m.Body + "\r\n"
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(30 * time.Second)
+	}
+	conn, err := (&net.Dialer{Deadline: deadline}).DialContext(ctx, "tcp", s.addr)
+	if err != nil {
+		return fmt.Errorf("notify: connecting to SMTP: %w", err)
+	}
+	_ = conn.SetDeadline(deadline)
+	c, err := smtp.NewClient(conn, s.host)
+	if err != nil {
+		conn.Close()
+		return fmt.Errorf("notify: SMTP greeting: %w", err)
+	}
+	defer c.Close()
+	if ok, _ := c.Extension("STARTTLS"); ok {
+		if err := c.StartTLS(&tls.Config{ServerName: s.host, MinVersion: tls.VersionTLS12}); err != nil {
+			return fmt.Errorf("notify: STARTTLS: %w", err)
+		}
+	}
+	if s.auth != nil {
+		if err := c.Auth(s.auth); err != nil {
+			return fmt.Errorf("notify: SMTP auth: %w", err)
+		}
+	}
+	if err := c.Mail(s.from); err != nil {
+		return fmt.Errorf("notify: MAIL FROM: %w", err)
+	}
+	if err := c.Rcpt(m.To); err != nil {
+		return fmt.Errorf("notify: RCPT TO: %w", err)
+	}
+	w, err := c.Data()
+	if err != nil {
+		return fmt.Errorf("notify: DATA: %w", err)
+	}
+	if _, err := w.Write([]byte(msg)); err != nil {
+		return fmt.Errorf("notify: writing mail: %w", err)
+	}
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("notify: ending mail: %w", err)
+	}
+	return c.Quit()
+}

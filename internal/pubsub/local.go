@@ -1,0 +1,134 @@
+package pubsub
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+)
+
+// DefaultBuffer is how many undelivered events a subscriber may have queued
+// before it is considered stuck and disconnected.
+const DefaultBuffer = 64
+
+// Subscription is one subscriber's stream of events. C is closed when the
+// subscription ends: Close was called, the broker closed, or the subscriber
+// fell DefaultBuffer events behind (Dropped then reports true).
+type Subscription struct {
+	C       <-chan Event
+	c       chan Event
+	key     key
+	local   *Local
+	once    sync.Once
+	dropped atomic.Bool
+}
+
+// Close ends the subscription. It is safe to call more than once.
+func (s *Subscription) Close() { s.local.remove(s, false) }
+
+// Dropped reports whether the broker ended the subscription because the
+// subscriber could not keep up.
+func (s *Subscription) Dropped() bool { return s.dropped.Load() }
+
+type key struct{ tenant, user int }
+
+// Local is an in-process broker: publishing never blocks, a subscriber that
+// cannot keep up is disconnected instead of slowing anyone down. On its own
+// it serves one instance (the SQLite default); the PostgreSQL broker uses it
+// for the fan-out on each instance.
+type Local struct {
+	mu     sync.RWMutex
+	subs   map[key]map[*Subscription]struct{}
+	buffer int
+	closed bool
+}
+
+// NewLocal returns an in-process broker whose subscribers buffer up to
+// buffer events (DefaultBuffer when buffer <= 0).
+func NewLocal(buffer int) *Local {
+	if buffer <= 0 {
+		buffer = DefaultBuffer
+	}
+	return &Local{subs: map[key]map[*Subscription]struct{}{}, buffer: buffer}
+}
+
+// Publish hands each event to the subscribers of its (tenant, user).
+func (l *Local) Publish(_ context.Context, events ...Event) error {
+	var slow []*Subscription
+	l.mu.RLock()
+	for _, e := range events {
+		for s := range l.subs[key{e.TenantID, e.UserID}] {
+			select {
+			case s.c <- e:
+			default:
+				slow = append(slow, s)
+			}
+		}
+	}
+	l.mu.RUnlock()
+	for _, s := range slow {
+		l.remove(s, true)
+	}
+	return nil
+}
+
+// Subscribe registers a subscriber of one (tenant, user).
+func (l *Local) Subscribe(tenantID, userID int) *Subscription {
+	c := make(chan Event, l.buffer)
+	s := &Subscription{C: c, c: c, key: key{tenantID, userID}, local: l}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		s.once.Do(func() { close(c) })
+		return s
+	}
+	if l.subs[s.key] == nil {
+		l.subs[s.key] = map[*Subscription]struct{}{}
+	}
+	l.subs[s.key][s] = struct{}{}
+	return s
+}
+
+// Subscribers returns how many subscriptions are open.
+func (l *Local) Subscribers() int {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	n := 0
+	for _, set := range l.subs {
+		n += len(set)
+	}
+	return n
+}
+
+func (l *Local) remove(s *Subscription, dropped bool) {
+	l.mu.Lock()
+	if set := l.subs[s.key]; set != nil {
+		if _, ok := set[s]; ok {
+			delete(set, s)
+			if len(set) == 0 {
+				delete(l.subs, s.key)
+			}
+			if dropped {
+				s.dropped.Store(true)
+			}
+		}
+	}
+	l.mu.Unlock()
+	s.once.Do(func() { close(s.c) })
+}
+
+// Close ends every subscription; later subscriptions end at once.
+func (l *Local) Close() error {
+	l.mu.Lock()
+	l.closed = true
+	var all []*Subscription
+	for _, set := range l.subs {
+		for s := range set {
+			all = append(all, s)
+		}
+	}
+	l.mu.Unlock()
+	for _, s := range all {
+		l.remove(s, false)
+	}
+	return nil
+}

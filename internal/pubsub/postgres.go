@@ -1,0 +1,125 @@
+package pubsub
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/lib/pq"
+)
+
+// Channel is the PostgreSQL NOTIFY channel the brokers share.
+const Channel = "tenantgraph_notifications"
+
+// Postgres is a broker for several instances on one PostgreSQL: Publish
+// sends NOTIFY (IDs only, no payloads), and every instance LISTENs through
+// lib/pq's listener, which reconnects by itself, and fans events out to its
+// own subscribers through a Local broker.
+type Postgres struct {
+	*Local
+	db       *sql.DB
+	listener *pq.Listener
+	log      *slog.Logger
+	done     chan struct{}
+	wg       sync.WaitGroup
+}
+
+// NewPostgres connects a listener to url and starts fanning events out.
+func NewPostgres(url string, db *sql.DB, buffer int, log *slog.Logger) (*Postgres, error) {
+	p := &Postgres{Local: NewLocal(buffer), db: db, log: log, done: make(chan struct{})}
+	p.listener = pq.NewListener(url, 100*time.Millisecond, 10*time.Second, func(ev pq.ListenerEventType, err error) {
+		switch ev {
+		case pq.ListenerEventDisconnected:
+			log.Warn("notification listener disconnected; reconnecting", "error", fmt.Sprint(err))
+		case pq.ListenerEventReconnected:
+			log.Info("notification listener reconnected")
+		case pq.ListenerEventConnectionAttemptFailed:
+			log.Warn("notification listener could not connect", "error", fmt.Sprint(err))
+		}
+	})
+	if err := p.listener.Listen(Channel); err != nil {
+		p.listener.Close()
+		return nil, fmt.Errorf("pubsub: LISTEN %s: %w", Channel, err)
+	}
+	p.wg.Add(1)
+	go p.fanOut()
+	return p, nil
+}
+
+// Publish sends the events to every instance, this one included, with one
+// NOTIFY each. Call it after the events' transaction committed.
+func (p *Postgres) Publish(ctx context.Context, events ...Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	payloads := make([]string, len(events))
+	for i, e := range events {
+		payloads[i] = encode(e)
+	}
+	_, err := p.db.ExecContext(ctx, `SELECT pg_notify($1, x) FROM unnest($2::text[]) AS x`, Channel, pq.Array(payloads))
+	if err != nil {
+		return fmt.Errorf("pubsub: NOTIFY: %w", err)
+	}
+	return nil
+}
+
+func (p *Postgres) fanOut() {
+	defer p.wg.Done()
+	ping := time.NewTicker(30 * time.Second)
+	defer ping.Stop()
+	for {
+		select {
+		case <-p.done:
+			return
+		case n, ok := <-p.listener.Notify:
+			if !ok {
+				return
+			}
+			if n == nil { // reconnected: events sent meanwhile are lost to live delivery, not to the notification list
+				continue
+			}
+			e, err := decode(n.Extra)
+			if err != nil {
+				p.log.Warn("ignoring malformed notification event", "payload", n.Extra)
+				continue
+			}
+			_ = p.Local.Publish(context.Background(), e)
+		case <-ping.C:
+			go func() { _ = p.listener.Ping() }()
+		}
+	}
+}
+
+// Close stops listening and ends every subscription.
+func (p *Postgres) Close() error {
+	close(p.done)
+	err := p.listener.Close()
+	p.wg.Wait()
+	_ = p.Local.Close()
+	return err
+}
+
+func encode(e Event) string {
+	return fmt.Sprintf("%d:%d:%d", e.TenantID, e.UserID, e.NotificationID)
+}
+
+func decode(s string) (Event, error) {
+	parts := strings.Split(s, ":")
+	if len(parts) != 3 {
+		return Event{}, fmt.Errorf("pubsub: malformed event %q", s)
+	}
+	var n [3]int
+	for i, part := range parts {
+		v, err := strconv.Atoi(part)
+		if err != nil || v <= 0 {
+			return Event{}, fmt.Errorf("pubsub: malformed event %q", s)
+		}
+		n[i] = v
+	}
+	return Event{TenantID: n[0], UserID: n[1], NotificationID: n[2]}, nil
+}

@@ -1,0 +1,26 @@
+// Package pubsub carries "a notification was committed for user U in tenant
+// T" from the instance that wrote it to the subscribers connected to any
+// instance. Events carry IDs only; subscribers load what they may see.
+package pubsub
+
+import "context"
+
+// Event says that notification NotificationID for UserID in TenantID has
+// been committed.
+type Event struct {
+	TenantID       int
+	UserID         int
+	NotificationID int
+}
+
+// Broker publishes events and hands them to the subscribers of their
+// (tenant, user).
+type Broker interface {
+	// Publish sends committed events to every subscriber of their
+	// (tenant, user), on every instance.
+	Publish(ctx context.Context, events ...Event) error
+	// Subscribe returns a subscription to the events of one (tenant, user).
+	Subscribe(tenantID, userID int) *Subscription
+	// Close ends every subscription.
+	Close() error
+}
