@@ -297,16 +297,29 @@ func TestMutationIsOneTransaction(t *testing.T) {
 			})
 		}
 
-		t.Run("register then an invalid register", func(t *testing.T) {
+		t.Run("register then a refused field", func(t *testing.T) {
 			before := acctCountUsers(t, e)
 			r := e.Do(graphtest.Caller{}, `mutation {
 				a: register(input: {email: "one@example.com", password: "password1", name: "One"}) { token }
-				b: register(input: {email: "two@example.com", password: "short", name: "Two"}) { token } }`, nil)
-			if got := r.Code(); got != "BAD_USER_INPUT" {
-				t.Fatalf("code: got %q, want BAD_USER_INPUT", got)
+				b: createTenant(input: {name: "Two", slug: "two"}) { id } }`, nil)
+			if got := r.Code(); got != "UNAUTHENTICATED" {
+				t.Fatalf("code: got %q, want UNAUTHENTICATED", got)
 			}
 			if after := acctCountUsers(t, e); after != before {
 				t.Fatalf("users: got %d, want %d (the first register rolled back)", after, before)
+			}
+		})
+
+		t.Run("register twice in one operation is refused whole", func(t *testing.T) {
+			before := acctCountUsers(t, e)
+			r := e.Do(graphtest.Caller{}, `mutation {
+				a: register(input: {email: "three@example.com", password: "password1", name: "Three"}) { token }
+				b: register(input: {email: "four@example.com", password: "password1", name: "Four"}) { token } }`, nil)
+			if got := r.Code(); got != "QUERY_TOO_COMPLEX" {
+				t.Fatalf("code: got %q, want QUERY_TOO_COMPLEX", got)
+			}
+			if after := acctCountUsers(t, e); after != before {
+				t.Fatalf("users: got %d, want %d", after, before)
 			}
 		})
 

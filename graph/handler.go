@@ -42,6 +42,8 @@ type Deps struct {
 	WebsocketOrigins []string
 	// Introspection enables schema introspection (GraphiQL needs it).
 	Introspection bool
+	// Limits bound depth, complexity and root fields (zero: DefaultLimits).
+	Limits Limits
 }
 
 // NewSchema returns the executable schema with its resolvers and directives.
@@ -87,6 +89,11 @@ func NewHandler(c Deps) *handler.Server {
 	if c.Introspection {
 		srv.Use(extension.Introspection{})
 	}
+	limits := c.Limits
+	if limits == (Limits{}) {
+		limits = DefaultLimits
+	}
+	srv.Use(limitsExtension{limits})
 	srv.Use(sessionExtension{client: c.Client, resolver: c.Sessions, log: c.Logger})
 	srv.Use(loaderExtension{client: c.Client})
 	srv.Use(pageLimits{})

@@ -46,6 +46,16 @@ var (
 	Audience = "tenantgraph-api"
 )
 
+// Limits are the test servers' query limits: the defaults, except a
+// complexity large enough for the suites that snapshot a whole tenant in one
+// query (100 × 100 × 100 pages). Tests of the limits themselves use
+// NewWithLimits(…, graph.DefaultLimits).
+var Limits = graph.Limits{
+	MaxDepth:      graph.DefaultLimits.MaxDepth,
+	MaxComplexity: 100_000_000,
+	MaxRootFields: graph.DefaultLimits.MaxRootFields,
+}
+
 // Env is one running server on one fresh database.
 type Env struct {
 	T       testing.TB
@@ -60,6 +70,9 @@ type Env struct {
 	Broker      pubsub.Broker
 	Notifier    *notify.Notifier
 	Log         *slog.Logger
+	// GraphQL is the server's GraphQL handler, to serve it another way too
+	// (such as through server.Serve, to test its shutdown).
+	GraphQL http.Handler
 
 	log    *lockedWriter
 	shared *shared // the same for copies of the Env
@@ -97,13 +110,34 @@ func Dialects(t testing.TB) []string {
 // New starts a server on a fresh database of the given dialect.
 func New(t testing.TB, dialectName string) *Env {
 	t.Helper()
+	return NewWithLimits(t, dialectName, Limits)
+}
+
+// NewWithLimits is New with the given query limits.
+func NewWithLimits(t testing.TB, dialectName string, limits graph.Limits) *Env {
+	t.Helper()
+	return newEnv(t, dialectName, NewDatabaseURL(t, dialectName), limits)
+}
+
+// NewOn starts a server on an existing database (such as another Env's
+// DatabaseURL), migrating it if needed. Two Envs on one database are two
+// instances that share nothing in-process but the database: each has its own
+// connection pool, tokens (with the same settings), broker and HTTP server.
+// On PostgreSQL their brokers meet through LISTEN/NOTIFY; on SQLite each
+// broker is in-process, so the live feed does not cross instances.
+func NewOn(t testing.TB, dialectName, dbURL string) *Env {
+	t.Helper()
+	return newEnv(t, dialectName, dbURL, Limits)
+}
+
+func newEnv(t testing.TB, dialectName, dbURL string, limits graph.Limits) *Env {
+	t.Helper()
 	ctx := context.Background()
 	var counter *database.Counter
 	opts := database.Options{Wrap: func(d dialect.Driver) dialect.Driver {
 		counter = database.NewCounter(d)
 		return counter
 	}}
-	dbURL := NewDatabaseURL(t, dialectName)
 	db, err := database.Open(ctx, dbURL, opts)
 	if err != nil {
 		t.Fatalf("opening database: %v", err)
@@ -147,10 +181,11 @@ func New(t testing.TB, dialectName string) *Env {
 		Broker:        broker,
 		WebhookGuard:  notify.WebhookGuard{AllowLoopback: true},
 		Introspection: true,
+		Limits:        limits,
 	})
 	srv := httptest.NewServer(server.Handler(server.Config{GraphQL: gql, DB: db, Logger: log, GraphiQL: true}))
 	t.Cleanup(srv.Close)
-	e.Server, e.URL = srv, srv.URL+"/graphql"
+	e.Server, e.URL, e.GraphQL = srv, srv.URL+"/graphql", gql
 	return e
 }
 
