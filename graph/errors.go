@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -35,6 +36,10 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 		switch {
 		case errors.As(err, &ae):
 			kind, message = ae.Kind, ae.Message
+			if ae.RetryAfter > 0 {
+				gqlErr.Extensions = ensure(gqlErr.Extensions)
+				gqlErr.Extensions["retryAfter"] = retrySeconds(ae.RetryAfter)
+			}
 			if ae.Field != "" {
 				gqlErr.Extensions = ensure(gqlErr.Extensions)
 				gqlErr.Extensions["field"] = ae.Field
@@ -78,12 +83,19 @@ func recoverFunc(log *slog.Logger) graphql.RecoverFunc {
 // resolution, page limits, transactions).
 func codedError(err error) *gqlerror.Error {
 	kind, msg := apperr.KindOf(err), "internal server error"
+	ext := map[string]any{"code": string(kind)}
 	var ae *apperr.Error
 	if errors.As(err, &ae) {
 		msg = ae.Error()
+		if ae.RetryAfter > 0 {
+			ext["retryAfter"] = retrySeconds(ae.RetryAfter)
+		}
 	}
-	return &gqlerror.Error{Message: msg, Extensions: map[string]any{"code": string(kind)}}
+	return &gqlerror.Error{Message: msg, Extensions: ext}
 }
+
+// retrySeconds rounds a wait up to whole seconds, as Retry-After does.
+func retrySeconds(d time.Duration) int { return int((d + time.Second - 1) / time.Second) }
 
 func ensure(m map[string]any) map[string]any {
 	if m == nil {

@@ -44,6 +44,9 @@ type Deps struct {
 	Introspection bool
 	// Limits bound depth, complexity and root fields (zero: DefaultLimits).
 	Limits Limits
+	// RequestBudget limits operations per user (per client address when
+	// anonymous); nil: unlimited.
+	RequestBudget account.Limiter
 }
 
 // NewSchema returns the executable schema with its resolvers and directives.
@@ -94,7 +97,7 @@ func NewHandler(c Deps) *handler.Server {
 		limits = DefaultLimits
 	}
 	srv.Use(limitsExtension{limits})
-	srv.Use(sessionExtension{client: c.Client, resolver: c.Sessions, log: c.Logger})
+	srv.Use(sessionExtension{client: c.Client, resolver: c.Sessions, log: c.Logger, budget: c.RequestBudget})
 	srv.Use(loaderExtension{client: c.Client})
 	srv.Use(pageLimits{})
 	srv.Use(txExtension{client: c.Client, notifier: c.Notifier, log: c.Logger})
@@ -113,6 +116,7 @@ func websocketInit(c Deps) transport.WebsocketInitFunc {
 			Authorization: payloadString(p, "Authorization"),
 			TenantID:      payloadString(p, "X-Tenant-ID"),
 			TenantSlug:    payloadString(p, "X-Tenant-Slug"),
+			ClientAddr:    tenancy.CredentialsFrom(ctx).ClientAddr, // from the upgrade request
 		}
 		deny := transport.WithWebsocketCloseCode(ctx, 4403)
 		s, err := c.Sessions.Resolve(ctx, c.Client, cred)

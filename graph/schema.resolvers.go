@@ -10,8 +10,8 @@ import (
 	"tenantgraph/ent"
 	"tenantgraph/graph/model"
 	"tenantgraph/internal/account"
-	"tenantgraph/internal/notify"
 	"tenantgraph/internal/apperr"
+	"tenantgraph/internal/notify"
 	"tenantgraph/internal/projects"
 	"tenantgraph/internal/role"
 	"tenantgraph/internal/tenancy"
@@ -36,7 +36,7 @@ func (r *mutationResolver) Register(ctx context.Context, input model.RegisterInp
 
 // Login is the resolver for the login field.
 func (r *mutationResolver) Login(ctx context.Context, input model.LoginInput) (*model.AuthPayload, error) {
-	return authPayload(r.accounts.Login(ctx, r.client, input.Email, input.Password))
+	return authPayload(r.accounts.Login(ctx, r.client, input.Email, input.Password, tenancy.CredentialsFrom(ctx).ClientAddr))
 }
 
 // CreateTenant is the resolver for the createTenant field.

@@ -3,11 +3,13 @@ package graph
 import (
 	"context"
 	"log/slog"
+	"strconv"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"tenantgraph/ent"
+	"tenantgraph/internal/account"
 	"tenantgraph/internal/apperr"
 	"tenantgraph/internal/tenancy"
 )
@@ -20,6 +22,7 @@ type sessionExtension struct {
 	client   *ent.Client
 	resolver *tenancy.Resolver
 	log      *slog.Logger
+	budget   account.Limiter
 }
 
 var _ interface {
@@ -39,6 +42,16 @@ func (e sessionExtension) InterceptOperation(ctx context.Context, next graphql.O
 			e.log.ErrorContext(ctx, "resolving session", "error", err.Error())
 		}
 		return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{codedError(err)}})
+	}
+	if e.budget != nil {
+		key := "addr:" + tenancy.CredentialsFrom(ctx).ClientAddr
+		if s.Viewer.Authenticated() {
+			key = "user:" + strconv.Itoa(s.Viewer.UserID)
+		}
+		if ok, wait := e.budget.Allow(key); !ok {
+			return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{codedError(
+				apperr.TooMany(wait, "request budget exhausted; retry in %ds", retrySeconds(wait)))}})
+		}
 	}
 	return next(tenancy.NewContext(ctx, s))
 }

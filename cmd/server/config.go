@@ -25,6 +25,10 @@ type config struct {
 	SMTPURL          string        // SMTP_URL: send EMAIL notifications through this server (else they are logged)
 	WebhookLoopback  bool          // WEBHOOK_ALLOW_LOOPBACK=1: let Slack webhooks point at 127.0.0.1 (tests, local demos)
 	OutboxAttempts   int           // OUTBOX_MAX_ATTEMPTS, default 10
+	TrustProxy       bool          // TRUST_PROXY=1: client address from X-Forwarded-For
+	LoginPerAccount  float64       // LOGIN_RATE_PER_ACCOUNT: login attempts a minute per account (10; 0 disables)
+	LoginPerAddress  float64       // LOGIN_RATE_PER_ADDRESS: login attempts a minute per client address (60)
+	RequestsPerUser  float64       // REQUEST_RATE_PER_USER: operations a minute per user or anonymous address (1200)
 }
 
 func (c config) production() bool { return c.Env == "production" }
@@ -53,6 +57,25 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if v := getenv("BCRYPT_COST"); v != "" {
 		if c.BcryptCost, err = strconv.Atoi(v); err != nil {
 			return c, fmt.Errorf("BCRYPT_COST: %q is not a number", v)
+		}
+	}
+	c.TrustProxy = truthy(getenv("TRUST_PROXY"))
+	for _, r := range []struct {
+		key string
+		dst *float64
+		def float64
+	}{
+		{"LOGIN_RATE_PER_ACCOUNT", &c.LoginPerAccount, 10},
+		{"LOGIN_RATE_PER_ADDRESS", &c.LoginPerAddress, 60},
+		{"REQUEST_RATE_PER_USER", &c.RequestsPerUser, 1200},
+	} {
+		*r.dst = r.def
+		if v := getenv(r.key); v != "" {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil || f < 0 {
+				return c, fmt.Errorf("%s: %q is not a number of events a minute (0 disables)", r.key, v)
+			}
+			*r.dst = f
 		}
 	}
 	c.OutboxAttempts = 10

@@ -20,6 +20,7 @@ import (
 	"tenantgraph/internal/account"
 	"tenantgraph/internal/auth"
 	"tenantgraph/internal/database"
+	"tenantgraph/internal/ratelimit"
 	"tenantgraph/internal/seed"
 	"tenantgraph/internal/server"
 	"tenantgraph/internal/tenancy"
@@ -95,8 +96,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer n.stop()
 
 	gql := graph.NewHandler(graph.Deps{
-		Client:           db.Client,
-		Accounts:         account.NewService(tokens, passwords),
+		Client: db.Client,
+		Accounts: account.NewService(tokens, passwords, account.LoginLimits{
+			PerAccount: ratelimit.New(ratelimit.Config{PerMinute: cfg.LoginPerAccount, Burst: 5}),
+			PerAddress: ratelimit.New(ratelimit.Config{PerMinute: cfg.LoginPerAddress, Burst: 20}),
+		}),
+		RequestBudget:    ratelimit.New(ratelimit.Config{PerMinute: cfg.RequestsPerUser, Burst: 200}),
 		Sessions:         tenancy.NewResolver(tokens),
 		Logger:           log,
 		Notifier:         n.notifier,
@@ -106,11 +111,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Introspection:    true,
 	})
 	return server.Serve(ctx, server.Config{
-		Addr:     cfg.Addr,
-		GraphQL:  gql,
-		DB:       db,
-		Logger:   log,
-		GraphiQL: true,
+		Addr:       cfg.Addr,
+		GraphQL:    gql,
+		DB:         db,
+		Logger:     log,
+		GraphiQL:   true,
+		TrustProxy: cfg.TrustProxy,
 	}, cfg.ShutdownGrace, func(addr string) {
 		fmt.Fprintf(stdout, "TenantGraph (%s) on %s: GraphiQL at %s/ , API at %s/graphql\n",
 			db.Dialect, addr, baseURL(addr), baseURL(addr))

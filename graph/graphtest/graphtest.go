@@ -174,7 +174,7 @@ func newEnv(t testing.TB, dialectName, dbURL string, limits graph.Limits) *Env {
 	e.Notifier = notify.NewNotifier(broker, e.wakeDispatcher, log)
 	gql := graph.NewHandler(graph.Deps{
 		Client:        db.Client,
-		Accounts:      account.NewService(tokens, passwords),
+		Accounts:      account.NewService(tokens, passwords, account.LoginLimits{}),
 		Sessions:      tenancy.NewResolver(tokens),
 		Logger:        log,
 		Notifier:      e.Notifier,

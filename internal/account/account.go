@@ -17,11 +17,24 @@ import (
 type Service struct {
 	tokens    *auth.Tokens
 	passwords *auth.Passwords
+	limits    LoginLimits
+}
+
+// Limiter allows an event for a key, or says how long to wait.
+type Limiter interface {
+	Allow(key string) (bool, time.Duration)
+}
+
+// LoginLimits bound login attempts per account and per client address
+// (nil: unbounded).
+type LoginLimits struct {
+	PerAccount Limiter
+	PerAddress Limiter
 }
 
 // NewService returns an account service.
-func NewService(tokens *auth.Tokens, passwords *auth.Passwords) *Service {
-	return &Service{tokens: tokens, passwords: passwords}
+func NewService(tokens *auth.Tokens, passwords *auth.Passwords, limits LoginLimits) *Service {
+	return &Service{tokens: tokens, passwords: passwords, limits: limits}
 }
 
 // Session is a freshly issued token for a user.
@@ -93,8 +106,28 @@ func (s *Service) Register(ctx context.Context, c *ent.Client, r Registration) (
 // and a wrong password give the same Unauthenticated error, in the same time.
 // It only reads, so it takes the plain client: no transaction is held open
 // while bcrypt runs.
-func (s *Service) Login(ctx context.Context, c *ent.Client, email, password string) (*Session, error) {
-	u, err := c.User.Query().Where(user.Email(normaliseEmail(email))).Only(ctx)
+//
+// Attempts are limited per account and per client address (clientAddr, ""
+// when unknown): past the limit the answer is RateLimited, before any
+// password is checked.
+func (s *Service) Login(ctx context.Context, c *ent.Client, email, password, clientAddr string) (*Session, error) {
+	norm := normaliseEmail(email)
+	for _, l := range []struct {
+		limiter Limiter
+		key     string
+		what    string
+	}{
+		{s.limits.PerAddress, clientAddr, "from this address"},
+		{s.limits.PerAccount, norm, "for this account"},
+	} {
+		if l.limiter == nil || l.key == "" {
+			continue
+		}
+		if ok, wait := l.limiter.Allow(l.key); !ok {
+			return nil, apperr.TooMany(wait, "too many login attempts %s; retry in %ds", l.what, int(wait.Seconds()+0.999))
+		}
+	}
+	u, err := c.User.Query().Where(user.Email(norm)).Only(ctx)
 	switch {
 	case ent.IsNotFound(err):
 		s.passwords.Match("", password)

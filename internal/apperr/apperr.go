@@ -6,6 +6,7 @@ package apperr
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Kind classifies an error for the client.
@@ -19,6 +20,7 @@ const (
 	Invalid           Kind = "BAD_USER_INPUT"
 	InvalidTransition Kind = "INVALID_TRANSITION"
 	Conflict          Kind = "CONFLICT"
+	RateLimited       Kind = "RATE_LIMITED"
 	Internal          Kind = "INTERNAL_SERVER_ERROR"
 )
 
@@ -29,6 +31,8 @@ type Error struct {
 	Kind    Kind
 	Message string
 	Field   string
+	// RetryAfter, for RateLimited errors, is when the client may try again.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {
@@ -46,6 +50,11 @@ func New(k Kind, format string, args ...any) *Error {
 // InvalidField returns an Invalid error naming the input field at fault.
 func InvalidField(field, format string, args ...any) *Error {
 	return &Error{Kind: Invalid, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// TooMany returns a RateLimited error telling the client when to retry.
+func TooMany(retryAfter time.Duration, format string, args ...any) *Error {
+	return &Error{Kind: RateLimited, Message: fmt.Sprintf(format, args...), RetryAfter: retryAfter}
 }
 
 // KindOf returns the kind of the first *Error in err's chain, or Internal.

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql/playground"
@@ -34,12 +35,15 @@ type Config struct {
 	Logger  *slog.Logger
 	// GraphiQL serves the GraphiQL IDE at /.
 	GraphiQL bool
+	// TrustProxy takes the client address from X-Forwarded-For (set it only
+	// behind a proxy that overwrites that header).
+	TrustProxy bool
 }
 
 // Handler returns the routes: /graphql, / (GraphiQL), /healthz, /readyz.
 func Handler(c Config) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", withCredentials(http.MaxBytesHandler(c.GraphQL, MaxBodyBytes)))
+	mux.Handle("/graphql", withCredentials(c.TrustProxy, http.MaxBytesHandler(c.GraphQL, MaxBodyBytes)))
 	if c.GraphiQL {
 		ide := playground.Handler("TenantGraph", "/graphql")
 		mux.HandleFunc("GET /{$}", ide.ServeHTTP)
@@ -60,17 +64,37 @@ func Handler(c Config) http.Handler {
 	return mux
 }
 
-// withCredentials puts the Authorization and tenant headers on the context,
-// where the GraphQL layer resolves them once per operation.
-func withCredentials(next http.Handler) http.Handler {
+// withCredentials puts the Authorization and tenant headers and the client's
+// address on the context, where the GraphQL layer resolves them once per
+// operation.
+func withCredentials(trustProxy bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := tenancy.WithCredentials(r.Context(), tenancy.Credentials{
 			Authorization: r.Header.Get("Authorization"),
 			TenantID:      r.Header.Get("X-Tenant-ID"),
 			TenantSlug:    r.Header.Get("X-Tenant-Slug"),
+			ClientAddr:    clientAddr(r, trustProxy),
 		})
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// clientAddr is the client's IP: the connection's peer, or with trustProxy
+// the first address of X-Forwarded-For.
+func clientAddr(r *http.Request, trustProxy bool) string {
+	if trustProxy {
+		if fwd := r.Header.Get("X-Forwarded-For"); fwd != "" {
+			first, _, _ := strings.Cut(fwd, ",")
+			if ip := net.ParseIP(strings.TrimSpace(first)); ip != nil {
+				return ip.String()
+			}
+		}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

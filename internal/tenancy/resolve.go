@@ -27,6 +27,8 @@ type Credentials struct {
 	Authorization string // "Bearer <token>", or empty
 	TenantID      string // X-Tenant-ID: a Tenant's GraphQL ID
 	TenantSlug    string // X-Tenant-Slug
+	// ClientAddr is the client's IP address, for rate limits.
+	ClientAddr string
 }
 
 // Session is a resolved request: who calls, in which tenant, with which role.
