@@ -47,6 +47,22 @@ type Deps struct {
 	// RequestBudget limits operations per user (per client address when
 	// anonymous); nil: unlimited.
 	RequestBudget account.Limiter
+	// DisableSuggestions drops "did you mean" hints from validation errors
+	// (they reveal the schema; off in production).
+	DisableSuggestions bool
+	// ParserTokenLimit bounds the tokens of a query (default 15,000).
+	ParserTokenLimit int
+	// APQCacheSize is how many Automatic Persisted Queries are remembered
+	// (default 1,000; LRU).
+	APQCacheSize int
+	// PersistedOnly, when set, is the only operations served (by hash); see
+	// LoadPersistedManifest.
+	PersistedOnly map[string]string
+	// MaxSubscriptionsPerConnection caps a websocket's concurrent
+	// subscriptions (default 10).
+	MaxSubscriptionsPerConnection int
+	// WebsocketMessageBytes bounds one websocket message (default 64 KiB).
+	WebsocketMessageBytes int64
 }
 
 // NewSchema returns the executable schema with its resolvers and directives.
@@ -71,8 +87,21 @@ func NewSchema(c Deps) graphql.ExecutableSchema {
 // GraphQL-over-HTTP spec and graphql-transport-ws on the same path, with
 // sessions, page limits, one transaction per mutation and the error mapping.
 func NewHandler(c Deps) *handler.Server {
+	if c.ParserTokenLimit <= 0 {
+		c.ParserTokenLimit = 15_000
+	}
+	if c.APQCacheSize <= 0 {
+		c.APQCacheSize = 1000
+	}
+	if c.MaxSubscriptionsPerConnection <= 0 {
+		c.MaxSubscriptionsPerConnection = 10
+	}
+	if c.WebsocketMessageBytes <= 0 {
+		c.WebsocketMessageBytes = 64 << 10
+	}
 	srv := handler.New(NewSchema(c))
 	srv.AddTransport(transport.Websocket{
+		PayloadReadLimit: &c.WebsocketMessageBytes,
 		Implementation: transport.CoderWebsocketImplementation{
 			AcceptOptions: websocket.AcceptOptions{OriginPatterns: c.WebsocketOrigins},
 		},
@@ -89,8 +118,15 @@ func NewHandler(c Deps) *handler.Server {
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	srv.SetParserTokenLimit(c.ParserTokenLimit)
+	srv.SetDisableSuggestion(c.DisableSuggestions)
 	if c.Introspection {
 		srv.Use(extension.Introspection{})
+	}
+	if c.PersistedOnly != nil {
+		srv.Use(persistedOnly{ops: c.PersistedOnly})
+	} else {
+		srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](c.APQCacheSize)})
 	}
 	limits := c.Limits
 	if limits == (Limits{}) {
@@ -132,6 +168,7 @@ func websocketInit(c Deps) transport.WebsocketInitFunc {
 			return deny, nil, errors.New("forbidden: not a member of this tenant")
 		}
 		ctx, cancel := context.WithDeadline(tenancy.WithCredentials(ctx, cred), s.TokenExpiry)
+		ctx = withSubscriptionCap(ctx, c.MaxSubscriptionsPerConnection)
 		return context.WithValue(ctx, cancelKey{}, cancel), nil, nil
 	}
 }

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"sync"
 
 	"tenantgraph/ent"
 	"tenantgraph/ent/notification"
@@ -18,10 +19,15 @@ import (
 // the stream also ends with the connection, on server shutdown and when the
 // token expires (the websocket's context carries its expiry).
 func (r *Resolver) notificationFeed(ctx context.Context) (<-chan *ent.Notification, error) {
+	release, err := takeSubscriptionSlot(ctx)
+	if err != nil {
+		return nil, err
+	}
 	v := viewer.FromContext(ctx)
 	sub := r.broker.Subscribe(v.TenantID, v.UserID)
 	out := make(chan *ent.Notification, 1)
 	go func() {
+		defer release()
 		defer close(out)
 		defer sub.Close()
 		for {
@@ -48,6 +54,40 @@ func (r *Resolver) notificationFeed(ctx context.Context) (<-chan *ent.Notificati
 		}
 	}()
 	return out, nil
+}
+
+type subscriptionCapKey struct{}
+
+type subscriptionCap struct {
+	mu    sync.Mutex
+	open  int
+	limit int
+}
+
+// withSubscriptionCap gives a websocket connection's context a cap on its
+// concurrent subscriptions.
+func withSubscriptionCap(ctx context.Context, limit int) context.Context {
+	return context.WithValue(ctx, subscriptionCapKey{}, &subscriptionCap{limit: limit})
+}
+
+// takeSubscriptionSlot counts one more subscription on the connection, or
+// refuses it (RATE_LIMITED) past the cap. release gives the slot back.
+func takeSubscriptionSlot(ctx context.Context) (release func(), err error) {
+	c, ok := ctx.Value(subscriptionCapKey{}).(*subscriptionCap)
+	if !ok {
+		return func() {}, nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.open >= c.limit {
+		return nil, apperr.New(apperr.RateLimited, "at most %d subscriptions per connection", c.limit)
+	}
+	c.open++
+	return func() {
+		c.mu.Lock()
+		c.open--
+		c.mu.Unlock()
+	}, nil
 }
 
 // tenantConfig is a tenant's notification settings; only the current

@@ -29,6 +29,16 @@ type config struct {
 	LoginPerAccount  float64       // LOGIN_RATE_PER_ACCOUNT: login attempts a minute per account (10; 0 disables)
 	LoginPerAddress  float64       // LOGIN_RATE_PER_ADDRESS: login attempts a minute per client address (60)
 	RequestsPerUser  float64       // REQUEST_RATE_PER_USER: operations a minute per user or anonymous address (1200)
+	Introspection    bool          // INTROSPECTION: default on, off when APP_ENV=production
+	GraphiQL         bool          // GRAPHIQL: default on, off when APP_ENV=production
+	CORSOrigins      []string      // CORS_ALLOWED_ORIGINS: comma-separated origins (none: same-origin only)
+	MaxBodyBytes     int64         // MAX_BODY_BYTES, default 1 MiB
+	RequestTimeout   time.Duration // REQUEST_TIMEOUT, default 10s
+	MaxDepth         int           // QUERY_MAX_DEPTH, default 15
+	MaxComplexity    int           // QUERY_MAX_COMPLEXITY, default 250000
+	MaxRootFields    int           // QUERY_MAX_ROOT_FIELDS, default 50
+	PersistedQueries string        // PERSISTED_QUERIES: a manifest file; when set, only its operations are served
+	WSMaxSubs        int           // WS_MAX_SUBSCRIPTIONS: per connection, default 10
 }
 
 func (c config) production() bool { return c.Env == "production" }
@@ -60,6 +70,36 @@ func loadConfig(getenv func(string) string) (config, error) {
 		}
 	}
 	c.TrustProxy = truthy(getenv("TRUST_PROXY"))
+	c.Introspection = boolSetting(getenv("INTROSPECTION"), !c.production())
+	c.GraphiQL = boolSetting(getenv("GRAPHIQL"), !c.production())
+	c.CORSOrigins = list(getenv("CORS_ALLOWED_ORIGINS"))
+	c.PersistedQueries = getenv("PERSISTED_QUERIES")
+	if c.RequestTimeout, err = duration(getenv, "REQUEST_TIMEOUT", 10*time.Second); err != nil {
+		return c, err
+	}
+	for _, n := range []struct {
+		key string
+		dst *int
+		def int
+	}{
+		{"QUERY_MAX_DEPTH", &c.MaxDepth, 15},
+		{"QUERY_MAX_COMPLEXITY", &c.MaxComplexity, 250_000},
+		{"QUERY_MAX_ROOT_FIELDS", &c.MaxRootFields, 50},
+		{"WS_MAX_SUBSCRIPTIONS", &c.WSMaxSubs, 10},
+	} {
+		*n.dst = n.def
+		if v := getenv(n.key); v != "" {
+			if *n.dst, err = strconv.Atoi(v); err != nil || *n.dst < 1 {
+				return c, fmt.Errorf("%s: %q is not a positive number", n.key, v)
+			}
+		}
+	}
+	c.MaxBodyBytes = 1 << 20
+	if v := getenv("MAX_BODY_BYTES"); v != "" {
+		if c.MaxBodyBytes, err = strconv.ParseInt(v, 10, 64); err != nil || c.MaxBodyBytes < 1024 {
+			return c, fmt.Errorf("MAX_BODY_BYTES: %q is not a number of bytes (at least 1024)", v)
+		}
+	}
 	for _, r := range []struct {
 		key string
 		dst *float64
@@ -87,11 +127,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if c.WebhookLoopback && c.production() {
 		return c, fmt.Errorf("WEBHOOK_ALLOW_LOOPBACK is for tests and local demos; it is refused when APP_ENV=production")
 	}
-	for _, o := range strings.Split(getenv("WS_ALLOWED_ORIGINS"), ",") {
-		if o = strings.TrimSpace(o); o != "" {
-			c.WebsocketOrigins = append(c.WebsocketOrigins, o)
-		}
-	}
+	c.WebsocketOrigins = list(getenv("WS_ALLOWED_ORIGINS"))
 	switch secret := getenv("JWT_SECRET"); {
 	case secret != "":
 		c.JWTSecret = []byte(secret)
@@ -124,6 +160,25 @@ func orDefault(v, def string) string {
 		return def
 	}
 	return v
+}
+
+// list splits a comma-separated setting.
+func list(v string) []string {
+	var out []string
+	for _, item := range strings.Split(v, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}
+
+// boolSetting reads a boolean setting with a default.
+func boolSetting(v string, def bool) bool {
+	if v == "" {
+		return def
+	}
+	return truthy(v)
 }
 
 func truthy(v string) bool {

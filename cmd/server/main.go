@@ -89,6 +89,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 
+	var persisted map[string]string
+	if cfg.PersistedQueries != "" {
+		if persisted, err = graph.LoadPersistedManifest(cfg.PersistedQueries); err != nil {
+			return err
+		}
+	}
 	n, err := startNotifications(ctx, cfg, db, log)
 	if err != nil {
 		return err
@@ -101,25 +107,35 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			PerAccount: ratelimit.New(ratelimit.Config{PerMinute: cfg.LoginPerAccount, Burst: 5}),
 			PerAddress: ratelimit.New(ratelimit.Config{PerMinute: cfg.LoginPerAddress, Burst: 20}),
 		}),
-		RequestBudget:    ratelimit.New(ratelimit.Config{PerMinute: cfg.RequestsPerUser, Burst: 200}),
-		Sessions:         tenancy.NewResolver(tokens),
-		Logger:           log,
-		Notifier:         n.notifier,
-		Broker:           n.broker,
-		WebhookGuard:     n.guard,
-		WebsocketOrigins: cfg.WebsocketOrigins,
-		Introspection:    true,
+		RequestBudget:                 ratelimit.New(ratelimit.Config{PerMinute: cfg.RequestsPerUser, Burst: 200}),
+		Sessions:                      tenancy.NewResolver(tokens),
+		Logger:                        log,
+		Notifier:                      n.notifier,
+		Broker:                        n.broker,
+		WebhookGuard:                  n.guard,
+		WebsocketOrigins:              cfg.WebsocketOrigins,
+		Introspection:                 cfg.Introspection,
+		DisableSuggestions:            cfg.production(),
+		Limits:                        graph.Limits{MaxDepth: cfg.MaxDepth, MaxComplexity: cfg.MaxComplexity, MaxRootFields: cfg.MaxRootFields},
+		PersistedOnly:                 persisted,
+		MaxSubscriptionsPerConnection: cfg.WSMaxSubs,
 	})
 	return server.Serve(ctx, server.Config{
-		Addr:       cfg.Addr,
-		GraphQL:    gql,
-		DB:         db,
-		Logger:     log,
-		GraphiQL:   true,
-		TrustProxy: cfg.TrustProxy,
+		Addr:           cfg.Addr,
+		GraphQL:        gql,
+		DB:             db,
+		Logger:         log,
+		GraphiQL:       cfg.GraphiQL,
+		TrustProxy:     cfg.TrustProxy,
+		CORSOrigins:    cfg.CORSOrigins,
+		MaxBodyBytes:   cfg.MaxBodyBytes,
+		RequestTimeout: cfg.RequestTimeout,
 	}, cfg.ShutdownGrace, func(addr string) {
-		fmt.Fprintf(stdout, "TenantGraph (%s) on %s: GraphiQL at %s/ , API at %s/graphql\n",
-			db.Dialect, addr, baseURL(addr), baseURL(addr))
+		ide := "GraphiQL at " + baseURL(addr) + "/ , "
+		if !cfg.GraphiQL {
+			ide = ""
+		}
+		fmt.Fprintf(stdout, "TenantGraph (%s) on %s: %sAPI at %s/graphql\n", db.Dialect, addr, ide, baseURL(addr))
 	})
 }
 

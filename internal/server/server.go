@@ -19,8 +19,11 @@ import (
 	"tenantgraph/internal/tenancy"
 )
 
-// MaxBodyBytes bounds a request body; gqlgen reads POST bodies whole.
-const MaxBodyBytes = 1 << 20
+// DefaultMaxBodyBytes bounds a request body (gqlgen reads POST bodies whole).
+const DefaultMaxBodyBytes = 1 << 20
+
+// DefaultRequestTimeout bounds an HTTP request.
+const DefaultRequestTimeout = 10 * time.Second
 
 // Pinger reports whether the database answers.
 type Pinger interface {
@@ -38,12 +41,26 @@ type Config struct {
 	// TrustProxy takes the client address from X-Forwarded-For (set it only
 	// behind a proxy that overwrites that header).
 	TrustProxy bool
+	// CORSOrigins may call the API from a browser on another origin.
+	CORSOrigins []string
+	// MaxBodyBytes bounds request bodies (default DefaultMaxBodyBytes).
+	MaxBodyBytes int64
+	// RequestTimeout bounds HTTP requests (default DefaultRequestTimeout).
+	RequestTimeout time.Duration
 }
 
-// Handler returns the routes: /graphql, / (GraphiQL), /healthz, /readyz.
+// Handler returns the routes: /graphql, / (GraphiQL), /healthz, /readyz,
+// behind security headers and CORS.
 func Handler(c Config) http.Handler {
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.RequestTimeout == 0 {
+		c.RequestTimeout = DefaultRequestTimeout
+	}
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", withCredentials(c.TrustProxy, http.MaxBytesHandler(c.GraphQL, MaxBodyBytes)))
+	mux.Handle("/graphql", withTimeout(c.RequestTimeout,
+		withCredentials(c.TrustProxy, http.MaxBytesHandler(c.GraphQL, c.MaxBodyBytes))))
 	if c.GraphiQL {
 		ide := playground.Handler("TenantGraph", "/graphql")
 		mux.HandleFunc("GET /{$}", ide.ServeHTTP)
@@ -61,7 +78,7 @@ func Handler(c Config) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
-	return mux
+	return securityHeaders(c.TrustProxy, withCORS(c.CORSOrigins, mux))
 }
 
 // withCredentials puts the Authorization and tenant headers and the client's
