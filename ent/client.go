@@ -11,6 +11,7 @@ import (
 
 	"tenantgraph/ent/migrate"
 
+	"tenantgraph/ent/activitylog"
 	"tenantgraph/ent/comment"
 	"tenantgraph/ent/membership"
 	"tenantgraph/ent/notification"
@@ -31,6 +32,8 @@ type Client struct {
 	config
 	// Schema is the client for creating, migrating and dropping schema.
 	Schema *migrate.Schema
+	// ActivityLog is the client for interacting with the ActivityLog builders.
+	ActivityLog *ActivityLogClient
 	// Comment is the client for interacting with the Comment builders.
 	Comment *CommentClient
 	// Membership is the client for interacting with the Membership builders.
@@ -58,6 +61,7 @@ func NewClient(opts ...Option) *Client {
 
 func (c *Client) init() {
 	c.Schema = migrate.NewSchema(c.driver)
+	c.ActivityLog = NewActivityLogClient(c.config)
 	c.Comment = NewCommentClient(c.config)
 	c.Membership = NewMembershipClient(c.config)
 	c.Notification = NewNotificationClient(c.config)
@@ -158,6 +162,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 	return &Tx{
 		ctx:          ctx,
 		config:       cfg,
+		ActivityLog:  NewActivityLogClient(cfg),
 		Comment:      NewCommentClient(cfg),
 		Membership:   NewMembershipClient(cfg),
 		Notification: NewNotificationClient(cfg),
@@ -185,6 +190,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 	return &Tx{
 		ctx:          ctx,
 		config:       cfg,
+		ActivityLog:  NewActivityLogClient(cfg),
 		Comment:      NewCommentClient(cfg),
 		Membership:   NewMembershipClient(cfg),
 		Notification: NewNotificationClient(cfg),
@@ -199,7 +205,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 // Debug returns a new debug-client. It's used to get verbose logging on specific operations.
 //
 //	client.Debug().
-//		Comment.
+//		ActivityLog.
 //		Query().
 //		Count(ctx)
 func (c *Client) Debug() *Client {
@@ -222,8 +228,8 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.Comment, c.Membership, c.Notification, c.OutboxEntry, c.Project, c.Task,
-		c.Tenant, c.User,
+		c.ActivityLog, c.Comment, c.Membership, c.Notification, c.OutboxEntry,
+		c.Project, c.Task, c.Tenant, c.User,
 	} {
 		n.Use(hooks...)
 	}
@@ -233,8 +239,8 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.Comment, c.Membership, c.Notification, c.OutboxEntry, c.Project, c.Task,
-		c.Tenant, c.User,
+		c.ActivityLog, c.Comment, c.Membership, c.Notification, c.OutboxEntry,
+		c.Project, c.Task, c.Tenant, c.User,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -243,6 +249,8 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 // Mutate implements the ent.Mutator interface.
 func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 	switch m := m.(type) {
+	case *ActivityLogMutation:
+		return c.ActivityLog.mutate(ctx, m)
 	case *CommentMutation:
 		return c.Comment.mutate(ctx, m)
 	case *MembershipMutation:
@@ -261,6 +269,173 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.User.mutate(ctx, m)
 	default:
 		return nil, fmt.Errorf("ent: unknown mutation type %T", m)
+	}
+}
+
+// ActivityLogClient is a client for the ActivityLog schema.
+type ActivityLogClient struct {
+	config
+}
+
+// NewActivityLogClient returns a client for the ActivityLog from the given config.
+func NewActivityLogClient(c config) *ActivityLogClient {
+	return &ActivityLogClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `activitylog.Hooks(f(g(h())))`.
+func (c *ActivityLogClient) Use(hooks ...Hook) {
+	c.hooks.ActivityLog = append(c.hooks.ActivityLog, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `activitylog.Intercept(f(g(h())))`.
+func (c *ActivityLogClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ActivityLog = append(c.inters.ActivityLog, interceptors...)
+}
+
+// Create returns a builder for creating a ActivityLog entity.
+func (c *ActivityLogClient) Create() *ActivityLogCreate {
+	mutation := newActivityLogMutation(c.config, OpCreate)
+	return &ActivityLogCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ActivityLog entities.
+func (c *ActivityLogClient) CreateBulk(builders ...*ActivityLogCreate) *ActivityLogCreateBulk {
+	return &ActivityLogCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ActivityLogClient) MapCreateBulk(slice any, setFunc func(*ActivityLogCreate, int)) *ActivityLogCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ActivityLogCreateBulk{err: fmt.Errorf("calling to ActivityLogClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ActivityLogCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ActivityLogCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ActivityLog.
+func (c *ActivityLogClient) Update() *ActivityLogUpdate {
+	mutation := newActivityLogMutation(c.config, OpUpdate)
+	return &ActivityLogUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ActivityLogClient) UpdateOne(_m *ActivityLog) *ActivityLogUpdateOne {
+	mutation := newActivityLogMutation(c.config, OpUpdateOne, withActivityLog(_m))
+	return &ActivityLogUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ActivityLogClient) UpdateOneID(id int) *ActivityLogUpdateOne {
+	mutation := newActivityLogMutation(c.config, OpUpdateOne, withActivityLogID(id))
+	return &ActivityLogUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ActivityLog.
+func (c *ActivityLogClient) Delete() *ActivityLogDelete {
+	mutation := newActivityLogMutation(c.config, OpDelete)
+	return &ActivityLogDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ActivityLogClient) DeleteOne(_m *ActivityLog) *ActivityLogDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ActivityLogClient) DeleteOneID(id int) *ActivityLogDeleteOne {
+	builder := c.Delete().Where(activitylog.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ActivityLogDeleteOne{builder}
+}
+
+// Query returns a query builder for ActivityLog.
+func (c *ActivityLogClient) Query() *ActivityLogQuery {
+	return &ActivityLogQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeActivityLog},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ActivityLog entity by its id.
+func (c *ActivityLogClient) Get(ctx context.Context, id int) (*ActivityLog, error) {
+	return c.Query().Where(activitylog.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ActivityLogClient) GetX(ctx context.Context, id int) *ActivityLog {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryTenant queries the tenant edge of a ActivityLog.
+func (c *ActivityLogClient) QueryTenant(_m *ActivityLog) *TenantQuery {
+	query := (&TenantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(activitylog.Table, activitylog.FieldID, id),
+			sqlgraph.To(tenant.Table, tenant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, activitylog.TenantTable, activitylog.TenantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryActor queries the actor edge of a ActivityLog.
+func (c *ActivityLogClient) QueryActor(_m *ActivityLog) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(activitylog.Table, activitylog.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, activitylog.ActorTable, activitylog.ActorColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *ActivityLogClient) Hooks() []Hook {
+	hooks := c.hooks.ActivityLog
+	return append(hooks[:len(hooks):len(hooks)], activitylog.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ActivityLogClient) Interceptors() []Interceptor {
+	inters := c.inters.ActivityLog
+	return append(inters[:len(inters):len(inters)], activitylog.Interceptors[:]...)
+}
+
+func (c *ActivityLogClient) mutate(ctx context.Context, m *ActivityLogMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ActivityLogCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ActivityLogUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ActivityLogUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ActivityLogDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ActivityLog mutation op: %q", m.Op())
 	}
 }
 
@@ -1598,6 +1773,22 @@ func (c *TenantClient) QueryOutboxEntries(_m *Tenant) *OutboxEntryQuery {
 	return query
 }
 
+// QueryActivityLogs queries the activity_logs edge of a Tenant.
+func (c *TenantClient) QueryActivityLogs(_m *Tenant) *ActivityLogQuery {
+	query := (&ActivityLogClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(tenant.Table, tenant.FieldID, id),
+			sqlgraph.To(activitylog.Table, activitylog.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, tenant.ActivityLogsTable, tenant.ActivityLogsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // Hooks returns the client hooks.
 func (c *TenantClient) Hooks() []Hook {
 	hooks := c.hooks.Tenant
@@ -1828,6 +2019,22 @@ func (c *UserClient) QueryNotifications(_m *User) *NotificationQuery {
 	return query
 }
 
+// QueryActivityLogs queries the activity_logs edge of a User.
+func (c *UserClient) QueryActivityLogs(_m *User) *ActivityLogQuery {
+	query := (&ActivityLogClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(user.Table, user.FieldID, id),
+			sqlgraph.To(activitylog.Table, activitylog.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, user.ActivityLogsTable, user.ActivityLogsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // Hooks returns the client hooks.
 func (c *UserClient) Hooks() []Hook {
 	hooks := c.hooks.User
@@ -1857,11 +2064,11 @@ func (c *UserClient) mutate(ctx context.Context, m *UserMutation) (Value, error)
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		Comment, Membership, Notification, OutboxEntry, Project, Task, Tenant,
-		User []ent.Hook
+		ActivityLog, Comment, Membership, Notification, OutboxEntry, Project, Task,
+		Tenant, User []ent.Hook
 	}
 	inters struct {
-		Comment, Membership, Notification, OutboxEntry, Project, Task, Tenant,
-		User []ent.Interceptor
+		ActivityLog, Comment, Membership, Notification, OutboxEntry, Project, Task,
+		Tenant, User []ent.Interceptor
 	}
 )

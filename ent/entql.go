@@ -3,6 +3,7 @@
 package ent
 
 import (
+	"tenantgraph/ent/activitylog"
 	"tenantgraph/ent/comment"
 	"tenantgraph/ent/membership"
 	"tenantgraph/ent/notification"
@@ -21,8 +22,29 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 8)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 9)}
 	graph.Nodes[0] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   activitylog.Table,
+			Columns: activitylog.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: activitylog.FieldID,
+			},
+		},
+		Type: "ActivityLog",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			activitylog.FieldTenantID:   {Type: field.TypeInt, Column: activitylog.FieldTenantID},
+			activitylog.FieldCreatedAt:  {Type: field.TypeTime, Column: activitylog.FieldCreatedAt},
+			activitylog.FieldActorID:    {Type: field.TypeInt, Column: activitylog.FieldActorID},
+			activitylog.FieldAction:     {Type: field.TypeString, Column: activitylog.FieldAction},
+			activitylog.FieldEntityType: {Type: field.TypeString, Column: activitylog.FieldEntityType},
+			activitylog.FieldEntityID:   {Type: field.TypeInt, Column: activitylog.FieldEntityID},
+			activitylog.FieldSummary:    {Type: field.TypeString, Column: activitylog.FieldSummary},
+			activitylog.FieldChanges:    {Type: field.TypeJSON, Column: activitylog.FieldChanges},
+		},
+	}
+	graph.Nodes[1] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   comment.Table,
 			Columns: comment.Columns,
@@ -41,7 +63,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			comment.FieldBody:      {Type: field.TypeString, Column: comment.FieldBody},
 		},
 	}
-	graph.Nodes[1] = &sqlgraph.Node{
+	graph.Nodes[2] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   membership.Table,
 			Columns: membership.Columns,
@@ -59,7 +81,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			membership.FieldRole:      {Type: field.TypeEnum, Column: membership.FieldRole},
 		},
 	}
-	graph.Nodes[2] = &sqlgraph.Node{
+	graph.Nodes[3] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   notification.Table,
 			Columns: notification.Columns,
@@ -82,7 +104,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			notification.FieldTaskID:      {Type: field.TypeInt, Column: notification.FieldTaskID},
 		},
 	}
-	graph.Nodes[3] = &sqlgraph.Node{
+	graph.Nodes[4] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   outboxentry.Table,
 			Columns: outboxentry.Columns,
@@ -106,7 +128,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			outboxentry.FieldDeliveredAt:   {Type: field.TypeTime, Column: outboxentry.FieldDeliveredAt},
 		},
 	}
-	graph.Nodes[4] = &sqlgraph.Node{
+	graph.Nodes[5] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   project.Table,
 			Columns: project.Columns,
@@ -126,7 +148,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			project.FieldCreatedByID: {Type: field.TypeInt, Column: project.FieldCreatedByID},
 		},
 	}
-	graph.Nodes[5] = &sqlgraph.Node{
+	graph.Nodes[6] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   task.Table,
 			Columns: task.Columns,
@@ -151,7 +173,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			task.FieldCreatedByID: {Type: field.TypeInt, Column: task.FieldCreatedByID},
 		},
 	}
-	graph.Nodes[6] = &sqlgraph.Node{
+	graph.Nodes[7] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   tenant.Table,
 			Columns: tenant.Columns,
@@ -170,7 +192,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			tenant.FieldSlackWebhookURL:      {Type: field.TypeString, Column: tenant.FieldSlackWebhookURL},
 		},
 	}
-	graph.Nodes[7] = &sqlgraph.Node{
+	graph.Nodes[8] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -188,6 +210,30 @@ var schemaGraph = func() *sqlgraph.Schema {
 			user.FieldPasswordHash: {Type: field.TypeString, Column: user.FieldPasswordHash},
 		},
 	}
+	graph.MustAddE(
+		"tenant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   activitylog.TenantTable,
+			Columns: []string{activitylog.TenantColumn},
+			Bidi:    false,
+		},
+		"ActivityLog",
+		"Tenant",
+	)
+	graph.MustAddE(
+		"actor",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   activitylog.ActorTable,
+			Columns: []string{activitylog.ActorColumn},
+			Bidi:    false,
+		},
+		"ActivityLog",
+		"User",
+	)
 	graph.MustAddE(
 		"tenant",
 		&sqlgraph.EdgeSpec{
@@ -501,6 +547,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		"OutboxEntry",
 	)
 	graph.MustAddE(
+		"activity_logs",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.ActivityLogsTable,
+			Columns: []string{tenant.ActivityLogsColumn},
+			Bidi:    false,
+		},
+		"Tenant",
+		"ActivityLog",
+	)
+	graph.MustAddE(
 		"memberships",
 		&sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.O2M,
@@ -572,6 +630,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		"User",
 		"Notification",
 	)
+	graph.MustAddE(
+		"activity_logs",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.ActivityLogsTable,
+			Columns: []string{user.ActivityLogsColumn},
+			Bidi:    false,
+		},
+		"User",
+		"ActivityLog",
+	)
 	return graph
 }()
 
@@ -579,6 +649,114 @@ var schemaGraph = func() *sqlgraph.Schema {
 // All update, update-one and query builders implement this interface.
 type predicateAdder interface {
 	addPredicate(func(s *sql.Selector))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *ActivityLogQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ActivityLogQuery builder.
+func (_q *ActivityLogQuery) Filter() *ActivityLogFilter {
+	return &ActivityLogFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ActivityLogMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ActivityLogMutation builder.
+func (m *ActivityLogMutation) Filter() *ActivityLogFilter {
+	return &ActivityLogFilter{config: m.config, predicateAdder: m}
+}
+
+// ActivityLogFilter provides a generic filtering capability at runtime for ActivityLogQuery.
+type ActivityLogFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ActivityLogFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[0].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *ActivityLogFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(activitylog.FieldID))
+}
+
+// WhereTenantID applies the entql int predicate on the tenant_id field.
+func (f *ActivityLogFilter) WhereTenantID(p entql.IntP) {
+	f.Where(p.Field(activitylog.FieldTenantID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *ActivityLogFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(activitylog.FieldCreatedAt))
+}
+
+// WhereActorID applies the entql int predicate on the actor_id field.
+func (f *ActivityLogFilter) WhereActorID(p entql.IntP) {
+	f.Where(p.Field(activitylog.FieldActorID))
+}
+
+// WhereAction applies the entql string predicate on the action field.
+func (f *ActivityLogFilter) WhereAction(p entql.StringP) {
+	f.Where(p.Field(activitylog.FieldAction))
+}
+
+// WhereEntityType applies the entql string predicate on the entity_type field.
+func (f *ActivityLogFilter) WhereEntityType(p entql.StringP) {
+	f.Where(p.Field(activitylog.FieldEntityType))
+}
+
+// WhereEntityID applies the entql int predicate on the entity_id field.
+func (f *ActivityLogFilter) WhereEntityID(p entql.IntP) {
+	f.Where(p.Field(activitylog.FieldEntityID))
+}
+
+// WhereSummary applies the entql string predicate on the summary field.
+func (f *ActivityLogFilter) WhereSummary(p entql.StringP) {
+	f.Where(p.Field(activitylog.FieldSummary))
+}
+
+// WhereChanges applies the entql json.RawMessage predicate on the changes field.
+func (f *ActivityLogFilter) WhereChanges(p entql.BytesP) {
+	f.Where(p.Field(activitylog.FieldChanges))
+}
+
+// WhereHasTenant applies a predicate to check if query has an edge tenant.
+func (f *ActivityLogFilter) WhereHasTenant() {
+	f.Where(entql.HasEdge("tenant"))
+}
+
+// WhereHasTenantWith applies a predicate to check if query has an edge tenant with a given conditions (other predicates).
+func (f *ActivityLogFilter) WhereHasTenantWith(preds ...predicate.Tenant) {
+	f.Where(entql.HasEdgeWith("tenant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasActor applies a predicate to check if query has an edge actor.
+func (f *ActivityLogFilter) WhereHasActor() {
+	f.Where(entql.HasEdge("actor"))
+}
+
+// WhereHasActorWith applies a predicate to check if query has an edge actor with a given conditions (other predicates).
+func (f *ActivityLogFilter) WhereHasActorWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("actor", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
 }
 
 // addPredicate implements the predicateAdder interface.
@@ -610,7 +788,7 @@ type CommentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *CommentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[0].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[1].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -722,7 +900,7 @@ type MembershipFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MembershipFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[1].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[2].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -815,7 +993,7 @@ type NotificationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *NotificationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[2].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -961,7 +1139,7 @@ type OutboxEntryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OutboxEntryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1070,7 +1248,7 @@ type ProjectFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ProjectFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1201,7 +1379,7 @@ type TaskFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TaskFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1385,7 +1563,7 @@ type TenantFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TenantFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1510,6 +1688,20 @@ func (f *TenantFilter) WhereHasOutboxEntriesWith(preds ...predicate.OutboxEntry)
 	})))
 }
 
+// WhereHasActivityLogs applies a predicate to check if query has an edge activity_logs.
+func (f *TenantFilter) WhereHasActivityLogs() {
+	f.Where(entql.HasEdge("activity_logs"))
+}
+
+// WhereHasActivityLogsWith applies a predicate to check if query has an edge activity_logs with a given conditions (other predicates).
+func (f *TenantFilter) WhereHasActivityLogsWith(preds ...predicate.ActivityLog) {
+	f.Where(entql.HasEdgeWith("activity_logs", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
 // addPredicate implements the predicateAdder interface.
 func (_q *UserQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
@@ -1539,7 +1731,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1653,6 +1845,20 @@ func (f *UserFilter) WhereHasNotifications() {
 // WhereHasNotificationsWith applies a predicate to check if query has an edge notifications with a given conditions (other predicates).
 func (f *UserFilter) WhereHasNotificationsWith(preds ...predicate.Notification) {
 	f.Where(entql.HasEdgeWith("notifications", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasActivityLogs applies a predicate to check if query has an edge activity_logs.
+func (f *UserFilter) WhereHasActivityLogs() {
+	f.Where(entql.HasEdge("activity_logs"))
+}
+
+// WhereHasActivityLogsWith applies a predicate to check if query has an edge activity_logs with a given conditions (other predicates).
+func (f *UserFilter) WhereHasActivityLogsWith(preds ...predicate.ActivityLog) {
+	f.Where(entql.HasEdgeWith("activity_logs", sqlgraph.WrapFunc(func(s *sql.Selector) {
 		for _, p := range preds {
 			p(s)
 		}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"fmt"
+	"tenantgraph/ent/activitylog"
 	"tenantgraph/ent/comment"
 	"tenantgraph/ent/membership"
 	"tenantgraph/ent/notification"
@@ -18,6 +19,135 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"github.com/99designs/gqlgen/graphql"
 )
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *ActivityLogQuery) CollectFields(ctx context.Context, satisfies ...string) (*ActivityLogQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *ActivityLogQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(activitylog.Columns))
+		selectedFields = []string{activitylog.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "actor":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&UserClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, userImplementors)...); err != nil {
+				return err
+			}
+			_q.withActor = query
+			if _, ok := fieldSeen[activitylog.FieldActorID]; !ok {
+				selectedFields = append(selectedFields, activitylog.FieldActorID)
+				fieldSeen[activitylog.FieldActorID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[activitylog.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, activitylog.FieldCreatedAt)
+				fieldSeen[activitylog.FieldCreatedAt] = struct{}{}
+			}
+		case "action":
+			if _, ok := fieldSeen[activitylog.FieldAction]; !ok {
+				selectedFields = append(selectedFields, activitylog.FieldAction)
+				fieldSeen[activitylog.FieldAction] = struct{}{}
+			}
+		case "entityType":
+			if _, ok := fieldSeen[activitylog.FieldEntityType]; !ok {
+				selectedFields = append(selectedFields, activitylog.FieldEntityType)
+				fieldSeen[activitylog.FieldEntityType] = struct{}{}
+			}
+		case "entityID":
+			if _, ok := fieldSeen[activitylog.FieldEntityID]; !ok {
+				selectedFields = append(selectedFields, activitylog.FieldEntityID)
+				fieldSeen[activitylog.FieldEntityID] = struct{}{}
+			}
+		case "summary":
+			if _, ok := fieldSeen[activitylog.FieldSummary]; !ok {
+				selectedFields = append(selectedFields, activitylog.FieldSummary)
+				fieldSeen[activitylog.FieldSummary] = struct{}{}
+			}
+		case "changes":
+			if _, ok := fieldSeen[activitylog.FieldChanges]; !ok {
+				selectedFields = append(selectedFields, activitylog.FieldChanges)
+				fieldSeen[activitylog.FieldChanges] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type activitylogPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []ActivityLogPaginateOption
+}
+
+func newActivityLogPaginateArgs(rv map[string]any) *activitylogPaginateArgs {
+	args := &activitylogPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &ActivityLogOrder{Field: &ActivityLogOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithActivityLogOrder(order))
+			}
+		case *ActivityLogOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithActivityLogOrder(v))
+			}
+		}
+	}
+	if v, ok := rv[whereField].(*ActivityLogWhereInput); ok {
+		args.opts = append(args.opts, WithActivityLogFilter(v.Filter))
+	}
+	return args
+}
 
 // CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
 func (_q *CommentQuery) CollectFields(ctx context.Context, satisfies ...string) (*CommentQuery, error) {

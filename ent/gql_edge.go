@@ -8,6 +8,14 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 )
 
+func (_m *ActivityLog) Actor(ctx context.Context) (*User, error) {
+	result, err := _m.Edges.ActorOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryActor().Only(ctx)
+	}
+	return result, err
+}
+
 func (_m *Comment) Task(ctx context.Context) (*Task, error) {
 	result, err := _m.Edges.TaskOrErr()
 	if IsNotLoaded(err) {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"tenantgraph/ent/activitylog"
 	"tenantgraph/ent/comment"
 	"tenantgraph/ent/internal"
 	"tenantgraph/ent/membership"
@@ -24,6 +25,11 @@ import (
 type Noder interface {
 	IsNode()
 }
+
+var activitylogImplementors = []string{"ActivityLog", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*ActivityLog) IsNode() {}
 
 var commentImplementors = []string{"Comment", "Node"}
 
@@ -137,6 +143,15 @@ func (c *Client) Noder(ctx context.Context, id int, opts ...NodeOption) (_ Noder
 
 func (c *Client) noder(ctx context.Context, table string, id int) (Noder, error) {
 	switch table {
+	case activitylog.Table:
+		query := c.ActivityLog.Query().
+			Where(activitylog.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, activitylogImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
 	case comment.Table:
 		query := c.Comment.Query().
 			Where(comment.ID(id))
@@ -273,6 +288,22 @@ func (c *Client) noders(ctx context.Context, table string, ids []int) ([]Noder, 
 		idmap[id] = append(idmap[id], &noders[i])
 	}
 	switch table {
+	case activitylog.Table:
+		query := c.ActivityLog.Query().
+			Where(activitylog.IDIn(ids...))
+		query, err := query.CollectFields(ctx, activitylogImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
 	case comment.Table:
 		query := c.Comment.Query().
 			Where(comment.IDIn(ids...))

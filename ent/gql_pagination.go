@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"tenantgraph/ent/activitylog"
 	"tenantgraph/ent/comment"
 	"tenantgraph/ent/membership"
 	"tenantgraph/ent/notification"
@@ -102,6 +103,302 @@ func paginateLimit(first, last *int) int {
 		limit = *last + 1
 	}
 	return limit
+}
+
+// ActivityLogEdge is the edge representation of ActivityLog.
+type ActivityLogEdge struct {
+	Node   *ActivityLog `json:"node"`
+	Cursor Cursor       `json:"cursor"`
+}
+
+// ActivityLogConnection is the connection containing edges to ActivityLog.
+type ActivityLogConnection struct {
+	Edges      []*ActivityLogEdge `json:"edges"`
+	PageInfo   PageInfo           `json:"pageInfo"`
+	TotalCount int                `json:"totalCount"`
+}
+
+func (c *ActivityLogConnection) build(nodes []*ActivityLog, pager *activitylogPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *ActivityLog
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *ActivityLog {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *ActivityLog {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*ActivityLogEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &ActivityLogEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// ActivityLogPaginateOption enables pagination customization.
+type ActivityLogPaginateOption func(*activitylogPager) error
+
+// WithActivityLogOrder configures pagination ordering.
+func WithActivityLogOrder(order *ActivityLogOrder) ActivityLogPaginateOption {
+	if order == nil {
+		order = DefaultActivityLogOrder
+	}
+	o := *order
+	return func(pager *activitylogPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultActivityLogOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithActivityLogFilter configures pagination filter.
+func WithActivityLogFilter(filter func(*ActivityLogQuery) (*ActivityLogQuery, error)) ActivityLogPaginateOption {
+	return func(pager *activitylogPager) error {
+		if filter == nil {
+			return errors.New("ActivityLogQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type activitylogPager struct {
+	reverse bool
+	order   *ActivityLogOrder
+	filter  func(*ActivityLogQuery) (*ActivityLogQuery, error)
+}
+
+func newActivityLogPager(opts []ActivityLogPaginateOption, reverse bool) (*activitylogPager, error) {
+	pager := &activitylogPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultActivityLogOrder
+	}
+	return pager, nil
+}
+
+func (p *activitylogPager) applyFilter(query *ActivityLogQuery) (*ActivityLogQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *activitylogPager) toCursor(_m *ActivityLog) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *activitylogPager) applyCursors(query *ActivityLogQuery, after, before *Cursor) (*ActivityLogQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultActivityLogOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *activitylogPager) applyOrder(query *ActivityLogQuery) *ActivityLogQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultActivityLogOrder.Field {
+		query = query.Order(DefaultActivityLogOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *activitylogPager) orderExpr(query *ActivityLogQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultActivityLogOrder.Field {
+			b.Comma().Ident(DefaultActivityLogOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to ActivityLog.
+func (_m *ActivityLogQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...ActivityLogPaginateOption,
+) (*ActivityLogConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newActivityLogPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &ActivityLogConnection{Edges: []*ActivityLogEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// ActivityLogOrderFieldCreatedAt orders ActivityLog by created_at.
+	ActivityLogOrderFieldCreatedAt = &ActivityLogOrderField{
+		Value: func(_m *ActivityLog) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: activitylog.FieldCreatedAt,
+		toTerm: activitylog.ByCreatedAt,
+		toCursor: func(_m *ActivityLog) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f ActivityLogOrderField) String() string {
+	var str string
+	switch f.column {
+	case ActivityLogOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f ActivityLogOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *ActivityLogOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("ActivityLogOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *ActivityLogOrderFieldCreatedAt
+	default:
+		return fmt.Errorf("%s is not a valid ActivityLogOrderField", str)
+	}
+	return nil
+}
+
+// ActivityLogOrderField defines the ordering field of ActivityLog.
+type ActivityLogOrderField struct {
+	// Value extracts the ordering value from the given ActivityLog.
+	Value    func(*ActivityLog) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) activitylog.OrderOption
+	toCursor func(*ActivityLog) Cursor
+}
+
+// ActivityLogOrder defines the ordering of ActivityLog.
+type ActivityLogOrder struct {
+	Direction OrderDirection         `json:"direction"`
+	Field     *ActivityLogOrderField `json:"field"`
+}
+
+// DefaultActivityLogOrder is the default ordering of ActivityLog.
+var DefaultActivityLogOrder = &ActivityLogOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &ActivityLogOrderField{
+		Value: func(_m *ActivityLog) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: activitylog.FieldID,
+		toTerm: activitylog.ByID,
+		toCursor: func(_m *ActivityLog) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts ActivityLog into ActivityLogEdge.
+func (_m *ActivityLog) ToEdge(order *ActivityLogOrder) *ActivityLogEdge {
+	if order == nil {
+		order = DefaultActivityLogOrder
+	}
+	return &ActivityLogEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
 }
 
 // CommentEdge is the edge representation of Comment.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"tenantgraph/ent/activitylog"
 	"tenantgraph/ent/comment"
 	"tenantgraph/ent/membership"
 	"tenantgraph/ent/notification"
@@ -16,6 +17,7 @@ import (
 	"tenantgraph/ent/task"
 	"tenantgraph/ent/tenant"
 	"tenantgraph/ent/user"
+	"tenantgraph/internal/changes"
 	"tenantgraph/internal/priority"
 	"tenantgraph/internal/role"
 	"tenantgraph/internal/workflow"
@@ -34,6 +36,7 @@ const (
 	OpUpdateOne = ent.OpUpdateOne
 
 	// Node types.
+	TypeActivityLog  = "ActivityLog"
 	TypeComment      = "Comment"
 	TypeMembership   = "Membership"
 	TypeNotification = "Notification"
@@ -43,6 +46,862 @@ const (
 	TypeTenant       = "Tenant"
 	TypeUser         = "User"
 )
+
+// ActivityLogMutation represents an operation that mutates the ActivityLog nodes in the graph.
+type ActivityLogMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	created_at    *time.Time
+	action        *string
+	entity_type   *string
+	entity_id     *int
+	addentity_id  *int
+	summary       *string
+	changes       *[]changes.Change
+	appendchanges []changes.Change
+	clearedFields map[string]struct{}
+	tenant        *int
+	clearedtenant bool
+	actor         *int
+	clearedactor  bool
+	done          bool
+	oldValue      func(context.Context) (*ActivityLog, error)
+	predicates    []predicate.ActivityLog
+}
+
+var _ ent.Mutation = (*ActivityLogMutation)(nil)
+
+// activitylogOption allows management of the mutation configuration using functional options.
+type activitylogOption func(*ActivityLogMutation)
+
+// newActivityLogMutation creates new mutation for the ActivityLog entity.
+func newActivityLogMutation(c config, op Op, opts ...activitylogOption) *ActivityLogMutation {
+	m := &ActivityLogMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeActivityLog,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withActivityLogID sets the ID field of the mutation.
+func withActivityLogID(id int) activitylogOption {
+	return func(m *ActivityLogMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *ActivityLog
+		)
+		m.oldValue = func(ctx context.Context) (*ActivityLog, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().ActivityLog.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withActivityLog sets the old ActivityLog of the mutation.
+func withActivityLog(node *ActivityLog) activitylogOption {
+	return func(m *ActivityLogMutation) {
+		m.oldValue = func(context.Context) (*ActivityLog, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ActivityLogMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ActivityLogMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ActivityLogMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ActivityLogMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().ActivityLog.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetTenantID sets the "tenant_id" field.
+func (m *ActivityLogMutation) SetTenantID(i int) {
+	m.tenant = &i
+}
+
+// TenantID returns the value of the "tenant_id" field in the mutation.
+func (m *ActivityLogMutation) TenantID() (r int, exists bool) {
+	v := m.tenant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTenantID returns the old "tenant_id" field's value of the ActivityLog entity.
+// If the ActivityLog object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ActivityLogMutation) OldTenantID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTenantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTenantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTenantID: %w", err)
+	}
+	return oldValue.TenantID, nil
+}
+
+// ResetTenantID resets all changes to the "tenant_id" field.
+func (m *ActivityLogMutation) ResetTenantID() {
+	m.tenant = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *ActivityLogMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *ActivityLogMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the ActivityLog entity.
+// If the ActivityLog object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ActivityLogMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *ActivityLogMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetActorID sets the "actor_id" field.
+func (m *ActivityLogMutation) SetActorID(i int) {
+	m.actor = &i
+}
+
+// ActorID returns the value of the "actor_id" field in the mutation.
+func (m *ActivityLogMutation) ActorID() (r int, exists bool) {
+	v := m.actor
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldActorID returns the old "actor_id" field's value of the ActivityLog entity.
+// If the ActivityLog object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ActivityLogMutation) OldActorID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldActorID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldActorID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldActorID: %w", err)
+	}
+	return oldValue.ActorID, nil
+}
+
+// ResetActorID resets all changes to the "actor_id" field.
+func (m *ActivityLogMutation) ResetActorID() {
+	m.actor = nil
+}
+
+// SetAction sets the "action" field.
+func (m *ActivityLogMutation) SetAction(s string) {
+	m.action = &s
+}
+
+// Action returns the value of the "action" field in the mutation.
+func (m *ActivityLogMutation) Action() (r string, exists bool) {
+	v := m.action
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAction returns the old "action" field's value of the ActivityLog entity.
+// If the ActivityLog object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ActivityLogMutation) OldAction(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAction is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAction requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAction: %w", err)
+	}
+	return oldValue.Action, nil
+}
+
+// ResetAction resets all changes to the "action" field.
+func (m *ActivityLogMutation) ResetAction() {
+	m.action = nil
+}
+
+// SetEntityType sets the "entity_type" field.
+func (m *ActivityLogMutation) SetEntityType(s string) {
+	m.entity_type = &s
+}
+
+// EntityType returns the value of the "entity_type" field in the mutation.
+func (m *ActivityLogMutation) EntityType() (r string, exists bool) {
+	v := m.entity_type
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEntityType returns the old "entity_type" field's value of the ActivityLog entity.
+// If the ActivityLog object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ActivityLogMutation) OldEntityType(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEntityType is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEntityType requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEntityType: %w", err)
+	}
+	return oldValue.EntityType, nil
+}
+
+// ResetEntityType resets all changes to the "entity_type" field.
+func (m *ActivityLogMutation) ResetEntityType() {
+	m.entity_type = nil
+}
+
+// SetEntityID sets the "entity_id" field.
+func (m *ActivityLogMutation) SetEntityID(i int) {
+	m.entity_id = &i
+	m.addentity_id = nil
+}
+
+// EntityID returns the value of the "entity_id" field in the mutation.
+func (m *ActivityLogMutation) EntityID() (r int, exists bool) {
+	v := m.entity_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEntityID returns the old "entity_id" field's value of the ActivityLog entity.
+// If the ActivityLog object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ActivityLogMutation) OldEntityID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEntityID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEntityID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEntityID: %w", err)
+	}
+	return oldValue.EntityID, nil
+}
+
+// AddEntityID adds i to the "entity_id" field.
+func (m *ActivityLogMutation) AddEntityID(i int) {
+	if m.addentity_id != nil {
+		*m.addentity_id += i
+	} else {
+		m.addentity_id = &i
+	}
+}
+
+// AddedEntityID returns the value that was added to the "entity_id" field in this mutation.
+func (m *ActivityLogMutation) AddedEntityID() (r int, exists bool) {
+	v := m.addentity_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetEntityID resets all changes to the "entity_id" field.
+func (m *ActivityLogMutation) ResetEntityID() {
+	m.entity_id = nil
+	m.addentity_id = nil
+}
+
+// SetSummary sets the "summary" field.
+func (m *ActivityLogMutation) SetSummary(s string) {
+	m.summary = &s
+}
+
+// Summary returns the value of the "summary" field in the mutation.
+func (m *ActivityLogMutation) Summary() (r string, exists bool) {
+	v := m.summary
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSummary returns the old "summary" field's value of the ActivityLog entity.
+// If the ActivityLog object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ActivityLogMutation) OldSummary(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSummary is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSummary requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSummary: %w", err)
+	}
+	return oldValue.Summary, nil
+}
+
+// ResetSummary resets all changes to the "summary" field.
+func (m *ActivityLogMutation) ResetSummary() {
+	m.summary = nil
+}
+
+// SetChanges sets the "changes" field.
+func (m *ActivityLogMutation) SetChanges(c []changes.Change) {
+	m.changes = &c
+	m.appendchanges = nil
+}
+
+// Changes returns the value of the "changes" field in the mutation.
+func (m *ActivityLogMutation) Changes() (r []changes.Change, exists bool) {
+	v := m.changes
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldChanges returns the old "changes" field's value of the ActivityLog entity.
+// If the ActivityLog object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ActivityLogMutation) OldChanges(ctx context.Context) (v []changes.Change, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldChanges is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldChanges requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldChanges: %w", err)
+	}
+	return oldValue.Changes, nil
+}
+
+// AppendChanges adds c to the "changes" field.
+func (m *ActivityLogMutation) AppendChanges(c []changes.Change) {
+	m.appendchanges = append(m.appendchanges, c...)
+}
+
+// AppendedChanges returns the list of values that were appended to the "changes" field in this mutation.
+func (m *ActivityLogMutation) AppendedChanges() ([]changes.Change, bool) {
+	if len(m.appendchanges) == 0 {
+		return nil, false
+	}
+	return m.appendchanges, true
+}
+
+// ResetChanges resets all changes to the "changes" field.
+func (m *ActivityLogMutation) ResetChanges() {
+	m.changes = nil
+	m.appendchanges = nil
+}
+
+// ClearTenant clears the "tenant" edge to the Tenant entity.
+func (m *ActivityLogMutation) ClearTenant() {
+	m.clearedtenant = true
+	m.clearedFields[activitylog.FieldTenantID] = struct{}{}
+}
+
+// TenantCleared reports if the "tenant" edge to the Tenant entity was cleared.
+func (m *ActivityLogMutation) TenantCleared() bool {
+	return m.clearedtenant
+}
+
+// TenantIDs returns the "tenant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// TenantID instead. It exists only for internal usage by the builders.
+func (m *ActivityLogMutation) TenantIDs() (ids []int) {
+	if id := m.tenant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetTenant resets all changes to the "tenant" edge.
+func (m *ActivityLogMutation) ResetTenant() {
+	m.tenant = nil
+	m.clearedtenant = false
+}
+
+// ClearActor clears the "actor" edge to the User entity.
+func (m *ActivityLogMutation) ClearActor() {
+	m.clearedactor = true
+	m.clearedFields[activitylog.FieldActorID] = struct{}{}
+}
+
+// ActorCleared reports if the "actor" edge to the User entity was cleared.
+func (m *ActivityLogMutation) ActorCleared() bool {
+	return m.clearedactor
+}
+
+// ActorIDs returns the "actor" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ActorID instead. It exists only for internal usage by the builders.
+func (m *ActivityLogMutation) ActorIDs() (ids []int) {
+	if id := m.actor; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetActor resets all changes to the "actor" edge.
+func (m *ActivityLogMutation) ResetActor() {
+	m.actor = nil
+	m.clearedactor = false
+}
+
+// Where appends a list predicates to the ActivityLogMutation builder.
+func (m *ActivityLogMutation) Where(ps ...predicate.ActivityLog) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ActivityLogMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ActivityLogMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.ActivityLog, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ActivityLogMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ActivityLogMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (ActivityLog).
+func (m *ActivityLogMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ActivityLogMutation) Fields() []string {
+	fields := make([]string, 0, 8)
+	if m.tenant != nil {
+		fields = append(fields, activitylog.FieldTenantID)
+	}
+	if m.created_at != nil {
+		fields = append(fields, activitylog.FieldCreatedAt)
+	}
+	if m.actor != nil {
+		fields = append(fields, activitylog.FieldActorID)
+	}
+	if m.action != nil {
+		fields = append(fields, activitylog.FieldAction)
+	}
+	if m.entity_type != nil {
+		fields = append(fields, activitylog.FieldEntityType)
+	}
+	if m.entity_id != nil {
+		fields = append(fields, activitylog.FieldEntityID)
+	}
+	if m.summary != nil {
+		fields = append(fields, activitylog.FieldSummary)
+	}
+	if m.changes != nil {
+		fields = append(fields, activitylog.FieldChanges)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ActivityLogMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case activitylog.FieldTenantID:
+		return m.TenantID()
+	case activitylog.FieldCreatedAt:
+		return m.CreatedAt()
+	case activitylog.FieldActorID:
+		return m.ActorID()
+	case activitylog.FieldAction:
+		return m.Action()
+	case activitylog.FieldEntityType:
+		return m.EntityType()
+	case activitylog.FieldEntityID:
+		return m.EntityID()
+	case activitylog.FieldSummary:
+		return m.Summary()
+	case activitylog.FieldChanges:
+		return m.Changes()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ActivityLogMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case activitylog.FieldTenantID:
+		return m.OldTenantID(ctx)
+	case activitylog.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case activitylog.FieldActorID:
+		return m.OldActorID(ctx)
+	case activitylog.FieldAction:
+		return m.OldAction(ctx)
+	case activitylog.FieldEntityType:
+		return m.OldEntityType(ctx)
+	case activitylog.FieldEntityID:
+		return m.OldEntityID(ctx)
+	case activitylog.FieldSummary:
+		return m.OldSummary(ctx)
+	case activitylog.FieldChanges:
+		return m.OldChanges(ctx)
+	}
+	return nil, fmt.Errorf("unknown ActivityLog field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ActivityLogMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case activitylog.FieldTenantID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTenantID(v)
+		return nil
+	case activitylog.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case activitylog.FieldActorID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetActorID(v)
+		return nil
+	case activitylog.FieldAction:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAction(v)
+		return nil
+	case activitylog.FieldEntityType:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEntityType(v)
+		return nil
+	case activitylog.FieldEntityID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEntityID(v)
+		return nil
+	case activitylog.FieldSummary:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSummary(v)
+		return nil
+	case activitylog.FieldChanges:
+		v, ok := value.([]changes.Change)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetChanges(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ActivityLog field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ActivityLogMutation) AddedFields() []string {
+	var fields []string
+	if m.addentity_id != nil {
+		fields = append(fields, activitylog.FieldEntityID)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ActivityLogMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case activitylog.FieldEntityID:
+		return m.AddedEntityID()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ActivityLogMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case activitylog.FieldEntityID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddEntityID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ActivityLog numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ActivityLogMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ActivityLogMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ActivityLogMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown ActivityLog nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ActivityLogMutation) ResetField(name string) error {
+	switch name {
+	case activitylog.FieldTenantID:
+		m.ResetTenantID()
+		return nil
+	case activitylog.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case activitylog.FieldActorID:
+		m.ResetActorID()
+		return nil
+	case activitylog.FieldAction:
+		m.ResetAction()
+		return nil
+	case activitylog.FieldEntityType:
+		m.ResetEntityType()
+		return nil
+	case activitylog.FieldEntityID:
+		m.ResetEntityID()
+		return nil
+	case activitylog.FieldSummary:
+		m.ResetSummary()
+		return nil
+	case activitylog.FieldChanges:
+		m.ResetChanges()
+		return nil
+	}
+	return fmt.Errorf("unknown ActivityLog field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ActivityLogMutation) AddedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.tenant != nil {
+		edges = append(edges, activitylog.EdgeTenant)
+	}
+	if m.actor != nil {
+		edges = append(edges, activitylog.EdgeActor)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ActivityLogMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case activitylog.EdgeTenant:
+		if id := m.tenant; id != nil {
+			return []ent.Value{*id}
+		}
+	case activitylog.EdgeActor:
+		if id := m.actor; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ActivityLogMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 2)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ActivityLogMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ActivityLogMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.clearedtenant {
+		edges = append(edges, activitylog.EdgeTenant)
+	}
+	if m.clearedactor {
+		edges = append(edges, activitylog.EdgeActor)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ActivityLogMutation) EdgeCleared(name string) bool {
+	switch name {
+	case activitylog.EdgeTenant:
+		return m.clearedtenant
+	case activitylog.EdgeActor:
+		return m.clearedactor
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ActivityLogMutation) ClearEdge(name string) error {
+	switch name {
+	case activitylog.EdgeTenant:
+		m.ClearTenant()
+		return nil
+	case activitylog.EdgeActor:
+		m.ClearActor()
+		return nil
+	}
+	return fmt.Errorf("unknown ActivityLog unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ActivityLogMutation) ResetEdge(name string) error {
+	switch name {
+	case activitylog.EdgeTenant:
+		m.ResetTenant()
+		return nil
+	case activitylog.EdgeActor:
+		m.ResetActor()
+		return nil
+	}
+	return fmt.Errorf("unknown ActivityLog edge %s", name)
+}
 
 // CommentMutation represents an operation that mutates the Comment nodes in the graph.
 type CommentMutation struct {
@@ -5849,6 +6708,9 @@ type TenantMutation struct {
 	outbox_entries              map[int]struct{}
 	removedoutbox_entries       map[int]struct{}
 	clearedoutbox_entries       bool
+	activity_logs               map[int]struct{}
+	removedactivity_logs        map[int]struct{}
+	clearedactivity_logs        bool
 	done                        bool
 	oldValue                    func(context.Context) (*Tenant, error)
 	predicates                  []predicate.Tenant
@@ -6520,6 +7382,60 @@ func (m *TenantMutation) ResetOutboxEntries() {
 	m.removedoutbox_entries = nil
 }
 
+// AddActivityLogIDs adds the "activity_logs" edge to the ActivityLog entity by ids.
+func (m *TenantMutation) AddActivityLogIDs(ids ...int) {
+	if m.activity_logs == nil {
+		m.activity_logs = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.activity_logs[ids[i]] = struct{}{}
+	}
+}
+
+// ClearActivityLogs clears the "activity_logs" edge to the ActivityLog entity.
+func (m *TenantMutation) ClearActivityLogs() {
+	m.clearedactivity_logs = true
+}
+
+// ActivityLogsCleared reports if the "activity_logs" edge to the ActivityLog entity was cleared.
+func (m *TenantMutation) ActivityLogsCleared() bool {
+	return m.clearedactivity_logs
+}
+
+// RemoveActivityLogIDs removes the "activity_logs" edge to the ActivityLog entity by IDs.
+func (m *TenantMutation) RemoveActivityLogIDs(ids ...int) {
+	if m.removedactivity_logs == nil {
+		m.removedactivity_logs = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.activity_logs, ids[i])
+		m.removedactivity_logs[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedActivityLogs returns the removed IDs of the "activity_logs" edge to the ActivityLog entity.
+func (m *TenantMutation) RemovedActivityLogsIDs() (ids []int) {
+	for id := range m.removedactivity_logs {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ActivityLogsIDs returns the "activity_logs" edge IDs in the mutation.
+func (m *TenantMutation) ActivityLogsIDs() (ids []int) {
+	for id := range m.activity_logs {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetActivityLogs resets all changes to the "activity_logs" edge.
+func (m *TenantMutation) ResetActivityLogs() {
+	m.activity_logs = nil
+	m.clearedactivity_logs = false
+	m.removedactivity_logs = nil
+}
+
 // Where appends a list predicates to the TenantMutation builder.
 func (m *TenantMutation) Where(ps ...predicate.Tenant) {
 	m.predicates = append(m.predicates, ps...)
@@ -6747,7 +7663,7 @@ func (m *TenantMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *TenantMutation) AddedEdges() []string {
-	edges := make([]string, 0, 6)
+	edges := make([]string, 0, 7)
 	if m.memberships != nil {
 		edges = append(edges, tenant.EdgeMemberships)
 	}
@@ -6765,6 +7681,9 @@ func (m *TenantMutation) AddedEdges() []string {
 	}
 	if m.outbox_entries != nil {
 		edges = append(edges, tenant.EdgeOutboxEntries)
+	}
+	if m.activity_logs != nil {
+		edges = append(edges, tenant.EdgeActivityLogs)
 	}
 	return edges
 }
@@ -6809,13 +7728,19 @@ func (m *TenantMutation) AddedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case tenant.EdgeActivityLogs:
+		ids := make([]ent.Value, 0, len(m.activity_logs))
+		for id := range m.activity_logs {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *TenantMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 6)
+	edges := make([]string, 0, 7)
 	if m.removedmemberships != nil {
 		edges = append(edges, tenant.EdgeMemberships)
 	}
@@ -6833,6 +7758,9 @@ func (m *TenantMutation) RemovedEdges() []string {
 	}
 	if m.removedoutbox_entries != nil {
 		edges = append(edges, tenant.EdgeOutboxEntries)
+	}
+	if m.removedactivity_logs != nil {
+		edges = append(edges, tenant.EdgeActivityLogs)
 	}
 	return edges
 }
@@ -6877,13 +7805,19 @@ func (m *TenantMutation) RemovedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case tenant.EdgeActivityLogs:
+		ids := make([]ent.Value, 0, len(m.removedactivity_logs))
+		for id := range m.removedactivity_logs {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *TenantMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 6)
+	edges := make([]string, 0, 7)
 	if m.clearedmemberships {
 		edges = append(edges, tenant.EdgeMemberships)
 	}
@@ -6901,6 +7835,9 @@ func (m *TenantMutation) ClearedEdges() []string {
 	}
 	if m.clearedoutbox_entries {
 		edges = append(edges, tenant.EdgeOutboxEntries)
+	}
+	if m.clearedactivity_logs {
+		edges = append(edges, tenant.EdgeActivityLogs)
 	}
 	return edges
 }
@@ -6921,6 +7858,8 @@ func (m *TenantMutation) EdgeCleared(name string) bool {
 		return m.clearednotifications
 	case tenant.EdgeOutboxEntries:
 		return m.clearedoutbox_entries
+	case tenant.EdgeActivityLogs:
+		return m.clearedactivity_logs
 	}
 	return false
 }
@@ -6954,6 +7893,9 @@ func (m *TenantMutation) ResetEdge(name string) error {
 		return nil
 	case tenant.EdgeOutboxEntries:
 		m.ResetOutboxEntries()
+		return nil
+	case tenant.EdgeActivityLogs:
+		m.ResetActivityLogs()
 		return nil
 	}
 	return fmt.Errorf("unknown Tenant edge %s", name)
@@ -6989,6 +7931,9 @@ type UserMutation struct {
 	notifications           map[int]struct{}
 	removednotifications    map[int]struct{}
 	clearednotifications    bool
+	activity_logs           map[int]struct{}
+	removedactivity_logs    map[int]struct{}
+	clearedactivity_logs    bool
 	done                    bool
 	oldValue                func(context.Context) (*User, error)
 	predicates              []predicate.User
@@ -7596,6 +8541,60 @@ func (m *UserMutation) ResetNotifications() {
 	m.removednotifications = nil
 }
 
+// AddActivityLogIDs adds the "activity_logs" edge to the ActivityLog entity by ids.
+func (m *UserMutation) AddActivityLogIDs(ids ...int) {
+	if m.activity_logs == nil {
+		m.activity_logs = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.activity_logs[ids[i]] = struct{}{}
+	}
+}
+
+// ClearActivityLogs clears the "activity_logs" edge to the ActivityLog entity.
+func (m *UserMutation) ClearActivityLogs() {
+	m.clearedactivity_logs = true
+}
+
+// ActivityLogsCleared reports if the "activity_logs" edge to the ActivityLog entity was cleared.
+func (m *UserMutation) ActivityLogsCleared() bool {
+	return m.clearedactivity_logs
+}
+
+// RemoveActivityLogIDs removes the "activity_logs" edge to the ActivityLog entity by IDs.
+func (m *UserMutation) RemoveActivityLogIDs(ids ...int) {
+	if m.removedactivity_logs == nil {
+		m.removedactivity_logs = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.activity_logs, ids[i])
+		m.removedactivity_logs[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedActivityLogs returns the removed IDs of the "activity_logs" edge to the ActivityLog entity.
+func (m *UserMutation) RemovedActivityLogsIDs() (ids []int) {
+	for id := range m.removedactivity_logs {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ActivityLogsIDs returns the "activity_logs" edge IDs in the mutation.
+func (m *UserMutation) ActivityLogsIDs() (ids []int) {
+	for id := range m.activity_logs {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetActivityLogs resets all changes to the "activity_logs" edge.
+func (m *UserMutation) ResetActivityLogs() {
+	m.activity_logs = nil
+	m.clearedactivity_logs = false
+	m.removedactivity_logs = nil
+}
+
 // Where appends a list predicates to the UserMutation builder.
 func (m *UserMutation) Where(ps ...predicate.User) {
 	m.predicates = append(m.predicates, ps...)
@@ -7797,7 +8796,7 @@ func (m *UserMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *UserMutation) AddedEdges() []string {
-	edges := make([]string, 0, 6)
+	edges := make([]string, 0, 7)
 	if m.memberships != nil {
 		edges = append(edges, user.EdgeMemberships)
 	}
@@ -7815,6 +8814,9 @@ func (m *UserMutation) AddedEdges() []string {
 	}
 	if m.notifications != nil {
 		edges = append(edges, user.EdgeNotifications)
+	}
+	if m.activity_logs != nil {
+		edges = append(edges, user.EdgeActivityLogs)
 	}
 	return edges
 }
@@ -7859,13 +8861,19 @@ func (m *UserMutation) AddedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case user.EdgeActivityLogs:
+		ids := make([]ent.Value, 0, len(m.activity_logs))
+		for id := range m.activity_logs {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *UserMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 6)
+	edges := make([]string, 0, 7)
 	if m.removedmemberships != nil {
 		edges = append(edges, user.EdgeMemberships)
 	}
@@ -7883,6 +8891,9 @@ func (m *UserMutation) RemovedEdges() []string {
 	}
 	if m.removednotifications != nil {
 		edges = append(edges, user.EdgeNotifications)
+	}
+	if m.removedactivity_logs != nil {
+		edges = append(edges, user.EdgeActivityLogs)
 	}
 	return edges
 }
@@ -7927,13 +8938,19 @@ func (m *UserMutation) RemovedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case user.EdgeActivityLogs:
+		ids := make([]ent.Value, 0, len(m.removedactivity_logs))
+		for id := range m.removedactivity_logs {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *UserMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 6)
+	edges := make([]string, 0, 7)
 	if m.clearedmemberships {
 		edges = append(edges, user.EdgeMemberships)
 	}
@@ -7951,6 +8968,9 @@ func (m *UserMutation) ClearedEdges() []string {
 	}
 	if m.clearednotifications {
 		edges = append(edges, user.EdgeNotifications)
+	}
+	if m.clearedactivity_logs {
+		edges = append(edges, user.EdgeActivityLogs)
 	}
 	return edges
 }
@@ -7971,6 +8991,8 @@ func (m *UserMutation) EdgeCleared(name string) bool {
 		return m.clearedcomments
 	case user.EdgeNotifications:
 		return m.clearednotifications
+	case user.EdgeActivityLogs:
+		return m.clearedactivity_logs
 	}
 	return false
 }
@@ -8004,6 +9026,9 @@ func (m *UserMutation) ResetEdge(name string) error {
 		return nil
 	case user.EdgeNotifications:
 		m.ResetNotifications()
+		return nil
+	case user.EdgeActivityLogs:
+		m.ResetActivityLogs()
 		return nil
 	}
 	return fmt.Errorf("unknown User edge %s", name)

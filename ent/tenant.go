@@ -50,9 +50,11 @@ type TenantEdges struct {
 	Notifications []*Notification `json:"notifications,omitempty"`
 	// OutboxEntries holds the value of the outbox_entries edge.
 	OutboxEntries []*OutboxEntry `json:"outbox_entries,omitempty"`
+	// ActivityLogs holds the value of the activity_logs edge.
+	ActivityLogs []*ActivityLog `json:"activity_logs,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [6]bool
+	loadedTypes [7]bool
 
 	namedMemberships   map[string][]*Membership
 	namedProjects      map[string][]*Project
@@ -60,6 +62,7 @@ type TenantEdges struct {
 	namedComments      map[string][]*Comment
 	namedNotifications map[string][]*Notification
 	namedOutboxEntries map[string][]*OutboxEntry
+	namedActivityLogs  map[string][]*ActivityLog
 }
 
 // MembershipsOrErr returns the Memberships value or an error if the edge
@@ -114,6 +117,15 @@ func (e TenantEdges) OutboxEntriesOrErr() ([]*OutboxEntry, error) {
 		return e.OutboxEntries, nil
 	}
 	return nil, &NotLoadedError{edge: "outbox_entries"}
+}
+
+// ActivityLogsOrErr returns the ActivityLogs value or an error if the edge
+// was not loaded in eager-loading.
+func (e TenantEdges) ActivityLogsOrErr() ([]*ActivityLog, error) {
+	if e.loadedTypes[6] {
+		return e.ActivityLogs, nil
+	}
+	return nil, &NotLoadedError{edge: "activity_logs"}
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -229,6 +241,11 @@ func (_m *Tenant) QueryNotifications() *NotificationQuery {
 // QueryOutboxEntries queries the "outbox_entries" edge of the Tenant entity.
 func (_m *Tenant) QueryOutboxEntries() *OutboxEntryQuery {
 	return NewTenantClient(_m.config).QueryOutboxEntries(_m)
+}
+
+// QueryActivityLogs queries the "activity_logs" edge of the Tenant entity.
+func (_m *Tenant) QueryActivityLogs() *ActivityLogQuery {
+	return NewTenantClient(_m.config).QueryActivityLogs(_m)
 }
 
 // Update returns a builder for updating this Tenant.
@@ -415,6 +432,30 @@ func (_m *Tenant) appendNamedOutboxEntries(name string, edges ...*OutboxEntry) {
 		_m.Edges.namedOutboxEntries[name] = []*OutboxEntry{}
 	} else {
 		_m.Edges.namedOutboxEntries[name] = append(_m.Edges.namedOutboxEntries[name], edges...)
+	}
+}
+
+// NamedActivityLogs returns the ActivityLogs named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *Tenant) NamedActivityLogs(name string) ([]*ActivityLog, error) {
+	if _m.Edges.namedActivityLogs == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedActivityLogs[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *Tenant) appendNamedActivityLogs(name string, edges ...*ActivityLog) {
+	if _m.Edges.namedActivityLogs == nil {
+		_m.Edges.namedActivityLogs = make(map[string][]*ActivityLog)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedActivityLogs[name] = []*ActivityLog{}
+	} else {
+		_m.Edges.namedActivityLogs[name] = append(_m.Edges.namedActivityLogs[name], edges...)
 	}
 }
 

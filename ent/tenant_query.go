@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"tenantgraph/ent/activitylog"
 	"tenantgraph/ent/comment"
 	"tenantgraph/ent/membership"
 	"tenantgraph/ent/notification"
@@ -37,6 +38,7 @@ type TenantQuery struct {
 	withComments           *CommentQuery
 	withNotifications      *NotificationQuery
 	withOutboxEntries      *OutboxEntryQuery
+	withActivityLogs       *ActivityLogQuery
 	loadTotal              []func(context.Context, []*Tenant) error
 	modifiers              []func(*sql.Selector)
 	withNamedMemberships   map[string]*MembershipQuery
@@ -45,6 +47,7 @@ type TenantQuery struct {
 	withNamedComments      map[string]*CommentQuery
 	withNamedNotifications map[string]*NotificationQuery
 	withNamedOutboxEntries map[string]*OutboxEntryQuery
+	withNamedActivityLogs  map[string]*ActivityLogQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -206,6 +209,28 @@ func (_q *TenantQuery) QueryOutboxEntries() *OutboxEntryQuery {
 			sqlgraph.From(tenant.Table, tenant.FieldID, selector),
 			sqlgraph.To(outboxentry.Table, outboxentry.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, tenant.OutboxEntriesTable, tenant.OutboxEntriesColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryActivityLogs chains the current query on the "activity_logs" edge.
+func (_q *TenantQuery) QueryActivityLogs() *ActivityLogQuery {
+	query := (&ActivityLogClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(tenant.Table, tenant.FieldID, selector),
+			sqlgraph.To(activitylog.Table, activitylog.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, tenant.ActivityLogsTable, tenant.ActivityLogsColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -411,6 +436,7 @@ func (_q *TenantQuery) Clone() *TenantQuery {
 		withComments:      _q.withComments.Clone(),
 		withNotifications: _q.withNotifications.Clone(),
 		withOutboxEntries: _q.withOutboxEntries.Clone(),
+		withActivityLogs:  _q.withActivityLogs.Clone(),
 		// clone intermediate query.
 		sql:  _q.sql.Clone(),
 		path: _q.path,
@@ -480,6 +506,17 @@ func (_q *TenantQuery) WithOutboxEntries(opts ...func(*OutboxEntryQuery)) *Tenan
 		opt(query)
 	}
 	_q.withOutboxEntries = query
+	return _q
+}
+
+// WithActivityLogs tells the query-builder to eager-load the nodes that are connected to
+// the "activity_logs" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *TenantQuery) WithActivityLogs(opts ...func(*ActivityLogQuery)) *TenantQuery {
+	query := (&ActivityLogClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withActivityLogs = query
 	return _q
 }
 
@@ -567,13 +604,14 @@ func (_q *TenantQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Tenan
 	var (
 		nodes       = []*Tenant{}
 		_spec       = _q.querySpec()
-		loadedTypes = [6]bool{
+		loadedTypes = [7]bool{
 			_q.withMemberships != nil,
 			_q.withProjects != nil,
 			_q.withTasks != nil,
 			_q.withComments != nil,
 			_q.withNotifications != nil,
 			_q.withOutboxEntries != nil,
+			_q.withActivityLogs != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -639,6 +677,13 @@ func (_q *TenantQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Tenan
 			return nil, err
 		}
 	}
+	if query := _q.withActivityLogs; query != nil {
+		if err := _q.loadActivityLogs(ctx, query, nodes,
+			func(n *Tenant) { n.Edges.ActivityLogs = []*ActivityLog{} },
+			func(n *Tenant, e *ActivityLog) { n.Edges.ActivityLogs = append(n.Edges.ActivityLogs, e) }); err != nil {
+			return nil, err
+		}
+	}
 	for name, query := range _q.withNamedMemberships {
 		if err := _q.loadMemberships(ctx, query, nodes,
 			func(n *Tenant) { n.appendNamedMemberships(name) },
@@ -678,6 +723,13 @@ func (_q *TenantQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Tenan
 		if err := _q.loadOutboxEntries(ctx, query, nodes,
 			func(n *Tenant) { n.appendNamedOutboxEntries(name) },
 			func(n *Tenant, e *OutboxEntry) { n.appendNamedOutboxEntries(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedActivityLogs {
+		if err := _q.loadActivityLogs(ctx, query, nodes,
+			func(n *Tenant) { n.appendNamedActivityLogs(name) },
+			func(n *Tenant, e *ActivityLog) { n.appendNamedActivityLogs(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -854,6 +906,36 @@ func (_q *TenantQuery) loadOutboxEntries(ctx context.Context, query *OutboxEntry
 	}
 	query.Where(predicate.OutboxEntry(func(s *sql.Selector) {
 		s.Where(sql.InValues(s.C(tenant.OutboxEntriesColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.TenantID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "tenant_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
+func (_q *TenantQuery) loadActivityLogs(ctx context.Context, query *ActivityLogQuery, nodes []*Tenant, init func(*Tenant), assign func(*Tenant, *ActivityLog)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[int]*Tenant)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(activitylog.FieldTenantID)
+	}
+	query.Where(predicate.ActivityLog(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(tenant.ActivityLogsColumn), fks...))
 	}))
 	neighbors, err := query.All(ctx)
 	if err != nil {
@@ -1064,6 +1146,20 @@ func (_q *TenantQuery) WithNamedOutboxEntries(name string, opts ...func(*OutboxE
 		_q.withNamedOutboxEntries = make(map[string]*OutboxEntryQuery)
 	}
 	_q.withNamedOutboxEntries[name] = query
+	return _q
+}
+
+// WithNamedActivityLogs tells the query-builder to eager-load the nodes that are connected to the "activity_logs"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *TenantQuery) WithNamedActivityLogs(name string, opts ...func(*ActivityLogQuery)) *TenantQuery {
+	query := (&ActivityLogClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedActivityLogs == nil {
+		_q.withNamedActivityLogs = make(map[string]*ActivityLogQuery)
+	}
+	_q.withNamedActivityLogs[name] = query
 	return _q
 }
 

@@ -47,9 +47,11 @@ type UserEdges struct {
 	Comments []*Comment `json:"comments,omitempty"`
 	// Notifications holds the value of the notifications edge.
 	Notifications []*Notification `json:"notifications,omitempty"`
+	// ActivityLogs holds the value of the activity_logs edge.
+	ActivityLogs []*ActivityLog `json:"activity_logs,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [6]bool
+	loadedTypes [7]bool
 
 	namedMemberships     map[string][]*Membership
 	namedCreatedProjects map[string][]*Project
@@ -57,6 +59,7 @@ type UserEdges struct {
 	namedAssignedTasks   map[string][]*Task
 	namedComments        map[string][]*Comment
 	namedNotifications   map[string][]*Notification
+	namedActivityLogs    map[string][]*ActivityLog
 }
 
 // MembershipsOrErr returns the Memberships value or an error if the edge
@@ -111,6 +114,15 @@ func (e UserEdges) NotificationsOrErr() ([]*Notification, error) {
 		return e.Notifications, nil
 	}
 	return nil, &NotLoadedError{edge: "notifications"}
+}
+
+// ActivityLogsOrErr returns the ActivityLogs value or an error if the edge
+// was not loaded in eager-loading.
+func (e UserEdges) ActivityLogsOrErr() ([]*ActivityLog, error) {
+	if e.loadedTypes[6] {
+		return e.ActivityLogs, nil
+	}
+	return nil, &NotLoadedError{edge: "activity_logs"}
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -216,6 +228,11 @@ func (_m *User) QueryComments() *CommentQuery {
 // QueryNotifications queries the "notifications" edge of the User entity.
 func (_m *User) QueryNotifications() *NotificationQuery {
 	return NewUserClient(_m.config).QueryNotifications(_m)
+}
+
+// QueryActivityLogs queries the "activity_logs" edge of the User entity.
+func (_m *User) QueryActivityLogs() *ActivityLogQuery {
+	return NewUserClient(_m.config).QueryActivityLogs(_m)
 }
 
 // Update returns a builder for updating this User.
@@ -399,6 +416,30 @@ func (_m *User) appendNamedNotifications(name string, edges ...*Notification) {
 		_m.Edges.namedNotifications[name] = []*Notification{}
 	} else {
 		_m.Edges.namedNotifications[name] = append(_m.Edges.namedNotifications[name], edges...)
+	}
+}
+
+// NamedActivityLogs returns the ActivityLogs named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *User) NamedActivityLogs(name string) ([]*ActivityLog, error) {
+	if _m.Edges.namedActivityLogs == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedActivityLogs[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *User) appendNamedActivityLogs(name string, edges ...*ActivityLog) {
+	if _m.Edges.namedActivityLogs == nil {
+		_m.Edges.namedActivityLogs = make(map[string][]*ActivityLog)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedActivityLogs[name] = []*ActivityLog{}
+	} else {
+		_m.Edges.namedActivityLogs[name] = append(_m.Edges.namedActivityLogs[name], edges...)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"tenantgraph/ent/activitylog"
 	"tenantgraph/ent/comment"
 	"tenantgraph/ent/membership"
 	"tenantgraph/ent/notification"
@@ -36,6 +37,7 @@ type UserQuery struct {
 	withAssignedTasks        *TaskQuery
 	withComments             *CommentQuery
 	withNotifications        *NotificationQuery
+	withActivityLogs         *ActivityLogQuery
 	loadTotal                []func(context.Context, []*User) error
 	modifiers                []func(*sql.Selector)
 	withNamedMemberships     map[string]*MembershipQuery
@@ -44,6 +46,7 @@ type UserQuery struct {
 	withNamedAssignedTasks   map[string]*TaskQuery
 	withNamedComments        map[string]*CommentQuery
 	withNamedNotifications   map[string]*NotificationQuery
+	withNamedActivityLogs    map[string]*ActivityLogQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -205,6 +208,28 @@ func (_q *UserQuery) QueryNotifications() *NotificationQuery {
 			sqlgraph.From(user.Table, user.FieldID, selector),
 			sqlgraph.To(notification.Table, notification.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, user.NotificationsTable, user.NotificationsColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryActivityLogs chains the current query on the "activity_logs" edge.
+func (_q *UserQuery) QueryActivityLogs() *ActivityLogQuery {
+	query := (&ActivityLogClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(user.Table, user.FieldID, selector),
+			sqlgraph.To(activitylog.Table, activitylog.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, user.ActivityLogsTable, user.ActivityLogsColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -410,6 +435,7 @@ func (_q *UserQuery) Clone() *UserQuery {
 		withAssignedTasks:   _q.withAssignedTasks.Clone(),
 		withComments:        _q.withComments.Clone(),
 		withNotifications:   _q.withNotifications.Clone(),
+		withActivityLogs:    _q.withActivityLogs.Clone(),
 		// clone intermediate query.
 		sql:  _q.sql.Clone(),
 		path: _q.path,
@@ -479,6 +505,17 @@ func (_q *UserQuery) WithNotifications(opts ...func(*NotificationQuery)) *UserQu
 		opt(query)
 	}
 	_q.withNotifications = query
+	return _q
+}
+
+// WithActivityLogs tells the query-builder to eager-load the nodes that are connected to
+// the "activity_logs" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *UserQuery) WithActivityLogs(opts ...func(*ActivityLogQuery)) *UserQuery {
+	query := (&ActivityLogClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withActivityLogs = query
 	return _q
 }
 
@@ -566,13 +603,14 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 	var (
 		nodes       = []*User{}
 		_spec       = _q.querySpec()
-		loadedTypes = [6]bool{
+		loadedTypes = [7]bool{
 			_q.withMemberships != nil,
 			_q.withCreatedProjects != nil,
 			_q.withCreatedTasks != nil,
 			_q.withAssignedTasks != nil,
 			_q.withComments != nil,
 			_q.withNotifications != nil,
+			_q.withActivityLogs != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -638,6 +676,13 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 			return nil, err
 		}
 	}
+	if query := _q.withActivityLogs; query != nil {
+		if err := _q.loadActivityLogs(ctx, query, nodes,
+			func(n *User) { n.Edges.ActivityLogs = []*ActivityLog{} },
+			func(n *User, e *ActivityLog) { n.Edges.ActivityLogs = append(n.Edges.ActivityLogs, e) }); err != nil {
+			return nil, err
+		}
+	}
 	for name, query := range _q.withNamedMemberships {
 		if err := _q.loadMemberships(ctx, query, nodes,
 			func(n *User) { n.appendNamedMemberships(name) },
@@ -677,6 +722,13 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 		if err := _q.loadNotifications(ctx, query, nodes,
 			func(n *User) { n.appendNamedNotifications(name) },
 			func(n *User, e *Notification) { n.appendNamedNotifications(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedActivityLogs {
+		if err := _q.loadActivityLogs(ctx, query, nodes,
+			func(n *User) { n.appendNamedActivityLogs(name) },
+			func(n *User, e *ActivityLog) { n.appendNamedActivityLogs(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -866,6 +918,36 @@ func (_q *UserQuery) loadNotifications(ctx context.Context, query *NotificationQ
 		node, ok := nodeids[fk]
 		if !ok {
 			return fmt.Errorf(`unexpected referenced foreign-key "recipient_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
+func (_q *UserQuery) loadActivityLogs(ctx context.Context, query *ActivityLogQuery, nodes []*User, init func(*User), assign func(*User, *ActivityLog)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[int]*User)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(activitylog.FieldActorID)
+	}
+	query.Where(predicate.ActivityLog(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(user.ActivityLogsColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.ActorID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "actor_id" returned %v for node %v`, fk, n.ID)
 		}
 		assign(node, n)
 	}
@@ -1066,6 +1148,20 @@ func (_q *UserQuery) WithNamedNotifications(name string, opts ...func(*Notificat
 		_q.withNamedNotifications = make(map[string]*NotificationQuery)
 	}
 	_q.withNamedNotifications[name] = query
+	return _q
+}
+
+// WithNamedActivityLogs tells the query-builder to eager-load the nodes that are connected to the "activity_logs"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *UserQuery) WithNamedActivityLogs(name string, opts ...func(*ActivityLogQuery)) *UserQuery {
+	query := (&ActivityLogClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedActivityLogs == nil {
+		_q.withNamedActivityLogs = make(map[string]*ActivityLogQuery)
+	}
+	_q.withNamedActivityLogs[name] = query
 	return _q
 }
 

@@ -306,7 +306,7 @@ func TestContractWalkthrough(t *testing.T) {
 		must(acme, "RemoveMember", map[string]any{"id": add.AddMember.ID}, new(struct{ RemoveMember string }))
 
 		for name := range ops {
-			if _, later := laterIssues[name]; !later && !used[name] && !notificationOps[name] {
+			if _, later := laterIssues[name]; !later && !used[name] && !notificationOps[name] && !adminOps[name] {
 				t.Errorf("contract operation %s is not exercised by this walkthrough", name)
 			}
 		}

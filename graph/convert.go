@@ -6,6 +6,7 @@ import (
 	"tenantgraph/graph/model"
 	"tenantgraph/internal/account"
 	"tenantgraph/internal/projects"
+	"tenantgraph/internal/stats"
 	"tenantgraph/internal/workflow"
 )
 
@@ -27,4 +28,20 @@ func workflowRows() []*model.WorkflowTransition {
 		rows[i] = &model.WorkflowTransition{From: t.From, To: t.To, MinRole: t.MinRole}
 	}
 	return rows
+}
+
+func tenantStats(s *stats.Tenant, err error) (*model.TenantStats, error) {
+	if err != nil {
+		return nil, err
+	}
+	out := &model.TenantStats{
+		MemberCount: s.Members, ProjectCount: s.Projects, TaskCount: s.Tasks, CommentCount: s.Comments,
+	}
+	for _, p := range s.ProjectsByStatus {
+		out.ProjectsByStatus = append(out.ProjectsByStatus, &model.ProjectStatusCount{Status: p.Status, Count: p.Count})
+	}
+	for _, t := range s.TasksByStatus {
+		out.TasksByStatus = append(out.TasksByStatus, &model.TaskStatusCount{Status: t.Status, Count: t.Count})
+	}
+	return out, nil
 }

@@ -10,10 +10,12 @@ import (
 	"tenantgraph/ent"
 	"tenantgraph/graph/model"
 	"tenantgraph/internal/account"
+	"tenantgraph/internal/activity"
 	"tenantgraph/internal/apperr"
 	"tenantgraph/internal/notify"
 	"tenantgraph/internal/projects"
 	"tenantgraph/internal/role"
+	"tenantgraph/internal/stats"
 	"tenantgraph/internal/tenancy"
 	"tenantgraph/internal/viewer"
 	"tenantgraph/internal/workflow"
@@ -215,6 +217,11 @@ func (r *projectResolver) AvailableTransitions(ctx context.Context, obj *ent.Pro
 	return projects.AvailableTransitions(ctx, obj), nil
 }
 
+// Activity is the resolver for the activity field.
+func (r *projectResolver) Activity(ctx context.Context, obj *ent.Project, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) (*ent.ActivityLogConnection, error) {
+	return activity.ForEntity(ctx, r.client, "Project", obj.ID, after, first, before, last)
+}
+
 // Viewer is the resolver for the viewer field.
 func (r *queryResolver) Viewer(ctx context.Context) (*ent.User, error) {
 	u, err := r.client.User.Get(ctx, viewer.FromContext(ctx).UserID)
@@ -254,6 +261,16 @@ func (r *queryResolver) Notifications(ctx context.Context, after *entgql.Cursor[
 // UnreadNotificationCount is the resolver for the unreadNotificationCount field.
 func (r *queryResolver) UnreadNotificationCount(ctx context.Context) (int, error) {
 	return notify.UnreadCount(ctx, r.client)
+}
+
+// ActivityLogs is the resolver for the activityLogs field.
+func (r *queryResolver) ActivityLogs(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ActivityLogOrder, where *ent.ActivityLogWhereInput) (*ent.ActivityLogConnection, error) {
+	return activity.List(ctx, r.client, after, first, before, last, orderBy, where)
+}
+
+// TenantStats is the resolver for the tenantStats field.
+func (r *queryResolver) TenantStats(ctx context.Context) (*model.TenantStats, error) {
+	return tenantStats(stats.Of(ctx, r.client))
 }
 
 // Tasks is the resolver for the tasks field.

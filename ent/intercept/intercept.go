@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"tenantgraph/ent"
+	"tenantgraph/ent/activitylog"
 	"tenantgraph/ent/comment"
 	"tenantgraph/ent/membership"
 	"tenantgraph/ent/notification"
@@ -74,6 +75,33 @@ func (f TraverseFunc) Traverse(ctx context.Context, q ent.Query) error {
 		return err
 	}
 	return f(ctx, query)
+}
+
+// The ActivityLogFunc type is an adapter to allow the use of ordinary function as a Querier.
+type ActivityLogFunc func(context.Context, *ent.ActivityLogQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f ActivityLogFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.ActivityLogQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.ActivityLogQuery", q)
+}
+
+// The TraverseActivityLog type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseActivityLog func(context.Context, *ent.ActivityLogQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseActivityLog) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseActivityLog) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ActivityLogQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.ActivityLogQuery", q)
 }
 
 // The CommentFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -295,6 +323,8 @@ func (f TraverseUser) Traverse(ctx context.Context, q ent.Query) error {
 // NewQuery returns the generic Query interface for the given typed query.
 func NewQuery(q ent.Query) (Query, error) {
 	switch q := q.(type) {
+	case *ent.ActivityLogQuery:
+		return &query[*ent.ActivityLogQuery, predicate.ActivityLog, activitylog.OrderOption]{typ: ent.TypeActivityLog, tq: q}, nil
 	case *ent.CommentQuery:
 		return &query[*ent.CommentQuery, predicate.Comment, comment.OrderOption]{typ: ent.TypeComment, tq: q}, nil
 	case *ent.MembershipQuery:

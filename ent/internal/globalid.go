@@ -2,4 +2,4 @@
 
 package internal
 
-const IncrementStarts = "{\"comments\":0,\"memberships\":4294967296,\"notifications\":25769803776,\"outbox_entries\":30064771072,\"projects\":8589934592,\"tasks\":12884901888,\"tenants\":17179869184,\"users\":21474836480}"
+const IncrementStarts = "{\"activity_logs\":34359738368,\"comments\":0,\"memberships\":4294967296,\"notifications\":25769803776,\"outbox_entries\":30064771072,\"projects\":8589934592,\"tasks\":12884901888,\"tenants\":17179869184,\"users\":21474836480}"

@@ -9,6 +9,55 @@ import (
 )
 
 var (
+	// ActivityLogsColumns holds the columns for the "activity_logs" table.
+	ActivityLogsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "action", Type: field.TypeString},
+		{Name: "entity_type", Type: field.TypeString},
+		{Name: "entity_id", Type: field.TypeInt},
+		{Name: "summary", Type: field.TypeString},
+		{Name: "changes", Type: field.TypeJSON},
+		{Name: "tenant_id", Type: field.TypeInt},
+		{Name: "actor_id", Type: field.TypeInt},
+	}
+	// ActivityLogsTable holds the schema information for the "activity_logs" table.
+	ActivityLogsTable = &schema.Table{
+		Name:       "activity_logs",
+		Columns:    ActivityLogsColumns,
+		PrimaryKey: []*schema.Column{ActivityLogsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "activity_logs_tenants_activity_logs",
+				Columns:    []*schema.Column{ActivityLogsColumns[7]},
+				RefColumns: []*schema.Column{TenantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "activity_logs_users_activity_logs",
+				Columns:    []*schema.Column{ActivityLogsColumns[8]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "activitylog_tenant_id",
+				Unique:  false,
+				Columns: []*schema.Column{ActivityLogsColumns[7]},
+			},
+			{
+				Name:    "activitylog_tenant_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{ActivityLogsColumns[7], ActivityLogsColumns[1]},
+			},
+			{
+				Name:    "activitylog_tenant_id_entity_type_entity_id",
+				Unique:  false,
+				Columns: []*schema.Column{ActivityLogsColumns[7], ActivityLogsColumns[3], ActivityLogsColumns[4]},
+			},
+		},
+	}
 	// CommentsColumns holds the columns for the "comments" table.
 	CommentsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -343,6 +392,7 @@ var (
 	}
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
+		ActivityLogsTable,
 		CommentsTable,
 		MembershipsTable,
 		NotificationsTable,
@@ -355,6 +405,11 @@ var (
 )
 
 func init() {
+	ActivityLogsTable.ForeignKeys[0].RefTable = TenantsTable
+	ActivityLogsTable.ForeignKeys[1].RefTable = UsersTable
+	ActivityLogsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(34359738368),
+	}
 	CommentsTable.ForeignKeys[0].RefTable = TasksTable
 	CommentsTable.ForeignKeys[1].RefTable = TenantsTable
 	CommentsTable.ForeignKeys[2].RefTable = UsersTable

@@ -111,6 +111,30 @@ func DenyMutationOperationRule(op ent.Op) MutationRule {
 	return OnMutationOperation(rule, op)
 }
 
+// The ActivityLogQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ActivityLogQueryRuleFunc func(context.Context, *ent.ActivityLogQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ActivityLogQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ActivityLogQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ActivityLogQuery", q)
+}
+
+// The ActivityLogMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ActivityLogMutationRuleFunc func(context.Context, *ent.ActivityLogMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ActivityLogMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ActivityLogMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ActivityLogMutation", m)
+}
+
 // The CommentQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type CommentQueryRuleFunc func(context.Context, *ent.CommentQuery) error
@@ -338,6 +362,8 @@ var _ QueryMutationRule = FilterFunc(nil)
 
 func queryFilter(q ent.Query) (Filter, error) {
 	switch q := q.(type) {
+	case *ent.ActivityLogQuery:
+		return q.Filter(), nil
 	case *ent.CommentQuery:
 		return q.Filter(), nil
 	case *ent.MembershipQuery:
@@ -361,6 +387,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 
 func mutationFilter(m ent.Mutation) (Filter, error) {
 	switch m := m.(type) {
+	case *ent.ActivityLogMutation:
+		return m.Filter(), nil
 	case *ent.CommentMutation:
 		return m.Filter(), nil
 	case *ent.MembershipMutation:

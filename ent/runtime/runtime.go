@@ -4,6 +4,7 @@ package runtime
 
 import (
 	"context"
+	"tenantgraph/ent/activitylog"
 	"tenantgraph/ent/comment"
 	"tenantgraph/ent/membership"
 	"tenantgraph/ent/notification"
@@ -24,6 +25,35 @@ import (
 // (default values, validators, hooks and policies) and stitches it
 // to their package variables.
 func init() {
+	activitylogMixin := schema.ActivityLog{}.Mixin()
+	activitylog.Policy = privacy.NewPolicies(schema.ActivityLog{})
+	activitylog.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := activitylog.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	activitylogMixinHooks0 := activitylogMixin[0].Hooks()
+
+	activitylog.Hooks[1] = activitylogMixinHooks0[0]
+	activitylogInters := schema.ActivityLog{}.Interceptors()
+	activitylog.Interceptors[0] = activitylogInters[0]
+	activitylogFields := schema.ActivityLog{}.Fields()
+	_ = activitylogFields
+	// activitylogDescCreatedAt is the schema descriptor for created_at field.
+	activitylogDescCreatedAt := activitylogFields[0].Descriptor()
+	// activitylog.DefaultCreatedAt holds the default value on creation for the created_at field.
+	activitylog.DefaultCreatedAt = activitylogDescCreatedAt.Default.(func() time.Time)
+	// activitylogDescAction is the schema descriptor for action field.
+	activitylogDescAction := activitylogFields[2].Descriptor()
+	// activitylog.ActionValidator is a validator for the "action" field. It is called by the builders before save.
+	activitylog.ActionValidator = activitylogDescAction.Validators[0].(func(string) error)
+	// activitylogDescEntityType is the schema descriptor for entity_type field.
+	activitylogDescEntityType := activitylogFields[3].Descriptor()
+	// activitylog.EntityTypeValidator is a validator for the "entity_type" field. It is called by the builders before save.
+	activitylog.EntityTypeValidator = activitylogDescEntityType.Validators[0].(func(string) error)
 	commentMixin := schema.Comment{}.Mixin()
 	comment.Policy = privacy.NewPolicies(schema.Comment{})
 	comment.Hooks[0] = func(next ent.Mutator) ent.Mutator {

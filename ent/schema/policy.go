@@ -105,6 +105,35 @@ func mustSee(ctx context.Context, what string, exists func() (bool, error)) erro
 	return nil
 }
 
+// Interceptors of the ActivityLog.
+func (ActivityLog) Interceptors() []ent.Interceptor { return []ent.Interceptor{tenantInterceptor} }
+
+// Policy of the ActivityLog: the trail is the OWNERs' to read, written by
+// whoever makes a change (any member: even marking notifications read is a
+// change), and append-only: nothing updates or deletes an entry, system work
+// included.
+func (ActivityLog) Policy() ent.Policy {
+	return privacy.Policy{
+		Query: privacy.QueryPolicy{
+			privacy.FilterFunc(func(ctx context.Context, f privacy.Filter) error {
+				v, err := requestViewer(ctx)
+				if err != nil {
+					return err
+				}
+				if !v.Has(role.Owner) {
+					return privacy.Denyf("only an OWNER reads the activity log")
+				}
+				f.(tenantFilter).WhereTenantID(entql.IntEQ(v.TenantID))
+				return privacy.Skip
+			}),
+		},
+		Mutation: privacy.MutationPolicy{
+			privacy.OnMutationOperation(privacy.AlwaysDenyRule(), ent.OpUpdate|ent.OpUpdateOne|ent.OpDelete|ent.OpDeleteOne),
+			tenantPolicy(role.Viewer).(privacy.Policy).Mutation,
+		},
+	}
+}
+
 // Interceptors of the Notification.
 func (Notification) Interceptors() []ent.Interceptor { return []ent.Interceptor{tenantInterceptor} }
 

@@ -38,6 +38,7 @@ func (Tenant) Edges() []ent.Edge {
 		edge.To("comments", Comment.Type).Annotations(skip),
 		edge.To("notifications", Notification.Type).Annotations(skip),
 		edge.To("outbox_entries", OutboxEntry.Type).Annotations(skip),
+		edge.To("activity_logs", ActivityLog.Type).Annotations(skip),
 	}
 }
 

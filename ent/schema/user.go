@@ -36,6 +36,7 @@ func (User) Edges() []ent.Edge {
 		edge.To("assigned_tasks", Task.Type).Annotations(skip),
 		edge.To("comments", Comment.Type).Annotations(skip),
 		edge.To("notifications", Notification.Type).Annotations(skip),
+		edge.To("activity_logs", ActivityLog.Type).Annotations(skip),
 	}
 }
 

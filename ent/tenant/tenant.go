@@ -39,6 +39,8 @@ const (
 	EdgeNotifications = "notifications"
 	// EdgeOutboxEntries holds the string denoting the outbox_entries edge name in mutations.
 	EdgeOutboxEntries = "outbox_entries"
+	// EdgeActivityLogs holds the string denoting the activity_logs edge name in mutations.
+	EdgeActivityLogs = "activity_logs"
 	// Table holds the table name of the tenant in the database.
 	Table = "tenants"
 	// MembershipsTable is the table that holds the memberships relation/edge.
@@ -83,6 +85,13 @@ const (
 	OutboxEntriesInverseTable = "outbox_entries"
 	// OutboxEntriesColumn is the table column denoting the outbox_entries relation/edge.
 	OutboxEntriesColumn = "tenant_id"
+	// ActivityLogsTable is the table that holds the activity_logs relation/edge.
+	ActivityLogsTable = "activity_logs"
+	// ActivityLogsInverseTable is the table name for the ActivityLog entity.
+	// It exists in this package in order to avoid circular dependency with the "activitylog" package.
+	ActivityLogsInverseTable = "activity_logs"
+	// ActivityLogsColumn is the table column denoting the activity_logs relation/edge.
+	ActivityLogsColumn = "tenant_id"
 )
 
 // Columns holds all SQL columns for tenant fields.
@@ -244,6 +253,20 @@ func ByOutboxEntries(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 		sqlgraph.OrderByNeighborTerms(s, newOutboxEntriesStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
 }
+
+// ByActivityLogsCount orders the results by activity_logs count.
+func ByActivityLogsCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newActivityLogsStep(), opts...)
+	}
+}
+
+// ByActivityLogs orders the results by activity_logs terms.
+func ByActivityLogs(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newActivityLogsStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
 func newMembershipsStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
@@ -284,5 +307,12 @@ func newOutboxEntriesStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(OutboxEntriesInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2M, false, OutboxEntriesTable, OutboxEntriesColumn),
+	)
+}
+func newActivityLogsStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(ActivityLogsInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, ActivityLogsTable, ActivityLogsColumn),
 	)
 }

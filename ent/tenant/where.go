@@ -503,6 +503,29 @@ func HasOutboxEntriesWith(preds ...predicate.OutboxEntry) predicate.Tenant {
 	})
 }
 
+// HasActivityLogs applies the HasEdge predicate on the "activity_logs" edge.
+func HasActivityLogs() predicate.Tenant {
+	return predicate.Tenant(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, ActivityLogsTable, ActivityLogsColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasActivityLogsWith applies the HasEdge predicate on the "activity_logs" edge with a given conditions (other predicates).
+func HasActivityLogsWith(preds ...predicate.ActivityLog) predicate.Tenant {
+	return predicate.Tenant(func(s *sql.Selector) {
+		step := newActivityLogsStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
 // And groups predicates with the AND operator between them.
 func And(predicates ...predicate.Tenant) predicate.Tenant {
 	return predicate.Tenant(sql.AndPredicates(predicates...))

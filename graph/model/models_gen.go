@@ -71,6 +71,12 @@ type LoginInput struct {
 	Password string `json:"password"`
 }
 
+// How many projects are in one status.
+type ProjectStatusCount struct {
+	Status workflow.Status `json:"status"`
+	Count  int             `json:"count"`
+}
+
 type RegisterInput struct {
 	// Stored in lower case; unique.
 	Email string `json:"email"`
@@ -81,6 +87,12 @@ type RegisterInput struct {
 }
 
 type Subscription struct {
+}
+
+// How many tasks are in one status.
+type TaskStatusCount struct {
+	Status task.Status `json:"status"`
+	Count  int         `json:"count"`
 }
 
 // A tenant's notification settings.
@@ -96,6 +108,18 @@ type TenantConfigInput struct {
 	// Absent: unchanged; null: cleared. Must be https and must not point at a
 	// loopback, private, link-local or metadata address. Required while SLACK is on.
 	SlackWebhookURL graphql.Omittable[*string] `json:"slackWebhookURL,omitempty"`
+}
+
+// The current tenant's numbers, each computed by an aggregate query.
+type TenantStats struct {
+	MemberCount  int `json:"memberCount"`
+	ProjectCount int `json:"projectCount"`
+	TaskCount    int `json:"taskCount"`
+	CommentCount int `json:"commentCount"`
+	// Every status, zero counts included, in workflow order.
+	ProjectsByStatus []*ProjectStatusCount `json:"projectsByStatus"`
+	// Every status, zero counts included.
+	TasksByStatus []*TaskStatusCount `json:"tasksByStatus"`
 }
 
 type UpdateCommentInput struct {

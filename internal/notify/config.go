@@ -4,9 +4,12 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"tenantgraph/ent"
+	"tenantgraph/internal/activity"
 	"tenantgraph/internal/apperr"
+	"tenantgraph/internal/changes"
 	"tenantgraph/internal/viewer"
 )
 
@@ -52,9 +55,19 @@ func UpdateConfig(ctx context.Context, c *ent.Client, guard WebhookGuard, in Con
 	if slices.Contains(channels, Slack) && webhook == "" {
 		return nil, apperr.InvalidField("slackWebhookURL", "is required while SLACK is a notification channel")
 	}
+	before := t
 	t, err = t.Update().SetNotificationChannels(channels).SetSlackWebhookURL(webhook).Save(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("notify: saving configuration: %w", err)
 	}
-	return t, nil
+	var ch changes.List
+	ch.Add("notificationChannels", strings.Join(before.NotificationChannels, ","), strings.Join(t.NotificationChannels, ","))
+	if before.SlackWebhookURL != t.SlackWebhookURL {
+		// A secret: the log says that it changed, never what it is.
+		ch = append(ch, changes.Change{Field: "slackWebhookURL", Old: changes.Mask(before.SlackWebhookURL), New: changes.Mask(t.SlackWebhookURL)})
+	}
+	return t, activity.Record(ctx, c, activity.Entry{
+		Action: "tenant.config", EntityType: "Tenant", EntityID: t.ID,
+		Summary: "changed notification settings", Changes: ch,
+	})
 }

@@ -5,7 +5,9 @@ import (
 	"fmt"
 
 	"tenantgraph/ent"
+	"tenantgraph/internal/activity"
 	"tenantgraph/internal/apperr"
+	"tenantgraph/internal/changes"
 	"tenantgraph/internal/role"
 	"tenantgraph/internal/validate"
 	"tenantgraph/internal/viewer"
@@ -36,7 +38,12 @@ func (s *Service) CreateComment(ctx context.Context, c *ent.Client, taskID int, 
 			return nil, err
 		}
 	}
-	return cm, nil
+	var ch changes.List
+	ch.Add("body", "", cm.Body)
+	return cm, activity.Record(ctx, c, activity.Entry{
+		Action: "comment.create", EntityType: "Comment", EntityID: cm.ID,
+		Summary: "commented on task " + activity.Quote(t.Title), Changes: ch,
+	})
 }
 
 // UpdateComment edits a comment. Only its author may (else Forbidden).
@@ -51,11 +58,17 @@ func (s *Service) UpdateComment(ctx context.Context, c *ent.Client, id int, body
 	if cm.AuthorID != viewer.FromContext(ctx).UserID {
 		return nil, apperr.New(apperr.Forbidden, "only the comment's author may edit it")
 	}
+	old := cm.Body
 	cm, err = cm.Update().SetBody(body).Save(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("projects: updating comment %d: %w", id, err)
 	}
-	return cm, nil
+	var ch changes.List
+	ch.Add("body", old, cm.Body)
+	return cm, activity.Record(ctx, c, activity.Entry{
+		Action: "comment.update", EntityType: "Comment", EntityID: cm.ID,
+		Summary: "edited a comment", Changes: ch,
+	})
 }
 
 // DeleteComment deletes a comment. Its author or a MANAGER and up may (else
@@ -72,7 +85,12 @@ func (s *Service) DeleteComment(ctx context.Context, c *ent.Client, id int) erro
 	if err := c.Comment.DeleteOneID(id).Exec(ctx); err != nil {
 		return fmt.Errorf("projects: deleting comment %d: %w", id, err)
 	}
-	return nil
+	var ch changes.List
+	ch.Add("body", cm.Body, "")
+	return activity.Record(ctx, c, activity.Entry{
+		Action: "comment.delete", EntityType: "Comment", EntityID: id,
+		Summary: "deleted a comment", Changes: ch,
+	})
 }
 
 func writableComment(ctx context.Context, c *ent.Client, id int) (*ent.Comment, error) {

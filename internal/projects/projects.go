@@ -13,7 +13,9 @@ import (
 	"tenantgraph/ent/comment"
 	"tenantgraph/ent/project"
 	"tenantgraph/ent/task"
+	"tenantgraph/internal/activity"
 	"tenantgraph/internal/apperr"
+	"tenantgraph/internal/changes"
 	"tenantgraph/internal/validate"
 	"tenantgraph/internal/viewer"
 	"tenantgraph/internal/workflow"
@@ -73,7 +75,14 @@ func (s *Service) CreateProject(ctx context.Context, c *ent.Client, in CreatePro
 	if err != nil {
 		return nil, fmt.Errorf("projects: creating project: %w", err)
 	}
-	return p, nil
+	var ch changes.List
+	ch.Add("name", "", p.Name)
+	ch.Add("description", "", activity.Text(p.Description))
+	ch.Add("status", "", string(p.Status))
+	return p, activity.Record(ctx, c, activity.Entry{
+		Action: "project.create", EntityType: "Project", EntityID: p.ID,
+		Summary: "created project " + activity.Quote(p.Name), Changes: ch,
+	})
 }
 
 // UpdateProject edits a project's name or description. An archived project
@@ -89,7 +98,8 @@ func (s *Service) UpdateProject(ctx context.Context, c *ent.Client, id int, in U
 			return nil, err
 		}
 	}
-	if _, err := writableProject(ctx, c, id); err != nil {
+	before, err := writableProject(ctx, c, id)
+	if err != nil {
 		return nil, err
 	}
 	u := c.Project.Update().
@@ -109,12 +119,23 @@ func (s *Service) UpdateProject(ctx context.Context, c *ent.Client, id int, in U
 	if n == 0 {
 		return nil, apperr.New(apperr.Conflict, "the project was archived meanwhile; it is read-only")
 	}
-	return c.Project.Get(ctx, id)
+	after, err := c.Project.Get(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("projects: reloading project %d: %w", id, err)
+	}
+	var ch changes.List
+	ch.Add("name", before.Name, after.Name)
+	ch.Add("description", activity.Text(before.Description), activity.Text(after.Description))
+	return after, activity.Record(ctx, c, activity.Entry{
+		Action: "project.update", EntityType: "Project", EntityID: id,
+		Summary: "updated project " + activity.Quote(after.Name), Changes: ch,
+	})
 }
 
 // DeleteProject deletes a project with its tasks and comments.
 func (s *Service) DeleteProject(ctx context.Context, c *ent.Client, id int) error {
-	if _, err := getProject(ctx, c, id); err != nil {
+	p, err := getProject(ctx, c, id)
+	if err != nil {
 		return err
 	}
 	if _, err := c.Comment.Delete().Where(comment.HasTaskWith(task.ProjectID(id))).Exec(ctx); err != nil {
@@ -129,7 +150,13 @@ func (s *Service) DeleteProject(ctx context.Context, c *ent.Client, id int) erro
 		}
 		return fmt.Errorf("projects: deleting project %d: %w", id, err)
 	}
-	return nil
+	var ch changes.List
+	ch.Add("name", p.Name, "")
+	ch.Add("status", string(p.Status), "")
+	return activity.Record(ctx, c, activity.Entry{
+		Action: "project.delete", EntityType: "Project", EntityID: id,
+		Summary: "deleted project " + activity.Quote(p.Name), Changes: ch,
+	})
 }
 
 // Transition moves a project to status to, as the workflow table allows for
@@ -164,7 +191,12 @@ func (s *Service) Transition(ctx context.Context, c *ent.Client, id int, to work
 			return nil, err
 		}
 	}
-	return moved, nil
+	var ch changes.List
+	ch.Add("status", string(p.Status), string(moved.Status))
+	return moved, activity.Record(ctx, c, activity.Entry{
+		Action: "project.transition", EntityType: "Project", EntityID: id,
+		Summary: fmt.Sprintf("%s → %s", p.Status, moved.Status), Changes: ch,
+	})
 }
 
 // AvailableTransitions lists the statuses the caller may move p to now.

@@ -9,7 +9,9 @@ import (
 	"tenantgraph/ent/comment"
 	"tenantgraph/ent/membership"
 	"tenantgraph/ent/task"
+	"tenantgraph/internal/activity"
 	"tenantgraph/internal/apperr"
+	"tenantgraph/internal/changes"
 	"tenantgraph/internal/priority"
 	"tenantgraph/internal/role"
 	"tenantgraph/internal/validate"
@@ -79,7 +81,10 @@ func (s *Service) CreateTask(ctx context.Context, c *ent.Client, in CreateTaskIn
 			return nil, err
 		}
 	}
-	return t, nil
+	return t, activity.Record(ctx, c, activity.Entry{
+		Action: "task.create", EntityType: "Task", EntityID: t.ID,
+		Summary: "created task " + activity.Quote(t.Title), Changes: taskChanges(nil, t),
+	})
 }
 
 // UpdateTask edits a task of a project that is not archived.
@@ -129,17 +134,20 @@ func (s *Service) UpdateTask(ctx context.Context, c *ent.Client, id int, in Upda
 			u.SetDueDate(in.DueDate.Value.UTC().Truncate(time.Microsecond))
 		}
 	}
-	before := t.AssigneeID
+	before := t
 	t, err = u.Save(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("projects: updating task %d: %w", id, err)
 	}
-	if newlyAssigned(before, t.AssigneeID) && s.notify != nil {
+	if newlyAssigned(before.AssigneeID, t.AssigneeID) && s.notify != nil {
 		if err := s.notify.TaskAssigned(ctx, c, t); err != nil {
 			return nil, err
 		}
 	}
-	return t, nil
+	return t, activity.Record(ctx, c, activity.Entry{
+		Action: "task.update", EntityType: "Task", EntityID: t.ID,
+		Summary: "updated task " + activity.Quote(t.Title), Changes: taskChanges(before, t),
+	})
 }
 
 // DeleteTask deletes a task with its comments. Only its creator or a MANAGER
@@ -159,7 +167,30 @@ func (s *Service) DeleteTask(ctx context.Context, c *ent.Client, id int) error {
 	if err := c.Task.DeleteOneID(id).Exec(ctx); err != nil {
 		return fmt.Errorf("projects: deleting task %d: %w", id, err)
 	}
-	return nil
+	return activity.Record(ctx, c, activity.Entry{
+		Action: "task.delete", EntityType: "Task", EntityID: id,
+		Summary: "deleted task " + activity.Quote(t.Title), Changes: taskChanges(t, nil),
+	})
+}
+
+// taskChanges lists what changed from before to after (nil: the task did not
+// exist on that side).
+func taskChanges(before, after *ent.Task) changes.List {
+	fields := func(t *ent.Task) map[string]string {
+		if t == nil {
+			return map[string]string{}
+		}
+		return map[string]string{
+			"title": t.Title, "description": activity.Text(t.Description), "status": string(t.Status),
+			"priority": t.Priority.String(), "assignee": activity.ID(t.AssigneeID), "dueDate": activity.Time(t.DueDate),
+		}
+	}
+	b, a := fields(before), fields(after)
+	var ch changes.List
+	for _, f := range []string{"title", "description", "status", "priority", "assignee", "dueDate"} {
+		ch.Add(f, b[f], a[f])
+	}
+	return ch
 }
 
 // newlyAssigned reports whether an update gave the task an assignee it did

@@ -7,7 +7,9 @@ import (
 	"tenantgraph/ent"
 	"tenantgraph/ent/membership"
 	"tenantgraph/ent/user"
+	"tenantgraph/internal/activity"
 	"tenantgraph/internal/apperr"
+	"tenantgraph/internal/changes"
 	"tenantgraph/internal/role"
 	"tenantgraph/internal/validate"
 	"tenantgraph/internal/viewer"
@@ -60,7 +62,13 @@ func (s *Members) AddMember(ctx context.Context, c *ent.Client, email string, r 
 			return nil, err
 		}
 	}
-	return m, nil
+	var ch changes.List
+	ch.Add("user", "", norm)
+	ch.Add("role", "", string(m.Role))
+	return m, activity.Record(ctx, c, activity.Entry{
+		Action: "member.add", EntityType: "Membership", EntityID: m.ID,
+		Summary: fmt.Sprintf("added %s as %s", norm, m.Role), Changes: ch,
+	})
 }
 
 // UpdateMemberRole changes a member's role. Demoting the last OWNER is
@@ -78,11 +86,17 @@ func (s *Members) UpdateMemberRole(ctx context.Context, c *ent.Client, id int, r
 			return nil, err
 		}
 	}
+	old := m.Role
 	m, err = m.Update().SetRole(r).Save(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("tenancy: updating role: %w", err)
 	}
-	return m, nil
+	var ch changes.List
+	ch.Add("role", string(old), string(m.Role))
+	return m, activity.Record(ctx, c, activity.Entry{
+		Action: "member.update_role", EntityType: "Membership", EntityID: m.ID,
+		Summary: fmt.Sprintf("%s → %s", old, m.Role), Changes: ch,
+	})
 }
 
 // RemoveMember removes a membership. Removing the last OWNER is Conflict; a
@@ -100,7 +114,12 @@ func (s *Members) RemoveMember(ctx context.Context, c *ent.Client, id int) error
 	if err := c.Membership.DeleteOne(m).Exec(ctx); err != nil {
 		return fmt.Errorf("tenancy: removing member: %w", err)
 	}
-	return nil
+	var ch changes.List
+	ch.Add("role", string(m.Role), "")
+	return activity.Record(ctx, c, activity.Entry{
+		Action: "member.remove", EntityType: "Membership", EntityID: m.ID,
+		Summary: fmt.Sprintf("removed a %s", m.Role), Changes: ch,
+	})
 }
 
 // lockedMembership serialises membership changes of the tenant (so that two

@@ -7,7 +7,9 @@ import (
 	"tenantgraph/ent"
 	"tenantgraph/ent/privacy"
 	"tenantgraph/ent/tenant"
+	"tenantgraph/internal/activity"
 	"tenantgraph/internal/apperr"
+	"tenantgraph/internal/changes"
 	"tenantgraph/internal/role"
 	"tenantgraph/internal/validate"
 	"tenantgraph/internal/viewer"
@@ -44,7 +46,13 @@ func CreateTenant(ctx context.Context, c *ent.Client, in CreateTenantInput) (*en
 	if _, err := c.Membership.Create().SetUserID(v.UserID).SetRole(role.Owner).Save(owner); err != nil {
 		return nil, fmt.Errorf("tenancy: making the creator OWNER: %w", err)
 	}
-	return t, nil
+	var ch changes.List
+	ch.Add("name", "", t.Name)
+	ch.Add("slug", "", t.Slug)
+	return t, activity.Record(owner, c, activity.Entry{
+		Action: "tenant.create", EntityType: "Tenant", EntityID: t.ID,
+		Summary: "created tenant " + activity.Quote(t.Name), Changes: ch,
+	})
 }
 
 // EnsureDefault creates the "default" tenant when it is missing. It is system

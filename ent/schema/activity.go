@@ -1,0 +1,59 @@
+package schema
+
+import (
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+
+	"tenantgraph/internal/changes"
+)
+
+// ActivityLog is one entry of a tenant's append-only audit trail: who
+// changed what, when, from which values to which. Every successful mutation
+// of tenant data writes exactly one, in its own transaction.
+type ActivityLog struct{ ent.Schema }
+
+// Mixin of the ActivityLog.
+func (ActivityLog) Mixin() []ent.Mixin { return []ent.Mixin{TenantMixin{}} }
+
+// Fields of the ActivityLog. All immutable: nothing edits the trail.
+func (ActivityLog) Fields() []ent.Field {
+	return []ent.Field{
+		field.Time("created_at").Default(Now).Immutable().
+			Annotations(entgql.OrderField("CREATED_AT")),
+		field.Int("actor_id").Immutable().Annotations(entgql.Skip(entgql.SkipType)),
+		field.String("action").NotEmpty().Immutable(),
+		field.String("entity_type").NotEmpty().Immutable(),
+		field.Int("entity_id").Immutable().Annotations(entgql.Type("ID")),
+		field.String("summary").Immutable(),
+		field.JSON("changes", []changes.Change{}).Immutable().Annotations(entgql.Skip(entgql.SkipWhereInput)),
+	}
+}
+
+// Edges of the ActivityLog.
+func (ActivityLog) Edges() []ent.Edge {
+	return []ent.Edge{
+		tenantEdge("activity_logs", false),
+		edge.From("actor", User.Type).Ref("activity_logs").Field("actor_id").Unique().Required().Immutable().
+			Annotations(entgql.Skip(entgql.SkipWhereInput)),
+	}
+}
+
+// Indexes of the ActivityLog: newest first per tenant, and per entity.
+func (ActivityLog) Indexes() []ent.Index {
+	return []ent.Index{
+		index.Fields("tenant_id", "created_at"),
+		index.Fields("tenant_id", "entity_type", "entity_id"),
+	}
+}
+
+// Annotations of the ActivityLog.
+func (ActivityLog) Annotations() []schema.Annotation {
+	return []schema.Annotation{
+		entgql.RelayConnection(),
+		entgql.Skip(entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput),
+	}
+}
