@@ -60,7 +60,7 @@ func Handler(c Config) http.Handler {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", withTimeout(c.RequestTimeout,
-		withCredentials(c.TrustProxy, http.MaxBytesHandler(c.GraphQL, c.MaxBodyBytes))))
+		withCredentials(c.TrustProxy, limitBody(c.MaxBodyBytes, c.GraphQL))))
 	if c.GraphiQL {
 		ide := playground.Handler("TenantGraph", "/graphql")
 		mux.HandleFunc("GET /{$}", ide.ServeHTTP)
