@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
 	"strings"
 	"time"
 
@@ -63,6 +64,9 @@ type Deps struct {
 	MaxSubscriptionsPerConnection int
 	// WebsocketMessageBytes bounds one websocket message (default 64 KiB).
 	WebsocketMessageBytes int64
+	// WebsocketWriteTimeout bounds one websocket write (default 10s): a
+	// client that stops reading is disconnected once its buffers are full.
+	WebsocketWriteTimeout time.Duration
 }
 
 // NewSchema returns the executable schema with its resolvers and directives.
@@ -99,11 +103,17 @@ func NewHandler(c Deps) *handler.Server {
 	if c.WebsocketMessageBytes <= 0 {
 		c.WebsocketMessageBytes = 64 << 10
 	}
+	if c.WebsocketWriteTimeout <= 0 {
+		c.WebsocketWriteTimeout = 10 * time.Second
+	}
 	srv := handler.New(NewSchema(c))
 	srv.AddTransport(transport.Websocket{
 		PayloadReadLimit: &c.WebsocketMessageBytes,
-		Implementation: transport.CoderWebsocketImplementation{
-			AcceptOptions: websocket.AcceptOptions{OriginPatterns: c.WebsocketOrigins},
+		Implementation: boundedWrites{
+			CoderWebsocketImplementation: transport.CoderWebsocketImplementation{
+				AcceptOptions: websocket.AcceptOptions{OriginPatterns: c.WebsocketOrigins},
+			},
+			timeout: c.WebsocketWriteTimeout,
 		},
 		InitFunc:    websocketInit(c),
 		InitTimeout: 10 * time.Second,
@@ -174,6 +184,51 @@ func websocketInit(c Deps) transport.WebsocketInitFunc {
 }
 
 type cancelKey struct{}
+
+// boundedWrites gives every websocket write a deadline. gqlgen's adapter
+// writes without one, so a client that stops reading (its TCP window full)
+// would hold its connection, subscriptions and their goroutines for ever,
+// past its token's expiry and past shutdown, which wait for the blocked
+// write. A write that does not finish in time closes the connection, and
+// the transport then ends everything on it.
+type boundedWrites struct {
+	transport.CoderWebsocketImplementation
+	timeout time.Duration
+}
+
+func (b boundedWrites) Accept(w http.ResponseWriter, r *http.Request, o transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
+	conn, err := b.CoderWebsocketImplementation.Accept(w, r, o)
+	if err != nil {
+		return nil, err
+	}
+	return &boundedConn{WebsocketConn: conn, timeout: b.timeout}, nil
+}
+
+type boundedConn struct {
+	transport.WebsocketConn
+	timeout time.Duration
+}
+
+func (c *boundedConn) WriteJSON(v any) error {
+	t := time.AfterFunc(c.timeout, func() { _ = c.WebsocketConn.Close() })
+	defer t.Stop()
+	return c.WebsocketConn.WriteJSON(v)
+}
+
+// SetReadLimit and SetReadDeadline pass on the optional interfaces that the
+// transport looks for (message size limit, missing-pong timeout).
+func (c *boundedConn) SetReadLimit(limit int64) {
+	if l, ok := c.WebsocketConn.(transport.WebsocketReadLimiter); ok {
+		l.SetReadLimit(limit)
+	}
+}
+
+func (c *boundedConn) SetReadDeadline(t time.Time) error {
+	if d, ok := c.WebsocketConn.(transport.WebsocketReadDeadliner); ok {
+		return d.SetReadDeadline(t)
+	}
+	return nil
+}
 
 // payloadString reads a connection_init key case-insensitively.
 func payloadString(p transport.InitPayload, key string) string {

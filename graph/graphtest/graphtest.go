@@ -116,7 +116,27 @@ func New(t testing.TB, dialectName string) *Env {
 // NewWithLimits is New with the given query limits.
 func NewWithLimits(t testing.TB, dialectName string, limits graph.Limits) *Env {
 	t.Helper()
-	return newEnv(t, dialectName, NewDatabaseURL(t, dialectName), limits)
+	return newEnv(t, dialectName, NewDatabaseURL(t, dialectName), Options{Limits: limits})
+}
+
+// Options change a test server's configuration from New's, for tests of
+// the settings themselves (rate limits, persisted-only mode, CORS,
+// introspection off…).
+type Options struct {
+	// Limits are the query limits (zero: Limits).
+	Limits graph.Limits
+	// LoginLimits bound login attempts (zero: unbounded).
+	LoginLimits account.LoginLimits
+	// Deps, when set, edits the GraphQL handler's dependencies last.
+	Deps func(*graph.Deps)
+	// Server, when set, edits the HTTP server's configuration last.
+	Server func(*server.Config)
+}
+
+// NewWithOptions starts a server on a fresh database configured by o.
+func NewWithOptions(t testing.TB, dialectName string, o Options) *Env {
+	t.Helper()
+	return newEnv(t, dialectName, NewDatabaseURL(t, dialectName), o)
 }
 
 // NewOn starts a server on an existing database (such as another Env's
@@ -127,11 +147,14 @@ func NewWithLimits(t testing.TB, dialectName string, limits graph.Limits) *Env {
 // broker is in-process, so the live feed does not cross instances.
 func NewOn(t testing.TB, dialectName, dbURL string) *Env {
 	t.Helper()
-	return newEnv(t, dialectName, dbURL, Limits)
+	return newEnv(t, dialectName, dbURL, Options{})
 }
 
-func newEnv(t testing.TB, dialectName, dbURL string, limits graph.Limits) *Env {
+func newEnv(t testing.TB, dialectName, dbURL string, o Options) *Env {
 	t.Helper()
+	if o.Limits == (graph.Limits{}) {
+		o.Limits = Limits
+	}
 	ctx := context.Background()
 	var counter *database.Counter
 	opts := database.Options{Wrap: func(d dialect.Driver) dialect.Driver {
@@ -172,18 +195,26 @@ func newEnv(t testing.TB, dialectName, dbURL string, limits graph.Limits) *Env {
 	e.Broker = broker
 	e.DatabaseURL = dbURL
 	e.Notifier = notify.NewNotifier(broker, e.wakeDispatcher, log)
-	gql := graph.NewHandler(graph.Deps{
+	deps := graph.Deps{
 		Client:        db.Client,
-		Accounts:      account.NewService(tokens, passwords, account.LoginLimits{}),
+		Accounts:      account.NewService(tokens, passwords, o.LoginLimits),
 		Sessions:      tenancy.NewResolver(tokens),
 		Logger:        log,
 		Notifier:      e.Notifier,
 		Broker:        broker,
 		WebhookGuard:  notify.WebhookGuard{AllowLoopback: true},
 		Introspection: true,
-		Limits:        limits,
-	})
-	srv := httptest.NewServer(server.Handler(server.Config{GraphQL: gql, DB: db, Logger: log, GraphiQL: true}))
+		Limits:        o.Limits,
+	}
+	if o.Deps != nil {
+		o.Deps(&deps)
+	}
+	gql := graph.NewHandler(deps)
+	cfg := server.Config{GraphQL: gql, DB: db, Logger: log, GraphiQL: true}
+	if o.Server != nil {
+		o.Server(&cfg)
+	}
+	srv := httptest.NewServer(server.Handler(cfg))
 	t.Cleanup(srv.Close)
 	e.Server, e.URL, e.GraphQL = srv, srv.URL+"/graphql", gql
 	return e
@@ -318,6 +349,25 @@ func (e *Env) Do(c Caller, query string, vars map[string]any) *Response {
 	req, err := http.NewRequest(http.MethodPost, e.URL, bytes.NewReader(body))
 	if err != nil {
 		e.T.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	return e.send(c, req)
+}
+
+// DoWith is Do with extra request headers (such as Origin, or
+// X-Forwarded-For for a server that trusts a proxy).
+func (e *Env) DoWith(c Caller, header http.Header, query string, vars map[string]any) *Response {
+	e.T.Helper()
+	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	req, err := http.NewRequest(http.MethodPost, e.URL, bytes.NewReader(body))
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
 	}
 	req.Header.Set("Content-Type", "application/json")
 	return e.send(c, req)

@@ -1,0 +1,334 @@
+package graph_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
+
+	"tenantgraph/ent"
+	"tenantgraph/ent/privacy"
+	"tenantgraph/graph/graphtest"
+	"tenantgraph/internal/globalid"
+	"tenantgraph/internal/role"
+)
+
+// One broadcast to many live subscribers: a project moved to SUBMITTED
+// notifies every MANAGER of the tenant, each connected with its own
+// websocket. TestFanOutThousandSubscribers asserts that all receive it;
+// BenchmarkFanOut reports the delivery latency percentiles and the memory
+// per connection.
+
+// fanOutSubscribers is how many subscribers the fan-out test connects. The
+// race detector allows 8,128 live goroutines, each connection takes about
+// six (client and server in one process) and everything runs several times
+// slower, so under -race it connects fewer.
+func fanOutSubscribers() int {
+	if raceEnabled() {
+		return 250
+	}
+	return 1000
+}
+
+func raceEnabled() bool {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return false
+	}
+	for _, s := range info.Settings {
+		if s.Key == "-race" {
+			return s.Value == "true"
+		}
+	}
+	return false
+}
+
+// fanOut is a tenant with n MANAGERs, each subscribed on its own
+// connection, and an OWNER who broadcasts.
+type fanOut struct {
+	e        *graphtest.Env
+	owner    graphtest.User
+	conns    []*websocket.Conn
+	receipts chan receipt
+	// heapPerConn and stackPerConn are what the idle connections hold,
+	// client and server ends together (both live in this process).
+	heapPerConn, stackPerConn float64
+}
+
+// receipt is one subscriber's notification, or why its connection ended.
+type receipt struct {
+	at   time.Time
+	kind string
+	err  error
+}
+
+func newFanOut(tb testing.TB, e *graphtest.Env, n int) *fanOut {
+	tb.Helper()
+	raiseFileLimit(tb, 2*n+256) // both ends of every connection, and some
+	f := &fanOut{e: e, owner: e.Register("Owner"), receipts: make(chan receipt, n)}
+	tenant, err := globalid.Decode(e.CreateTenant(f.owner, "crowd"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tokens := managers(tb, e, tenant, n)
+
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	f.conns = make([]*websocket.Conn, n)
+	errs := make(chan error, n)
+	sem := make(chan struct{}, 8)
+	var wg sync.WaitGroup
+	for i, token := range tokens {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			conn, err := dialSubscriber(wsURL(e.URL), token)
+			if err != nil {
+				errs <- fmt.Errorf("subscriber %d: %w", i, err)
+				return
+			}
+			f.conns[i] = conn
+		})
+	}
+	wg.Wait()
+	tb.Cleanup(func() {
+		for _, c := range f.conns {
+			if c != nil {
+				c.CloseNow()
+			}
+		}
+	})
+	close(errs)
+	for err := range errs {
+		tb.Fatal(err)
+	}
+	waitBroker(tb, e, n, 30*time.Second)
+	runtime.GC()
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	f.heapPerConn = float64(int64(after.HeapInuse)-int64(before.HeapInuse)) / float64(n)
+	f.stackPerConn = float64(int64(after.StackInuse)-int64(before.StackInuse)) / float64(n)
+	for _, c := range f.conns {
+		go f.read(c)
+	}
+	return f
+}
+
+// managers creates n users who are MANAGERs of the tenant, directly in the
+// database (a thousand addMember calls would dominate the test), and returns
+// their tokens.
+func managers(tb testing.TB, e *graphtest.Env, tenant, n int) []string {
+	tb.Helper()
+	c := e.DB.Client
+	ctx := privacy.DecisionContext(context.Background(), privacy.Allow)
+	var tokens []string
+	for start := 0; start < n; start += 250 {
+		users := make([]*ent.UserCreate, min(250, n-start))
+		for i := range users {
+			users[i] = c.User.Create().SetEmail(fmt.Sprintf("manager%04d@example.test", start+i)).
+				SetName(fmt.Sprint("Manager ", start+i)).SetPasswordHash("not a login")
+		}
+		created, err := c.User.CreateBulk(users...).Save(ctx)
+		if err != nil {
+			tb.Fatalf("creating users: %v", err)
+		}
+		members := make([]*ent.MembershipCreate, len(created))
+		for i, u := range created {
+			members[i] = c.Membership.Create().SetTenantID(tenant).SetUserID(u.ID).SetRole(role.Manager)
+		}
+		if err := c.Membership.CreateBulk(members...).Exec(ctx); err != nil {
+			tb.Fatalf("creating memberships: %v", err)
+		}
+		for _, u := range created {
+			token, _, err := e.Tokens.Issue(u.ID)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			tokens = append(tokens, token)
+		}
+	}
+	return tokens
+}
+
+// dialSubscriber connects and subscribes to the feed in the tenant "crowd".
+func dialSubscriber(url, token string) (*websocket.Conn, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	conn, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+	if err != nil {
+		return nil, err
+	}
+	var ack wsMessage
+	err = wsjson.Write(ctx, conn, map[string]any{"type": "connection_init", "payload": initPayload(token, "crowd")})
+	if err == nil {
+		err = wsjson.Read(ctx, conn, &ack)
+	}
+	if err == nil && ack.Type != "connection_ack" {
+		err = fmt.Errorf("got %q, want connection_ack", ack.Type)
+	}
+	if err == nil {
+		err = wsjson.Write(ctx, conn, map[string]any{"id": "feed", "type": "subscribe", "payload": map[string]any{"query": feedQuery}})
+	}
+	if err != nil {
+		conn.CloseNow()
+		return nil, err
+	}
+	return conn, nil
+}
+
+// read reports every notification on conn until the connection ends.
+func (f *fanOut) read(conn *websocket.Conn) {
+	for {
+		var m struct {
+			Type    string
+			Payload struct {
+				Data struct{ NotificationAdded struct{ Kind string } }
+			}
+		}
+		_, data, err := conn.Read(context.Background())
+		if err != nil {
+			return // closed at the end of the test
+		}
+		if err := json.Unmarshal(data, &m); err != nil {
+			f.receipts <- receipt{err: fmt.Errorf("decoding %s: %w", data, err)}
+			continue
+		}
+		switch m.Type {
+		case "ping":
+			_ = wsjson.Write(context.Background(), conn, map[string]any{"type": "pong"})
+		case "next":
+			f.receipts <- receipt{at: time.Now(), kind: m.Payload.Data.NotificationAdded.Kind}
+		default:
+			f.receipts <- receipt{err: fmt.Errorf("got a %q message: %s", m.Type, data)}
+		}
+	}
+}
+
+// broadcast submits a new project, which notifies every subscriber, and
+// returns each one's latency from the start of the mutation, failing unless
+// all receive exactly one PROJECT_SUBMITTED within the deadline.
+func (f *fanOut) broadcast(tb testing.TB, name string, within time.Duration) []time.Duration {
+	tb.Helper()
+	project := f.e.CreateProject(f.owner.Caller("crowd"), name)
+	start := time.Now()
+	f.e.Transition(f.owner.Caller("crowd"), project, "SUBMITTED")
+	latencies := make([]time.Duration, 0, len(f.conns))
+	deadline := time.After(within)
+	for len(latencies) < len(f.conns) {
+		select {
+		case r := <-f.receipts:
+			if r.err != nil {
+				tb.Fatal(r.err)
+			}
+			if r.kind != "PROJECT_SUBMITTED" {
+				tb.Fatalf("got a %s notification, want PROJECT_SUBMITTED", r.kind)
+			}
+			latencies = append(latencies, r.at.Sub(start))
+		case <-deadline:
+			tb.Fatalf("%d of %d subscribers received the broadcast within %s", len(latencies), len(f.conns), within)
+		}
+	}
+	return latencies
+}
+
+// percentile returns the p-th percentile of sorted durations, in ms.
+func percentile(sorted []time.Duration, p float64) float64 {
+	i := min(len(sorted)-1, int(float64(len(sorted))*p/100))
+	return float64(sorted[i]) / float64(time.Millisecond)
+}
+
+// waitBroker is waitSubscribers for a testing.TB.
+func waitBroker(tb testing.TB, e *graphtest.Env, want int, within time.Duration) {
+	tb.Helper()
+	b, ok := e.Broker.(interface{ Subscribers() int })
+	if !ok {
+		tb.Fatalf("broker %T cannot count its subscribers", e.Broker)
+	}
+	deadline := time.Now().Add(within)
+	for got := b.Subscribers(); got != want; got = b.Subscribers() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("broker subscribers: got %d, want %d within %s", got, want, within)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// raiseFileLimit raises the soft limit on open files to at least need (up
+// to the hard limit), failing when that is not enough.
+func raiseFileLimit(tb testing.TB, need int) {
+	tb.Helper()
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		tb.Fatalf("reading the open-file limit: %v", err)
+	}
+	if lim.Cur >= uint64(need) {
+		return
+	}
+	lim.Cur = min(lim.Max, uint64(need))
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		tb.Fatalf("raising the open-file limit to %d: %v", lim.Cur, err)
+	}
+	if lim.Cur < uint64(need) {
+		tb.Fatalf("open-file limit: %d (hard), want at least %d for this test", lim.Max, need)
+	}
+}
+
+func TestFanOutThousandSubscribers(t *testing.T) {
+	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
+		n := fanOutSubscribers()
+		setup := time.Now()
+		f := newFanOut(t, e, n)
+		t.Logf("%d subscribers connected in %s; idle, each holds %.1f KiB of heap and %.1f KiB of stack (client and server ends)",
+			n, time.Since(setup).Round(time.Millisecond), f.heapPerConn/1024, f.stackPerConn/1024)
+
+		latencies := f.broadcast(t, "Broadcast", 20*time.Second)
+		slices.Sort(latencies)
+		t.Logf("delivery latency over %d subscribers: p50 %.1f ms, p95 %.1f ms, p99 %.1f ms, max %.1f ms",
+			n, percentile(latencies, 50), percentile(latencies, 95), percentile(latencies, 99), percentile(latencies, 100))
+		// Each one exactly once: nothing more arrives.
+		select {
+		case r := <-f.receipts:
+			t.Errorf("after everyone had theirs: got %+v, want nothing", r)
+		case <-time.After(300 * time.Millisecond):
+		}
+		if f.heapPerConn+f.stackPerConn > 512<<10 {
+			t.Errorf("memory per idle connection: got %.0f KiB, want well under 512 KiB", (f.heapPerConn+f.stackPerConn)/1024)
+		}
+	})
+}
+
+// BenchmarkFanOut measures one broadcast to fanOutSubscribers() live
+// subscribers per op: latency percentiles from the start of the mutation to
+// each receipt, and the memory each idle connection holds (client and server
+// ends). SQLite always; PostgreSQL too when TEST_DATABASE_URL is set.
+//
+//	go test ./graph/ -run '^$' -bench BenchmarkFanOut -benchtime 5x
+func BenchmarkFanOut(b *testing.B) {
+	for _, d := range graphtest.Dialects(b) {
+		b.Run(d, func(b *testing.B) {
+			n := fanOutSubscribers()
+			f := newFanOut(b, graphtest.New(b, d), n)
+			var all []time.Duration
+			for i := 0; b.Loop(); i++ { // b.Loop: the setup above runs once
+				all = append(all, f.broadcast(b, fmt.Sprint("Broadcast ", i), time.Minute)...)
+			}
+			slices.Sort(all)
+			b.ReportMetric(float64(n), "subscribers")
+			b.ReportMetric(percentile(all, 50), "p50-ms")
+			b.ReportMetric(percentile(all, 95), "p95-ms")
+			b.ReportMetric(percentile(all, 99), "p99-ms")
+			b.ReportMetric(f.heapPerConn, "heap-B/conn")
+			b.ReportMetric(f.heapPerConn+f.stackPerConn, "mem-B/conn")
+		})
+	}
+}

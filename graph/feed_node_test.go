@@ -1,0 +1,122 @@
+package graph_test
+
+import (
+	"bufio"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"tenantgraph/graph/graphtest"
+)
+
+// nodeClientDir holds the Node.js test that subscribes with graphql-ws, the
+// client library of Apollo Client and GraphiQL.
+var nodeClientDir = filepath.Join("..", "test", "graphql-ws")
+
+// TestFeedWithGraphQLWSClient subscribes to the feed with the graphql-ws
+// library under Node.js, sending the contract's NotificationAdded as
+// written: the server must speak the protocol as that client does, refuse a
+// bad token with 4403 and deliver the notification.
+func TestFeedWithGraphQLWSClient(t *testing.T) {
+	node := lookTool(t, "node")
+	if _, err := os.Stat(filepath.Join(nodeClientDir, "node_modules")); err != nil {
+		npm := lookTool(t, "npm")
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, npm, "ci", "--no-audit", "--no-fund", "--loglevel=error")
+		cmd.Dir = nodeClientDir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("npm ci in %s: %v\n%s", nodeClientDir, err, out)
+		}
+	}
+	contract, err := filepath.Abs(contractPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
+		owner, member := e.Register("Owner"), e.Register("Member")
+		e.CreateTenant(owner, "acme")
+		e.AddMember(owner, "acme", member, "MEMBER")
+		project := e.CreateProject(owner.Caller("acme"), "Rocket")
+
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, node, "--test", "--test-reporter=tap", "client.test.mjs")
+		cmd.Dir = nodeClientDir
+		cmd.Env = append(os.Environ(),
+			"TG_WS_URL="+wsURL(e.URL),
+			"TG_TOKEN="+member.Token,
+			"TG_TENANT=acme",
+			"TG_EXPECT_KIND=TASK_ASSIGNED",
+			"TG_CONTRACT="+contract,
+		)
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.Stderr = cmd.Stdout
+		var out strings.Builder
+		var mu sync.Mutex
+		subscribed := make(chan struct{})
+		scanned := make(chan struct{})
+		if err := cmd.Start(); err != nil {
+			t.Fatalf("starting node: %v", err)
+		}
+		go func() {
+			defer close(scanned)
+			s := bufio.NewScanner(stdout)
+			once := sync.Once{}
+			for s.Scan() {
+				mu.Lock()
+				out.WriteString(s.Text() + "\n")
+				mu.Unlock()
+				if strings.HasSuffix(strings.TrimSpace(s.Text()), "SUBSCRIBED") {
+					once.Do(func() { close(subscribed) })
+				}
+			}
+		}()
+		output := func() string { mu.Lock(); defer mu.Unlock(); return out.String() }
+
+		select {
+		case <-subscribed:
+		case <-scanned:
+			_ = cmd.Wait()
+			t.Fatalf("the client ended before subscribing:\n%s", output())
+		case <-time.After(30 * time.Second):
+			t.Fatalf("the client did not subscribe within 30s:\n%s", output())
+		}
+		// "SUBSCRIBED" means connected; the broker says when the
+		// subscription itself is registered.
+		waitSubscribers(t, e, 1, 10*time.Second)
+		createAssignedTask(t, e, owner.Caller("acme"), project, "From Go", member.ID)
+
+		<-scanned
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("node --test client.test.mjs: %v\n%s", err, output())
+		}
+		if got := output(); !strings.Contains(got, "# pass 2") {
+			t.Errorf("got\n%s\nwant both client tests passed", got)
+		}
+	})
+}
+
+// lookTool finds a program on PATH: missing, it fails the test in CI and
+// skips it elsewhere.
+func lookTool(t *testing.T, name string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err == nil {
+		return path
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatalf("%s is not on PATH; CI must have it: %v", name, err)
+	}
+	t.Skipf("%s is not on PATH (CI fails instead of skipping): %v", name, err)
+	return ""
+}
