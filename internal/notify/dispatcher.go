@@ -2,7 +2,6 @@ package notify
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -180,11 +179,10 @@ func (d *Dispatcher) deliver(ctx context.Context, e *ent.OutboxEntry, lease time
 	u := d.client.OutboxEntry.Update().
 		Where(outboxentry.ID(e.ID), outboxentry.ClaimedUntilEQ(lease)).
 		ClearClaimedUntil()
-	var perm permanent
 	switch {
 	case err == nil:
 		u.SetStatus(outboxentry.StatusDELIVERED).SetDeliveredAt(now)
-	case errors.As(err, &perm) || attempt >= d.cfg.MaxAttempts:
+	case IsPermanent(err) || attempt >= d.cfg.MaxAttempts:
 		u.SetStatus(outboxentry.StatusFAILED).SetLastError(err.Error())
 		d.log.ErrorContext(ctx, "outbox: delivery failed for good", "entry", e.ID, "channel", e.Channel,
 			"tenant_id", e.TenantID, "attempts", attempt, "error", err.Error())

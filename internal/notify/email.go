@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"log/slog"
+	"mime"
 	"net"
 	"net/mail"
 	"net/smtp"
@@ -28,7 +29,7 @@ type SMTPEmail struct {
 	addr string // host:port
 	host string
 	auth smtp.Auth
-	from string
+	from *mail.Address // the header shows it whole; the envelope has the address alone
 }
 
 // NewSMTPEmail reads SMTP_URL: smtp://user:password@host:587?from=noreply@example.com
@@ -39,8 +40,8 @@ func NewSMTPEmail(raw string) (*SMTPEmail, error) {
 	if err != nil || u.Scheme != "smtp" || u.Hostname() == "" {
 		return nil, fmt.Errorf("notify: SMTP_URL must look like smtp://user:password@host:587?from=noreply@example.com")
 	}
-	from := u.Query().Get("from")
-	if _, err := mail.ParseAddress(from); err != nil {
+	from, err := mail.ParseAddress(u.Query().Get("from"))
+	if err != nil {
 		return nil, fmt.Errorf("notify: SMTP_URL needs a from= address: %w", err)
 	}
 	port := u.Port()
@@ -61,7 +62,8 @@ func (s *SMTPEmail) Send(ctx context.Context, m Message) error {
 	if strings.ContainsAny(m.To+m.Subject, "\r\n") {
 		return Permanent("notify: header injection attempt in email to %q", m.To)
 	}
-	msg := "From: " + s.from + "\r\nTo: " + m.To + "\r\nSubject: " + m.Subject +
+	// Headers are ASCII (RFC 5322): a subject naming "Café" is Q-encoded.
+	msg := "From: " + s.from.String() + "\r\nTo: " + m.To + "\r\nSubject: " + mime.QEncoding.Encode("utf-8", m.Subject) +
 		"\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + m.Body + "\r\n"
 	deadline, ok := ctx.Deadline()
 	if !ok {
@@ -88,7 +90,7 @@ func (s *SMTPEmail) Send(ctx context.Context, m Message) error {
 			return fmt.Errorf("notify: SMTP auth: %w", err)
 		}
 	}
-	if err := c.Mail(s.from); err != nil {
+	if err := c.Mail(s.from.Address); err != nil {
 		return fmt.Errorf("notify: MAIL FROM: %w", err)
 	}
 	if err := c.Rcpt(m.To); err != nil {

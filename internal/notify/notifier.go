@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"unicode/utf8"
 
@@ -184,6 +185,18 @@ type delivery struct {
 // outbox entry. All in c, the transaction of the change.
 func (n *Notifier) deliver(ctx context.Context, c *ent.Client, d delivery) error {
 	v := viewer.FromContext(ctx)
+	// Only current members: a creator or assignee who has left the tenant
+	// hears nothing more of it (an email would carry its content outside).
+	members, err := c.Membership.Query().
+		Where(membership.TenantID(v.TenantID), membership.UserIDIn(d.recipients...)).
+		Select(membership.FieldUserID).Ints(ctx)
+	if err != nil {
+		return fmt.Errorf("notify: checking recipients' memberships: %w", err)
+	}
+	d.recipients = slices.DeleteFunc(d.recipients, func(id int) bool { return !slices.Contains(members, id) })
+	if len(d.recipients) == 0 {
+		return nil
+	}
 	t, err := c.Tenant.Get(ctx, v.TenantID)
 	if err != nil {
 		return fmt.Errorf("notify: loading tenant configuration: %w", err)

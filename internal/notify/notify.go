@@ -7,6 +7,7 @@ package notify
 
 import (
 	"context"
+	"errors"
 	"fmt"
 )
 
@@ -74,3 +75,10 @@ func (p permanent) Unwrap() error { return p.error }
 
 // Permanent wraps err so the dispatcher fails the entry at once.
 func Permanent(format string, args ...any) error { return permanent{fmt.Errorf(format, args...)} }
+
+// IsPermanent reports whether err, or an error it wraps, is a delivery error
+// that retrying cannot fix (see Permanent).
+func IsPermanent(err error) bool {
+	var p permanent
+	return errors.As(err, &p)
+}

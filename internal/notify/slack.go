@@ -34,7 +34,7 @@ func NewSlackSender(c SlackConfig) *SlackSender {
 	if c.Timeout <= 0 {
 		c.Timeout = 5 * time.Second
 	}
-	dialer := &net.Dialer{Timeout: c.Timeout, Control: c.Guard.Control}
+	dialer := &net.Dialer{Timeout: c.Timeout, Control: c.Guard.Control, Resolver: c.Guard.Resolver}
 	transport := &http.Transport{
 		Proxy:               nil,
 		DialContext:         dialer.DialContext,

@@ -19,7 +19,8 @@ import (
 type WebhookGuard struct {
 	// AllowLoopback lets tests post to a server on 127.0.0.1 / ::1.
 	AllowLoopback bool
-	// Resolver resolves hosts for CheckURL (net.DefaultResolver when nil).
+	// Resolver resolves hosts for CheckURL and for the Slack sender's
+	// connections (net.DefaultResolver when nil).
 	Resolver *net.Resolver
 }
 
@@ -41,6 +42,7 @@ var blocked = []netip.Prefix{
 	netip.MustParsePrefix("::/128"),         // unspecified
 	netip.MustParsePrefix("::1/128"),        // loopback
 	netip.MustParsePrefix("64:ff9b::/96"),   // NAT64 (embeds IPv4)
+	netip.MustParsePrefix("64:ff9b:1::/48"), // local-use NAT64 (RFC 8215, embeds IPv4)
 	netip.MustParsePrefix("fc00::/7"),       // unique local, incl. fd00:ec2::254 metadata
 	netip.MustParsePrefix("fe80::/10"),      // link-local
 	netip.MustParsePrefix("ff00::/8"),       // multicast
@@ -48,7 +50,8 @@ var blocked = []netip.Prefix{
 
 // AllowedIP reports whether the guard lets a webhook connect to ip.
 func (g WebhookGuard) AllowedIP(ip netip.Addr) bool {
-	ip = ip.Unmap()
+	// A zone ("fe80::1%eth0") would make every Prefix.Contains below false.
+	ip = ip.Unmap().WithZone("")
 	if !ip.IsValid() {
 		return false
 	}

@@ -23,7 +23,7 @@ type Subscription struct {
 }
 
 // Close ends the subscription. It is safe to call more than once.
-func (s *Subscription) Close() { s.local.remove(s, false) }
+func (s *Subscription) Close() { s.local.remove([]*Subscription{s}, false) }
 
 // Dropped reports whether the broker ended the subscription because the
 // subscriber could not keep up.
@@ -65,9 +65,7 @@ func (l *Local) Publish(_ context.Context, events ...Event) error {
 		}
 	}
 	l.mu.RUnlock()
-	for _, s := range slow {
-		l.remove(s, true)
-	}
+	l.remove(slow, true)
 	return nil
 }
 
@@ -99,21 +97,31 @@ func (l *Local) Subscribers() int {
 	return n
 }
 
-func (l *Local) remove(s *Subscription, dropped bool) {
+// remove ends subs under one lock (a burst of drops, or Close with many
+// subscribers, must not queue behind publishers once per subscription), then
+// closes their channels: no Publish can reach them any more.
+func (l *Local) remove(subs []*Subscription, dropped bool) {
+	if len(subs) == 0 {
+		return
+	}
 	l.mu.Lock()
-	if set := l.subs[s.key]; set != nil {
-		if _, ok := set[s]; ok {
-			delete(set, s)
-			if len(set) == 0 {
-				delete(l.subs, s.key)
-			}
-			if dropped {
-				s.dropped.Store(true)
-			}
+	for _, s := range subs {
+		set := l.subs[s.key]
+		if _, ok := set[s]; !ok {
+			continue
+		}
+		delete(set, s)
+		if len(set) == 0 {
+			delete(l.subs, s.key)
+		}
+		if dropped {
+			s.dropped.Store(true)
 		}
 	}
 	l.mu.Unlock()
-	s.once.Do(func() { close(s.c) })
+	for _, s := range subs {
+		s.once.Do(func() { close(s.c) })
+	}
 }
 
 // Close ends every subscription; later subscriptions end at once.
@@ -127,8 +135,6 @@ func (l *Local) Close() error {
 		}
 	}
 	l.mu.Unlock()
-	for _, s := range all {
-		l.remove(s, false)
-	}
+	l.remove(all, false)
 	return nil
 }

@@ -22,11 +22,13 @@ const Channel = "tenantgraph_notifications"
 // own subscribers through a Local broker.
 type Postgres struct {
 	*Local
-	db       *sql.DB
-	listener *pq.Listener
-	log      *slog.Logger
-	done     chan struct{}
-	wg       sync.WaitGroup
+	db        *sql.DB
+	listener  *pq.Listener
+	log       *slog.Logger
+	done      chan struct{}
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // NewPostgres connects a listener to url and starts fanning events out.
@@ -95,13 +97,16 @@ func (p *Postgres) fanOut() {
 	}
 }
 
-// Close stops listening and ends every subscription.
+// Close stops listening and ends every subscription. It is safe to call
+// more than once, as Local's is.
 func (p *Postgres) Close() error {
-	close(p.done)
-	err := p.listener.Close()
-	p.wg.Wait()
-	_ = p.Local.Close()
-	return err
+	p.closeOnce.Do(func() {
+		close(p.done)
+		p.closeErr = p.listener.Close()
+		p.wg.Wait()
+		_ = p.Local.Close()
+	})
+	return p.closeErr
 }
 
 func encode(e Event) string {

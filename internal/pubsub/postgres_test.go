@@ -1,0 +1,149 @@
+package pubsub_test
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"entgo.io/ent/dialect"
+	_ "github.com/lib/pq"
+
+	"tenantgraph/graph/graphtest"
+	"tenantgraph/internal/pubsub"
+)
+
+// newTestPostgres returns a fresh PostgreSQL database's URL, or skips when
+// there is no PostgreSQL here (TEST_DATABASE_URL unset outside CI; in CI
+// graphtest.Dialects fails instead).
+func newTestPostgres(t *testing.T) string {
+	t.Helper()
+	if !slices.Contains(graphtest.Dialects(t), dialect.Postgres) {
+		t.Skip("TEST_DATABASE_URL is not set: no PostgreSQL to test the LISTEN/NOTIFY broker against")
+	}
+	return graphtest.NewDatabaseURL(t, dialect.Postgres)
+}
+
+// logBuffer is a goroutine-safe log destination.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// newTestBroker starts a PostgreSQL broker (one "instance") on url.
+func newTestBroker(t *testing.T, url string, logs *logBuffer) (*pubsub.Postgres, *sql.DB) {
+	t.Helper()
+	db, err := sql.Open("postgres", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	b, err := pubsub.NewPostgres(url, db, 0, slog.New(slog.NewJSONHandler(logs, nil)))
+	if err != nil {
+		t.Fatalf("NewPostgres: %v", err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b, db
+}
+
+func TestPostgresDeliversAcrossInstances(t *testing.T) {
+	url := newTestPostgres(t)
+	var logs logBuffer
+	one, _ := newTestBroker(t, url, &logs)
+	two, _ := newTestBroker(t, url, &logs)
+
+	onTwo := two.Subscribe(1, 10)
+	onOne := one.Subscribe(1, 10) // the publishing instance hears its own events too
+	otherUser := two.Subscribe(1, 11)
+	otherTenant := two.Subscribe(2, 10)
+
+	events := []pubsub.Event{{TenantID: 1, UserID: 10, NotificationID: 100}, {TenantID: 1, UserID: 10, NotificationID: 101}}
+	if err := one.Publish(context.Background(), events...); err != nil {
+		t.Fatalf("Publish: got %v, want nil", err)
+	}
+	for name, sub := range map[string]*pubsub.Subscription{"the other instance": onTwo, "the publishing instance": onOne} {
+		for _, want := range events {
+			if got := mustReceive(t, sub); got != want {
+				t.Errorf("%s: got %+v, want %+v", name, got, want)
+			}
+		}
+	}
+	// A marker for user 11 proves the fan-out got past the events above.
+	if err := one.Publish(context.Background(), pubsub.Event{TenantID: 1, UserID: 11, NotificationID: 102}); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustReceive(t, otherUser); got.NotificationID != 102 {
+		t.Errorf("another user: got %+v, want only the marker 102", got)
+	}
+	if got, _ := drain(otherTenant); len(got) != 0 {
+		t.Errorf("the same user in another tenant: got %v, want nothing", got)
+	}
+	if got, _ := drain(onTwo); len(got) != 0 {
+		t.Errorf("after the two events: got %v more, want nothing", got)
+	}
+	if err := one.Publish(context.Background()); err != nil {
+		t.Errorf("Publish of no events: got %v, want nil", err)
+	}
+}
+
+func TestPostgresIgnoresMalformedPayloads(t *testing.T) {
+	url := newTestPostgres(t)
+	var logs logBuffer
+	b, db := newTestBroker(t, url, &logs)
+	sub := b.Subscribe(1, 10)
+
+	malformed := []string{"", "garbage", "1:10", "1:10:x", "1:10:5:6", "0:10:5", "1:0:5", "1:10:0", "-1:10:5", "1:10:-5", " 1:10:5", "1.5:10:5", "99999999999999999999:10:5"}
+	for _, p := range malformed {
+		if _, err := db.Exec(`SELECT pg_notify($1, $2)`, pubsub.Channel, p); err != nil {
+			t.Fatalf("pg_notify(%q): %v", p, err)
+		}
+	}
+	// NOTIFYs from one session arrive in order: once the good one is here,
+	// the malformed ones have all been handled.
+	if _, err := db.Exec(`SELECT pg_notify($1, $2)`, pubsub.Channel, "1:10:7"); err != nil {
+		t.Fatal(err)
+	}
+	want := pubsub.Event{TenantID: 1, UserID: 10, NotificationID: 7}
+	if got := mustReceive(t, sub); got != want {
+		t.Fatalf("got %+v, want %+v (the malformed payloads ignored)", got, want)
+	}
+	if got, closed := drain(sub); len(got) != 0 || closed {
+		t.Errorf("after the good payload: got %v (closed %v), want nothing and still subscribed", got, closed)
+	}
+	if got := strings.Count(logs.String(), "ignoring malformed notification event"); got != len(malformed) {
+		t.Errorf("warnings logged: got %d, want %d\n%s", got, len(malformed), logs.String())
+	}
+}
+
+func TestPostgresCloseEndsSubscriptions(t *testing.T) {
+	url := newTestPostgres(t)
+	var logs logBuffer
+	b, _ := newTestBroker(t, url, &logs)
+	subs := []*pubsub.Subscription{b.Subscribe(1, 10), b.Subscribe(2, 20)}
+	within(t, 5*time.Second, "Close", func() { _ = b.Close() })
+	for i, s := range subs {
+		if _, closed := drain(s); !closed {
+			t.Errorf("subscription %d: open after Close, want closed", i)
+		}
+	}
+	if _, closed := drain(b.Subscribe(1, 10)); !closed {
+		t.Errorf("Subscribe after Close: open, want closed")
+	}
+}
