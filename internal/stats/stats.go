@@ -51,7 +51,9 @@ func Of(ctx context.Context, c *ent.Client) (*Tenant, error) {
 	g, gctx := errgroup.WithContext(ctx)
 	count := func(dst *int, q interface {
 		Count(context.Context) (int, error)
-	}) { g.Go(func() (err error) { *dst, err = q.Count(gctx); return err }) }
+	}) {
+		g.Go(func() (err error) { *dst, err = q.Count(gctx); return err })
+	}
 	count(&out.Members, c.Membership.Query())
 	count(&out.Projects, c.Project.Query())
 	count(&out.Tasks, c.Task.Query())
