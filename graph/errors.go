@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -47,6 +48,10 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			}
 		case errors.Is(err, globalid.ErrMalformed):
 			kind, message = apperr.Invalid, "malformed ID"
+		case requestError(err):
+			kind, message = apperr.Invalid, requestMessage(gqlErr.Message)
+		case argumentError(ctx):
+			kind, message = apperr.Invalid, "invalid value for "+gqlErr.Path.String()
 		case ent.IsNotFound(err):
 			kind, message = apperr.NotFound, "not found"
 		case errors.Is(err, privacy.Deny):
@@ -69,6 +74,32 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 		gqlErr.Extensions["code"] = string(kind)
 		return gqlErr
 	}
+}
+
+// requestError reports whether err is gqlgen's own complaint about the
+// request, made before anything ran: a body that is not the JSON of a
+// GraphQL request, or a malformed Automatic Persisted Query extension. Such
+// an error has a message and nothing else: no code, no cause.
+func requestError(err error) bool {
+	var g *gqlerror.Error
+	return errors.As(err, &g) && g.Err == nil && g.Extensions["code"] == nil
+}
+
+// requestMessage drops the copy of the request body that gqlgen appends to
+// a JSON decoding error: it may hold a password, and the client has it.
+func requestMessage(m string) string {
+	if before, _, found := strings.Cut(m, " body:"); found {
+		return before
+	}
+	return m
+}
+
+// argumentError reports whether the error arose while the arguments of the
+// field on ctx were read (gqlgen sets them only once they all decoded): a
+// value its scalar refused, such as a malformed Cursor or Time.
+func argumentError(ctx context.Context) bool {
+	fc := graphql.GetFieldContext(ctx)
+	return fc != nil && fc.Field.Field != nil && len(fc.Field.Arguments) > 0 && fc.Args == nil
 }
 
 // recoverFunc turns a panic in a resolver into a masked internal error.

@@ -19,6 +19,7 @@ import (
 	"tenantgraph/ent"
 	"tenantgraph/internal/account"
 	"tenantgraph/internal/apperr"
+	"tenantgraph/internal/metrics"
 	"tenantgraph/internal/notify"
 	"tenantgraph/internal/projects"
 	"tenantgraph/internal/pubsub"
@@ -64,6 +65,9 @@ type Deps struct {
 	MaxSubscriptionsPerConnection int
 	// WebsocketMessageBytes bounds one websocket message (default 64 KiB).
 	WebsocketMessageBytes int64
+	// Metrics records operations, errors, connections and subscriptions
+	// (nil: none).
+	Metrics *metrics.Metrics
 	// WebsocketWriteTimeout bounds one websocket write (default 10s): a
 	// client that stops reading is disconnected once its buffers are full.
 	WebsocketWriteTimeout time.Duration
@@ -79,6 +83,7 @@ func NewSchema(c Deps) graphql.ExecutableSchema {
 			members:  tenancy.NewMembers(c.Notifier),
 			broker:   c.Broker,
 			guard:    c.WebhookGuard,
+			metrics:  c.Metrics,
 		},
 		Directives: DirectiveRoot{
 			HasRole:       hasRole,
@@ -120,6 +125,7 @@ func NewHandler(c Deps) *handler.Server {
 		CloseFunc: func(ctx context.Context, _ int) {
 			if cancel, ok := ctx.Value(cancelKey{}).(context.CancelFunc); ok {
 				cancel()
+				c.Metrics.Connections(-1)
 			}
 		},
 		PingPongInterval: 25 * time.Second,
@@ -130,8 +136,13 @@ func NewHandler(c Deps) *handler.Server {
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(c.ParserTokenLimit)
 	srv.SetDisableSuggestion(c.DisableSuggestions)
+	if c.DisableSuggestions {
+		srv.SetValidationRulesFn(rulesWithoutSuggestions)
+	}
 	if c.Introspection {
 		srv.Use(extension.Introspection{})
+	} else {
+		srv.Use(noIntrospection{})
 	}
 	if c.PersistedOnly != nil {
 		srv.Use(persistedOnly{ops: c.PersistedOnly})
@@ -142,7 +153,9 @@ func NewHandler(c Deps) *handler.Server {
 	if limits == (Limits{}) {
 		limits = DefaultLimits
 	}
+	srv.Use(observeExtension{log: c.Logger, metrics: c.Metrics})
 	srv.Use(limitsExtension{limits})
+	srv.Use(inputBounds{})
 	srv.Use(sessionExtension{client: c.Client, resolver: c.Sessions, log: c.Logger, budget: c.RequestBudget})
 	srv.Use(loaderExtension{client: c.Client})
 	srv.Use(pageLimits{})
@@ -179,6 +192,7 @@ func websocketInit(c Deps) transport.WebsocketInitFunc {
 		}
 		ctx, cancel := context.WithDeadline(tenancy.WithCredentials(ctx, cred), s.TokenExpiry)
 		ctx = withSubscriptionCap(ctx, c.MaxSubscriptionsPerConnection)
+		c.Metrics.Connections(+1)
 		return context.WithValue(ctx, cancelKey{}, cancel), nil, nil
 	}
 }

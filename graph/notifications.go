@@ -26,7 +26,9 @@ func (r *Resolver) notificationFeed(ctx context.Context) (<-chan *ent.Notificati
 	v := viewer.FromContext(ctx)
 	sub := r.broker.Subscribe(v.TenantID, v.UserID)
 	out := make(chan *ent.Notification, 1)
+	r.metrics.Subscriptions(+1)
 	go func() {
+		defer r.metrics.Subscriptions(-1)
 		defer release()
 		defer close(out)
 		defer sub.Close()
@@ -72,10 +74,13 @@ func withSubscriptionCap(ctx context.Context, limit int) context.Context {
 
 // takeSubscriptionSlot counts one more subscription on the connection, or
 // refuses it (RATE_LIMITED) past the cap. release gives the slot back.
+// Only a websocket connection has a cap (websocketInit sets it): a
+// subscription sent over plain HTTP is refused (BAD_USER_INPUT) rather than
+// left to hold its request open until the first event or the timeout.
 func takeSubscriptionSlot(ctx context.Context) (release func(), err error) {
 	c, ok := ctx.Value(subscriptionCapKey{}).(*subscriptionCap)
 	if !ok {
-		return func() {}, nil
+		return nil, apperr.New(apperr.Invalid, "subscriptions are served over websockets only (graphql-transport-ws)")
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -8,6 +8,7 @@ import (
 
 	"tenantgraph/ent"
 	"tenantgraph/internal/account"
+	"tenantgraph/internal/metrics"
 	"tenantgraph/internal/notify"
 	"tenantgraph/internal/projects"
 	"tenantgraph/internal/pubsub"
@@ -23,6 +24,7 @@ type Resolver struct {
 	members  *tenancy.Members
 	broker   pubsub.Broker
 	guard    notify.WebhookGuard
+	metrics  *metrics.Metrics
 }
 
 // tx returns the client of the mutation's transaction (see tx.go): every

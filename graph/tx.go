@@ -52,7 +52,9 @@ func (txExtension) MutateOperationContext(_ context.Context, oc *graphql.Operati
 }
 
 func (e txExtension) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
-	if !isMutation(graphql.GetOperationContext(ctx)) {
+	if !graphql.HasOperationContext(ctx) || !isMutation(graphql.GetOperationContext(ctx)) {
+		// No operation context: gqlgen is answering a request it could not
+		// decode (malformed JSON); there is nothing to run in a transaction.
 		return next(ctx)
 	}
 	ctx, batch := notify.WithBatch(ctx)

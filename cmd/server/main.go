@@ -2,7 +2,8 @@
 //
 //	go run ./cmd/server          # embedded SQLite under ./data, GraphiQL at http://localhost:8080/
 //	go run ./cmd/server -demo    # the same, with demo users and projects
-//	DATABASE_URL=postgres://… go run ./cmd/server
+//	DATABASE_URL=postgres://… go run ./cmd/server migrate up   # PostgreSQL: apply the schema migrations,
+//	DATABASE_URL=postgres://… go run ./cmd/server              # then serve
 package main
 
 import (
@@ -15,11 +16,16 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"tenantgraph/graph"
 	"tenantgraph/internal/account"
 	"tenantgraph/internal/auth"
 	"tenantgraph/internal/database"
+	"tenantgraph/internal/metrics"
+	"tenantgraph/internal/notify"
 	"tenantgraph/internal/ratelimit"
 	"tenantgraph/internal/seed"
 	"tenantgraph/internal/server"
@@ -45,6 +51,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err := flags.Parse(args[1:]); err != nil {
 		return err
 	}
+	switch flags.Arg(0) {
+	case "":
+	case "migrate":
+		return runMigrate(ctx, flags.Args()[1:], getenv, stdout)
+	default:
+		return fmt.Errorf("unknown command %q: run without arguments to serve, or `migrate up|status`", flags.Arg(0))
+	}
 	cfg, err := loadConfig(getenv)
 	if err != nil {
 		return err
@@ -59,7 +72,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer db.Close()
-	if err := db.Migrate(ctx); err != nil {
+	if err := prepareSchema(ctx, db, getenv, log); err != nil {
 		return err
 	}
 	def, err := tenancy.EnsureDefault(ctx, db.Client)
@@ -95,7 +108,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 	}
-	n, err := startNotifications(ctx, cfg, db, log)
+	m := metrics.New(db.SQL, func() (float64, float64) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		pending, failed, err := notify.Backlog(ctx, db.Client)
+		if err != nil {
+			log.Warn("metrics: reading the outbox backlog", "error", err.Error())
+		}
+		return float64(pending), float64(failed)
+	})
+	n, err := startNotifications(ctx, cfg, db, m, log)
 	if err != nil {
 		return err
 	}
@@ -111,6 +133,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Sessions:                      tenancy.NewResolver(tokens),
 		Logger:                        log,
 		Notifier:                      n.notifier,
+		Metrics:                       m,
 		Broker:                        n.broker,
 		WebhookGuard:                  n.guard,
 		WebsocketOrigins:              cfg.WebsocketOrigins,
@@ -130,6 +153,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		CORSOrigins:    cfg.CORSOrigins,
 		MaxBodyBytes:   cfg.MaxBodyBytes,
 		RequestTimeout: cfg.RequestTimeout,
+		Metrics:        promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}),
 	}, cfg.ShutdownGrace, func(addr string) {
 		ide := "GraphiQL at " + baseURL(addr) + "/ , "
 		if !cfg.GraphiQL {

@@ -8,6 +8,7 @@ import (
 	"entgo.io/ent/dialect"
 
 	"tenantgraph/internal/database"
+	"tenantgraph/internal/metrics"
 	"tenantgraph/internal/notify"
 	"tenantgraph/internal/pubsub"
 )
@@ -24,7 +25,7 @@ type notifications struct {
 // startNotifications picks the broker (LISTEN/NOTIFY on PostgreSQL, so that
 // instances share one feed; in-process on SQLite) and starts the dispatcher.
 // stop ends the dispatcher, then the broker.
-func startNotifications(ctx context.Context, cfg config, db *database.DB, log *slog.Logger) (*notifications, error) {
+func startNotifications(ctx context.Context, cfg config, db *database.DB, m *metrics.Metrics, log *slog.Logger) (*notifications, error) {
 	var broker pubsub.Broker = pubsub.NewLocal(0)
 	if db.Dialect == dialect.Postgres {
 		pg, err := pubsub.NewPostgres(cfg.DatabaseURL, db.SQL, 0, log)
@@ -46,7 +47,7 @@ func startNotifications(ctx context.Context, cfg config, db *database.DB, log *s
 	dispatcher := notify.NewDispatcher(db.Client, db.Dialect, map[string]notify.Sender{
 		notify.Email: email,
 		notify.Slack: notify.NewSlackSender(notify.SlackConfig{Guard: guard}),
-	}, notify.DispatcherConfig{MaxAttempts: cfg.OutboxAttempts}, log)
+	}, notify.DispatcherConfig{MaxAttempts: cfg.OutboxAttempts, Observe: m.Delivery}, log)
 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup

@@ -36,8 +36,11 @@ func init() {
 		})
 	}
 	activitylogMixinHooks0 := activitylogMixin[0].Hooks()
+	activitylogHooks := schema.ActivityLog{}.Hooks()
 
 	activitylog.Hooks[1] = activitylogMixinHooks0[0]
+
+	activitylog.Hooks[2] = activitylogHooks[0]
 	activitylogInters := schema.ActivityLog{}.Interceptors()
 	activitylog.Interceptors[0] = activitylogInters[0]
 	activitylogFields := schema.ActivityLog{}.Fields()

@@ -1,6 +1,9 @@
 package schema
 
 import (
+	"context"
+	"fmt"
+
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
 	"entgo.io/ent/schema"
@@ -48,6 +51,19 @@ func (ActivityLog) Indexes() []ent.Index {
 		index.Fields("tenant_id", "created_at"),
 		index.Fields("tenant_id", "entity_type", "entity_id"),
 	}
+}
+
+// Hooks of the ActivityLog: the trail is append-only for everyone, system
+// work (which bypasses privacy rules) included.
+func (ActivityLog) Hooks() []ent.Hook {
+	return []ent.Hook{func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if !m.Op().Is(ent.OpCreate) {
+				return nil, fmt.Errorf("schema: the activity log is append-only (%s refused)", m.Op())
+			}
+			return next.Mutate(ctx, m)
+		})
+	}}
 }
 
 // Annotations of the ActivityLog.

@@ -95,6 +95,14 @@ func Run(t *testing.T, fn func(t *testing.T, e *Env)) {
 	}
 }
 
+// RunWith is Run with servers configured by o.
+func RunWith(t *testing.T, o Options, fn func(t *testing.T, e *Env)) {
+	t.Helper()
+	for _, d := range Dialects(t) {
+		t.Run(d, func(t *testing.T) { fn(t, NewWithOptions(t, d, o)) })
+	}
+}
+
 // Dialects lists the databases tests run on here.
 func Dialects(t testing.TB) []string {
 	t.Helper()
@@ -166,7 +174,7 @@ func newEnv(t testing.TB, dialectName, dbURL string, o Options) *Env {
 		t.Fatalf("opening database: %v", err)
 	}
 	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
+	if err := migrateSchema(ctx, db); err != nil {
 		t.Fatalf("migrating: %v", err)
 	}
 	if _, err := tenancy.EnsureDefault(ctx, db.Client); err != nil {
@@ -220,6 +228,21 @@ func newEnv(t testing.TB, dialectName, dbURL string, o Options) *Env {
 	return e
 }
 
+// migrateSchema prepares a test database as the server does: PostgreSQL by
+// applying the versioned migrations (so every PostgreSQL test runs on the
+// migrated schema, not on ent's automatic one), SQLite automatically.
+func migrateSchema(ctx context.Context, db *database.DB) error {
+	if db.Dialect != dialect.Postgres {
+		return db.Migrate(ctx)
+	}
+	m, err := db.Migrator()
+	if err != nil {
+		return err
+	}
+	_, err = m.Up(ctx)
+	return err
+}
+
 // NewDispatcher returns an outbox dispatcher for this server's database,
 // sending through senders; the server's mutations wake it. It does not run
 // until StartDispatcher (or RunOnce).
@@ -253,6 +276,20 @@ func (e *Env) wakeDispatcher() {
 	if d != nil {
 		d.Wake()
 	}
+}
+
+// PostgresURL returns the URL of a fresh, empty PostgreSQL database for a
+// PostgreSQL-only test. Like Dialects, it skips the test when
+// TEST_DATABASE_URL is unset, except in CI (CI set), where that fails.
+func PostgresURL(t testing.TB) string {
+	t.Helper()
+	if os.Getenv("TEST_DATABASE_URL") == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("CI is set but TEST_DATABASE_URL is not: the PostgreSQL tests cannot be skipped in CI")
+		}
+		t.Skip("TEST_DATABASE_URL is not set: this test needs PostgreSQL (in CI it fails instead)")
+	}
+	return NewDatabaseURL(t, dialect.Postgres)
 }
 
 // NewDatabaseURL returns the URL of a fresh, empty database: a file in a
@@ -388,9 +425,55 @@ func (e *Env) DoOperation(c Caller, document, operationName string, vars map[str
 	return e.send(c, req)
 }
 
-// Send sends a prepared request as c and decodes the GraphQL response.
-func (e *Env) send(c Caller, req *http.Request) *Response {
+// Post POSTs any JSON request body (such as an Automatic Persisted Query
+// with extensions and no query) as c and decodes the GraphQL response.
+func (e *Env) Post(c Caller, request any) *Response {
 	e.T.Helper()
+	body, err := json.Marshal(request)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	req, err := http.NewRequest(http.MethodPost, e.URL, bytes.NewReader(body))
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	return e.send(c, req)
+}
+
+// RawResponse is an HTTP response as received.
+type RawResponse struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// Raw sends any request as c to path (relative to the server's root, such as
+// "/graphql?query=…") and returns the response undecoded: for tests of
+// malformed requests and of what is not GraphQL.
+func (e *Env) Raw(c Caller, method, path string, header http.Header, body []byte) RawResponse {
+	e.T.Helper()
+	req, err := http.NewRequest(method, e.Server.URL+path, bytes.NewReader(body))
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	setCredentials(req, c)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.T.Fatalf("request: %v", err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	return RawResponse{Status: resp.StatusCode, Header: resp.Header, Body: raw}
+}
+
+func setCredentials(req *http.Request, c Caller) {
 	if c.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.Token)
 	}
@@ -400,6 +483,12 @@ func (e *Env) send(c Caller, req *http.Request) *Response {
 	if c.TenantID != "" {
 		req.Header.Set("X-Tenant-ID", c.TenantID)
 	}
+}
+
+// Send sends a prepared request as c and decodes the GraphQL response.
+func (e *Env) send(c Caller, req *http.Request) *Response {
+	e.T.Helper()
+	setCredentials(req, c)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		e.T.Fatalf("request: %v", err)

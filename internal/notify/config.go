@@ -10,8 +10,12 @@ import (
 	"tenantgraph/internal/activity"
 	"tenantgraph/internal/apperr"
 	"tenantgraph/internal/changes"
+	"tenantgraph/internal/validate"
 	"tenantgraph/internal/viewer"
 )
+
+// maxWebhookURL bounds a Slack webhook URL, in characters.
+const maxWebhookURL = 2048
 
 // ConfigInput changes a tenant's notification settings. A nil Channels
 // leaves them as they are; WebhookSet with a nil WebhookURL clears the URL.
@@ -46,6 +50,11 @@ func UpdateConfig(ctx context.Context, c *ent.Client, guard WebhookGuard, in Con
 	if in.WebhookSet {
 		webhook = ""
 		if in.WebhookURL != nil && *in.WebhookURL != "" {
+			// Slack's URLs are about 80 characters; a longer one is an abuse
+			// of the tenant row, not a webhook.
+			if err := validate.Text("slackWebhookURL", *in.WebhookURL, 0, maxWebhookURL); err != nil {
+				return nil, err
+			}
 			if err := guard.CheckURL(ctx, *in.WebhookURL); err != nil {
 				return nil, apperr.InvalidField("slackWebhookURL", "%v", err)
 			}

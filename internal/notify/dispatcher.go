@@ -26,6 +26,9 @@ type DispatcherConfig struct {
 	BatchSize   int           // entries claimed at once (20)
 	SendTimeout time.Duration // bound on one delivery (10s)
 	Now         func() time.Time
+	// Observe, when set, hears of every attempt: its channel and outcome
+	// (delivered, retry or failed). The server counts them in its metrics.
+	Observe func(channel, outcome string)
 }
 
 func (c *DispatcherConfig) defaults() {
@@ -179,10 +182,13 @@ func (d *Dispatcher) deliver(ctx context.Context, e *ent.OutboxEntry, lease time
 	u := d.client.OutboxEntry.Update().
 		Where(outboxentry.ID(e.ID), outboxentry.ClaimedUntilEQ(lease)).
 		ClearClaimedUntil()
+	outcome := "retry"
 	switch {
 	case err == nil:
+		outcome = "delivered"
 		u.SetStatus(outboxentry.StatusDELIVERED).SetDeliveredAt(now)
 	case IsPermanent(err) || attempt >= d.cfg.MaxAttempts:
+		outcome = "failed"
 		u.SetStatus(outboxentry.StatusFAILED).SetLastError(err.Error())
 		d.log.ErrorContext(ctx, "outbox: delivery failed for good", "entry", e.ID, "channel", e.Channel,
 			"tenant_id", e.TenantID, "attempts", attempt, "error", err.Error())
@@ -193,6 +199,9 @@ func (d *Dispatcher) deliver(ctx context.Context, e *ent.OutboxEntry, lease time
 	}
 	if uerr := u.Exec(ctx); uerr != nil {
 		d.log.ErrorContext(ctx, "outbox: recording delivery", "entry", e.ID, "error", uerr.Error())
+	}
+	if d.cfg.Observe != nil {
+		d.cfg.Observe(string(e.Channel), outcome)
 	}
 }
 
@@ -227,3 +236,16 @@ func (d *Dispatcher) backoff(attempt int) time.Duration {
 }
 
 func (d *Dispatcher) now() time.Time { return d.cfg.Now().UTC().Truncate(time.Microsecond) }
+
+// Backlog counts the outbox entries waiting for delivery and those that
+// failed for good, across tenants (system work, for the metrics).
+func Backlog(ctx context.Context, c *ent.Client) (pending, failed int, err error) {
+	sys := privacy.DecisionContext(ctx, privacy.Allow)
+	if pending, err = c.OutboxEntry.Query().Where(outboxentry.StatusEQ(outboxentry.StatusPENDING)).Count(sys); err != nil {
+		return 0, 0, fmt.Errorf("outbox: counting pending: %w", err)
+	}
+	if failed, err = c.OutboxEntry.Query().Where(outboxentry.StatusEQ(outboxentry.StatusFAILED)).Count(sys); err != nil {
+		return 0, 0, fmt.Errorf("outbox: counting failed: %w", err)
+	}
+	return pending, failed, nil
+}

@@ -53,6 +53,9 @@ func (s *Service) CreateTask(ctx context.Context, c *ent.Client, in CreateTaskIn
 	if err := validateStatusPriority(in.Status, in.Priority); err != nil {
 		return nil, err
 	}
+	if err := validateDueDate(in.DueDate); err != nil {
+		return nil, err
+	}
 	// The parent is read through the scoped client: another tenant's project
 	// is not found, so no task can be hung under it.
 	if _, err := writableProject(ctx, c, in.ProjectID); err != nil {
@@ -100,6 +103,9 @@ func (s *Service) UpdateTask(ctx context.Context, c *ent.Client, id int, in Upda
 		}
 	}
 	if err := validateStatusPriority(in.Status, in.Priority); err != nil {
+		return nil, err
+	}
+	if err := validateDueDate(in.DueDate.Value); err != nil {
 		return nil, err
 	}
 	t, err := writableTask(ctx, c, id)
@@ -237,6 +243,15 @@ func validateStatusPriority(s *task.Status, p *priority.Priority) error {
 	}
 	if p != nil && (*p < priority.Low || *p > priority.Urgent) {
 		return apperr.InvalidField("priority", "must be LOW, MEDIUM, HIGH or URGENT")
+	}
+	return nil
+}
+
+// validateDueDate refuses the zero time, which the GraphQL Time scalar makes
+// of an empty string: it is no date anyone means.
+func validateDueDate(d *time.Time) error {
+	if d != nil && d.IsZero() {
+		return apperr.InvalidField("dueDate", "must be an RFC 3339 time such as 2030-01-31T17:00:00Z")
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -109,4 +110,109 @@ func writeGraphQLError(w http.ResponseWriter, status int, code, message string) 
 	writeJSON(w, status, map[string]any{
 		"errors": []map[string]any{{"message": message, "extensions": map[string]any{"code": code}}},
 	})
+}
+
+// codedErrors gives a code to every error of a refused GraphQL request.
+// gqlgen's transports answer some malformed requests themselves, past the
+// error presenter and with a bare message: a method or content type no
+// transport takes (400), a mutation over GET (406), GET variables that are
+// not JSON (400). Such a 4xx response is held back and each error without
+// an extensions.code gets BAD_USER_INPUT; every other response passes
+// through untouched. Websocket upgrades are not wrapped (they hijack the
+// connection).
+func codedErrors(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		cw := &codingWriter{ResponseWriter: w}
+		next.ServeHTTP(cw, r)
+		cw.finish()
+	})
+}
+
+// codingWriter buffers the body of a 4xx response to add codes to it.
+type codingWriter struct {
+	http.ResponseWriter
+	status int
+	held   *bytes.Buffer // the body of a 4xx response; nil otherwise
+}
+
+func (c *codingWriter) WriteHeader(status int) {
+	if c.status != 0 {
+		return
+	}
+	c.status = status
+	if status >= 400 && status < 500 {
+		c.held = &bytes.Buffer{}
+		return
+	}
+	c.ResponseWriter.WriteHeader(status)
+}
+
+func (c *codingWriter) Write(p []byte) (int, error) {
+	if c.status == 0 {
+		c.WriteHeader(http.StatusOK)
+	}
+	if c.held != nil {
+		return c.held.Write(p)
+	}
+	return c.ResponseWriter.Write(p)
+}
+
+// Unwrap lets http.ResponseController reach the real writer.
+func (c *codingWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
+
+func (c *codingWriter) finish() {
+	if c.held == nil {
+		return
+	}
+	body := c.held.Bytes()
+	if coded, ok := withCodes(body); ok {
+		body = coded
+		c.Header().Del("Content-Length")
+		c.Header().Set("Content-Type", "application/json")
+	}
+	c.ResponseWriter.WriteHeader(c.status)
+	_, _ = c.ResponseWriter.Write(body)
+}
+
+// withCodes returns body with BAD_USER_INPUT on each error that has no
+// code, and whether it changed anything.
+func withCodes(body []byte) ([]byte, bool) {
+	var resp map[string]json.RawMessage
+	if err := json.Unmarshal(body, &resp); err != nil {
+		return nil, false
+	}
+	var errs []map[string]any
+	if err := json.Unmarshal(resp["errors"], &errs); err != nil || len(errs) == 0 {
+		return nil, false
+	}
+	changed := false
+	for _, e := range errs {
+		ext, _ := e["extensions"].(map[string]any)
+		if _, coded := ext["code"]; coded {
+			continue
+		}
+		if ext == nil {
+			ext = map[string]any{}
+		}
+		ext["code"] = "BAD_USER_INPUT"
+		e["extensions"] = ext
+		changed = true
+	}
+	if !changed {
+		return nil, false
+	}
+	raw, err := json.Marshal(errs)
+	if err != nil {
+		return nil, false
+	}
+	resp["errors"] = raw
+	out, err := json.Marshal(resp)
+	if err != nil {
+		return nil, false
+	}
+	return append(out, '\n'), true
 }

@@ -47,6 +47,8 @@ type Config struct {
 	MaxBodyBytes int64
 	// RequestTimeout bounds HTTP requests (default DefaultRequestTimeout).
 	RequestTimeout time.Duration
+	// Metrics, when set, is served at /metrics (Prometheus text format).
+	Metrics http.Handler
 }
 
 // Handler returns the routes: /graphql, / (GraphiQL), /healthz, /readyz,
@@ -60,10 +62,13 @@ func Handler(c Config) http.Handler {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", withTimeout(c.RequestTimeout,
-		withCredentials(c.TrustProxy, limitBody(c.MaxBodyBytes, c.GraphQL))))
+		withCredentials(c.TrustProxy, limitBody(c.MaxBodyBytes, codedErrors(c.GraphQL)))))
 	if c.GraphiQL {
 		ide := playground.Handler("TenantGraph", "/graphql")
 		mux.HandleFunc("GET /{$}", ide.ServeHTTP)
+	}
+	if c.Metrics != nil {
+		mux.Handle("GET /metrics", c.Metrics)
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})

@@ -1,0 +1,192 @@
+package graph
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"tenantgraph/ent"
+)
+
+// Bounds on argument values, checked with the query limits before any
+// resolver or SQL runs. Without them a valid request can make the server
+// panic (an undecodable cursor on a nested connection, see checkCursor), or
+// the database fail (an internal error) or work past the request timeout:
+//   - PostgreSQL can neither store nor compare a string holding NUL;
+//   - every level of a where filter is a subquery or a deeper expression:
+//     a hundred levels of hasTasksWith/hasCommentsWith keep PostgreSQL busy
+//     for seconds, and SQLite refuses expression trees deeper than 1,000;
+//   - both databases bound a statement's parameters (SQLite 32,766,
+//     PostgreSQL 65,535), and SQLite refuses LIKE patterns over 50,000 bytes.
+const (
+	// maxFilterDepth bounds the nesting of a where argument: its fields are
+	// level 1, and each input object inside (and/or/not, hasXWith) opens
+	// one more.
+	maxFilterDepth = 10
+	// maxFilterValues bounds the values of a where argument: its fields,
+	// list items and nested objects, counted together.
+	maxFilterValues = 500
+	// maxFilterString bounds a string in a where argument, in characters
+	// (the longest field stored, a description or a comment, is 10,000).
+	maxFilterString = 10_000
+)
+
+type inputBounds struct{}
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationContextMutator
+} = inputBounds{}
+
+func (inputBounds) ExtensionName() string                   { return "InputBounds" }
+func (inputBounds) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (inputBounds) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	if oc.Operation == nil {
+		return nil
+	}
+	var found *gqlerror.Error
+	eachField(oc.Operation.SelectionSet, map[string]bool{}, func(f *ast.Field) bool {
+		for name, v := range f.ArgumentMap(oc.Variables) {
+			path := f.Name + "." + name
+			if found = checkStrings(path, v); found != nil {
+				return false
+			}
+			if name == "where" {
+				if found = checkFilter(path, v); found != nil {
+					return false
+				}
+			}
+			if isCursor(f, name) {
+				if found = checkCursor(path, v); found != nil {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	return found
+}
+
+// eachField visits every field of set, through fragments, until visit
+// returns false.
+func eachField(set ast.SelectionSet, inFragment map[string]bool, visit func(*ast.Field) bool) bool {
+	for _, sel := range set {
+		switch s := sel.(type) {
+		case *ast.Field:
+			if !visit(s) || !eachField(s.SelectionSet, inFragment, visit) {
+				return false
+			}
+		case *ast.InlineFragment:
+			if !eachField(s.SelectionSet, inFragment, visit) {
+				return false
+			}
+		case *ast.FragmentSpread:
+			if s.Definition == nil || inFragment[s.Name] {
+				continue
+			}
+			inFragment[s.Name] = true
+			ok := eachField(s.Definition.SelectionSet, inFragment, visit)
+			delete(inFragment, s.Name)
+			if !ok {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// checkStrings refuses a NUL character in any string of v.
+func checkStrings(path string, v any) *gqlerror.Error {
+	var found *gqlerror.Error
+	eachValue(v, path, 0, func(v any, path string, _ int) bool {
+		if s, ok := v.(string); ok && strings.IndexByte(s, 0) >= 0 {
+			found = inputError(path, "strings may not contain the NUL character (\\u0000)")
+		}
+		return found == nil
+	})
+	return found
+}
+
+// eachValue visits v and, depth first, everything in it: the items of
+// lists and the fields of input objects (whose depth is one more than their
+// parent's), until visit returns false. Coerced variables hold lists of
+// any element type ([]any, []map[string]any…), hence reflection.
+func eachValue(v any, path string, depth int, visit func(v any, path string, depth int) bool) bool {
+	if !visit(v, path, depth) {
+		return false
+	}
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Slice, reflect.Array:
+		for i := 0; i < rv.Len(); i++ {
+			if !eachValue(rv.Index(i).Interface(), path, depth, visit) {
+				return false
+			}
+		}
+	case reflect.Map:
+		iter := rv.MapRange()
+		for iter.Next() {
+			if !eachValue(iter.Value().Interface(), path+"."+fmt.Sprint(iter.Key().Interface()), depth+1, visit) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// checkFilter bounds a where argument's nesting, values and strings.
+func checkFilter(path string, where any) *gqlerror.Error {
+	values, deepest, long := 0, 0, false
+	eachValue(where, path, 0, func(v any, _ string, depth int) bool {
+		values++
+		deepest = max(deepest, depth)
+		if s, ok := v.(string); ok && utf8.RuneCountInString(s) > maxFilterString {
+			long = true
+		}
+		// Past the bounds there is no need to look further.
+		return deepest <= maxFilterDepth && values <= maxFilterValues
+	})
+	switch {
+	case deepest > maxFilterDepth:
+		return inputError(path, fmt.Sprintf("a filter may nest at most %d levels", maxFilterDepth))
+	case values > maxFilterValues:
+		return inputError(path, fmt.Sprintf("a filter may hold at most %d values", maxFilterValues))
+	case long:
+		return inputError(path, fmt.Sprintf("a filter's strings may be at most %d characters long", maxFilterString))
+	}
+	return nil
+}
+
+func isCursor(f *ast.Field, arg string) bool {
+	if f.Definition == nil {
+		return false
+	}
+	a := f.Definition.Arguments.ForName(arg)
+	return a != nil && a.Type.Name() == "Cursor"
+}
+
+// checkCursor refuses a cursor that does not decode. The connections nested
+// in a query (Project.tasks, Task.comments…) are loaded with their parent,
+// by ent code that reads their arguments raw and assumes a cursor decodes:
+// an undecodable one would panic there.
+func checkCursor(path string, v any) *gqlerror.Error {
+	if v == nil {
+		return nil
+	}
+	var c ent.Cursor
+	if err := c.UnmarshalGQL(v); err != nil {
+		return inputError(path, "not a cursor this server issued")
+	}
+	return nil
+}
+
+func inputError(field, msg string) *gqlerror.Error {
+	return &gqlerror.Error{Message: field + ": " + msg, Extensions: map[string]any{"code": "BAD_USER_INPUT", "field": field}}
+}

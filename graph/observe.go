@@ -1,0 +1,125 @@
+package graph
+
+import (
+	"context"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/parser"
+
+	"tenantgraph/internal/metrics"
+	"tenantgraph/internal/tenancy"
+)
+
+// observeExtension writes one structured log line per operation (name, type,
+// tenant, user, duration, outcome and error codes; never tokens, passwords
+// or variables) and records it in the metrics. Operations refused before
+// they run (parse, validation, limits) are logged too; a subscription is
+// logged once, when it starts.
+type observeExtension struct {
+	log     *slog.Logger
+	metrics *metrics.Metrics
+}
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationInterceptor
+	graphql.ResponseInterceptor
+} = observeExtension{}
+
+func (observeExtension) ExtensionName() string                   { return "Observe" }
+func (observeExtension) Validate(graphql.ExecutableSchema) error { return nil }
+
+type loggedKey struct{}
+
+// InterceptOperation logs the operation's first response (a subscription's
+// start), whether it ran or a later extension (the session) refused it.
+func (e observeExtension) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+	logged := new(atomic.Bool)
+	h := next(context.WithValue(ctx, loggedKey{}, logged))
+	return func(ctx context.Context) *graphql.Response {
+		resp := h(ctx)
+		if resp != nil && !logged.Swap(true) {
+			e.record(ctx, resp)
+		}
+		return resp
+	}
+}
+
+// InterceptResponse logs what never became an operation: requests refused
+// while parsing, validating or checking limits.
+func (e observeExtension) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+	resp := next(ctx)
+	if _, inOperation := ctx.Value(loggedKey{}).(*atomic.Bool); resp != nil && !inOperation {
+		e.record(ctx, resp)
+	}
+	return resp
+}
+
+func (e observeExtension) record(ctx context.Context, resp *graphql.Response) {
+	name, kind, took := "", "query", time.Duration(0)
+	if graphql.HasOperationContext(ctx) {
+		oc := graphql.GetOperationContext(ctx)
+		name = oc.OperationName
+		op := oc.Operation
+		if op == nil {
+			op = soleOperation(oc) // refused before the operation was chosen
+		}
+		if op != nil {
+			kind = string(op.Operation)
+			if name == "" {
+				name = op.Name
+			}
+		}
+		if !oc.Stats.OperationStart.IsZero() {
+			took = time.Since(oc.Stats.OperationStart)
+		}
+	}
+	outcome, level := "ok", slog.LevelInfo
+	var codes []string
+	for _, err := range resp.Errors {
+		outcome = "error"
+		code, _ := err.Extensions["code"].(string)
+		if code == "" {
+			code = "UNKNOWN"
+		}
+		if code == "INTERNAL_SERVER_ERROR" {
+			level = slog.LevelError
+		}
+		codes = append(codes, code)
+		e.metrics.Error(code)
+	}
+	e.metrics.Operation(name, kind, outcome, took.Seconds())
+	tenant, user := "", 0
+	if s := tenancy.FromContext(ctx); s != nil {
+		tenant, user = s.Tenant.Slug, s.Viewer.UserID
+	}
+	attrs := []slog.Attr{
+		slog.String("operation", name), slog.String("type", kind),
+		slog.String("tenant", tenant), slog.Int("user", user),
+		slog.Float64("duration_ms", float64(took.Microseconds())/1000), slog.String("status", outcome),
+	}
+	if len(codes) > 0 {
+		attrs = append(attrs, slog.Any("codes", codes))
+	}
+	if kind == string(ast.Subscription) && outcome == "ok" {
+		attrs[5] = slog.String("status", "subscribed")
+	}
+	e.log.LogAttrs(ctx, level, "graphql", attrs...)
+}
+
+// soleOperation names the operation of a request refused before execution,
+// when its document parses and holds exactly one.
+func soleOperation(oc *graphql.OperationContext) *ast.OperationDefinition {
+	doc := oc.Doc
+	if doc == nil && oc.RawQuery != "" {
+		doc, _ = parser.ParseQueryWithTokenLimit(&ast.Source{Input: oc.RawQuery}, 15_000)
+	}
+	if doc == nil || len(doc.Operations) != 1 {
+		return nil
+	}
+	return doc.Operations[0]
+}

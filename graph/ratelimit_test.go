@@ -1,0 +1,138 @@
+package graph_test
+
+// Rate limits over HTTP: login attempts per account and per client address,
+// and the per-user request budget. Each answer past a limit is RATE_LIMITED
+// with extensions.retryAfter, and only the key over its limit is refused.
+
+import (
+	"fmt"
+	"net/http"
+	"testing"
+
+	"tenantgraph/graph"
+	"tenantgraph/graph/graphtest"
+	"tenantgraph/internal/account"
+	"tenantgraph/internal/ratelimit"
+	"tenantgraph/internal/server"
+)
+
+// rlRun runs fn on each database with a server configured by options,
+// called afresh for each (limiters hold state).
+func rlRun(t *testing.T, options func() graphtest.Options, fn func(t *testing.T, e *graphtest.Env)) {
+	t.Helper()
+	for _, d := range graphtest.Dialects(t) {
+		t.Run(d, func(t *testing.T) { fn(t, graphtest.NewWithOptions(t, d, options())) })
+	}
+}
+
+// rlLimiter allows burst events, then one a minute.
+func rlLimiter(burst int) *ratelimit.Limiter {
+	return ratelimit.New(ratelimit.Config{PerMinute: 1, Burst: burst})
+}
+
+const rlLogin = `mutation($e: String!, $p: String!) { login(input: {email: $e, password: $p}) { token } }`
+
+// rlWant checks a response's code, and for RATE_LIMITED its retryAfter.
+func rlWant(t *testing.T, what string, r *graphtest.Response, code string) {
+	t.Helper()
+	if r.Code() != code {
+		t.Errorf("%s: got %q %+v, want %q", what, r.Code(), r.Errors, code)
+		return
+	}
+	if code != "RATE_LIMITED" {
+		return
+	}
+	retry, _ := r.Errors[0].Extensions["retryAfter"].(float64)
+	if retry < 1 || retry > 60 {
+		t.Errorf("%s: retryAfter got %v, want 1 to 60 seconds", what, r.Errors[0].Extensions["retryAfter"])
+	}
+	if string(r.Data) != "null" {
+		t.Errorf("%s: data got %s, want null", what, r.Data)
+	}
+}
+
+func TestLoginRateLimitPerAccount(t *testing.T) {
+	options := func() graphtest.Options {
+		return graphtest.Options{LoginLimits: account.LoginLimits{PerAccount: rlLimiter(3), PerAddress: ratelimit.New(ratelimit.Config{PerMinute: 1000, Burst: 1000})}}
+	}
+	rlRun(t, options, func(t *testing.T, e *graphtest.Env) {
+		alice, bob := e.Register("Alice"), e.Register("Bob")
+		anon := graphtest.Caller{}
+		for i := 1; i <= 3; i++ {
+			rlWant(t, fmt.Sprint("wrong password ", i), e.Do(anon, rlLogin, map[string]any{"e": alice.Email, "p": "wrong password"}), "UNAUTHENTICATED")
+		}
+		rlWant(t, "the right password past the limit", e.Do(anon, rlLogin, map[string]any{"e": alice.Email, "p": "correct horse battery"}), "RATE_LIMITED")
+		rlWant(t, "the same account in capitals", e.Do(anon, rlLogin, map[string]any{"e": "  ALICE@Example.TEST ", "p": "correct horse battery"}), "RATE_LIMITED")
+
+		// A refused attempt does not even look the account up.
+		e.Counter.Reset()
+		e.Do(anon, rlLogin, map[string]any{"e": alice.Email, "p": "correct horse battery"})
+		refused := e.Counter.Count()
+		e.Counter.Reset()
+		rlWant(t, "another account", e.Do(anon, rlLogin, map[string]any{"e": bob.Email, "p": "correct horse battery"}), "")
+		if served := e.Counter.Count(); refused >= served {
+			t.Errorf("statements: got %d for a refused login and %d for a served one, want fewer (no lookup)", refused, served)
+		}
+
+		// An unknown account is limited the same way: the answers do not
+		// tell which accounts exist.
+		for i := 1; i <= 3; i++ {
+			rlWant(t, "unknown account", e.Do(anon, rlLogin, map[string]any{"e": "ghost@example.test", "p": "whatever1"}), "UNAUTHENTICATED")
+		}
+		ghost := e.Do(anon, rlLogin, map[string]any{"e": "ghost@example.test", "p": "whatever1"})
+		known := e.Do(anon, rlLogin, map[string]any{"e": alice.Email, "p": "whatever1"})
+		rlWant(t, "unknown account past the limit", ghost, "RATE_LIMITED")
+		if len(ghost.Errors) > 0 && len(known.Errors) > 0 && ghost.Errors[0].Message != known.Errors[0].Message {
+			t.Errorf("messages: got %q for an unknown account and %q for a known one, want the same", ghost.Errors[0].Message, known.Errors[0].Message)
+		}
+		// Tokens already issued keep working.
+		rlWant(t, "alice's existing token", e.Do(graphtest.Caller{Token: alice.Token}, `{ viewer { id } }`, nil), "")
+	})
+}
+
+func TestLoginRateLimitPerAddress(t *testing.T) {
+	options := func() graphtest.Options {
+		return graphtest.Options{
+			LoginLimits: account.LoginLimits{PerAddress: rlLimiter(3), PerAccount: ratelimit.New(ratelimit.Config{PerMinute: 1000, Burst: 1000})},
+			Server:      func(c *server.Config) { c.TrustProxy = true }, // so that tests can speak from several addresses
+		}
+	}
+	rlRun(t, options, func(t *testing.T, e *graphtest.Env) {
+		users := []graphtest.User{e.Register("A"), e.Register("B"), e.Register("C"), e.Register("D")}
+		from := func(addr string) http.Header { return http.Header{"X-Forwarded-For": {addr + ", 10.0.0.1"}} }
+		for i, u := range users[:3] {
+			rlWant(t, fmt.Sprint("attempt ", i+1, " from the address"), e.DoWith(graphtest.Caller{}, from("203.0.113.7"), rlLogin, map[string]any{"e": u.Email, "p": "wrong password"}), "UNAUTHENTICATED")
+		}
+		rlWant(t, "a fourth account from the same address", e.DoWith(graphtest.Caller{}, from("203.0.113.7"), rlLogin, map[string]any{"e": users[3].Email, "p": "correct horse battery"}), "RATE_LIMITED")
+		rlWant(t, "the same account from another address", e.DoWith(graphtest.Caller{}, from("203.0.113.8"), rlLogin, map[string]any{"e": users[3].Email, "p": "correct horse battery"}), "")
+		rlWant(t, "from the peer address", e.Do(graphtest.Caller{}, rlLogin, map[string]any{"e": users[0].Email, "p": "correct horse battery"}), "")
+	})
+}
+
+func TestRequestBudgetPerUser(t *testing.T) {
+	options := func() graphtest.Options {
+		return graphtest.Options{Limits: graph.DefaultLimits, Deps: func(d *graph.Deps) { d.RequestBudget = rlLimiter(6) }}
+	}
+	rlRun(t, options, func(t *testing.T, e *graphtest.Env) {
+		alice, bob := e.Register("Alice"), e.Register("Bob") // two anonymous operations
+		e.CreateTenant(alice, "acme")                        // alice: 1
+		a := alice.Caller("acme")
+		for i := 2; i <= 6; i++ {
+			rlWant(t, fmt.Sprint("alice's operation ", i), e.Do(a, `{ projects { totalCount } }`, nil), "")
+		}
+		rlWant(t, "alice's seventh operation", e.Do(a, `{ projects { totalCount } }`, nil), "RATE_LIMITED")
+		rlWant(t, "alice's mutation", e.Do(a, `mutation { createProject(input: {name: "x"}) { id } }`, nil), "RATE_LIMITED")
+		rlWant(t, "alice in another tenant", e.Do(alice.Caller(""), `{ currentTenant { id } }`, nil), "RATE_LIMITED")
+		for i := 1; i <= 6; i++ {
+			rlWant(t, fmt.Sprint("bob's operation ", i), e.Do(graphtest.Caller{Token: bob.Token}, `{ viewer { email } }`, nil), "")
+		}
+		for i := 3; i <= 6; i++ {
+			rlWant(t, fmt.Sprint("anonymous operation ", i), e.Do(graphtest.Caller{}, `{ currentTenant { id } }`, nil), "")
+		}
+		rlWant(t, "seventh anonymous operation", e.Do(graphtest.Caller{}, `{ currentTenant { id } }`, nil), "RATE_LIMITED")
+		// Nothing alice sent past her budget ran.
+		if n, err := e.DB.Client.Project.Query().Count(acctSystemContext()); err != nil || n != 0 {
+			t.Errorf("projects: got %d (%v), want 0", n, err)
+		}
+	})
+}

@@ -1,0 +1,156 @@
+// Package metrics defines the Prometheus metrics of the server on their own
+// registry: GraphQL requests and latency by operation and outcome, errors
+// by code, websocket connections and subscriptions, the notification outbox,
+// the database pool, and the Go runtime.
+package metrics
+
+import (
+	"database/sql"
+	"regexp"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Metrics holds the collectors. A nil *Metrics records nothing.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	requests      *prometheus.CounterVec
+	duration      *prometheus.HistogramVec
+	errors        *prometheus.CounterVec
+	connections   prometheus.Gauge
+	subscriptions prometheus.Gauge
+	deliveries    *prometheus.CounterVec
+
+	mu         sync.Mutex
+	operations map[string]bool
+}
+
+// maxOperations bounds the distinct operation names used as label values:
+// names come from clients, and unbounded labels would exhaust memory.
+const maxOperations = 200
+
+var operationName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
+
+// New registers every metric. db (may be nil) adds connection-pool
+// statistics; backlog (may be nil) is asked for the outbox backlog at each
+// scrape.
+func New(db *sql.DB, backlog func() (pending, failed float64)) *Metrics {
+	m := &Metrics{
+		Registry: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tenantgraph_graphql_requests_total",
+			Help: "GraphQL operations served, by operation name, type and outcome (ok or error).",
+		}, []string{"operation", "type", "outcome"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "tenantgraph_graphql_request_duration_seconds",
+			Help:    "Time to serve a GraphQL query or mutation, by operation name, type and outcome.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"operation", "type", "outcome"}),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tenantgraph_graphql_errors_total",
+			Help: "Errors returned to clients, by extensions.code.",
+		}, []string{"code"}),
+		connections: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "tenantgraph_websocket_connections",
+			Help: "Open, authenticated websocket connections.",
+		}),
+		subscriptions: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "tenantgraph_subscriptions_active",
+			Help: "Active GraphQL subscriptions.",
+		}),
+		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tenantgraph_outbox_deliveries_total",
+			Help: "Outbox delivery attempts, by channel and outcome (delivered, retry, failed).",
+		}, []string{"channel", "outcome"}),
+		operations: map[string]bool{},
+	}
+	m.Registry.MustRegister(m.requests, m.duration, m.errors, m.connections, m.subscriptions, m.deliveries,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if db != nil {
+		m.Registry.MustRegister(collectors.NewDBStatsCollector(db, "tenantgraph"))
+	}
+	if backlog != nil {
+		m.Registry.MustRegister(&backlogCollector{read: backlog,
+			pending: prometheus.NewDesc("tenantgraph_outbox_pending", "Outbox entries waiting for delivery.", nil, nil),
+			failed:  prometheus.NewDesc("tenantgraph_outbox_failed", "Outbox entries that failed for good.", nil, nil),
+		})
+	}
+	return m
+}
+
+// Operation records one served operation.
+func (m *Metrics) Operation(name, kind, outcome string, seconds float64) {
+	if m == nil {
+		return
+	}
+	name = m.label(name)
+	m.requests.WithLabelValues(name, kind, outcome).Inc()
+	if kind != "subscription" {
+		m.duration.WithLabelValues(name, kind, outcome).Observe(seconds)
+	}
+}
+
+// Error records one error returned to a client.
+func (m *Metrics) Error(code string) {
+	if m != nil {
+		m.errors.WithLabelValues(code).Inc()
+	}
+}
+
+// Connections moves the open-websocket gauge by delta.
+func (m *Metrics) Connections(delta float64) {
+	if m != nil {
+		m.connections.Add(delta)
+	}
+}
+
+// Subscriptions moves the active-subscription gauge by delta.
+func (m *Metrics) Subscriptions(delta float64) {
+	if m != nil {
+		m.subscriptions.Add(delta)
+	}
+}
+
+// Delivery records one outbox delivery attempt.
+func (m *Metrics) Delivery(channel, outcome string) {
+	if m != nil {
+		m.deliveries.WithLabelValues(channel, outcome).Inc()
+	}
+}
+
+// label keeps operation names bounded: anonymous, malformed, or beyond the
+// first maxOperations distinct names, an operation is counted as "other".
+func (m *Metrics) label(name string) string {
+	if name == "" {
+		return "anonymous"
+	}
+	if !operationName.MatchString(name) {
+		return "other"
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.operations[name] {
+		return name
+	}
+	if len(m.operations) >= maxOperations {
+		return "other"
+	}
+	m.operations[name] = true
+	return name
+}
+
+type backlogCollector struct {
+	read            func() (pending, failed float64)
+	pending, failed *prometheus.Desc
+}
+
+func (c *backlogCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.pending; ch <- c.failed }
+
+func (c *backlogCollector) Collect(ch chan<- prometheus.Metric) {
+	pending, failed := c.read()
+	ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, pending)
+	ch <- prometheus.MustNewConstMetric(c.failed, prometheus.GaugeValue, failed)
+}
