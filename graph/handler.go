@@ -154,6 +154,7 @@ func NewHandler(c Deps) *handler.Server {
 		limits = DefaultLimits
 	}
 	srv.Use(observeExtension{log: c.Logger, metrics: c.Metrics})
+	srv.Use(traceExtension{})
 	srv.Use(limitsExtension{limits})
 	srv.Use(inputBounds{})
 	srv.Use(sessionExtension{client: c.Client, resolver: c.Sessions, log: c.Logger, budget: c.RequestBudget})

@@ -39,6 +39,7 @@ type config struct {
 	MaxRootFields    int           // QUERY_MAX_ROOT_FIELDS, default 50
 	PersistedQueries string        // PERSISTED_QUERIES: a manifest file; when set, only its operations are served
 	WSMaxSubs        int           // WS_MAX_SUBSCRIPTIONS: per connection, default 10
+	OTLPEndpoint     string        // OTEL_EXPORTER_OTLP_ENDPOINT: export traces over OTLP/HTTP (off when unset)
 }
 
 func (c config) production() bool { return c.Env == "production" }
@@ -74,6 +75,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	c.GraphiQL = boolSetting(getenv("GRAPHIQL"), !c.production())
 	c.CORSOrigins = list(getenv("CORS_ALLOWED_ORIGINS"))
 	c.PersistedQueries = getenv("PERSISTED_QUERIES")
+	c.OTLPEndpoint = getenv("OTEL_EXPORTER_OTLP_ENDPOINT")
 	if c.RequestTimeout, err = duration(getenv, "REQUEST_TIMEOUT", 10*time.Second); err != nil {
 		return c, err
 	}

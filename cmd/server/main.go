@@ -30,6 +30,7 @@ import (
 	"tenantgraph/internal/seed"
 	"tenantgraph/internal/server"
 	"tenantgraph/internal/tenancy"
+	"tenantgraph/internal/tracing"
 
 	_ "tenantgraph/ent/runtime" // installs privacy policies, hooks and interceptors
 )
@@ -67,7 +68,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		log.Warn("JWT_SECRET is not set: using a random secret for this run only; every token dies with the process. Set JWT_SECRET (32+ bytes) for anything but a local try-out.")
 	}
 
-	db, err := database.Open(ctx, cfg.DatabaseURL, database.Options{})
+	shutdownTracing, err := tracing.Setup(ctx, cfg.OTLPEndpoint, "tenantgraph", "dev")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		flushCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = shutdownTracing(flushCtx)
+	}()
+	dbOpts := database.Options{}
+	if cfg.OTLPEndpoint != "" {
+		dbOpts.Wrap = database.NewTraced
+	}
+	db, err := database.Open(ctx, cfg.DatabaseURL, dbOpts)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,73 @@
+package graph
+
+import (
+	"context"
+
+	"github.com/99designs/gqlgen/graphql"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+)
+
+var tracer = otel.Tracer("tenantgraph/graph")
+
+// traceExtension makes each operation a span, and each field with a
+// resolver (root fields, edges, computed fields: those that may touch the
+// database) a child span. With no tracer provider configured the spans are
+// no-ops.
+type traceExtension struct{}
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationInterceptor
+	graphql.FieldInterceptor
+} = traceExtension{}
+
+func (traceExtension) ExtensionName() string                   { return "Tracing" }
+func (traceExtension) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (traceExtension) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+	oc := graphql.GetOperationContext(ctx)
+	kind, name := "query", oc.OperationName
+	if oc.Operation != nil {
+		kind = string(oc.Operation.Operation)
+		if name == "" {
+			name = oc.Operation.Name
+		}
+	}
+	ctx, span := tracer.Start(ctx, "graphql "+kind+" "+name, trace.WithSpanKind(trace.SpanKindServer),
+		trace.WithAttributes(attribute.String("graphql.operation.type", kind), attribute.String("graphql.operation.name", name)))
+	h := next(ctx)
+	if kind == "subscription" {
+		span.End() // the span covers the subscription's start, not its life
+		return h
+	}
+	ended := false
+	return func(ctx context.Context) *graphql.Response {
+		resp := h(ctx)
+		if !ended {
+			ended = true
+			if resp != nil && len(resp.Errors) > 0 {
+				span.SetStatus(codes.Error, resp.Errors[0].Message)
+			}
+			span.End()
+		}
+		return resp
+	}
+}
+
+func (traceExtension) InterceptField(ctx context.Context, next graphql.Resolver) (any, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil || !fc.IsResolver {
+		return next(ctx)
+	}
+	ctx, span := tracer.Start(ctx, "resolve "+fc.Object+"."+fc.Field.Name)
+	defer span.End()
+	res, err := next(ctx)
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+	}
+	return res, err
+}
