@@ -92,22 +92,17 @@ func (n *Notifier) ProjectTransitioned(ctx context.Context, c *ent.Client, p *en
 		approvers = ids
 	}
 	kind, recipients := TransitionRecipients(p.Status, p.CreatedByID, approvers, viewer.FromContext(ctx).UserID)
-	if len(recipients) == 0 {
-		return nil
-	}
-	actor, err := actorName(ctx, c)
-	if err != nil {
-		return err
-	}
-	d := delivery{kind: kind, recipients: recipients, projectID: &p.ID}
-	if kind == KindProjectSubmitted {
-		d.title = fmt.Sprintf("%q was submitted for approval", p.Name)
-		d.body = fmt.Sprintf("%s submitted the project %q for approval.", actor, p.Name)
-	} else {
-		d.title = fmt.Sprintf("%q is now %s", p.Name, p.Status)
-		d.body = fmt.Sprintf("%s moved the project %q from %s to %s.", actor, p.Name, from, p.Status)
-	}
-	return n.deliver(ctx, c, d)
+	return n.deliver(ctx, c, delivery{
+		kind: kind, recipients: recipients, projectID: &p.ID,
+		texts: func(actor string, _ *ent.Tenant) (string, string) {
+			if kind == KindProjectSubmitted {
+				return fmt.Sprintf("%q was submitted for approval", p.Name),
+					fmt.Sprintf("%s submitted the project %q for approval.", actor, p.Name)
+			}
+			return fmt.Sprintf("%q is now %s", p.Name, p.Status),
+				fmt.Sprintf("%s moved the project %q from %s to %s.", actor, p.Name, from, p.Status)
+		},
+	})
 }
 
 // TaskAssigned notifies a task's new assignee.
@@ -115,18 +110,13 @@ func (n *Notifier) TaskAssigned(ctx context.Context, c *ent.Client, t *ent.Task)
 	if t.AssigneeID == nil {
 		return nil
 	}
-	recipients := AssignmentRecipients(*t.AssigneeID, viewer.FromContext(ctx).UserID)
-	if len(recipients) == 0 {
-		return nil
-	}
-	actor, err := actorName(ctx, c)
-	if err != nil {
-		return err
-	}
 	return n.deliver(ctx, c, delivery{
-		kind: KindTaskAssigned, recipients: recipients, projectID: &t.ProjectID, taskID: &t.ID,
-		title: fmt.Sprintf("You were assigned %q", t.Title),
-		body:  fmt.Sprintf("%s assigned you the task %q.", actor, t.Title),
+		kind:       KindTaskAssigned,
+		recipients: AssignmentRecipients(*t.AssigneeID, viewer.FromContext(ctx).UserID),
+		projectID:  &t.ProjectID, taskID: &t.ID,
+		texts: func(actor string, _ *ent.Tenant) (string, string) {
+			return fmt.Sprintf("You were assigned %q", t.Title), fmt.Sprintf("%s assigned you the task %q.", actor, t.Title)
+		},
 	})
 }
 
@@ -136,54 +126,43 @@ func (n *Notifier) CommentAdded(ctx context.Context, c *ent.Client, cm *ent.Comm
 	if t.AssigneeID != nil {
 		assignee = *t.AssigneeID
 	}
-	recipients := CommentRecipients(t.CreatedByID, assignee, viewer.FromContext(ctx).UserID)
-	if len(recipients) == 0 {
-		return nil
-	}
-	actor, err := actorName(ctx, c)
-	if err != nil {
-		return err
-	}
 	return n.deliver(ctx, c, delivery{
-		kind: KindCommentAdded, recipients: recipients, projectID: &t.ProjectID, taskID: &t.ID,
-		title: fmt.Sprintf("New comment on %q", t.Title),
-		body:  fmt.Sprintf("%s: %s", actor, excerpt(cm.Body, 280)),
+		kind:       KindCommentAdded,
+		recipients: CommentRecipients(t.CreatedByID, assignee, viewer.FromContext(ctx).UserID),
+		projectID:  &t.ProjectID, taskID: &t.ID,
+		texts: func(actor string, _ *ent.Tenant) (string, string) {
+			return fmt.Sprintf("New comment on %q", t.Title), fmt.Sprintf("%s: %s", actor, excerpt(cm.Body, 280))
+		},
 	})
 }
 
 // MemberAdded notifies a user added to the current tenant.
 func (n *Notifier) MemberAdded(ctx context.Context, c *ent.Client, m *ent.Membership) error {
-	recipients := MemberRecipients(m.UserID, viewer.FromContext(ctx).UserID)
-	if len(recipients) == 0 {
-		return nil
-	}
-	actor, err := actorName(ctx, c)
-	if err != nil {
-		return err
-	}
-	t, err := c.Tenant.Get(ctx, m.TenantID)
-	if err != nil {
-		return fmt.Errorf("notify: loading tenant: %w", err)
-	}
 	return n.deliver(ctx, c, delivery{
-		kind: KindMemberAdded, recipients: recipients,
-		title: fmt.Sprintf("You were added to %s", t.Name),
-		body:  fmt.Sprintf("%s added you to %s as %s.", actor, t.Name, m.Role),
+		kind:       KindMemberAdded,
+		recipients: MemberRecipients(m.UserID, viewer.FromContext(ctx).UserID),
+		texts: func(actor string, t *ent.Tenant) (string, string) {
+			return fmt.Sprintf("You were added to %s", t.Name), fmt.Sprintf("%s added you to %s as %s.", actor, t.Name, m.Role)
+		},
 	})
 }
 
 type delivery struct {
-	kind        string
-	recipients  []int
-	title, body string
-	projectID   *int
-	taskID      *int
+	kind       string
+	recipients []int
+	projectID  *int
+	taskID     *int
+	// texts writes the title and body, given the actor's name and the tenant.
+	texts func(actor string, t *ent.Tenant) (title, body string)
 }
 
 // deliver writes the notification over every channel the tenant has on: an
 // IN_APP row per recipient, an EMAIL outbox entry per recipient, one SLACK
 // outbox entry. All in c, the transaction of the change.
 func (n *Notifier) deliver(ctx context.Context, c *ent.Client, d delivery) error {
+	if len(d.recipients) == 0 {
+		return nil
+	}
 	v := viewer.FromContext(ctx)
 	// Only current members: a creator or assignee who has left the tenant
 	// hears nothing more of it (an email would carry its content outside).
@@ -201,6 +180,14 @@ func (n *Notifier) deliver(ctx context.Context, c *ent.Client, d delivery) error
 	if err != nil {
 		return fmt.Errorf("notify: loading tenant configuration: %w", err)
 	}
+	if len(t.NotificationChannels) == 0 {
+		return nil
+	}
+	actor, err := actorName(ctx, c)
+	if err != nil {
+		return err
+	}
+	title, body := d.texts(actor, t)
 	b := batchFrom(ctx)
 	for _, ch := range t.NotificationChannels {
 		switch ch {
@@ -209,7 +196,7 @@ func (n *Notifier) deliver(ctx context.Context, c *ent.Client, d delivery) error
 			for i, r := range d.recipients {
 				builders[i] = c.Notification.Create().
 					SetRecipientID(r).SetKind(notification.Kind(d.kind)).
-					SetTitle(d.title).SetBody(d.body).
+					SetTitle(title).SetBody(body).
 					SetNillableProjectID(d.projectID).SetNillableTaskID(d.taskID)
 			}
 			rows, err := c.Notification.CreateBulk(builders...).Save(ctx)
@@ -231,7 +218,7 @@ func (n *Notifier) deliver(ctx context.Context, c *ent.Client, d delivery) error
 			builders := make([]*ent.OutboxEntryCreate, len(users))
 			for i, u := range users {
 				builders[i] = c.OutboxEntry.Create().SetChannel(outboxentry.ChannelEMAIL).
-					SetPayload(payload(Message{To: u.Email, Subject: d.title, Body: d.body}))
+					SetPayload(payload(Message{To: u.Email, Subject: title, Body: body}))
 			}
 			if err := c.OutboxEntry.CreateBulk(builders...).Exec(ctx); err != nil {
 				return fmt.Errorf("notify: queueing email: %w", err)
@@ -239,7 +226,7 @@ func (n *Notifier) deliver(ctx context.Context, c *ent.Client, d delivery) error
 			markOutbox(b)
 		case Slack:
 			err := c.OutboxEntry.Create().SetChannel(outboxentry.ChannelSLACK).
-				SetPayload(payload(Message{Subject: d.title, Body: d.body})).Exec(ctx)
+				SetPayload(payload(Message{Subject: title, Body: body})).Exec(ctx)
 			if err != nil {
 				return fmt.Errorf("notify: queueing Slack message: %w", err)
 			}

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"entgo.io/ent/dialect"
+	"golang.org/x/crypto/bcrypt"
+
+	"tenantgraph/graph"
+	"tenantgraph/internal/account"
+	"tenantgraph/internal/auth"
+	"tenantgraph/internal/database"
+	"tenantgraph/internal/metrics"
+	"tenantgraph/internal/notify"
+	"tenantgraph/internal/pubsub"
+	"tenantgraph/internal/server"
+	"tenantgraph/internal/tenancy"
+
+	_ "tenantgraph/ent/runtime" // privacy policies, hooks and interceptors
+)
+
+// freshDatabase returns the URL of a new, empty database and a function
+// that removes it.
+func freshDatabase(ctx context.Context, name, pgURL string) (string, func(), error) {
+	if name == "sqlite" {
+		dir, err := os.MkdirTemp("", "tg-bench-")
+		if err != nil {
+			return "", nil, err
+		}
+		return "sqlite:" + filepath.Join(dir, "bench.db"), func() { os.RemoveAll(dir) }, nil
+	}
+	admin, err := sql.Open("postgres", pgURL)
+	if err != nil {
+		return "", nil, err
+	}
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	db := "tg_bench_" + hex.EncodeToString(b)
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+db); err != nil {
+		admin.Close()
+		return "", nil, fmt.Errorf("creating database %s on %s: %w", db, pgURL, err)
+	}
+	u, err := url.Parse(pgURL)
+	if err != nil {
+		admin.Close()
+		return "", nil, err
+	}
+	u.Path = "/" + db
+	drop := func() {
+		defer admin.Close()
+		if _, err := admin.Exec("DROP DATABASE IF EXISTS " + db + " WITH (FORCE)"); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: dropping %s: %v\n", db, err)
+		}
+	}
+	return u.String(), drop, nil
+}
+
+// migrate prepares the schema as the server does: PostgreSQL through the
+// versioned migrations, SQLite automatically (as graph/graphtest does).
+func migrate(ctx context.Context, db *database.DB) error {
+	if db.Dialect != dialect.Postgres {
+		return db.Migrate(ctx)
+	}
+	m, err := db.Migrator()
+	if err != nil {
+		return err
+	}
+	_, err = m.Up(ctx)
+	return err
+}
+
+// serve serves h on a fresh 127.0.0.1 port and returns its base URL and a
+// function that stops it.
+func serve(h http.Handler) (string, func(), error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	stop := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}
+	return "http://" + ln.Addr().String(), stop, nil
+}
+
+// apiHandler builds the production HTTP handler (cmd/server's wiring, minus
+// the per-user request budget, which would throttle a load test by design,
+// and with the log lines written to io.Discard but still formatted).
+func apiHandler(db *database.DB) (http.Handler, error) {
+	tokens, err := auth.NewTokens(auth.TokenConfig{
+		Secret: []byte("bench-secret-bench-secret-0123456789abcdef"), Issuer: "tenantgraph", Audience: "tenantgraph-api", TTL: time.Hour,
+	})
+	if err != nil {
+		return nil, err
+	}
+	passwords, err := auth.NewPasswords(bcrypt.MinCost)
+	if err != nil {
+		return nil, err
+	}
+	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	m := metrics.New(db.SQL, func() (float64, float64) { return 0, 0 })
+	broker := pubsub.NewLocal(0)
+	gql := graph.NewHandler(graph.Deps{
+		Client:        db.Client,
+		Accounts:      account.NewService(tokens, passwords, account.LoginLimits{}),
+		Sessions:      tenancy.NewResolver(tokens),
+		Logger:        log,
+		Notifier:      notify.NewNotifier(broker, func() {}, log),
+		Metrics:       m,
+		Broker:        broker,
+		Introspection: false,
+		Limits:        graph.DefaultLimits,
+	})
+	return server.Handler(server.Config{GraphQL: gql, DB: db, Logger: log}), nil
+}
+
+// hashPassword hashes the generated users' password once.
+func hashPassword(pw string) (string, error) {
+	p, err := auth.NewPasswords(bcrypt.MinCost)
+	if err != nil {
+		return "", err
+	}
+	return p.Hash(pw)
+}
+
+// projectTree reads the ProjectTree operation from the contract file.
+func projectTree(path string) (string, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("reading the contract (see -contract): %w", err)
+	}
+	s := string(raw)
+	i := strings.Index(s, "query ProjectTree(")
+	if i < 0 {
+		return "", fmt.Errorf("%s has no query ProjectTree", path)
+	}
+	j := strings.Index(s[i:], "\n}\n")
+	if j < 0 {
+		return "", fmt.Errorf("%s: ProjectTree does not end with a closing brace at column 0", path)
+	}
+	return s[i : i+j+2], nil
+}
