@@ -10,12 +10,14 @@ import (
 	"reflect"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"entgo.io/ent/dialect"
 
 	"tenantgraph/internal/benchdata"
 	"tenantgraph/internal/database"
+	"tenantgraph/internal/tenancy"
 )
 
 func runDialect(ctx context.Context, name string, o options) error {
@@ -27,7 +29,15 @@ func runDialect(ctx context.Context, name string, o options) error {
 	defer drop()
 
 	var counter *database.Counter
+	var showing atomic.Bool // while set, print every statement
 	db, err := database.Open(ctx, dbURL, database.Options{Wrap: func(d dialect.Driver) dialect.Driver {
+		if o.showSQL {
+			d = dialect.DebugWithContext(d, func(_ context.Context, args ...any) {
+				if showing.Load() {
+					fmt.Printf("    %.160s\n", fmt.Sprint(args...))
+				}
+			})
+		}
 		counter = database.NewCounter(d)
 		return counter
 	}})
@@ -43,6 +53,9 @@ func runDialect(ctx context.Context, name string, o options) error {
 	}
 	if err := migrate(ctx, db); err != nil {
 		return fmt.Errorf("migrating: %w", err)
+	}
+	if _, err := tenancy.EnsureDefault(ctx, db.Client); err != nil {
+		return err
 	}
 	hash, err := hashPassword(benchdata.Password)
 	if err != nil {
@@ -139,6 +152,14 @@ func runDialect(ctx context.Context, name string, o options) error {
 		fmt.Printf(" %d→%d", f, stmts[f])
 	}
 	fmt.Println("; floor: 3 by construction")
+	if o.showSQL {
+		fmt.Println("  the statements of one API request:")
+		showing.Store(true)
+		if _, err := do(client, api, &buf); err != nil {
+			return err
+		}
+		showing.Store(false)
+	}
 	client.CloseIdleConnections()
 
 	// The load loop's own allocations (client side and net/http server side),

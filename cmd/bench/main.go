@@ -40,6 +40,7 @@ type options struct {
 	coldStart   bool
 	coldRuns    int
 	tenantIndex int
+	showSQL     bool
 }
 
 func main() {
@@ -66,11 +67,12 @@ func run(ctx context.Context, args []string) error {
 	cold := fs.Bool("coldstart", true, "measure the SQLite cold start of the built cmd/server binary (on SQLite runs)")
 	coldRuns := fs.Int("coldstart-runs", 5, "cold starts per case")
 	tenant := fs.Int("tenant", 0, "index of the tenant whose member drives the load")
+	showSQL := fs.Bool("show-sql", false, "print the SQL statements of one API request")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	o := options{duration: *duration, warmup: *warmup, first: *first, pgURL: *pg, contract: *contract,
-		coldStart: *cold, coldRuns: *coldRuns, tenantIndex: *tenant}
+		coldStart: *cold, coldRuns: *coldRuns, tenantIndex: *tenant, showSQL: *showSQL}
 	for _, d := range strings.Split(*dbs, ",") {
 		switch d = strings.TrimSpace(d); d {
 		case "sqlite", "postgres":
