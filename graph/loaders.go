@@ -23,7 +23,7 @@ type loaders struct {
 
 // loaderWait is how long a loader collects keys before it queries. Sibling
 // fields resolve concurrently, so a short window catches a whole list.
-const loaderWait = 2 * time.Millisecond
+const loaderWait = 3 * time.Millisecond
 
 type loadersKey struct{}
 

@@ -112,8 +112,13 @@ func TestMembersUserMembershipsBatched(t *testing.T) {
 			e.AddMember(owner, "crowd", e.Register(fmt.Sprintf("Many%d", i)), "VIEWER")
 		}
 		many := count()
-		if few != many {
-			t.Errorf("statements with 4 members: %d, with 16: %d; want equal", few, many)
+		// The loader batches what arrives within its window: normally one
+		// query for the whole page, so the counts are equal. A slow machine
+		// (or the race detector) may split a page into a few batches; one
+		// query per member (12 more) is the N+1 this test exists to catch.
+		t.Logf("statements with 4 members: %d, with 16: %d", few, many)
+		if many-few > 3 {
+			t.Errorf("statements with 4 members: %d, with 16: %d; want (about) equal, not one more per member", few, many)
 		}
 	})
 }
