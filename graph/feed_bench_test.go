@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"runtime"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"sync"
 	"syscall"
 	"testing"
@@ -32,7 +34,11 @@ import (
 // race detector allows 8,128 live goroutines, each connection takes about
 // six (client and server in one process) and everything runs several times
 // slower, so under -race it connects fewer.
+// FANOUT_SUBSCRIBERS overrides it for the benchmark (e.g. 10000).
 func fanOutSubscribers() int {
+	if n, err := strconv.Atoi(os.Getenv("FANOUT_SUBSCRIBERS")); err == nil && n > 0 {
+		return n
+	}
 	if raceEnabled() {
 		return 250
 	}

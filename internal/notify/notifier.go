@@ -147,6 +147,12 @@ func (n *Notifier) MemberAdded(ctx context.Context, c *ent.Client, m *ent.Member
 	})
 }
 
+// bulkRows bounds the rows of one INSERT (and the IDs of one IN list): each
+// row takes about ten bind parameters, and SQLite allows 32,766 per
+// statement, PostgreSQL 65,535. A project submitted in a tenant with
+// thousands of approvers still writes.
+const bulkRows = 1000
+
 type delivery struct {
 	kind       string
 	recipients []int
@@ -166,13 +172,19 @@ func (n *Notifier) deliver(ctx context.Context, c *ent.Client, d delivery) error
 	v := viewer.FromContext(ctx)
 	// Only current members: a creator or assignee who has left the tenant
 	// hears nothing more of it (an email would carry its content outside).
-	members, err := c.Membership.Query().
-		Where(membership.TenantID(v.TenantID), membership.UserIDIn(d.recipients...)).
-		Select(membership.FieldUserID).Ints(ctx)
-	if err != nil {
-		return fmt.Errorf("notify: checking recipients' memberships: %w", err)
+	members := map[int]bool{}
+	for ids := range slices.Chunk(d.recipients, bulkRows) {
+		found, err := c.Membership.Query().
+			Where(membership.TenantID(v.TenantID), membership.UserIDIn(ids...)).
+			Select(membership.FieldUserID).Ints(ctx)
+		if err != nil {
+			return fmt.Errorf("notify: checking recipients' memberships: %w", err)
+		}
+		for _, id := range found {
+			members[id] = true
+		}
 	}
-	d.recipients = slices.DeleteFunc(d.recipients, func(id int) bool { return !slices.Contains(members, id) })
+	d.recipients = slices.DeleteFunc(d.recipients, func(id int) bool { return !members[id] })
 	if len(d.recipients) == 0 {
 		return nil
 	}
@@ -199,9 +211,13 @@ func (n *Notifier) deliver(ctx context.Context, c *ent.Client, d delivery) error
 					SetTitle(title).SetBody(body).
 					SetNillableProjectID(d.projectID).SetNillableTaskID(d.taskID)
 			}
-			rows, err := c.Notification.CreateBulk(builders...).Save(ctx)
-			if err != nil {
-				return fmt.Errorf("notify: writing in-app notifications: %w", err)
+			var rows []*ent.Notification
+			for chunk := range slices.Chunk(builders, bulkRows) {
+				saved, err := c.Notification.CreateBulk(chunk...).Save(ctx)
+				if err != nil {
+					return fmt.Errorf("notify: writing in-app notifications: %w", err)
+				}
+				rows = append(rows, saved...)
 			}
 			if b != nil {
 				b.mu.Lock()
@@ -211,17 +227,23 @@ func (n *Notifier) deliver(ctx context.Context, c *ent.Client, d delivery) error
 				b.mu.Unlock()
 			}
 		case Email:
-			users, err := c.User.Query().Where(user.IDIn(d.recipients...)).All(ctx)
-			if err != nil {
-				return fmt.Errorf("notify: loading recipients: %w", err)
+			var users []*ent.User
+			for ids := range slices.Chunk(d.recipients, bulkRows) {
+				some, err := c.User.Query().Where(user.IDIn(ids...)).All(ctx)
+				if err != nil {
+					return fmt.Errorf("notify: loading recipients: %w", err)
+				}
+				users = append(users, some...)
 			}
 			builders := make([]*ent.OutboxEntryCreate, len(users))
 			for i, u := range users {
 				builders[i] = c.OutboxEntry.Create().SetChannel(outboxentry.ChannelEMAIL).
 					SetPayload(payload(Message{To: u.Email, Subject: title, Body: body}))
 			}
-			if err := c.OutboxEntry.CreateBulk(builders...).Exec(ctx); err != nil {
-				return fmt.Errorf("notify: queueing email: %w", err)
+			for chunk := range slices.Chunk(builders, bulkRows) {
+				if err := c.OutboxEntry.CreateBulk(chunk...).Exec(ctx); err != nil {
+					return fmt.Errorf("notify: queueing email: %w", err)
+				}
 			}
 			markOutbox(b)
 		case Slack:
