@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"strings"
-	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -39,7 +38,7 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			kind, message = ae.Kind, ae.Message
 			if ae.RetryAfter > 0 {
 				gqlErr.Extensions = ensure(gqlErr.Extensions)
-				gqlErr.Extensions["retryAfter"] = retrySeconds(ae.RetryAfter)
+				gqlErr.Extensions["retryAfter"] = ae.RetryAfterSeconds()
 			}
 			if ae.Field != "" {
 				gqlErr.Extensions = ensure(gqlErr.Extensions)
@@ -119,14 +118,11 @@ func codedError(err error) *gqlerror.Error {
 	if errors.As(err, &ae) {
 		msg = ae.Error()
 		if ae.RetryAfter > 0 {
-			ext["retryAfter"] = retrySeconds(ae.RetryAfter)
+			ext["retryAfter"] = ae.RetryAfterSeconds()
 		}
 	}
 	return &gqlerror.Error{Message: msg, Extensions: ext}
 }
-
-// retrySeconds rounds a wait up to whole seconds, as Retry-After does.
-func retrySeconds(d time.Duration) int { return int((d + time.Second - 1) / time.Second) }
 
 func ensure(m map[string]any) map[string]any {
 	if m == nil {

@@ -50,7 +50,7 @@ func (e sessionExtension) InterceptOperation(ctx context.Context, next graphql.O
 		}
 		if ok, wait := e.budget.Allow(key); !ok {
 			return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{codedError(
-				apperr.TooMany(wait, "request budget exhausted; retry in %ds", retrySeconds(wait)))}})
+				apperr.TooMany(wait, "request budget exhausted"))}})
 		}
 	}
 	return next(tenancy.NewContext(ctx, s))

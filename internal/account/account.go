@@ -124,7 +124,7 @@ func (s *Service) Login(ctx context.Context, c *ent.Client, email, password, cli
 			continue
 		}
 		if ok, wait := l.limiter.Allow(l.key); !ok {
-			return nil, apperr.TooMany(wait, "too many login attempts %s; retry in %ds", l.what, int(wait.Seconds()+0.999))
+			return nil, apperr.TooMany(wait, "too many login attempts %s", l.what)
 		}
 	}
 	u, err := c.User.Query().Where(user.Email(norm)).Only(ctx)

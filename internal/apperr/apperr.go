@@ -52,9 +52,18 @@ func InvalidField(field, format string, args ...any) *Error {
 	return &Error{Kind: Invalid, Field: field, Message: fmt.Sprintf(format, args...)}
 }
 
-// TooMany returns a RateLimited error telling the client when to retry.
+// TooMany returns a RateLimited error telling the client when to retry; the
+// message ends with "; retry in Ns".
 func TooMany(retryAfter time.Duration, format string, args ...any) *Error {
-	return &Error{Kind: RateLimited, Message: fmt.Sprintf(format, args...), RetryAfter: retryAfter}
+	e := &Error{Kind: RateLimited, RetryAfter: retryAfter}
+	e.Message = fmt.Sprintf(format, args...) + fmt.Sprintf("; retry in %ds", e.RetryAfterSeconds())
+	return e
+}
+
+// RetryAfterSeconds is RetryAfter rounded up to whole seconds, as the HTTP
+// Retry-After header counts it.
+func (e *Error) RetryAfterSeconds() int {
+	return int((e.RetryAfter + time.Second - 1) / time.Second)
 }
 
 // KindOf returns the kind of the first *Error in err's chain, or Internal.
