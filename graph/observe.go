@@ -95,7 +95,7 @@ func (e observeExtension) record(ctx context.Context, resp *graphql.Response) {
 	e.metrics.Operation(name, kind, outcome, took.Seconds())
 	tenant, user := "", 0
 	if s := tenancy.FromContext(ctx); s != nil {
-		tenant, user = s.Tenant.Slug, s.Viewer.UserID
+		tenant, user = s.TenantSlug, s.Viewer.UserID
 	}
 	attrs := []slog.Attr{
 		slog.String("operation", name), slog.String("type", kind),

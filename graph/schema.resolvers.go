@@ -233,7 +233,7 @@ func (r *queryResolver) Viewer(ctx context.Context) (*ent.User, error) {
 
 // CurrentTenant is the resolver for the currentTenant field.
 func (r *queryResolver) CurrentTenant(ctx context.Context) (*ent.Tenant, error) {
-	return tenancy.FromContext(ctx).Tenant, nil
+	return r.client.Tenant.Get(ctx, viewer.FromContext(ctx).TenantID)
 }
 
 // ProjectWorkflow is the resolver for the projectWorkflow field.

@@ -104,6 +104,11 @@ var (
 				Unique:  false,
 				Columns: []*schema.Column{CommentsColumns[4], CommentsColumns[1]},
 			},
+			{
+				Name:    "comment_tenant_id_task_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{CommentsColumns[5], CommentsColumns[4], CommentsColumns[1]},
+			},
 		},
 	}
 	// MembershipsColumns holds the columns for the "memberships" table.
@@ -356,6 +361,11 @@ var (
 				Name:    "task_tenant_id_created_at",
 				Unique:  false,
 				Columns: []*schema.Column{TasksColumns[10], TasksColumns[1]},
+			},
+			{
+				Name:    "task_tenant_id_project_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{TasksColumns[10], TasksColumns[9], TasksColumns[1]},
 			},
 		},
 	}

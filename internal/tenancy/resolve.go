@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
+
 	"tenantgraph/ent"
 	"tenantgraph/ent/membership"
 	"tenantgraph/ent/tenant"
@@ -32,9 +34,11 @@ type Credentials struct {
 }
 
 // Session is a resolved request: who calls, in which tenant, with which role.
+// The tenant's ID is Viewer.TenantID; load the row itself only when a
+// resolver needs more than its ID and slug (currentTenant does).
 type Session struct {
-	Viewer *viewer.Viewer
-	Tenant *ent.Tenant
+	Viewer     *viewer.Viewer
+	TenantSlug string
 	// TokenExpiry is when the presented token expires (zero if anonymous).
 	TokenExpiry time.Time
 }
@@ -42,10 +46,37 @@ type Session struct {
 // Resolver turns credentials into a session.
 type Resolver struct {
 	tokens *auth.Tokens
+	// tenants remembers tenant IDs and slugs, so that a request costs one
+	// statement (the membership) instead of two. It is safe to keep them:
+	// a slug is immutable (ent/schema: Immutable) and unique, IDs are never
+	// reused, and tenants are never deleted. Unknown tenants are not
+	// remembered, so a tenant created on another instance is found at once.
+	tenants *lru.Cache[tenantKey, tenantRef]
 }
 
+// tenantKey is how a request names its tenant: by ID or by slug.
+type tenantKey struct {
+	id   int
+	slug string
+}
+
+type tenantRef struct {
+	id   int
+	slug string
+}
+
+// tenantCacheSize bounds the remembered tenants (two entries each, by ID
+// and by slug; about 100 bytes an entry).
+const tenantCacheSize = 20_000
+
 // NewResolver returns a Resolver verifying tokens with t.
-func NewResolver(t *auth.Tokens) *Resolver { return &Resolver{tokens: t} }
+func NewResolver(t *auth.Tokens) *Resolver {
+	c, err := lru.New[tenantKey, tenantRef](tenantCacheSize)
+	if err != nil {
+		panic(err) // only for a size below 1
+	}
+	return &Resolver{tokens: t, tenants: c}
+}
 
 // Resolve verifies the token (a bad one is Unauthenticated, never anonymous),
 // finds the tenant (X-Tenant-ID, else X-Tenant-Slug, else "default"; unknown
@@ -64,15 +95,15 @@ func (r *Resolver) Resolve(ctx context.Context, c *ent.Client, cred Credentials)
 		}
 		s.Viewer.UserID, s.TokenExpiry = uid, exp
 	}
-	t, err := findTenant(viewer.NewContext(ctx, s.Viewer), c, cred)
+	t, err := r.findTenant(viewer.NewContext(ctx, s.Viewer), c, cred)
 	if err != nil {
 		return nil, err
 	}
-	s.Tenant = t
-	s.Viewer.TenantID = t.ID
+	s.TenantSlug = t.slug
+	s.Viewer.TenantID = t.id
 	if s.Viewer.Authenticated() {
 		m, err := c.Membership.Query().
-			Where(membership.TenantID(t.ID), membership.UserID(s.Viewer.UserID)).
+			Where(membership.TenantID(t.id), membership.UserID(s.Viewer.UserID)).
 			Only(viewer.NewContext(ctx, s.Viewer))
 		switch {
 		case ent.IsNotFound(err):
@@ -85,29 +116,41 @@ func (r *Resolver) Resolve(ctx context.Context, c *ent.Client, cred Credentials)
 	return s, nil
 }
 
-func findTenant(ctx context.Context, c *ent.Client, cred Credentials) (*ent.Tenant, error) {
-	q := c.Tenant.Query()
-	switch {
-	case cred.TenantID != "":
+// findTenant finds the tenant the credentials name: by X-Tenant-ID (and,
+// when both are sent, the slug must match it), else by X-Tenant-Slug, else
+// the default tenant.
+func (r *Resolver) findTenant(ctx context.Context, c *ent.Client, cred Credentials) (tenantRef, error) {
+	key := tenantKey{slug: cred.TenantSlug}
+	if cred.TenantID != "" {
 		id, err := globalid.Decode(cred.TenantID)
 		if err != nil {
-			return nil, apperr.New(apperr.NotFound, "no tenant with ID %q", cred.TenantID)
+			return tenantRef{}, apperr.New(apperr.NotFound, "no tenant with ID %q", cred.TenantID)
 		}
-		q = q.Where(tenant.ID(id))
-		if cred.TenantSlug != "" {
-			q = q.Where(tenant.Slug(cred.TenantSlug))
+		key = tenantKey{id: id}
+	} else if key.slug == "" {
+		key.slug = DefaultSlug
+	}
+	t, ok := r.tenants.Get(key)
+	if !ok {
+		q := c.Tenant.Query()
+		if key.id != 0 {
+			q = q.Where(tenant.ID(key.id))
+		} else {
+			q = q.Where(tenant.Slug(key.slug))
 		}
-	case cred.TenantSlug != "":
-		q = q.Where(tenant.Slug(cred.TenantSlug))
-	default:
-		q = q.Where(tenant.Slug(DefaultSlug))
+		row, err := q.Select(tenant.FieldSlug).Only(ctx)
+		if ent.IsNotFound(err) {
+			return tenantRef{}, apperr.New(apperr.NotFound, "no such tenant")
+		}
+		if err != nil {
+			return tenantRef{}, fmt.Errorf("tenancy: finding tenant: %w", err)
+		}
+		t = tenantRef{id: row.ID, slug: row.Slug}
+		r.tenants.Add(tenantKey{id: t.id}, t)
+		r.tenants.Add(tenantKey{slug: t.slug}, t)
 	}
-	t, err := q.Only(ctx)
-	if ent.IsNotFound(err) {
-		return nil, apperr.New(apperr.NotFound, "no such tenant")
-	}
-	if err != nil {
-		return nil, fmt.Errorf("tenancy: finding tenant: %w", err)
+	if cred.TenantID != "" && cred.TenantSlug != "" && cred.TenantSlug != t.slug {
+		return tenantRef{}, apperr.New(apperr.NotFound, "no such tenant")
 	}
 	return t, nil
 }
