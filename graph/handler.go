@@ -65,6 +65,10 @@ type Deps struct {
 	MaxSubscriptionsPerConnection int
 	// WebsocketMessageBytes bounds one websocket message (default 64 KiB).
 	WebsocketMessageBytes int64
+	// Tracing makes every resolver that may touch the database a span
+	// (operations are spans either way). Set it when traces are exported:
+	// the field hook runs for each of a response's thousands of fields.
+	Tracing bool
 	// Metrics records operations, errors, connections and subscriptions
 	// (nil: none).
 	Metrics *metrics.Metrics
@@ -155,6 +159,9 @@ func NewHandler(c Deps) *handler.Server {
 	}
 	srv.Use(observeExtension{log: c.Logger, metrics: c.Metrics})
 	srv.Use(traceExtension{})
+	if c.Tracing {
+		srv.Use(traceFields{})
+	}
 	srv.Use(limitsExtension{limits})
 	srv.Use(inputBounds{})
 	srv.Use(sessionExtension{client: c.Client, resolver: c.Sessions, log: c.Logger, budget: c.RequestBudget})

@@ -12,16 +12,13 @@ import (
 
 var tracer = otel.Tracer("tenantgraph/graph")
 
-// traceExtension makes each operation a span, and each field with a
-// resolver (root fields, edges, computed fields: those that may touch the
-// database) a child span. With no tracer provider configured the spans are
-// no-ops.
+// traceExtension makes each operation a span. With no tracer provider
+// configured the spans are no-ops.
 type traceExtension struct{}
 
 var _ interface {
 	graphql.HandlerExtension
 	graphql.OperationInterceptor
-	graphql.FieldInterceptor
 } = traceExtension{}
 
 func (traceExtension) ExtensionName() string                   { return "Tracing" }
@@ -57,7 +54,20 @@ func (traceExtension) InterceptOperation(ctx context.Context, next graphql.Opera
 	}
 }
 
-func (traceExtension) InterceptField(ctx context.Context, next graphql.Resolver) (any, error) {
+// traceFields makes each field with a resolver (root fields, edges,
+// computed fields: those that may touch the database) a child span of its
+// operation. It is installed only when tracing is on (Deps.Tracing).
+type traceFields struct{}
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.FieldInterceptor
+} = traceFields{}
+
+func (traceFields) ExtensionName() string                   { return "TracingFields" }
+func (traceFields) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (traceFields) InterceptField(ctx context.Context, next graphql.Resolver) (any, error) {
 	fc := graphql.GetFieldContext(ctx)
 	if fc == nil || !fc.IsResolver {
 		return next(ctx)

@@ -156,6 +156,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Limits:                        graph.Limits{MaxDepth: cfg.MaxDepth, MaxComplexity: cfg.MaxComplexity, MaxRootFields: cfg.MaxRootFields},
 		PersistedOnly:                 persisted,
 		MaxSubscriptionsPerConnection: cfg.WSMaxSubs,
+		Tracing:                       cfg.OTLPEndpoint != "",
 	})
 	return server.Serve(ctx, server.Config{
 		Addr:           cfg.Addr,

@@ -213,6 +213,7 @@ func newEnv(t testing.TB, dialectName, dbURL string, o Options) *Env {
 		WebhookGuard:  notify.WebhookGuard{AllowLoopback: true},
 		Introspection: true,
 		Limits:        o.Limits,
+		Tracing:       true, // as in production with an OTLP endpoint
 	}
 	if o.Deps != nil {
 		o.Deps(&deps)
