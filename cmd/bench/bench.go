@@ -34,7 +34,7 @@ func runDialect(ctx context.Context, name string, o options) error {
 		if o.showSQL {
 			d = dialect.DebugWithContext(d, func(_ context.Context, args ...any) {
 				if showing.Load() {
-					fmt.Printf("    %.160s\n", fmt.Sprint(args...))
+					fmt.Printf("    %s\n", fmt.Sprint(args...))
 				}
 			})
 		}
