@@ -36,7 +36,9 @@ func main() {
 			gen.FeatureLock,
 			gen.FeatureGlobalID,
 		},
-	}, entc.Extensions(ex))
+	}, entc.Extensions(ex),
+		// After entgql's templates, so that its load_total helper is overridden.
+		entc.TemplateFiles("template/total_in_page.tmpl"))
 	if err != nil {
 		log.Fatalf("running ent codegen: %v", err)
 	}

@@ -606,35 +606,56 @@ func (_q *ProjectQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 			if hasCollectedField(ctx, append(path, totalCountField)...) || hasCollectedField(ctx, append(path, pageInfoField)...) {
 				hasPagination := args.after != nil || args.first != nil || args.before != nil || args.last != nil
 				if hasPagination || ignoredEdges {
-					query := query.Clone()
-					_q.loadTotal = append(_q.loadTotal, func(ctx context.Context, nodes []*Project) error {
-						ids := make([]driver.Value, len(nodes))
-						for i := range nodes {
-							ids[i] = nodes[i].ID
-						}
-						var v []struct {
-							NodeID int `sql:"project_id"`
-							Count  int `sql:"count"`
-						}
-						query.Where(func(s *sql.Selector) {
-							s.Where(sql.InValues(s.C(project.TasksColumn), ids...))
-						})
-						if err := query.GroupBy(project.TasksColumn).Aggregate(Count()).Scan(ctx, &v); err != nil {
-							return err
-						}
-						m := make(map[int]int, len(v))
-						for i := range v {
-							m[v[i].NodeID] = v[i].Count
-						}
-						for i := range nodes {
-							n := m[nodes[i].ID]
-							if nodes[i].Edges.totalCount[1] == nil {
-								nodes[i].Edges.totalCount[1] = make(map[string]int)
+					if pageFromStart := args.after == nil && args.before == nil &&
+						(args.first != nil && *args.first > 0 || args.first == nil && args.last != nil && *args.last > 0); !ignoredEdges && pageFromStart {
+						query.modifiers = append(query.modifiers, countPerParent(project.TasksColumn))
+						_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*Project) error {
+							for i := range nodes {
+								n := 0
+								if page := nodes[i].Edges.namedTasks[alias]; len(page) > 0 {
+									var err error
+									if n, err = totalInPage(page[0].Value(totalInPageColumn)); err != nil {
+										return err
+									}
+								}
+								if nodes[i].Edges.totalCount[1] == nil {
+									nodes[i].Edges.totalCount[1] = make(map[string]int)
+								}
+								nodes[i].Edges.totalCount[1][alias] = n
 							}
-							nodes[i].Edges.totalCount[1][alias] = n
-						}
-						return nil
-					})
+							return nil
+						})
+					} else {
+						query := query.Clone()
+						_q.loadTotal = append(_q.loadTotal, func(ctx context.Context, nodes []*Project) error {
+							ids := make([]driver.Value, len(nodes))
+							for i := range nodes {
+								ids[i] = nodes[i].ID
+							}
+							var v []struct {
+								NodeID int `sql:"project_id"`
+								Count  int `sql:"count"`
+							}
+							query.Where(func(s *sql.Selector) {
+								s.Where(sql.InValues(s.C(project.TasksColumn), ids...))
+							})
+							if err := query.GroupBy(project.TasksColumn).Aggregate(Count()).Scan(ctx, &v); err != nil {
+								return err
+							}
+							m := make(map[int]int, len(v))
+							for i := range v {
+								m[v[i].NodeID] = v[i].Count
+							}
+							for i := range nodes {
+								n := m[nodes[i].ID]
+								if nodes[i].Edges.totalCount[1] == nil {
+									nodes[i].Edges.totalCount[1] = make(map[string]int)
+								}
+								nodes[i].Edges.totalCount[1][alias] = n
+							}
+							return nil
+						})
+					}
 				} else {
 					_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*Project) error {
 						for i := range nodes {
@@ -849,35 +870,56 @@ func (_q *TaskQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 			if hasCollectedField(ctx, append(path, totalCountField)...) || hasCollectedField(ctx, append(path, pageInfoField)...) {
 				hasPagination := args.after != nil || args.first != nil || args.before != nil || args.last != nil
 				if hasPagination || ignoredEdges {
-					query := query.Clone()
-					_q.loadTotal = append(_q.loadTotal, func(ctx context.Context, nodes []*Task) error {
-						ids := make([]driver.Value, len(nodes))
-						for i := range nodes {
-							ids[i] = nodes[i].ID
-						}
-						var v []struct {
-							NodeID int `sql:"task_id"`
-							Count  int `sql:"count"`
-						}
-						query.Where(func(s *sql.Selector) {
-							s.Where(sql.InValues(s.C(task.CommentsColumn), ids...))
-						})
-						if err := query.GroupBy(task.CommentsColumn).Aggregate(Count()).Scan(ctx, &v); err != nil {
-							return err
-						}
-						m := make(map[int]int, len(v))
-						for i := range v {
-							m[v[i].NodeID] = v[i].Count
-						}
-						for i := range nodes {
-							n := m[nodes[i].ID]
-							if nodes[i].Edges.totalCount[3] == nil {
-								nodes[i].Edges.totalCount[3] = make(map[string]int)
+					if pageFromStart := args.after == nil && args.before == nil &&
+						(args.first != nil && *args.first > 0 || args.first == nil && args.last != nil && *args.last > 0); !ignoredEdges && pageFromStart {
+						query.modifiers = append(query.modifiers, countPerParent(task.CommentsColumn))
+						_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*Task) error {
+							for i := range nodes {
+								n := 0
+								if page := nodes[i].Edges.namedComments[alias]; len(page) > 0 {
+									var err error
+									if n, err = totalInPage(page[0].Value(totalInPageColumn)); err != nil {
+										return err
+									}
+								}
+								if nodes[i].Edges.totalCount[3] == nil {
+									nodes[i].Edges.totalCount[3] = make(map[string]int)
+								}
+								nodes[i].Edges.totalCount[3][alias] = n
 							}
-							nodes[i].Edges.totalCount[3][alias] = n
-						}
-						return nil
-					})
+							return nil
+						})
+					} else {
+						query := query.Clone()
+						_q.loadTotal = append(_q.loadTotal, func(ctx context.Context, nodes []*Task) error {
+							ids := make([]driver.Value, len(nodes))
+							for i := range nodes {
+								ids[i] = nodes[i].ID
+							}
+							var v []struct {
+								NodeID int `sql:"task_id"`
+								Count  int `sql:"count"`
+							}
+							query.Where(func(s *sql.Selector) {
+								s.Where(sql.InValues(s.C(task.CommentsColumn), ids...))
+							})
+							if err := query.GroupBy(task.CommentsColumn).Aggregate(Count()).Scan(ctx, &v); err != nil {
+								return err
+							}
+							m := make(map[int]int, len(v))
+							for i := range v {
+								m[v[i].NodeID] = v[i].Count
+							}
+							for i := range nodes {
+								n := m[nodes[i].ID]
+								if nodes[i].Edges.totalCount[3] == nil {
+									nodes[i].Edges.totalCount[3] = make(map[string]int)
+								}
+								nodes[i].Edges.totalCount[3][alias] = n
+							}
+							return nil
+						})
+					}
 				} else {
 					_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*Task) error {
 						for i := range nodes {
