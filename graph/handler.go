@@ -88,6 +88,7 @@ func NewSchema(c Deps) graphql.ExecutableSchema {
 			broker:   c.Broker,
 			guard:    c.WebhookGuard,
 			metrics:  c.Metrics,
+			feed:     newFeedLoader(c.Client),
 		},
 		Directives: DirectiveRoot{
 			HasRole:       hasRole,

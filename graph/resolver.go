@@ -25,6 +25,7 @@ type Resolver struct {
 	broker   pubsub.Broker
 	guard    notify.WebhookGuard
 	metrics  *metrics.Metrics
+	feed     *feedLoader
 }
 
 // tx returns the client of the mutation's transaction (see tx.go): every

@@ -53,17 +53,16 @@ func NewPostgres(url string, db *sql.DB, buffer int, log *slog.Logger) (*Postgre
 	return p, nil
 }
 
-// Publish sends the events to every instance, this one included, with one
-// NOTIFY each. Call it after the events' transaction committed.
+// Publish sends the events to every instance, this one included, in one
+// statement: as few NOTIFY payloads as fit them (a broadcast to a thousand
+// recipients is three or four payloads, not a thousand messages for every
+// listener to take one at a time). Call it after the events' transaction
+// committed.
 func (p *Postgres) Publish(ctx context.Context, events ...Event) error {
 	if len(events) == 0 {
 		return nil
 	}
-	payloads := make([]string, len(events))
-	for i, e := range events {
-		payloads[i] = encode(e)
-	}
-	_, err := p.db.ExecContext(ctx, `SELECT pg_notify($1, x) FROM unnest($2::text[]) AS x`, Channel, pq.Array(payloads))
+	_, err := p.db.ExecContext(ctx, `SELECT pg_notify($1, x) FROM unnest($2::text[]) AS x`, Channel, pq.Array(encode(events)))
 	if err != nil {
 		return fmt.Errorf("pubsub: NOTIFY: %w", err)
 	}
@@ -85,12 +84,12 @@ func (p *Postgres) fanOut() {
 			if n == nil { // reconnected: events sent meanwhile are lost to live delivery, not to the notification list
 				continue
 			}
-			e, err := decode(n.Extra)
+			events, err := decode(n.Extra)
 			if err != nil {
-				p.log.Warn("ignoring malformed notification event", "payload", n.Extra)
+				p.log.Warn("ignoring malformed notification events", "payload", n.Extra)
 				continue
 			}
-			_ = p.Local.Publish(context.Background(), e)
+			_ = p.Local.Publish(context.Background(), events...)
 		case <-ping.C:
 			go func() { _ = p.listener.Ping() }()
 		}
@@ -109,22 +108,47 @@ func (p *Postgres) Close() error {
 	return p.closeErr
 }
 
-func encode(e Event) string {
-	return fmt.Sprintf("%d:%d:%d", e.TenantID, e.UserID, e.NotificationID)
+// maxPayload is the most bytes put in one NOTIFY payload (PostgreSQL's
+// limit is 8,000).
+const maxPayload = 7900
+
+// encode writes events as "tenant:user:notification" separated by ";", as
+// few payloads as fit them within maxPayload bytes each.
+func encode(events []Event) []string {
+	var payloads []string
+	var b strings.Builder
+	for _, e := range events {
+		one := fmt.Sprintf("%d:%d:%d", e.TenantID, e.UserID, e.NotificationID)
+		if b.Len() > 0 && b.Len()+1+len(one) > maxPayload {
+			payloads = append(payloads, b.String())
+			b.Reset()
+		}
+		if b.Len() > 0 {
+			b.WriteByte(';')
+		}
+		b.WriteString(one)
+	}
+	return append(payloads, b.String())
 }
 
-func decode(s string) (Event, error) {
-	parts := strings.Split(s, ":")
-	if len(parts) != 3 {
-		return Event{}, fmt.Errorf("pubsub: malformed event %q", s)
-	}
-	var n [3]int
-	for i, part := range parts {
-		v, err := strconv.Atoi(part)
-		if err != nil || v <= 0 {
-			return Event{}, fmt.Errorf("pubsub: malformed event %q", s)
+// decode reads one payload of encode's: all its events, or an error if any
+// of them is malformed.
+func decode(s string) ([]Event, error) {
+	var events []Event
+	for _, one := range strings.Split(s, ";") {
+		parts := strings.Split(one, ":")
+		if len(parts) != 3 {
+			return nil, fmt.Errorf("pubsub: malformed event %q", one)
 		}
-		n[i] = v
+		var n [3]int
+		for i, part := range parts {
+			v, err := strconv.Atoi(part)
+			if err != nil || v <= 0 {
+				return nil, fmt.Errorf("pubsub: malformed event %q", one)
+			}
+			n[i] = v
+		}
+		events = append(events, Event{TenantID: n[0], UserID: n[1], NotificationID: n[2]})
 	}
-	return Event{TenantID: n[0], UserID: n[1], NotificationID: n[2]}, nil
+	return events, nil
 }

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"entgo.io/ent/dialect"
-	_ "github.com/lib/pq"
+	"github.com/lib/pq"
 
 	"tenantgraph/graph/graphtest"
 	"tenantgraph/internal/pubsub"
@@ -109,7 +109,9 @@ func TestPostgresIgnoresMalformedPayloads(t *testing.T) {
 	b, db := newTestBroker(t, url, &logs)
 	sub := b.Subscribe(1, 10)
 
-	malformed := []string{"", "garbage", "1:10", "1:10:x", "1:10:5:6", "0:10:5", "1:0:5", "1:10:0", "-1:10:5", "1:10:-5", " 1:10:5", "1.5:10:5", "99999999999999999999:10:5"}
+	malformed := []string{"", "garbage", "1:10", "1:10:x", "1:10:5:6", "0:10:5", "1:0:5", "1:10:0", "-1:10:5", "1:10:-5", " 1:10:5", "1.5:10:5", "99999999999999999999:10:5",
+		// A payload with one bad event is refused whole.
+		"1:10:5;", ";1:10:5", "1:10:5;;1:10:6", "1:10:5;garbage", "1:10:5,1:10:6"}
 	for _, p := range malformed {
 		if _, err := db.Exec(`SELECT pg_notify($1, $2)`, pubsub.Channel, p); err != nil {
 			t.Fatalf("pg_notify(%q): %v", p, err)
@@ -129,6 +131,61 @@ func TestPostgresIgnoresMalformedPayloads(t *testing.T) {
 	}
 	if got := strings.Count(logs.String(), "ignoring malformed notification event"); got != len(malformed) {
 		t.Errorf("warnings logged: got %d, want %d\n%s", got, len(malformed), logs.String())
+	}
+}
+
+// TestPostgresBatchesLargeBroadcasts: a broadcast to thousands of
+// recipients travels as a few NOTIFY payloads (each within PostgreSQL's
+// 8,000 bytes), and every recipient gets its own event exactly once.
+func TestPostgresBatchesLargeBroadcasts(t *testing.T) {
+	url := newTestPostgres(t)
+	var logs logBuffer
+	b, _ := newTestBroker(t, url, &logs)
+	raw := pq.NewListener(url, 100*time.Millisecond, time.Second, nil)
+	t.Cleanup(func() { raw.Close() })
+	if err := raw.Listen(pubsub.Channel); err != nil {
+		t.Fatal(err)
+	}
+	const n = 3000
+	subs := make([]*pubsub.Subscription, n)
+	events := make([]pubsub.Event, n)
+	for i := range n {
+		subs[i] = b.Subscribe(7, 1000+i)
+		events[i] = pubsub.Event{TenantID: 7, UserID: 1000 + i, NotificationID: 500000 + i}
+	}
+	if err := b.Publish(context.Background(), events...); err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range subs {
+		if got := mustReceive(t, s); got != events[i] {
+			t.Fatalf("subscriber %d: got %+v, want %+v", i, got, events[i])
+		}
+	}
+	for i, s := range subs {
+		if got, closed := drain(s); len(got) != 0 || closed {
+			t.Fatalf("subscriber %d: then got %v (closed %v), want nothing more", i, got, closed)
+		}
+	}
+	payloads, size := 0, 0
+	for payloads < n {
+		select {
+		case m := <-raw.Notify:
+			payloads++
+			size += len(m.Extra)
+			if len(m.Extra) > 8000 {
+				t.Errorf("a payload of %d bytes, over PostgreSQL's 8,000", len(m.Extra))
+			}
+			continue
+		case <-time.After(500 * time.Millisecond):
+		}
+		break
+	}
+	t.Logf("%d events in %d payloads (%d bytes)", n, payloads, size)
+	if want := size/7900 + 1; payloads > want {
+		t.Errorf("payloads: got %d for %d bytes, want at most %d", payloads, size, want)
+	}
+	if strings.Contains(logs.String(), "malformed") {
+		t.Errorf("the broker found its own payloads malformed:\n%s", logs.String())
 	}
 }
 
