@@ -108,7 +108,9 @@ func TestNestedTotalCount(t *testing.T) {
 		// The separate count: no nodes asked for, and a cursor.
 		var totals struct {
 			Projects struct {
-				Edges []struct{ Node struct{ Tasks struct{ TotalCount int } } }
+				Edges []struct {
+					Node struct{ Tasks struct{ TotalCount int } }
+				}
 			}
 		}
 		e.MustDo(c, `{ projects(first: 10) { edges { node { tasks(first: 1) { totalCount } } } } }`, nil, &totals)
