@@ -1,14 +1,19 @@
 package graph_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -63,12 +68,22 @@ func raceEnabled() bool {
 type fanOut struct {
 	e        *graphtest.Env
 	owner    graphtest.User
-	conns    []*websocket.Conn
+	n        int
+	conns    []*websocket.Conn // when the clients live in this process
 	receipts chan receipt
-	// heapPerConn and stackPerConn are what the idle connections hold,
-	// client and server ends together (both live in this process).
+	// heapPerConn and stackPerConn are what the idle connections hold: the
+	// server's end only when the clients are in a child process, both ends
+	// otherwise.
 	heapPerConn, stackPerConn float64
 }
+
+// clientPlacement says where a fan-out's websocket clients run.
+type clientPlacement int
+
+const (
+	clientsHere         clientPlacement = iota // in this process, beside the server
+	clientsInAnotherOne                        // in a child process (TestFanOutClientProcess)
+)
 
 // receipt is one subscriber's notification, or why its connection ended.
 type receipt struct {
@@ -77,10 +92,14 @@ type receipt struct {
 	err  error
 }
 
-func newFanOut(tb testing.TB, e *graphtest.Env, n int) *fanOut {
+func newFanOut(tb testing.TB, e *graphtest.Env, n int, where clientPlacement) *fanOut {
 	tb.Helper()
-	raiseFileLimit(tb, 2*n+256) // both ends of every connection, and some
-	f := &fanOut{e: e, owner: e.Register("Owner"), receipts: make(chan receipt, n)}
+	if where == clientsHere {
+		raiseFileLimit(tb, 2*n+256) // both ends of every connection, and some
+	} else {
+		raiseFileLimit(tb, n+256) // the child inherits the limit for its ends
+	}
+	f := &fanOut{e: e, owner: e.Register("Owner"), n: n, receipts: make(chan receipt, n)}
 	tenant, err := globalid.Decode(e.CreateTenant(f.owner, "crowd"))
 	if err != nil {
 		tb.Fatal(err)
@@ -90,6 +109,27 @@ func newFanOut(tb testing.TB, e *graphtest.Env, n int) *fanOut {
 	runtime.GC()
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
+	if where == clientsInAnotherOne {
+		f.startClientProcess(tb, tokens)
+	} else {
+		f.dialHere(tb, tokens)
+	}
+	waitBroker(tb, e, n, 60*time.Second)
+	runtime.GC()
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	f.heapPerConn = float64(int64(after.HeapInuse)-int64(before.HeapInuse)) / float64(n)
+	f.stackPerConn = float64(int64(after.StackInuse)-int64(before.StackInuse)) / float64(n)
+	for _, c := range f.conns {
+		go f.read(c)
+	}
+	return f
+}
+
+// dialHere connects every subscriber from this process.
+func (f *fanOut) dialHere(tb testing.TB, tokens []string) {
+	tb.Helper()
+	e, n := f.e, f.n
 	f.conns = make([]*websocket.Conn, n)
 	errs := make(chan error, n)
 	sem := make(chan struct{}, 8)
@@ -118,16 +158,118 @@ func newFanOut(tb testing.TB, e *graphtest.Env, n int) *fanOut {
 	for err := range errs {
 		tb.Fatal(err)
 	}
-	waitBroker(tb, e, n, 30*time.Second)
-	runtime.GC()
-	var after runtime.MemStats
-	runtime.ReadMemStats(&after)
-	f.heapPerConn = float64(int64(after.HeapInuse)-int64(before.HeapInuse)) / float64(n)
-	f.stackPerConn = float64(int64(after.StackInuse)-int64(before.StackInuse)) / float64(n)
-	for _, c := range f.conns {
-		go f.read(c)
+}
+
+// startClientProcess runs the subscribers in a child process (this test
+// binary, running TestFanOutClientProcess), so that this process holds only
+// the server's ends: its memory is the server's, and each process needs
+// only one file per connection. The child reports each notification as a
+// line "fanout next <unix ns> <kind>".
+func (f *fanOut) startClientProcess(tb testing.TB, tokens []string) {
+	tb.Helper()
+	file := filepath.Join(tb.TempDir(), "tokens")
+	if err := os.WriteFile(file, []byte(strings.Join(tokens, "\n")), 0o600); err != nil {
+		tb.Fatal(err)
 	}
-	return f
+	cmd := exec.Command(os.Args[0], "-test.run=^TestFanOutClientProcess$", "-test.count=1", "-test.timeout=0")
+	cmd.Env = append(os.Environ(), "FANOUT_CLIENT_URL="+wsURL(f.e.URL), "FANOUT_CLIENT_TOKENS="+file)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	ready := make(chan error, 1)
+	go func() {
+		lines := bufio.NewScanner(out)
+		for lines.Scan() {
+			fields := strings.Fields(lines.Text())
+			switch {
+			case len(fields) == 2 && fields[0] == "fanout" && fields[1] == "ready":
+				ready <- nil
+			case len(fields) >= 3 && fields[0] == "fanout" && fields[1] == "error":
+				err := errors.New(strings.Join(fields[2:], " "))
+				select {
+				case ready <- err:
+				default:
+					f.receipts <- receipt{err: err}
+				}
+			case len(fields) == 4 && fields[0] == "fanout" && fields[1] == "next":
+				ns, err := strconv.ParseInt(fields[2], 10, 64)
+				f.receipts <- receipt{at: time.Unix(0, ns), kind: fields[3], err: err}
+			}
+		}
+		select {
+		case ready <- fmt.Errorf("the client process ended (%v)", lines.Err()):
+		default:
+		}
+	}()
+	select {
+	case err := <-ready:
+		if err != nil {
+			tb.Fatal(err)
+		}
+	case <-time.After(2 * time.Minute):
+		tb.Fatal("the client process did not connect its subscribers within 2 minutes")
+	}
+}
+
+// TestFanOutClientProcess is the child process of startClientProcess; run
+// by itself it does nothing.
+func TestFanOutClientProcess(t *testing.T) {
+	url, file := os.Getenv("FANOUT_CLIENT_URL"), os.Getenv("FANOUT_CLIENT_TOKENS")
+	if url == "" || file == "" {
+		t.Skip("the child process of BenchmarkFanOut; not a test by itself")
+	}
+	var mu sync.Mutex
+	say := func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Printf("fanout "+format+"\n", args...)
+	}
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		say("error %v", err)
+		return
+	}
+	tokens := strings.Split(string(raw), "\n")
+	conns := make([]*websocket.Conn, len(tokens))
+	sem := make(chan struct{}, 8)
+	var wg sync.WaitGroup
+	var failed sync.Once
+	for i, token := range tokens {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			conn, err := dialSubscriber(url, token)
+			if err != nil {
+				failed.Do(func() { say("error subscriber %d: %v", i, err) })
+				return
+			}
+			conns[i] = conn
+		})
+	}
+	wg.Wait()
+	say("ready")
+	f := &fanOut{receipts: make(chan receipt, len(conns))}
+	for _, c := range conns {
+		if c != nil {
+			go f.read(c)
+		}
+	}
+	for r := range f.receipts { // until the parent kills this process
+		if r.err != nil {
+			say("error %v", r.err)
+			continue
+		}
+		say("next %d %s", r.at.UnixNano(), r.kind)
+	}
 }
 
 // managers creates n users who are MANAGERs of the tenant, directly in the
@@ -228,9 +370,9 @@ func (f *fanOut) broadcast(tb testing.TB, name string, within time.Duration) []t
 	project := f.e.CreateProject(f.owner.Caller("crowd"), name)
 	start := time.Now()
 	f.e.Transition(f.owner.Caller("crowd"), project, "SUBMITTED")
-	latencies := make([]time.Duration, 0, len(f.conns))
+	latencies := make([]time.Duration, 0, f.n)
 	deadline := time.After(within)
-	for len(latencies) < len(f.conns) {
+	for len(latencies) < f.n {
 		select {
 		case r := <-f.receipts:
 			if r.err != nil {
@@ -241,7 +383,7 @@ func (f *fanOut) broadcast(tb testing.TB, name string, within time.Duration) []t
 			}
 			latencies = append(latencies, r.at.Sub(start))
 		case <-deadline:
-			tb.Fatalf("%d of %d subscribers received the broadcast within %s", len(latencies), len(f.conns), within)
+			tb.Fatalf("%d of %d subscribers received the broadcast within %s", len(latencies), f.n, within)
 		}
 	}
 	return latencies
@@ -293,7 +435,7 @@ func TestFanOutThousandSubscribers(t *testing.T) {
 	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
 		n := fanOutSubscribers()
 		setup := time.Now()
-		f := newFanOut(t, e, n)
+		f := newFanOut(t, e, n, clientsHere)
 		t.Logf("%d subscribers connected in %s; idle, each holds %.1f KiB of heap and %.1f KiB of stack (client and server ends)",
 			n, time.Since(setup).Round(time.Millisecond), f.heapPerConn/1024, f.stackPerConn/1024)
 
@@ -315,15 +457,17 @@ func TestFanOutThousandSubscribers(t *testing.T) {
 
 // BenchmarkFanOut measures one broadcast to fanOutSubscribers() live
 // subscribers per op: latency percentiles from the start of the mutation to
-// each receipt, and the memory each idle connection holds (client and server
-// ends). SQLite always; PostgreSQL too when TEST_DATABASE_URL is set.
+// each receipt (as the client process reads it), and the memory each idle
+// connection holds in the server. The clients run in a child process, so
+// this process holds only the server's ends. SQLite always; PostgreSQL too
+// when TEST_DATABASE_URL is set. FANOUT_SUBSCRIBERS=10000 for the large run.
 //
 //	go test ./graph/ -run '^$' -bench BenchmarkFanOut -benchtime 5x
 func BenchmarkFanOut(b *testing.B) {
 	for _, d := range graphtest.Dialects(b) {
 		b.Run(d, func(b *testing.B) {
 			n := fanOutSubscribers()
-			f := newFanOut(b, graphtest.New(b, d), n)
+			f := newFanOut(b, graphtest.New(b, d), n, clientsInAnotherOne)
 			var all []time.Duration
 			for i := 0; b.Loop(); i++ { // b.Loop: the setup above runs once
 				all = append(all, f.broadcast(b, fmt.Sprint("Broadcast ", i), time.Minute)...)
