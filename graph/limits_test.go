@@ -196,6 +196,7 @@ func TestWebsocketLimits(t *testing.T) {
 		e.CreateTenant(owner, "acme")
 		e.AddMember(owner, "acme", mia, "MEMBER")
 		p := e.CreateProject(owner.Caller("acme"), "Rocket")
+		idle := subscribers(t, e)
 
 		t.Run("message over 64 KiB", func(t *testing.T) {
 			conn := wsDial(t, e, initPayload(mia.Token, "acme"))
@@ -281,6 +282,10 @@ func TestWebsocketLimits(t *testing.T) {
 		})
 
 		t.Run("eleven at once", func(t *testing.T) {
+			// The previous subtest's connection closes in its cleanup, and
+			// its subscriptions end asynchronously: wait for them to go, or
+			// they would be counted here.
+			waitSubscribers(t, e, idle, 5*time.Second)
 			conn := wsDial(t, e, initPayload(mia.Token, "acme"))
 			if m, err := wsRead(t, conn); err != nil || m.Type != "connection_ack" {
 				t.Fatalf("got %+v %v, want connection_ack", m, err)
