@@ -14,91 +14,48 @@ import (
 	"time"
 
 	"entgo.io/ent/dialect"
-
-	"tenantgraph/internal/benchdata"
-	"tenantgraph/internal/database"
-	"tenantgraph/internal/tenancy"
 )
 
 func runDialect(ctx context.Context, name string, o options) error {
 	fmt.Printf("=== %s ===\n", name)
-	dbURL, drop, err := freshDatabase(ctx, name, o.pgURL)
-	if err != nil {
-		return err
-	}
-	defer drop()
-
-	var counter *database.Counter
 	var showing atomic.Bool // while set, print every statement
-	db, err := database.Open(ctx, dbURL, database.Options{Wrap: func(d dialect.Driver) dialect.Driver {
-		if o.showSQL {
-			d = dialect.DebugWithContext(d, func(_ context.Context, args ...any) {
+	var wrap func(dialect.Driver) dialect.Driver
+	if o.showSQL {
+		wrap = func(d dialect.Driver) dialect.Driver {
+			return dialect.DebugWithContext(d, func(_ context.Context, args ...any) {
 				if showing.Load() {
 					fmt.Printf("    %s\n", fmt.Sprint(args...))
 				}
 			})
 		}
-		counter = database.NewCounter(d)
-		return counter
-	}})
+	}
+	fx, err := newFixture(ctx, name, o.pgURL, o.shape, o.tenantIndex, wrap)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer fx.close()
+	db, counter, ds, tn := fx.db, fx.counter, fx.ds, fx.tenant
 	if db.Dialect == dialect.Postgres {
 		var v string
 		if err := db.SQL.QueryRowContext(ctx, "SHOW server_version").Scan(&v); err == nil {
 			fmt.Printf("PostgreSQL %s\n", v)
 		}
 	}
-	if err := migrate(ctx, db); err != nil {
-		return fmt.Errorf("migrating: %w", err)
-	}
-	if _, err := tenancy.EnsureDefault(ctx, db.Client); err != nil {
-		return err
-	}
-	hash, err := hashPassword(benchdata.Password)
-	if err != nil {
-		return err
-	}
-	ds, err := benchdata.Generate(ctx, db.Client, hash, o.shape)
-	if err != nil {
-		return err
-	}
 	fmt.Printf("generated %d rows in %s (%.0f rows/s)\n", ds.Rows, ds.Took.Round(time.Millisecond), float64(ds.Rows)/ds.Took.Seconds())
-	if db.Dialect == dialect.Postgres {
-		if _, err := db.SQL.ExecContext(ctx, "ANALYZE"); err != nil {
-			return err
-		}
-	}
 
-	h, err := apiHandler(db)
-	if err != nil {
-		return err
-	}
-	apiURL, stopAPI, err := serve(h)
+	apiURL, stopAPI, err := serve(fx.api)
 	if err != nil {
 		return err
 	}
 	defer stopAPI()
-
-	// The floor gets its own pool, opened the same way as the API's.
-	fdb, err := database.Open(ctx, dbURL, database.Options{})
-	if err != nil {
-		return err
-	}
-	defer fdb.Close()
-	tn := ds.Tenants[o.tenantIndex]
-	fl := &floor{db: fdb.SQL, postgres: fdb.Dialect == dialect.Postgres, tenantID: tn.ID, tasksPer: 10, commentsPer: 5}
-	floorURL, stopFloor, err := serve(fl)
+	floorURL, stopFloor, err := serve(fx.floor)
 	if err != nil {
 		return err
 	}
 	defer stopFloor()
 
 	// Log in over HTTP as a MEMBER of the tenant.
-	email := tn.Emails[len(tn.Emails)-1]
-	token, err := login(apiURL+"/graphql", email, ds.Password)
+	token, err := login(apiURL+"/graphql", fx.member(), ds.Password)
 	if err != nil {
 		return err
 	}
@@ -207,7 +164,7 @@ func runDialect(ctx context.Context, name string, o options) error {
 
 	if o.coldStart && name == "sqlite" {
 		fmt.Println()
-		if err := coldStarts(ctx, o.coldRuns, strings.TrimPrefix(dbURL, "sqlite:")); err != nil {
+		if err := coldStarts(ctx, o.coldRuns, strings.TrimPrefix(fx.dbURL, "sqlite:")); err != nil {
 			fmt.Printf("cold start: not measured: %v\n", err)
 		}
 	}

@@ -9,11 +9,7 @@ import (
 	"os"
 	"testing"
 
-	"entgo.io/ent/dialect"
-
 	"tenantgraph/internal/benchdata"
-	"tenantgraph/internal/database"
-	"tenantgraph/internal/tenancy"
 )
 
 // BenchmarkProjectTree serves the contract's ProjectTree(first: 20) from the
@@ -38,55 +34,16 @@ func BenchmarkProjectTree(b *testing.B) {
 	if u := os.Getenv("TEST_DATABASE_URL"); u != "" {
 		name, pgURL = "postgres", u
 	}
-	ctx := context.Background()
-	dbURL, drop, err := freshDatabase(ctx, name, pgURL)
+	fx, err := newFixture(context.Background(), name, pgURL, shape, 0, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(drop)
-	var counter *database.Counter
-	db, err := database.Open(ctx, dbURL, database.Options{Wrap: func(d dialect.Driver) dialect.Driver {
-		counter = database.NewCounter(d)
-		return counter
-	}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { db.Close() })
-	if err := migrate(ctx, db); err != nil {
-		b.Fatal(err)
-	}
-	if _, err := tenancy.EnsureDefault(ctx, db.Client); err != nil {
-		b.Fatal(err)
-	}
-	hash, err := hashPassword(benchdata.Password)
-	if err != nil {
-		b.Fatal(err)
-	}
-	ds, err := benchdata.Generate(ctx, db.Client, hash, shape)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if db.Dialect == dialect.Postgres {
-		if _, err := db.SQL.ExecContext(ctx, "ANALYZE"); err != nil {
-			b.Fatal(err)
-		}
-	}
-	api, err := apiHandler(db)
-	if err != nil {
-		b.Fatal(err)
-	}
-	fdb, err := database.Open(ctx, dbURL, database.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { fdb.Close() })
-	tn := ds.Tenants[0]
-	fl := &floor{db: fdb.SQL, postgres: fdb.Dialect == dialect.Postgres, tenantID: tn.ID, tasksPer: 10, commentsPer: 5}
+	b.Cleanup(fx.close)
+	api, fl, counter, tn := fx.api, fx.floor, fx.counter, fx.tenant
 
 	// Log in through the handler, as a MEMBER.
 	srv := httptest.NewServer(api)
-	token, err := login(srv.URL+"/graphql", tn.Emails[len(tn.Emails)-1], ds.Password)
+	token, err := login(srv.URL+"/graphql", fx.member(), fx.ds.Password)
 	srv.Close()
 	if err != nil {
 		b.Fatal(err)

@@ -22,6 +22,7 @@ import (
 	"tenantgraph/graph"
 	"tenantgraph/internal/account"
 	"tenantgraph/internal/auth"
+	"tenantgraph/internal/benchdata"
 	"tenantgraph/internal/database"
 	"tenantgraph/internal/metrics"
 	"tenantgraph/internal/notify"
@@ -67,6 +68,89 @@ func freshDatabase(ctx context.Context, name, pgURL string) (string, func(), err
 	}
 	return u.String(), drop, nil
 }
+
+// fixture is what a run measures: a fresh database holding the data set,
+// the production API handler over it (its driver wrapped in a statement
+// counter), and the floor over its own pool, opened the same way, reading
+// as the tenant at tenantIndex.
+type fixture struct {
+	dbURL   string
+	db      *database.DB
+	counter *database.Counter
+	ds      *benchdata.Dataset
+	tenant  benchdata.Tenant
+	api     http.Handler
+	floor   *floor
+	cleanup []func()
+}
+
+// newFixture builds a fixture on a fresh database of dialect name ("sqlite",
+// or "postgres" on the server at pgURL). wrap, when not nil, wraps the API's
+// driver inside the counter (-show-sql's statement printer).
+func newFixture(ctx context.Context, name, pgURL string, shape benchdata.Shape, tenantIndex int, wrap func(dialect.Driver) dialect.Driver) (f *fixture, err error) {
+	f = &fixture{}
+	defer func() {
+		if err != nil {
+			f.close()
+		}
+	}()
+	dbURL, drop, err := freshDatabase(ctx, name, pgURL)
+	if err != nil {
+		return nil, err
+	}
+	f.dbURL = dbURL
+	f.cleanup = append(f.cleanup, drop)
+	f.db, err = database.Open(ctx, dbURL, database.Options{Wrap: func(d dialect.Driver) dialect.Driver {
+		if wrap != nil {
+			d = wrap(d)
+		}
+		f.counter = database.NewCounter(d)
+		return f.counter
+	}})
+	if err != nil {
+		return nil, err
+	}
+	f.cleanup = append(f.cleanup, func() { f.db.Close() })
+	if err := migrate(ctx, f.db); err != nil {
+		return nil, fmt.Errorf("migrating: %w", err)
+	}
+	if _, err := tenancy.EnsureDefault(ctx, f.db.Client); err != nil {
+		return nil, err
+	}
+	hash, err := hashPassword(benchdata.Password)
+	if err != nil {
+		return nil, err
+	}
+	if f.ds, err = benchdata.Generate(ctx, f.db.Client, hash, shape); err != nil {
+		return nil, err
+	}
+	if f.db.Dialect == dialect.Postgres {
+		if _, err := f.db.SQL.ExecContext(ctx, "ANALYZE"); err != nil {
+			return nil, err
+		}
+	}
+	if f.api, err = apiHandler(f.db); err != nil {
+		return nil, err
+	}
+	fdb, err := database.Open(ctx, dbURL, database.Options{})
+	if err != nil {
+		return nil, err
+	}
+	f.cleanup = append(f.cleanup, func() { fdb.Close() })
+	f.tenant = f.ds.Tenants[tenantIndex]
+	f.floor = &floor{db: fdb.SQL, postgres: fdb.Dialect == dialect.Postgres, tenantID: f.tenant.ID, tasksPer: 10, commentsPer: 5}
+	return f, nil
+}
+
+// close releases the pools and drops the database, last opened first.
+func (f *fixture) close() {
+	for i := len(f.cleanup) - 1; i >= 0; i-- {
+		f.cleanup[i]()
+	}
+}
+
+// member is the email of a MEMBER of the fixture's tenant (its last user).
+func (f *fixture) member() string { return f.tenant.Emails[len(f.tenant.Emails)-1] }
 
 // migrate prepares the schema as the server does: PostgreSQL through the
 // versioned migrations, SQLite automatically (as graph/graphtest does).
