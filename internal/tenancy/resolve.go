@@ -51,15 +51,11 @@ type Resolver struct {
 	// a slug is immutable (ent/schema: Immutable) and unique, IDs are never
 	// reused, and tenants are never deleted. Unknown tenants are not
 	// remembered, so a tenant created on another instance is found at once.
-	tenants *lru.Cache[tenantKey, tenantRef]
+	tenants *lru.Cache[tenantRef, tenantRef]
 }
 
-// tenantKey is how a request names its tenant: by ID or by slug.
-type tenantKey struct {
-	id   int
-	slug string
-}
-
+// tenantRef is a tenant's ID and slug. As a cache key it holds one of them,
+// the one the request named.
 type tenantRef struct {
 	id   int
 	slug string
@@ -71,7 +67,7 @@ const tenantCacheSize = 20_000
 
 // NewResolver returns a Resolver verifying tokens with t.
 func NewResolver(t *auth.Tokens) *Resolver {
-	c, err := lru.New[tenantKey, tenantRef](tenantCacheSize)
+	c, err := lru.New[tenantRef, tenantRef](tenantCacheSize)
 	if err != nil {
 		panic(err) // only for a size below 1
 	}
@@ -120,13 +116,13 @@ func (r *Resolver) Resolve(ctx context.Context, c *ent.Client, cred Credentials)
 // when both are sent, the slug must match it), else by X-Tenant-Slug, else
 // the default tenant.
 func (r *Resolver) findTenant(ctx context.Context, c *ent.Client, cred Credentials) (tenantRef, error) {
-	key := tenantKey{slug: cred.TenantSlug}
+	key := tenantRef{slug: cred.TenantSlug}
 	if cred.TenantID != "" {
 		id, err := globalid.Decode(cred.TenantID)
 		if err != nil {
 			return tenantRef{}, apperr.New(apperr.NotFound, "no tenant with ID %q", cred.TenantID)
 		}
-		key = tenantKey{id: id}
+		key = tenantRef{id: id}
 	} else if key.slug == "" {
 		key.slug = DefaultSlug
 	}
@@ -146,8 +142,8 @@ func (r *Resolver) findTenant(ctx context.Context, c *ent.Client, cred Credentia
 			return tenantRef{}, fmt.Errorf("tenancy: finding tenant: %w", err)
 		}
 		t = tenantRef{id: row.ID, slug: row.Slug}
-		r.tenants.Add(tenantKey{id: t.id}, t)
-		r.tenants.Add(tenantKey{slug: t.slug}, t)
+		r.tenants.Add(tenantRef{id: t.id}, t)
+		r.tenants.Add(tenantRef{slug: t.slug}, t)
 	}
 	if cred.TenantID != "" && cred.TenantSlug != "" && cred.TenantSlug != t.slug {
 		return tenantRef{}, apperr.New(apperr.NotFound, "no such tenant")
