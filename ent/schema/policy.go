@@ -25,7 +25,10 @@ import (
 //
 // Rules never Allow a request: an Allow would end evaluation before the
 // tenant filter ran. They Deny, or add a filter and Skip. Only system work
-// (start-up seeding) bypasses them, with privacy.DecisionContext(ctx, privacy.Allow).
+// bypasses them, with privacy.DecisionContext(ctx, privacy.Allow): the
+// default tenant and the demo seed at start-up, the outbox dispatcher, the
+// live feed's batched reads (graph/notifications.go, which checks each
+// row's recipient and tenant itself) and the benchmark's data set.
 
 // Policy of the Project: members read; MEMBER and up write.
 func (Project) Policy() ent.Policy { return tenantPolicy(role.Member) }
