@@ -111,7 +111,7 @@ func newFixture(ctx context.Context, name, pgURL string, shape benchdata.Shape, 
 		return nil, err
 	}
 	f.cleanup = append(f.cleanup, func() { f.db.Close() })
-	if err := migrate(ctx, f.db); err != nil {
+	if err := f.db.MigrateUp(ctx); err != nil {
 		return nil, fmt.Errorf("migrating: %w", err)
 	}
 	if _, err := tenancy.EnsureDefault(ctx, f.db.Client); err != nil {
@@ -151,20 +151,6 @@ func (f *fixture) close() {
 
 // member is the email of a MEMBER of the fixture's tenant (its last user).
 func (f *fixture) member() string { return f.tenant.Emails[len(f.tenant.Emails)-1] }
-
-// migrate prepares the schema as the server does: PostgreSQL through the
-// versioned migrations, SQLite automatically (as graph/graphtest does).
-func migrate(ctx context.Context, db *database.DB) error {
-	if db.Dialect != dialect.Postgres {
-		return db.Migrate(ctx)
-	}
-	m, err := db.Migrator()
-	if err != nil {
-		return err
-	}
-	_, err = m.Up(ctx)
-	return err
-}
 
 // serve serves h on a fresh 127.0.0.1 port and returns its base URL and a
 // function that stops it.

@@ -174,7 +174,7 @@ func newEnv(t testing.TB, dialectName, dbURL string, o Options) *Env {
 		t.Fatalf("opening database: %v", err)
 	}
 	t.Cleanup(func() { db.Close() })
-	if err := migrateSchema(ctx, db); err != nil {
+	if err := db.MigrateUp(ctx); err != nil { // PostgreSQL tests run on the versioned migrations
 		t.Fatalf("migrating: %v", err)
 	}
 	if _, err := tenancy.EnsureDefault(ctx, db.Client); err != nil {
@@ -227,21 +227,6 @@ func newEnv(t testing.TB, dialectName, dbURL string, o Options) *Env {
 	t.Cleanup(srv.Close)
 	e.Server, e.URL, e.GraphQL = srv, srv.URL+"/graphql", gql
 	return e
-}
-
-// migrateSchema prepares a test database as the server does: PostgreSQL by
-// applying the versioned migrations (so every PostgreSQL test runs on the
-// migrated schema, not on ent's automatic one), SQLite automatically.
-func migrateSchema(ctx context.Context, db *database.DB) error {
-	if db.Dialect != dialect.Postgres {
-		return db.Migrate(ctx)
-	}
-	m, err := db.Migrator()
-	if err != nil {
-		return err
-	}
-	_, err = m.Up(ctx)
-	return err
 }
 
 // NewDispatcher returns an outbox dispatcher for this server's database,

@@ -101,6 +101,22 @@ func (d *DB) Migrate(ctx context.Context) error {
 	return nil
 }
 
+// MigrateUp brings the schema up to date as `server migrate up` does:
+// PostgreSQL through the versioned migrations (migrations/postgres),
+// SQLite automatically (Migrate). Tests and the benchmark prepare their
+// databases with it, so that they run on the schema production runs on.
+func (d *DB) MigrateUp(ctx context.Context) error {
+	if d.Dialect != dialect.Postgres {
+		return d.Migrate(ctx)
+	}
+	m, err := d.Migrator()
+	if err != nil {
+		return err
+	}
+	_, err = m.Up(ctx)
+	return err
+}
+
 // Ping reports whether the database answers.
 func (d *DB) Ping(ctx context.Context) error { return d.SQL.PingContext(ctx) }
 
