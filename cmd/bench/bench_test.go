@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"tenantgraph/internal/benchdata"
+	"tenantgraph/internal/server"
 )
 
 // BenchmarkProjectTree serves the contract's ProjectTree(first: 20) from the
@@ -23,6 +24,7 @@ import (
 //
 // BENCH_SHAPE sets a smaller data set (such as 1x2x20x20x5) for a quick run.
 func BenchmarkProjectTree(b *testing.B) {
+	server.TuneGC(os.Getenv) // as cmd/server runs
 	shape := benchdata.Full
 	if s := os.Getenv("BENCH_SHAPE"); s != "" {
 		var err error

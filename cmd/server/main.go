@@ -64,6 +64,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	log.Info("garbage collector", "gogc", server.TuneGC(getenv)) // 400 unless GOGC is set: internal/server/gc.go
 	if cfg.JWTSecretRandom {
 		log.Warn("JWT_SECRET is not set: using a random secret for this run only; every token dies with the process. Set JWT_SECRET (32+ bytes) for anything but a local try-out.")
 	}
