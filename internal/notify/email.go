@@ -3,12 +3,14 @@ package notify
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
 	"mime"
 	"net"
 	"net/mail"
 	"net/smtp"
+	"net/textproto"
 	"net/url"
 	"strings"
 	"time"
@@ -87,24 +89,45 @@ func (s *SMTPEmail) Send(ctx context.Context, m Message) error {
 	}
 	if s.auth != nil {
 		if err := c.Auth(s.auth); err != nil {
-			return fmt.Errorf("notify: SMTP auth: %w", err)
+			return smtpFailed("SMTP auth", err, false)
 		}
 	}
 	if err := c.Mail(s.from.Address); err != nil {
-		return fmt.Errorf("notify: MAIL FROM: %w", err)
+		return smtpFailed("MAIL FROM", err, false)
 	}
 	if err := c.Rcpt(m.To); err != nil {
-		return fmt.Errorf("notify: RCPT TO: %w", err)
+		return smtpFailed("RCPT TO", err, true)
 	}
 	w, err := c.Data()
 	if err != nil {
-		return fmt.Errorf("notify: DATA: %w", err)
+		return smtpFailed("DATA", err, true)
 	}
 	if _, err := w.Write([]byte(msg)); err != nil {
 		return fmt.Errorf("notify: writing mail: %w", err)
 	}
 	if err := w.Close(); err != nil {
-		return fmt.Errorf("notify: ending mail: %w", err)
+		return smtpFailed("ending mail", err, true)
 	}
 	return c.Quit()
+}
+
+// smtpFailed words a failed SMTP step, and makes it permanent when the server
+// refused this message for good: a 5xx reply ("permanent negative
+// completion", RFC 5321 section 4.2.1) to a step about the message itself,
+// such as 550 for a recipient that does not exist or 554 for content the
+// server will not take. Sending it again cannot succeed, so the dispatcher
+// fails the entry at once instead of retrying it for hours.
+//
+// 4xx replies are transient by definition and are retried. So are 5xx
+// replies to the steps that depend on this server's own settings, not on
+// the message (AUTH with wrong credentials, MAIL FROM with a sender the
+// relay refuses): every message would fail alike until an operator fixes
+// SMTP_URL, and retrying keeps them for after the fix.
+func smtpFailed(step string, err error, aboutMessage bool) error {
+	err = fmt.Errorf("notify: %s: %w", step, err)
+	var reply *textproto.Error
+	if aboutMessage && errors.As(err, &reply) && reply.Code >= 500 && reply.Code < 600 {
+		return permanent{err}
+	}
+	return err
 }

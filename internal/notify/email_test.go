@@ -207,6 +207,50 @@ func TestSMTPEmailServerDownIsRetryable(t *testing.T) {
 	}
 }
 
+// A 5xx reply about the message itself (its recipient, its content) fails
+// it for good; 4xx replies, and 5xx replies to the steps that depend on the
+// server's settings (AUTH, MAIL FROM), are retried.
+func TestSMTPEmailRefusals(t *testing.T) {
+	tests := []struct {
+		step, reply string
+		permanent   bool
+	}{
+		{"RCPT", "550 5.1.1 no such user", true},
+		{"RCPT", "553 5.1.3 bad recipient address syntax", true},
+		{"DATA", "554 5.5.1 no valid recipients", true},
+		{".", "552 5.3.4 message too big", true},
+		{".", "554 5.7.1 rejected as spam", true},
+		{"RCPT", "450 4.2.1 mailbox busy, try later", false},
+		{"RCPT", "452 4.5.3 too many recipients", false},
+		{".", "451 4.3.0 local error", false},
+		{"AUTH", "535 5.7.8 authentication credentials invalid", false},
+		{"MAIL", "550 5.7.1 sender not allowed by this relay", false},
+	}
+	srv := newTestSMTP(t)
+	sender, err := notify.NewSMTPEmail("smtp://user:secret@" + srv.addr + "?from=noreply@tenantgraph.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range tests {
+		t.Run(tt.step+" "+tt.reply, func(t *testing.T) {
+			srv.refusing(tt.step, tt.reply)
+			err := sender.Send(context.Background(), notify.Message{To: "bob@example.test", Subject: "s", Body: "b"})
+			if err == nil {
+				t.Fatal("the refused message was reported as sent")
+			}
+			if got := notify.IsPermanent(err); got != tt.permanent {
+				t.Errorf("permanent: got %v, want %v (%v)", got, tt.permanent, err)
+			}
+			if code, _, _ := strings.Cut(tt.reply, " "); !strings.Contains(err.Error(), code) {
+				t.Errorf("the error %q does not carry the server's reply %s", err, code)
+			}
+		})
+	}
+	if got := srv.mails(); len(got) != 0 {
+		t.Errorf("mails accepted: got %d, want 0", len(got))
+	}
+}
+
 // testSMTP is a minimal SMTP server on loopback: just enough of RFC 5321
 // (greeting, EHLO, AUTH PLAIN, MAIL, RCPT, DATA, QUIT) for net/smtp.
 type testSMTP struct {
@@ -214,6 +258,26 @@ type testSMTP struct {
 	mu    sync.Mutex
 	conns int
 	got   []receivedMail
+	// refuse, when set, replaces the success reply to one step: a verb
+	// ("AUTH", "MAIL", "RCPT", "DATA") or "." for the end of the message.
+	refuse struct{ step, reply string }
+}
+
+// refusing sets the reply the server gives to step from now on.
+func (s *testSMTP) refusing(step, reply string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refuse.step, s.refuse.reply = step, reply
+}
+
+// answer is reply unless step is the one the server is told to refuse.
+func (s *testSMTP) answer(step, reply string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.refuse.step == step {
+		return s.refuse.reply
+	}
+	return reply
 }
 
 type receivedMail struct {
@@ -290,14 +354,18 @@ func (s *testSMTP) serve(c net.Conn) {
 				continue
 			}
 			m.auth = string(raw)
-			reply("235 2.7.0 authenticated")
+			reply("%s", s.answer("AUTH", "235 2.7.0 authenticated"))
 		case "MAIL":
 			m.from = strings.TrimPrefix(arg, "FROM:")
-			reply("250 2.1.0 ok")
+			reply("%s", s.answer("MAIL", "250 2.1.0 ok"))
 		case "RCPT":
 			m.to = append(m.to, strings.TrimPrefix(arg, "TO:"))
-			reply("250 2.1.5 ok")
+			reply("%s", s.answer("RCPT", "250 2.1.5 ok"))
 		case "DATA":
+			if r := s.answer("DATA", "354 end with <CRLF>.<CRLF>"); !strings.HasPrefix(r, "354") {
+				reply("%s", r)
+				continue
+			}
 			reply("354 end with <CRLF>.<CRLF>")
 			data, err := io.ReadAll(tp.DotReader())
 			if err != nil {
@@ -305,12 +373,14 @@ func (s *testSMTP) serve(c net.Conn) {
 			}
 			// DotReader turns CRLF into LF; the message is CRLF on the wire.
 			m.data = strings.ReplaceAll(string(data), "\n", "\r\n")
-			reply("250 2.0.0 queued")
+			reply("%s", s.answer(".", "250 2.0.0 queued"))
 		case "QUIT":
 			m.quit = true
-			s.mu.Lock()
-			s.got = append(s.got, m)
-			s.mu.Unlock()
+			if m.data != "" { // a message was taken (net/smtp also quits after a failed AUTH)
+				s.mu.Lock()
+				s.got = append(s.got, m)
+				s.mu.Unlock()
+			}
 			reply("221 2.0.0 bye")
 			return
 		default:
