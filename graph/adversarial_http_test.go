@@ -132,21 +132,21 @@ func TestAdversarialWebsocket(t *testing.T) {
 			name    string
 			frame   []byte
 			binary  bool
-			closes  bool // the server ends the connection
-			refused bool // the server answers the operation with an error
+			closes  websocket.StatusCode // the server ends the connection with this code (0: it does not)
+			refused bool                 // the server answers the operation with an error
 		}{
-			{"not JSON", []byte(`not json`), false, true, false},
-			{"a JSON list", []byte(`[1, 2]`), false, true, false},
-			{"an unknown type", []byte(`{"type": "evil"}`), false, true, false},
-			{"a second connection_init", []byte(`{"type": "connection_init"}`), false, true, false},
-			{"a binary frame", []byte{0, 1, 2, 3}, true, true, false},
-			{"subscribe without an id", []byte(`{"type": "subscribe"}`), false, false, true},
-			{"subscribe with a string payload", []byte(`{"type": "subscribe", "id": "1", "payload": "x"}`), false, false, true},
-			{"subscribe with a parse error", []byte(`{"type": "subscribe", "id": "1", "payload": {"query": "{"}}`), false, false, true},
-			{"subscribe to a mutation", []byte(`{"type": "subscribe", "id": "1", "payload": {"query": "mutation { createProject(input: {name: \"\"}) { id } }"}}`), false, false, true},
-			{"subscribe with a depth bomb", []byte(`{"type": "subscribe", "id": "1", "payload": {"query": "` + limDeep(6) + `"}}`), false, false, true},
-			{"complete of nothing", []byte(`{"type": "complete", "id": "nothing"}`), false, false, false},
-			{"pong unasked", []byte(`{"type": "pong"}`), false, false, false},
+			{"not JSON", []byte(`not json`), false, 4400, false},
+			{"a JSON list", []byte(`[1, 2]`), false, 4400, false},
+			{"an unknown type", []byte(`{"type": "evil"}`), false, 4400, false},
+			{"a second connection_init", []byte(`{"type": "connection_init"}`), false, 4429, false},
+			{"a binary frame", []byte{0, 1, 2, 3}, true, 4400, false},
+			{"subscribe without an id", []byte(`{"type": "subscribe"}`), false, 4400, false},
+			{"subscribe with a string payload", []byte(`{"type": "subscribe", "id": "1", "payload": "x"}`), false, 4400, false},
+			{"subscribe with a parse error", []byte(`{"type": "subscribe", "id": "1", "payload": {"query": "{"}}`), false, 0, true},
+			{"subscribe to a mutation", []byte(`{"type": "subscribe", "id": "1", "payload": {"query": "mutation { createProject(input: {name: \"\"}) { id } }"}}`), false, 0, true},
+			{"subscribe with a depth bomb", []byte(`{"type": "subscribe", "id": "1", "payload": {"query": "` + limDeep(6) + `"}}`), false, 0, true},
+			{"complete of nothing", []byte(`{"type": "complete", "id": "nothing"}`), false, 0, false},
+			{"pong unasked", []byte(`{"type": "pong"}`), false, 0, false},
 		}
 		for _, m := range messages {
 			t.Run(m.name, func(t *testing.T) {
@@ -169,11 +169,10 @@ func TestAdversarialWebsocket(t *testing.T) {
 				for !done || (m.refused && !refused) {
 					msg, err := wsRead(t, conn)
 					if err != nil {
-						status := websocket.CloseStatus(err)
-						if !m.closes {
+						if status := websocket.CloseStatus(err); m.closes == 0 {
 							t.Errorf("connection ended (%v), want it kept", err)
-						} else if status == websocket.StatusInternalError {
-							t.Errorf("close status %d, want a protocol error", status)
+						} else if status != m.closes {
+							t.Errorf("close status %d (%v), want %d", status, err, m.closes)
 						}
 						break
 					}
@@ -192,7 +191,7 @@ func TestAdversarialWebsocket(t *testing.T) {
 				if m.refused && !refused {
 					t.Errorf("got no error for the operation, want one")
 				}
-				if !m.closes && !served {
+				if m.closes == 0 && !served {
 					t.Errorf("the query after it: not served")
 				}
 			})
@@ -209,8 +208,8 @@ func TestAdversarialWebsocket(t *testing.T) {
 			for {
 				var msg wsMessage
 				if err := wsjson.Read(ctx, conn, &msg); err != nil {
-					if s := websocket.CloseStatus(err); s == -1 || s == websocket.StatusInternalError {
-						t.Errorf("got %v, want a close with a protocol status", err)
+					if s := websocket.CloseStatus(err); s != 4401 {
+						t.Errorf("got %v, want a close with 4401 Unauthorized", err)
 					}
 					return
 				}

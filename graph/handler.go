@@ -75,6 +75,9 @@ type Deps struct {
 	// WebsocketWriteTimeout bounds one websocket write (default 10s): a
 	// client that stops reading is disconnected once its buffers are full.
 	WebsocketWriteTimeout time.Duration
+	// WebsocketInitTimeout is how long a websocket may go without
+	// connection_init before it is closed with 4408 (default 10s).
+	WebsocketInitTimeout time.Duration
 }
 
 // NewSchema returns the executable schema with its resolvers and directives.
@@ -116,17 +119,23 @@ func NewHandler(c Deps) *handler.Server {
 	if c.WebsocketWriteTimeout <= 0 {
 		c.WebsocketWriteTimeout = 10 * time.Second
 	}
+	if c.WebsocketInitTimeout <= 0 {
+		c.WebsocketInitTimeout = 10 * time.Second
+	}
 	srv := handler.New(NewSchema(c))
 	srv.AddTransport(transport.Websocket{
 		PayloadReadLimit: &c.WebsocketMessageBytes,
-		Implementation: boundedWrites{
+		Implementation: websocketConns{
 			CoderWebsocketImplementation: transport.CoderWebsocketImplementation{
 				AcceptOptions: websocket.AcceptOptions{OriginPatterns: c.WebsocketOrigins},
 			},
-			timeout: c.WebsocketWriteTimeout,
+			writeTimeout: c.WebsocketWriteTimeout,
+			initTimeout:  c.WebsocketInitTimeout,
 		},
-		InitFunc:    websocketInit(c),
-		InitTimeout: 10 * time.Second,
+		InitFunc: websocketInit(c),
+		// A backstop only: protocolConn closes first, with 4408 (gqlgen's
+		// own close would be 1002).
+		InitTimeout: c.WebsocketInitTimeout + time.Second,
 		CloseFunc: func(ctx context.Context, _ int) {
 			if cancel, ok := ctx.Value(cancelKey{}).(context.CancelFunc); ok {
 				cancel()
@@ -208,25 +217,28 @@ func websocketInit(c Deps) transport.WebsocketInitFunc {
 
 type cancelKey struct{}
 
-// boundedWrites gives every websocket write a deadline. gqlgen's adapter
+// websocketConns accepts websockets through gqlgen's coder/websocket adapter
+// and wraps each connection twice: boundedConn gives its writes a deadline,
+// and protocolConn (wsprotocol.go) holds the client to graphql-transport-ws.
+type websocketConns struct {
+	transport.CoderWebsocketImplementation
+	writeTimeout, initTimeout time.Duration
+}
+
+func (b websocketConns) Accept(w http.ResponseWriter, r *http.Request, o transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
+	conn, err := b.CoderWebsocketImplementation.Accept(w, r, o)
+	if err != nil {
+		return nil, err
+	}
+	return newProtocolConn(&boundedConn{WebsocketConn: conn, timeout: b.writeTimeout}, b.initTimeout), nil
+}
+
+// boundedConn gives every websocket write a deadline. gqlgen's adapter
 // writes without one, so a client that stops reading (its TCP window full)
 // would hold its connection, subscriptions and their goroutines for ever,
 // past its token's expiry and past shutdown, which wait for the blocked
 // write. A write that does not finish in time closes the connection, and
 // the transport then ends everything on it.
-type boundedWrites struct {
-	transport.CoderWebsocketImplementation
-	timeout time.Duration
-}
-
-func (b boundedWrites) Accept(w http.ResponseWriter, r *http.Request, o transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
-	conn, err := b.CoderWebsocketImplementation.Accept(w, r, o)
-	if err != nil {
-		return nil, err
-	}
-	return &boundedConn{WebsocketConn: conn, timeout: b.timeout}, nil
-}
-
 type boundedConn struct {
 	transport.WebsocketConn
 	timeout time.Duration

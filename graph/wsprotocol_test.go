@@ -1,0 +1,153 @@
+package graph_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
+
+	"tenantgraph/graph"
+	"tenantgraph/graph/graphtest"
+)
+
+// A client that breaks graphql-transport-ws is disconnected with the close
+// code the protocol names, which the graphql-ws client reports and does not
+// retry: 4400 for a message that is not a client message, 4401 for subscribe
+// before connection_init, 4409 for a second subscribe under a running id,
+// 4429 for a second connection_init, 4408 when connection_init never comes.
+func TestWebsocketProtocolErrors(t *testing.T) {
+	e := graphtest.NewWithOptions(t, graphtest.Dialects(t)[0], graphtest.Options{
+		Deps: func(d *graph.Deps) { d.WebsocketInitTimeout = 300 * time.Millisecond },
+	})
+	owner := e.Register("Owner")
+	e.CreateTenant(owner, "proto")
+	init := map[string]any{"Authorization": "Bearer " + owner.Token, "X-Tenant-Slug": "proto"}
+	feed := `{"query":"subscription { notificationAdded { id } }"}`
+
+	tests := []struct {
+		name     string
+		init     bool     // send connection_init first and wait for the ack
+		messages []string // then send these
+		want     websocket.StatusCode
+	}{
+		{"not JSON", true, []string{`hello`}, 4400},
+		{"not an object", true, []string{`["subscribe"]`}, 4400},
+		{"no type", true, []string{`{"id":"1"}`}, 4400},
+		{"unknown type", true, []string{`{"type":"bogus"}`}, 4400},
+		{"a server's message type", true, []string{`{"type":"next","id":"1","payload":{}}`}, 4400},
+		{"subscribe without an id", true, []string{`{"type":"subscribe","payload":` + feed + `}`}, 4400},
+		{"subscribe without a payload", true, []string{`{"type":"subscribe","id":"1"}`}, 4400},
+		{"complete without an id", true, []string{`{"type":"complete"}`}, 4400},
+		{"subscribe before connection_init", false, []string{`{"type":"subscribe","id":"1","payload":` + feed + `}`}, 4401},
+		{"a running id again", true, []string{
+			`{"type":"subscribe","id":"1","payload":` + feed + `}`,
+			`{"type":"subscribe","id":"1","payload":` + feed + `}`,
+		}, 4409},
+		{"connection_init twice", true, []string{`{"type":"connection_init","payload":{}}`}, 4429},
+		{"no connection_init", false, nil, 4408},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			conn := dialRaw(t, e)
+			if tc.init {
+				initialise(t, conn, init)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			for _, m := range tc.messages {
+				if err := conn.Write(ctx, websocket.MessageText, []byte(m)); err != nil {
+					t.Fatalf("writing %s: %v", m, err)
+				}
+			}
+			if got := closeStatus(ctx, conn); got != tc.want {
+				t.Errorf("close code: got %d, want %d", got, tc.want)
+			}
+		})
+	}
+
+	// An id is free again once its subscription has ended, by the client's
+	// complete or by the server's error, and the socket stays open.
+	t.Run("an ended id is free again", func(t *testing.T) {
+		conn := dialRaw(t, e)
+		initialise(t, conn, init)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		send := func(m string) {
+			t.Helper()
+			if err := conn.Write(ctx, websocket.MessageText, []byte(m)); err != nil {
+				t.Fatalf("writing %s: %v", m, err)
+			}
+		}
+		send(`{"type":"subscribe","id":"a","payload":` + feed + `}`)
+		send(`{"type":"complete","id":"a"}`)
+		// gqlgen confirms with its own complete; reusing the id before that
+		// would race with the end of the first subscription inside gqlgen.
+		expect(ctx, t, conn, "complete", "a")
+		send(`{"type":"subscribe","id":"a","payload":` + feed + `}`)
+		// A subscription the server refuses ends with "error" ...
+		send(`{"type":"subscribe","id":"b","payload":{"query":"subscription { nope }"}}`)
+		expect(ctx, t, conn, "error", "b")
+		// ... after which its id may be used again.
+		send(`{"type":"subscribe","id":"b","payload":{"query":"subscription { nope }"}}`)
+		expect(ctx, t, conn, "error", "b")
+		send(`{"type":"ping"}`)
+		expect(ctx, t, conn, "pong", "")
+	})
+}
+
+func dialRaw(t *testing.T, e *graphtest.Env) *websocket.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	u := "ws" + strings.TrimPrefix(e.URL, "http")
+	conn, _, err := websocket.Dial(ctx, u, &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	t.Cleanup(func() { conn.CloseNow() })
+	return conn
+}
+
+func initialise(t *testing.T, conn *websocket.Conn, payload map[string]any) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := wsjson.Write(ctx, conn, map[string]any{"type": "connection_init", "payload": payload}); err != nil {
+		t.Fatalf("connection_init: %v", err)
+	}
+	expect(ctx, t, conn, "connection_ack", "")
+}
+
+// expect reads until a message of type typ with id. It passes over pings,
+// completes and nexts: gqlgen follows an error with a complete and answers a
+// client's complete with one, and a subscription the client completes while
+// its session is still being looked up may first get a next with the
+// cancellation's error.
+func expect(ctx context.Context, t *testing.T, conn *websocket.Conn, typ, id string) {
+	t.Helper()
+	for {
+		var m wsMessage
+		if err := wsjson.Read(ctx, conn, &m); err != nil {
+			t.Fatalf("waiting for %s %s: %v", typ, id, err)
+		}
+		if m.Type != typ && (m.Type == "ping" || m.Type == "complete" || m.Type == "next") {
+			continue
+		}
+		if m.Type != typ || m.ID != id {
+			t.Fatalf("got %s %s (%s), want %s %s", m.Type, m.ID, m.Payload, typ, id)
+		}
+		return
+	}
+}
+
+// closeStatus reads until the server closes the socket and returns its code.
+func closeStatus(ctx context.Context, conn *websocket.Conn) websocket.StatusCode {
+	for {
+		if _, _, err := conn.Read(ctx); err != nil {
+			return websocket.CloseStatus(err)
+		}
+	}
+}
