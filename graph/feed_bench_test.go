@@ -27,6 +27,7 @@ import (
 	"tenantgraph/graph/graphtest"
 	"tenantgraph/internal/globalid"
 	"tenantgraph/internal/role"
+	"tenantgraph/internal/server"
 )
 
 // One broadcast to many live subscribers: a project moved to SUBMITTED
@@ -464,6 +465,7 @@ func TestFanOutThousandSubscribers(t *testing.T) {
 //
 //	go test ./graph/ -run '^$' -bench BenchmarkFanOut -benchtime 5x
 func BenchmarkFanOut(b *testing.B) {
+	server.TuneGC(os.Getenv) // as cmd/server runs
 	for _, d := range graphtest.Dialects(b) {
 		b.Run(d, func(b *testing.B) {
 			n := fanOutSubscribers()
