@@ -1,0 +1,165 @@
+package graph_test
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
+
+	"tenantgraph/graph/graphtest"
+	"tenantgraph/internal/auth"
+	"tenantgraph/internal/globalid"
+)
+
+// Who may open the live feed, and until when: credentials, origins and the
+// token's expiry (helpers in feed_test.go).
+
+// forgedToken returns a token for u signed with the test server's secret
+// but otherwise as configured by cfg (zero fields: the server's settings).
+func forgedToken(t *testing.T, u graphtest.User, cfg auth.TokenConfig) string {
+	t.Helper()
+	id, err := globalid.Decode(u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Secret = graphtest.Secret
+	if cfg.Issuer == "" {
+		cfg.Issuer = graphtest.Issuer
+	}
+	if cfg.Audience == "" {
+		cfg.Audience = graphtest.Audience
+	}
+	if cfg.TTL == 0 {
+		cfg.TTL = time.Hour
+	}
+	tokens, err := auth.NewTokens(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, _, err := tokens.Issue(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return token
+}
+
+func TestFeedRefusesBadCredentials(t *testing.T) {
+	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
+		owner, outsider := e.Register("Owner"), e.Register("Outsider")
+		e.CreateTenant(owner, "acme")
+		longAgo := func() time.Time { return time.Now().Add(-2 * time.Hour) }
+		cases := []struct {
+			name    string
+			payload map[string]any
+		}{
+			{"missing token", map[string]any{"X-Tenant-Slug": "acme"}},
+			{"not a bearer token", map[string]any{"Authorization": owner.Token, "X-Tenant-Slug": "acme"}},
+			{"bad token", initPayload("not-a-token", "acme")},
+			{"bad signature", initPayload(owner.Token[:len(owner.Token)-4]+"AAAA", "acme")},
+			{"expired token", initPayload(forgedToken(t, owner, auth.TokenConfig{Now: longAgo}), "acme")},
+			{"wrong audience", initPayload(forgedToken(t, owner, auth.TokenConfig{Audience: "another-api"}), "acme")},
+			{"wrong issuer", initPayload(forgedToken(t, owner, auth.TokenConfig{Issuer: "someone-else"}), "acme")},
+			{"non-member", initPayload(outsider.Token, "acme")},
+			{"unknown tenant", initPayload(owner.Token, "nowhere")},
+			{"unknown tenant ID", map[string]any{"Authorization": "Bearer " + owner.Token, "X-Tenant-ID": globalid.Encode(999999)}},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				conn, _, err := websocket.Dial(ctx, wsURL(e.URL), &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+				if err != nil {
+					t.Fatalf("dial: %v", err)
+				}
+				defer conn.CloseNow()
+				if err := wsjson.Write(ctx, conn, map[string]any{"type": "connection_init", "payload": tc.payload}); err != nil {
+					t.Fatal(err)
+				}
+				for {
+					var m wsMessage
+					err := wsjson.Read(ctx, conn, &m)
+					if err == nil {
+						if m.Type == "connection_ack" {
+							t.Fatalf("got connection_ack, want the socket closed with 4403")
+						}
+						continue // connection_error comes before the close
+					}
+					if got := websocket.CloseStatus(err); got != 4403 {
+						t.Errorf("close status: got %d (%v), want 4403", got, err)
+					}
+					return
+				}
+			})
+		}
+	})
+}
+
+func TestFeedChecksOrigin(t *testing.T) {
+	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
+		owner := e.Register("Owner")
+		e.CreateTenant(owner, "acme")
+		cases := []struct {
+			origin string
+			want   int
+		}{
+			{"https://evil.example", http.StatusForbidden},
+			{"http://127.0.0.1:1", http.StatusForbidden},  // same host, another port
+			{e.Server.URL, http.StatusSwitchingProtocols}, // same origin
+		}
+		for _, tc := range cases {
+			t.Run(tc.origin, func(t *testing.T) {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				conn, resp, err := websocket.Dial(ctx, wsURL(e.URL), &websocket.DialOptions{
+					Subprotocols: []string{"graphql-transport-ws"},
+					HTTPHeader:   http.Header{"Origin": []string{tc.origin}},
+				})
+				if err == nil {
+					defer conn.CloseNow()
+				}
+				got := 0
+				if resp != nil {
+					got = resp.StatusCode
+				}
+				if got != tc.want {
+					t.Errorf("upgrade from %s: got %d (%v), want %d", tc.origin, got, err, tc.want)
+				}
+			})
+		}
+	})
+}
+
+func TestFeedClosesWhenTheTokenExpires(t *testing.T) {
+	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
+		owner := e.Register("Owner")
+		e.CreateTenant(owner, "acme")
+		id, err := globalid.Decode(owner.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tokens, err := auth.NewTokens(auth.TokenConfig{Secret: graphtest.Secret, Issuer: graphtest.Issuer, Audience: graphtest.Audience, TTL: 2 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		token, exp, err := tokens.Issue(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The server verifies with 5s of leeway, but the connection lives
+		// until the token's own expiry, not a moment longer.
+		feed := subscribe(t, e, graphtest.User{ID: owner.ID, Token: token}, "acme")
+		status, ok := feed.closed(time.Until(exp) + 3*time.Second)
+		closedAt := time.Now()
+		if !ok {
+			t.Fatalf("still open 3s after the token expired at %s", exp.Format(time.RFC3339))
+		}
+		if early := exp.Sub(closedAt); early > 100*time.Millisecond {
+			t.Errorf("closed %s before the token expired, want at expiry", early)
+		}
+		t.Logf("closed %s after expiry, status %d", closedAt.Sub(exp), status)
+		waitSubscribers(t, e, 0, 2*time.Second)
+	})
+}

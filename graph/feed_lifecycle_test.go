@@ -1,0 +1,336 @@
+package graph_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"tenantgraph/graph"
+	"tenantgraph/graph/graphtest"
+	"tenantgraph/internal/pubsub"
+	"tenantgraph/internal/server"
+	"tenantgraph/internal/tenancy"
+)
+
+// How live-feed connections end without harming anyone else: a stuck
+// subscriber, server shutdown, and no goroutines left behind (helpers in
+// feed_test.go).
+
+// notifyMany makes n notifications for each of the recipients of a comment
+// on task (its creator and assignee), in operations of up to 10 comments,
+// and returns the slowest operation's duration.
+func notifyMany(t *testing.T, e *graphtest.Env, c graphtest.Caller, task string, n int) time.Duration {
+	t.Helper()
+	var slowest time.Duration
+	for done := 0; done < n; {
+		k := min(10, n-done)
+		var q strings.Builder
+		q.WriteString("mutation($t: ID!) {")
+		for i := range k {
+			fmt.Fprintf(&q, " c%d: createComment(input: {taskID: $t, body: %q}) { id }", i, strings.Repeat("x", 280))
+		}
+		q.WriteString(" }")
+		start := time.Now()
+		e.MustDo(c, q.String(), map[string]any{"t": task}, nil)
+		slowest = max(slowest, time.Since(start))
+		done += k
+	}
+	return slowest
+}
+
+// stuckDialOptions connects through a socket with a tiny receive buffer, so
+// that a client that does not read soon fills the TCP window and the
+// server's writes to it block, as with a real client that stopped reading.
+func stuckDialOptions() *websocket.DialOptions {
+	dialer := &net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
+		var err error
+		if cerr := c.Control(func(fd uintptr) {
+			err = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 2048)
+		}); cerr != nil {
+			return cerr
+		}
+		return err
+	}}
+	return &websocket.DialOptions{HTTPClient: &http.Client{Transport: &http.Transport{DialContext: dialer.DialContext}}}
+}
+
+// heavyFeedQuery asks for a lot with each notification: a stuck client's
+// few unread ones fill the TCP buffers (megabytes on loopback) and the
+// server's writes to it block, as they would with a client that stopped
+// reading long ago.
+const heavyFeedQuery = `subscription { notificationAdded { id project { tasks(first: 20) { edges { node { description } } } } } }`
+
+// heavyTask creates, as c, a project with 20 tasks of 10,000-character
+// descriptions for heavyFeedQuery, and in it the task to comment on, assigned
+// to assigneeID (when not empty); it returns that task's ID.
+func heavyTask(t *testing.T, e *graphtest.Env, c graphtest.Caller, assigneeID string) string {
+	t.Helper()
+	project := e.CreateProject(c, "Heavy")
+	for i := range 20 {
+		e.MustDo(c, `mutation($i: CreateTaskInput!) { createTask(input: $i) { id } }`,
+			map[string]any{"i": map[string]any{"projectID": project, "title": fmt.Sprint("Bulk ", i), "description": strings.Repeat("d", 10000)}}, nil)
+	}
+	if assigneeID == "" {
+		return e.CreateTask(c, project, "Talk")
+	}
+	return createAssignedTask(t, e, c, project, "Talk", assigneeID)
+}
+
+func TestFeedStuckSubscriberBlocksNoOne(t *testing.T) {
+	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
+		owner, stuck, active := e.Register("Owner"), e.Register("Stuck"), e.Register("Active")
+		e.CreateTenant(owner, "acme")
+		e.AddMember(owner, "acme", stuck, "MEMBER")
+		e.AddMember(owner, "acme", active, "MEMBER")
+		// Created by the stuck user and assigned to the active one: every
+		// comment by the owner notifies both.
+		task := heavyTask(t, e, stuck.Caller("acme"), active.ID)
+
+		// Subscribed and never read.
+		stuckConn := dialFeed(t, wsURL(e.URL), initPayload(stuck.Token, "acme"), heavyFeedQuery, stuckDialOptions())
+		waitSubscribers(t, e, 1, 5*time.Second)
+		feed := subscribe(t, e, active, "acme")
+
+		// Notify until the broker gives up on the stuck subscriber.
+		var received []pushed
+		sent, slowest := 0, time.Duration(0)
+		for subscribers(t, e) == 2 {
+			if sent >= 1000 {
+				t.Fatalf("the broker still holds the stuck subscriber after %d notifications", sent)
+			}
+			slowest = max(slowest, notifyMany(t, e, owner.Caller("acme"), task, 20))
+			sent += 20
+			for _, m := range feed.pending() {
+				received = append(received, decodePushed(t, m))
+			}
+		}
+		t.Logf("stuck subscriber dropped after %d notifications; slowest mutation %s", sent, slowest)
+		if sent <= pubsub.DefaultBuffer {
+			t.Errorf("dropped after %d notifications, want more than the buffer of %d", sent, pubsub.DefaultBuffer)
+		}
+		if slowest > 2*time.Second {
+			t.Errorf("slowest mutation: got %s, want well under 2s", slowest)
+		}
+
+		// The active subscriber got every one of its own, once each.
+		for len(received) < sent {
+			received = append(received, feed.next(t, 5*time.Second))
+		}
+		seen := map[string]bool{}
+		for _, p := range received {
+			if seen[p.ID] || p.Kind != "COMMENT_ADDED" {
+				t.Fatalf("active subscriber: got %+v again or of the wrong kind", p)
+			}
+			seen[p.ID] = true
+		}
+		silence(t, 300*time.Millisecond, map[string]*feedClient{"active subscriber": feed})
+
+		// Once the stuck client reads again, it finds what fitted in its
+		// buffers and then the end of its subscription.
+		stuckConn.SetReadLimit(1 << 20)
+		late := read(stuckConn, 4096)
+		nexts := 0
+		for {
+			select {
+			case m, ok := <-late.msgs:
+				switch {
+				case !ok:
+					if websocket.CloseStatus(late.err) == -1 && !errors.Is(late.err, io.EOF) && !errors.Is(late.err, io.ErrUnexpectedEOF) {
+						t.Fatalf("stuck client: reading failed (%v), want the server's close", late.err)
+					}
+					t.Logf("stuck client: %d notifications, then the connection closed (%v)", nexts, late.err)
+				case m.Type == "next":
+					nexts++
+					continue
+				case m.Type == "complete" || m.Type == "error":
+					t.Logf("stuck client: %d notifications, then %s", nexts, m.Type)
+				default:
+					t.Fatalf("stuck client: got %q %s", m.Type, m.Payload)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatalf("stuck client: %d notifications and neither complete nor a close within 5s", nexts)
+			}
+			break
+		}
+		if nexts >= sent {
+			t.Errorf("stuck client: got all %d notifications, want the subscription cut short", nexts)
+		}
+	})
+}
+
+func TestFeedLeavesNoGoroutines(t *testing.T) {
+	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
+		owner, member := e.Register("Owner"), e.Register("Member")
+		e.CreateTenant(owner, "acme")
+		e.AddMember(owner, "acme", member, "MEMBER")
+		project := e.CreateProject(owner.Caller("acme"), "Rocket")
+		// Warm up what lives as long as the server (idle HTTP connections,
+		// pools) before counting.
+		warm := subscribe(t, e, member, "acme")
+		createAssignedTask(t, e, owner.Caller("acme"), project, "Warm-up", member.ID)
+		warm.next(t, time.Second)
+		warm.conn.Close(websocket.StatusNormalClosure, "")
+		waitSubscribers(t, e, 0, 5*time.Second)
+		before := settledGoroutines(0, 0, 3*time.Second)
+
+		const n = 25
+		feeds := make([]*feedClient, n)
+		for i := range feeds {
+			feeds[i] = subscribe(t, e, member, "acme")
+		}
+		createAssignedTask(t, e, owner.Caller("acme"), project, "Fan-out", member.ID)
+		for _, f := range feeds {
+			f.next(t, 2*time.Second)
+		}
+		during := runtime.NumGoroutine()
+		for i, f := range feeds {
+			if i%2 == 0 {
+				f.conn.Close(websocket.StatusNormalClosure, "") // a polite client
+			} else {
+				f.conn.CloseNow() // a client that vanishes
+			}
+		}
+		waitSubscribers(t, e, 0, 5*time.Second)
+		after := settledGoroutines(before, 2, 10*time.Second)
+		t.Logf("goroutines: %d before, %d with %d subscriptions, %d after", before, during, n, after)
+		if after > before+2 {
+			t.Errorf("goroutines: got %d after closing, want at most %d (%d before)\n%s", after, before+2, before, goroutineDump())
+		}
+	})
+}
+
+// settledGoroutines polls the goroutine count until it is at most want+slack
+// or stops changing, and returns it.
+func settledGoroutines(want, slack int, within time.Duration) int {
+	deadline := time.Now().Add(within)
+	last := runtime.NumGoroutine()
+	for stable := 0; time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+		n := runtime.NumGoroutine()
+		if want > 0 && n <= want+slack {
+			return n
+		}
+		if n == last {
+			stable++
+		} else {
+			stable = 0
+		}
+		if want == 0 && stable >= 5 {
+			return n
+		}
+		last = n
+	}
+	return last
+}
+
+func goroutineDump() string {
+	buf := make([]byte, 1<<20)
+	return string(buf[:runtime.Stack(buf, true)])
+}
+
+func TestFeedEndsOnServerShutdown(t *testing.T) {
+	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
+		owner, member := e.Register("Owner"), e.Register("Member")
+		e.CreateTenant(owner, "acme")
+		e.AddMember(owner, "acme", member, "MEMBER")
+		project := e.CreateProject(owner.Caller("acme"), "Rocket")
+
+		// A second HTTP server for the same handler, run the way cmd/server
+		// runs it, so that its shutdown can be triggered.
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		addr, served := make(chan string, 1), make(chan error, 1)
+		go func() {
+			served <- server.Serve(ctx, server.Config{Addr: "127.0.0.1:0", GraphQL: e.GraphQL, DB: e.DB, Logger: e.Log},
+				2*time.Second, func(a string) { addr <- a })
+		}()
+		var url string
+		select {
+		case a := <-addr:
+			url = "ws://" + a + "/graphql"
+		case err := <-served:
+			t.Fatalf("serve: %v", err)
+		}
+		feeds := make([]*feedClient, 3)
+		for i := range feeds {
+			feeds[i] = read(dialFeed(t, url, initPayload(member.Token, "acme"), feedQuery, nil), 16)
+		}
+		waitSubscribers(t, e, len(feeds), 5*time.Second)
+		createAssignedTask(t, e, owner.Caller("acme"), project, "Live", member.ID)
+		for _, f := range feeds {
+			f.next(t, time.Second)
+		}
+
+		start := time.Now()
+		cancel()
+		select {
+		case err := <-served:
+			if err != nil {
+				t.Errorf("serve: got %v, want nil", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("serve: still running 5s after its context ended")
+		}
+		for i, f := range feeds {
+			status, ok := f.closed(3 * time.Second)
+			if !ok {
+				t.Errorf("connection %d: still open 3s after shutdown", i)
+				continue
+			}
+			t.Logf("connection %d closed %s after shutdown began, status %d", i, time.Since(start), status)
+		}
+		waitSubscribers(t, e, 0, 3*time.Second)
+	})
+}
+
+func TestFeedDisconnectsAStuckClient(t *testing.T) {
+	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
+		owner, stuck := e.Register("Owner"), e.Register("Stuck")
+		e.CreateTenant(owner, "acme")
+		e.AddMember(owner, "acme", stuck, "MEMBER")
+		task := heavyTask(t, e, stuck.Caller("acme"), "")
+		// The same server with a short write timeout, to see it act.
+		h := graph.NewHandler(graph.Deps{Client: e.DB.Client, Sessions: tenancy.NewResolver(e.Tokens), Logger: e.Log,
+			Notifier: e.Notifier, Broker: e.Broker, WebsocketWriteTimeout: time.Second})
+		srv := httptest.NewServer(server.Handler(server.Config{GraphQL: h, DB: e.DB, Logger: e.Log}))
+		defer srv.Close()
+		notifyMany(t, e, owner.Caller("acme"), task, 10) // warm up the HTTP client before counting
+		before := settledGoroutines(0, 0, 3*time.Second)
+
+		conn := dialFeed(t, wsURL(srv.URL+"/graphql"), initPayload(stuck.Token, "acme"), heavyFeedQuery, stuckDialOptions())
+		waitSubscribers(t, e, 1, 5*time.Second)
+		sent := 0
+		for subscribers(t, e) == 1 {
+			if sent >= 1000 {
+				t.Fatalf("the broker still holds the stuck subscriber after %d notifications", sent)
+			}
+			notifyMany(t, e, owner.Caller("acme"), task, 20)
+			sent += 20
+		}
+		// Its writes block: the server gives up on the connection after the
+		// write timeout and nothing of it remains, while the client still
+		// has not read a byte.
+		after := settledGoroutines(before, 2, 6*time.Second)
+		if after > before+2 {
+			t.Fatalf("goroutines: got %d with a stuck client past the write timeout, want at most %d (%d before)\n%s", after, before+2, before, goroutineDump())
+		}
+		conn.SetReadLimit(1 << 20)
+		late := read(conn, 4096)
+		status, ok := late.closed(5 * time.Second)
+		if !ok {
+			t.Fatalf("the stuck client's connection is still open")
+		}
+		t.Logf("after %d notifications, the stuck client was disconnected (status %d, %v)", sent, status, late.err)
+	})
+}
