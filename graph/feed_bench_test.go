@@ -465,7 +465,7 @@ func TestFanOutThousandSubscribers(t *testing.T) {
 //
 //	go test ./graph/ -run '^$' -bench BenchmarkFanOut -benchtime 5x
 func BenchmarkFanOut(b *testing.B) {
-	server.TuneGC(os.Getenv) // as cmd/server runs
+	server.TuneGC(os.Getenv, nil) // as cmd/server runs
 	for _, d := range graphtest.Dialects(b) {
 		b.Run(d, func(b *testing.B) {
 			n := fanOutSubscribers()

@@ -24,7 +24,7 @@ import (
 //
 // BENCH_SHAPE sets a smaller data set (such as 1x2x20x20x5) for a quick run.
 func BenchmarkProjectTree(b *testing.B) {
-	server.TuneGC(os.Getenv) // as cmd/server runs
+	server.TuneGC(os.Getenv, nil) // as cmd/server runs
 	shape := benchdata.Full
 	if s := os.Getenv("BENCH_SHAPE"); s != "" {
 		var err error

@@ -47,7 +47,7 @@ type options struct {
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	server.TuneGC(os.Getenv) // measure the API as cmd/server runs it (the floor hardly allocates)
+	server.TuneGC(os.Getenv, nil) // measure the API as cmd/server runs it (the floor hardly allocates)
 	if err := run(ctx, os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)

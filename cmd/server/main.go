@@ -64,7 +64,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
-	log.Info("garbage collector", "gogc", server.TuneGC(getenv)) // 400 unless GOGC is set: internal/server/gc.go
+	gc := server.TuneGC(getenv, log) // GOGC=400 and a soft memory limit unless set: internal/server/gc.go
+	log.Info("garbage collector", "gogc", gc.Percent, "gomemlimit_bytes", gc.MemoryLimit)
 	if cfg.JWTSecretRandom {
 		log.Warn("JWT_SECRET is not set: using a random secret for this run only; every token dies with the process. Set JWT_SECRET (32+ bytes) for anything but a local try-out.")
 	}

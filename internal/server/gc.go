@@ -1,8 +1,12 @@
 package server
 
 import (
+	"log/slog"
+	"math"
 	"runtime/debug"
 	"runtime/metrics"
+
+	"github.com/KimMachineGun/automemlimit/memlimit"
 )
 
 // DefaultGCPercent is the garbage collector's target this server runs with
@@ -14,23 +18,50 @@ import (
 // and 14 MB for the 365 kB ProjectTree), while little of it stays live. At
 // Go's default the collector ran about a sixth of the time under load; at
 // 400 the benchmark serves 17% more requests a second at 32 clients and
-// answers one client 14% sooner (docs/BENCHMARKS.md). The cost is memory:
-// the heap's peak is about five times the live heap, tens of MB here, and
-// each idle websocket holds about 52 KB of heap instead of 39 KB (live
-// objects end up spread over more partly used spans). A deployment that
-// mostly holds idle subscriptions may prefer GOGC=100. Containers with a
-// hard memory limit should also set GOMEMLIMIT a little below it, so the
-// collector works harder before the limit is reached.
+// answers one client 14% sooner (docs/BENCHMARKS.md).
+//
+// The cost is memory. Under the benchmark's 32 concurrent ProjectTrees its
+// process (API, floor and data set) peaked at 673 MB instead of 295 MB, and each idle websocket holds
+// about 52 KB of heap instead of 39 KB (live objects end up spread over
+// more partly used spans). So TuneGC also sets a soft memory limit, below
+// which the collector may take its time and near which it works as hard
+// as it must: see memoryLimitRatio. A deployment that mostly holds idle
+// subscriptions may prefer GOGC=100.
 const DefaultGCPercent = 400
 
+// memoryLimitRatio is the share of the container's memory limit (cgroup v1
+// or v2), or else of the machine's memory, that TuneGC gives the Go runtime
+// as its soft limit (GOMEMLIMIT) when GOMEMLIMIT is not set. The rest is
+// for what the runtime does not count: SQLite's page cache, goroutine
+// stacks and the like.
+const memoryLimitRatio = 0.9
+
+// GCSettings is what TuneGC left in force.
+type GCSettings struct {
+	Percent     int   // GOGC; 0 when off
+	MemoryLimit int64 // GOMEMLIMIT in bytes; math.MaxInt64 when none
+}
+
 // TuneGC applies DefaultGCPercent unless GOGC is set, in which case Go has
-// already applied it and it wins. It returns the percent now in force
-// (0 when GOGC=off).
-func TuneGC(getenv func(string) string) int {
+// already applied it and it wins; and, unless GOMEMLIMIT is set (or
+// AUTOMEMLIMIT=off), a soft memory limit of memoryLimitRatio of the
+// container's or machine's memory, found by automemlimit. A limit that
+// cannot be read is logged and left unset.
+func TuneGC(getenv func(string) string, log *slog.Logger) GCSettings {
 	if getenv("GOGC") == "" {
 		debug.SetGCPercent(DefaultGCPercent)
 	}
-	s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
+	if _, err := memlimit.Set(
+		memlimit.WithRatio(memoryLimitRatio),
+		memlimit.WithProvider(memlimit.ApplyFallback(memlimit.FromCgroup, memlimit.FromSystem)),
+	); err != nil && log != nil {
+		log.Warn("garbage collector: no soft memory limit", "error", err.Error())
+	}
+	s := []metrics.Sample{{Name: "/gc/gogc:percent"}, {Name: "/gc/gomemlimit:bytes"}}
 	metrics.Read(s)
-	return int(s[0].Value.Uint64())
+	limit := int64(math.MaxInt64)
+	if v := s[1].Value.Uint64(); v < math.MaxInt64 {
+		limit = int64(v)
+	}
+	return GCSettings{Percent: int(s[0].Value.Uint64()), MemoryLimit: limit}
 }
