@@ -96,6 +96,9 @@ func (p *protocolConn) check(data []byte) (int, string) {
 		if p.initSeen {
 			return closeTooManyInitialise, "Too many initialisation requests"
 		}
+		if !isAbsentOrObject(m.Payload) {
+			return closeBadRequest, "Invalid message received"
+		}
 		p.initSeen = true
 		if p.timer != nil {
 			p.timer.Stop()
@@ -156,6 +159,13 @@ func typeAndID(v any) (typ, id string, ok bool) {
 		return "", "", false
 	}
 	return t.String(), i.String(), true
+}
+
+// isAbsentOrObject accepts the optional payload of connection_init: absent,
+// null, or an object.
+func isAbsentOrObject(raw json.RawMessage) bool {
+	t := bytes.TrimSpace(raw)
+	return len(t) == 0 || bytes.Equal(t, []byte("null")) || isJSONObject(t)
 }
 
 func isJSONObject(raw json.RawMessage) bool {

@@ -41,6 +41,7 @@ func TestWebsocketProtocolErrors(t *testing.T) {
 		{"subscribe without an id", true, []string{`{"type":"subscribe","payload":` + feed + `}`}, 4400},
 		{"subscribe without a payload", true, []string{`{"type":"subscribe","id":"1"}`}, 4400},
 		{"complete without an id", true, []string{`{"type":"complete"}`}, 4400},
+		{"connection_init with a list payload", false, []string{`{"type":"connection_init","payload":[1]}`}, 4400},
 		{"subscribe before connection_init", false, []string{`{"type":"subscribe","id":"1","payload":` + feed + `}`}, 4401},
 		{"a running id again", true, []string{
 			`{"type":"subscribe","id":"1","payload":` + feed + `}`,

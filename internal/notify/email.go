@@ -108,7 +108,11 @@ func (s *SMTPEmail) Send(ctx context.Context, m Message) error {
 	if err := w.Close(); err != nil {
 		return smtpFailed("ending mail", err, true)
 	}
-	return c.Quit()
+	// The server took the message with its reply to the end of DATA. A
+	// failed QUIT after that must not count as a failed send: the retry
+	// would deliver the mail twice.
+	_ = c.Quit()
+	return nil
 }
 
 // smtpFailed words a failed SMTP step, and makes it permanent when the server

@@ -251,6 +251,23 @@ func TestSMTPEmailRefusals(t *testing.T) {
 	}
 }
 
+// Once the server has taken the message (250 after DATA), a failed QUIT is
+// not a failed send: a retry would deliver it twice.
+func TestSMTPEmailQuitFailureAfterAcceptance(t *testing.T) {
+	srv := newTestSMTP(t)
+	srv.refusing("QUIT", "554 5.0.0 going away badly")
+	sender, err := notify.NewSMTPEmail("smtp://" + srv.addr + "?from=noreply@tenantgraph.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sender.Send(context.Background(), notify.Message{To: "bob@example.test", Subject: "s", Body: "b"}); err != nil {
+		t.Errorf("got %v, want the accepted message reported as sent", err)
+	}
+	if got := srv.mails(); len(got) != 1 {
+		t.Errorf("mails accepted: got %d, want 1", len(got))
+	}
+}
+
 // testSMTP is a minimal SMTP server on loopback: just enough of RFC 5321
 // (greeting, EHLO, AUTH PLAIN, MAIL, RCPT, DATA, QUIT) for net/smtp.
 type testSMTP struct {
@@ -381,7 +398,7 @@ func (s *testSMTP) serve(c net.Conn) {
 				s.got = append(s.got, m)
 				s.mu.Unlock()
 			}
-			reply("221 2.0.0 bye")
+			reply("%s", s.answer("QUIT", "221 2.0.0 bye"))
 			return
 		default:
 			reply("502 5.5.2 not implemented")
