@@ -85,6 +85,18 @@ func TestHTTPTransport(t *testing.T) {
 // wsDial opens a graphql-transport-ws connection and sends connection_init.
 func wsDial(t *testing.T, e *graphtest.Env, payload map[string]any) *websocket.Conn {
 	t.Helper()
+	conn := dialRaw(t, e)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := wsjson.Write(ctx, conn, map[string]any{"type": "connection_init", "payload": payload}); err != nil {
+		t.Fatalf("connection_init: %v", err)
+	}
+	return conn
+}
+
+// dialRaw opens a graphql-transport-ws connection and sends nothing.
+func dialRaw(t *testing.T, e *graphtest.Env) *websocket.Conn {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	u := "ws" + strings.TrimPrefix(e.URL, "http")
@@ -93,9 +105,6 @@ func wsDial(t *testing.T, e *graphtest.Env, payload map[string]any) *websocket.C
 		t.Fatalf("dial: %v", err)
 	}
 	t.Cleanup(func() { conn.CloseNow() })
-	if err := wsjson.Write(ctx, conn, map[string]any{"type": "connection_init", "payload": payload}); err != nil {
-		t.Fatalf("connection_init: %v", err)
-	}
 	return conn
 }
 

@@ -2,7 +2,6 @@ package graph_test
 
 import (
 	"context"
-	"strings"
 	"testing"
 	"time"
 
@@ -97,19 +96,6 @@ func TestWebsocketProtocolErrors(t *testing.T) {
 		send(`{"type":"ping"}`)
 		expect(ctx, t, conn, "pong", "")
 	})
-}
-
-func dialRaw(t *testing.T, e *graphtest.Env) *websocket.Conn {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	u := "ws" + strings.TrimPrefix(e.URL, "http")
-	conn, _, err := websocket.Dial(ctx, u, &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
-	if err != nil {
-		t.Fatalf("dial: %v", err)
-	}
-	t.Cleanup(func() { conn.CloseNow() })
-	return conn
 }
 
 func initialise(t *testing.T, conn *websocket.Conn, payload map[string]any) {
