@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 )
@@ -111,7 +112,7 @@ func (p *protocolConn) check(data []byte) (int, string) {
 			return closeUnauthorized, "Unauthorized"
 		}
 		if _, ok := p.running[*m.ID]; ok {
-			return closeSubscriberExists, "Subscriber for " + *m.ID + " already exists"
+			return closeSubscriberExists, "Subscriber for " + shortened(*m.ID, 64) + " already exists"
 		}
 		p.running[*m.ID] = struct{}{}
 	case "complete":
@@ -159,6 +160,19 @@ func typeAndID(v any) (typ, id string, ok bool) {
 		return "", "", false
 	}
 	return t.String(), i.String(), true
+}
+
+// shortened cuts s to at most n bytes on a rune boundary: a close frame's
+// reason may not exceed 123 bytes (coder/websocket would send 1011 instead),
+// and the id in it is the client's.
+func shortened(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 // isAbsentOrObject accepts the optional payload of connection_init: absent,

@@ -2,6 +2,7 @@ package graph_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -45,6 +46,10 @@ func TestWebsocketProtocolErrors(t *testing.T) {
 		{"a running id again", true, []string{
 			`{"type":"subscribe","id":"1","payload":` + feed + `}`,
 			`{"type":"subscribe","id":"1","payload":` + feed + `}`,
+		}, 4409},
+		{"a running id again, a long one", true, []string{
+			`{"type":"subscribe","id":"` + strings.Repeat("é", 200) + `","payload":` + feed + `}`,
+			`{"type":"subscribe","id":"` + strings.Repeat("é", 200) + `","payload":` + feed + `}`,
 		}, 4409},
 		{"connection_init twice", true, []string{`{"type":"connection_init","payload":{}}`}, 4429},
 		{"no connection_init", false, nil, 4408},
