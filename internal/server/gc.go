@@ -21,12 +21,13 @@ import (
 // answers one client 14% sooner (docs/BENCHMARKS.md).
 //
 // The cost is memory. Under the benchmark's 32 concurrent ProjectTrees its
-// process (API, floor and data set) peaked at 673 MB instead of 295 MB, and each idle websocket holds
-// about 52 KB of heap instead of 39 KB (live objects end up spread over
-// more partly used spans). So TuneGC also sets a soft memory limit, below
-// which the collector may take its time and near which it works as hard
-// as it must: see memoryLimitRatio. A deployment that mostly holds idle
-// subscriptions may prefer GOGC=100.
+// process (API, floor and data set) peaked at 673 MB instead of 295 MB, and
+// each idle websocket keeps about 52 KB of heap in use instead of 39 KB
+// (the same 30 KB of live objects, spread over more partly used spans). So
+// TuneGC also sets a soft memory limit, below which the collector may take
+// its time and near which it works as hard as it must: see
+// memoryLimitRatio. A deployment that mostly holds idle subscriptions may
+// prefer GOGC=100.
 const DefaultGCPercent = 400
 
 // memoryLimitRatio is the share of the container's memory limit (cgroup v1
