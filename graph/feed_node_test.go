@@ -24,16 +24,7 @@ var nodeClientDir = filepath.Join("..", "test", "graphql-ws")
 // bad token with 4403 and deliver the notification.
 func TestFeedWithGraphQLWSClient(t *testing.T) {
 	node := lookTool(t, "node")
-	if _, err := os.Stat(filepath.Join(nodeClientDir, "node_modules")); err != nil {
-		npm := lookTool(t, "npm")
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, npm, "ci", "--no-audit", "--no-fund", "--loglevel=error")
-		cmd.Dir = nodeClientDir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("npm ci in %s: %v\n%s", nodeClientDir, err, out)
-		}
-	}
+	npmInstall(t, nodeClientDir)
 	contract, err := filepath.Abs(contractPath)
 	if err != nil {
 		t.Fatal(err)
@@ -103,6 +94,22 @@ func TestFeedWithGraphQLWSClient(t *testing.T) {
 			t.Errorf("got\n%s\nwant both client tests passed", got)
 		}
 	})
+}
+
+// npmInstall installs dir's locked packages unless they are there.
+func npmInstall(t *testing.T, dir string) {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(dir, "node_modules")); err == nil {
+		return
+	}
+	npm := lookTool(t, "npm")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, npm, "ci", "--no-audit", "--no-fund", "--loglevel=error")
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("npm ci in %s: %v\n%s", dir, err, out)
+	}
 }
 
 // lookTool finds a program on PATH: missing, it fails the test in CI and
