@@ -18,19 +18,10 @@ import (
 // normalise in Apollo's cache, and the task it creates must reach its
 // subscription as a TASK_ASSIGNED notification.
 func TestApolloClient(t *testing.T) {
-	node := lookTool(t, "node")
 	dir := filepath.Join("..", "test", "apollo-client")
-	npmInstall(t, dir)
-	contract, err := filepath.Abs(contractPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-
+	node, contract := nodeSetup(t, dir)
 	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
-		owner, member := e.Register("Owner"), e.Register("Member")
-		e.CreateTenant(owner, "acme")
-		e.AddMember(owner, "acme", member, "MEMBER")
-		project := e.CreateProject(owner.Caller("acme"), "Rocket")
+		owner, member, project := nodeWorld(e)
 
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()

@@ -23,18 +23,9 @@ var nodeClientDir = filepath.Join("..", "test", "graphql-ws")
 // written: the server must speak the protocol as that client does, refuse a
 // bad token with 4403 and deliver the notification.
 func TestFeedWithGraphQLWSClient(t *testing.T) {
-	node := lookTool(t, "node")
-	npmInstall(t, nodeClientDir)
-	contract, err := filepath.Abs(contractPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-
+	node, contract := nodeSetup(t, nodeClientDir)
 	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
-		owner, member := e.Register("Owner"), e.Register("Member")
-		e.CreateTenant(owner, "acme")
-		e.AddMember(owner, "acme", member, "MEMBER")
-		project := e.CreateProject(owner.Caller("acme"), "Rocket")
+		owner, member, project := nodeWorld(e)
 
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
@@ -94,6 +85,28 @@ func TestFeedWithGraphQLWSClient(t *testing.T) {
 			t.Errorf("got\n%s\nwant both client tests passed", got)
 		}
 	})
+}
+
+// nodeSetup readies a Node.js client test in dir: it returns node's path and
+// the contract's absolute path, with dir's packages installed.
+func nodeSetup(t *testing.T, dir string) (node, contract string) {
+	t.Helper()
+	node = lookTool(t, "node")
+	npmInstall(t, dir)
+	contract, err := filepath.Abs(contractPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return node, contract
+}
+
+// nodeWorld is what the Node.js client tests work in: the tenant "acme" with
+// an OWNER, a MEMBER and a project "Rocket" (its ID).
+func nodeWorld(e *graphtest.Env) (owner, member graphtest.User, project string) {
+	owner, member = e.Register("Owner"), e.Register("Member")
+	e.CreateTenant(owner, "acme")
+	e.AddMember(owner, "acme", member, "MEMBER")
+	return owner, member, e.CreateProject(owner.Caller("acme"), "Rocket")
 }
 
 // npmInstall installs dir's locked packages unless they are there.
