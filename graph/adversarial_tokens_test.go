@@ -85,16 +85,9 @@ func TestAdversarialForgedTokens(t *testing.T) {
 // fails unless the server closes it with 4403 before acknowledging.
 func advRefusedSocket(t *testing.T, e *graphtest.Env, payload map[string]any) {
 	t.Helper()
+	conn := wsDial(t, e, payload)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	conn, _, err := websocket.Dial(ctx, wsURL(e.URL), &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
-	if err != nil {
-		t.Fatalf("dial: %v", err)
-	}
-	defer conn.CloseNow()
-	if err := wsjson.Write(ctx, conn, map[string]any{"type": "connection_init", "payload": payload}); err != nil {
-		t.Fatal(err)
-	}
 	for {
 		var m wsMessage
 		err := wsjson.Read(ctx, conn, &m)

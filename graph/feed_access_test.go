@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/coder/websocket/wsjson"
 
 	"tenantgraph/graph/graphtest"
 	"tenantgraph/internal/auth"
@@ -67,32 +66,7 @@ func TestFeedRefusesBadCredentials(t *testing.T) {
 			{"unknown tenant ID", map[string]any{"Authorization": "Bearer " + owner.Token, "X-Tenant-ID": globalid.Encode(999999)}},
 		}
 		for _, tc := range cases {
-			t.Run(tc.name, func(t *testing.T) {
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				defer cancel()
-				conn, _, err := websocket.Dial(ctx, wsURL(e.URL), &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
-				if err != nil {
-					t.Fatalf("dial: %v", err)
-				}
-				defer conn.CloseNow()
-				if err := wsjson.Write(ctx, conn, map[string]any{"type": "connection_init", "payload": tc.payload}); err != nil {
-					t.Fatal(err)
-				}
-				for {
-					var m wsMessage
-					err := wsjson.Read(ctx, conn, &m)
-					if err == nil {
-						if m.Type == "connection_ack" {
-							t.Fatalf("got connection_ack, want the socket closed with 4403")
-						}
-						continue // connection_error comes before the close
-					}
-					if got := websocket.CloseStatus(err); got != 4403 {
-						t.Errorf("close status: got %d (%v), want 4403", got, err)
-					}
-					return
-				}
-			})
+			t.Run(tc.name, func(t *testing.T) { advRefusedSocket(t, e, tc.payload) })
 		}
 	})
 }

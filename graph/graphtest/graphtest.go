@@ -365,23 +365,33 @@ func (r *Response) Decode(t testing.TB, v any) {
 // Do POSTs an operation as c.
 func (e *Env) Do(c Caller, query string, vars map[string]any) *Response {
 	e.T.Helper()
-	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
-	if err != nil {
-		e.T.Fatal(err)
-	}
-	req, err := http.NewRequest(http.MethodPost, e.URL, bytes.NewReader(body))
-	if err != nil {
-		e.T.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	return e.send(c, req)
+	return e.post(c, nil, map[string]any{"query": query, "variables": vars})
 }
 
 // DoWith is Do with extra request headers (such as Origin, or
 // X-Forwarded-For for a server that trusts a proxy).
 func (e *Env) DoWith(c Caller, header http.Header, query string, vars map[string]any) *Response {
 	e.T.Helper()
-	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
+	return e.post(c, header, map[string]any{"query": query, "variables": vars})
+}
+
+// DoOperation POSTs the named operation of a document (such as the contract).
+func (e *Env) DoOperation(c Caller, document, operationName string, vars map[string]any) *Response {
+	e.T.Helper()
+	return e.post(c, nil, map[string]any{"query": document, "operationName": operationName, "variables": vars})
+}
+
+// Post POSTs any JSON request body (such as an Automatic Persisted Query
+// with extensions and no query) as c and decodes the GraphQL response.
+func (e *Env) Post(c Caller, request any) *Response {
+	e.T.Helper()
+	return e.post(c, nil, request)
+}
+
+// post sends request as a JSON body with header added, as c.
+func (e *Env) post(c Caller, header http.Header, request any) *Response {
+	e.T.Helper()
+	body, err := json.Marshal(request)
 	if err != nil {
 		e.T.Fatal(err)
 	}
@@ -391,37 +401,6 @@ func (e *Env) DoWith(c Caller, header http.Header, query string, vars map[string
 	}
 	for k, v := range header {
 		req.Header[k] = v
-	}
-	req.Header.Set("Content-Type", "application/json")
-	return e.send(c, req)
-}
-
-// DoOperation POSTs the named operation of a document (such as the contract).
-func (e *Env) DoOperation(c Caller, document, operationName string, vars map[string]any) *Response {
-	e.T.Helper()
-	body, err := json.Marshal(map[string]any{"query": document, "operationName": operationName, "variables": vars})
-	if err != nil {
-		e.T.Fatal(err)
-	}
-	req, err := http.NewRequest(http.MethodPost, e.URL, bytes.NewReader(body))
-	if err != nil {
-		e.T.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	return e.send(c, req)
-}
-
-// Post POSTs any JSON request body (such as an Automatic Persisted Query
-// with extensions and no query) as c and decodes the GraphQL response.
-func (e *Env) Post(c Caller, request any) *Response {
-	e.T.Helper()
-	body, err := json.Marshal(request)
-	if err != nil {
-		e.T.Fatal(err)
-	}
-	req, err := http.NewRequest(http.MethodPost, e.URL, bytes.NewReader(body))
-	if err != nil {
-		e.T.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	return e.send(c, req)
