@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -121,6 +122,16 @@ func newFanOut(tb testing.TB, e *graphtest.Env, n int, where clientPlacement) *f
 	runtime.ReadMemStats(&after)
 	f.heapPerConn = float64(int64(after.HeapInuse)-int64(before.HeapInuse)) / float64(n)
 	f.stackPerConn = float64(int64(after.StackInuse)-int64(before.StackInuse)) / float64(n)
+	if dir := os.Getenv("FANOUT_PROFILES"); dir != "" {
+		for _, name := range []string{"heap", "goroutine"} {
+			out, err := os.Create(filepath.Join(dir, "fanout-"+name+".pprof"))
+			if err != nil {
+				tb.Fatal(err)
+			}
+			_ = pprof.Lookup(name).WriteTo(out, 0)
+			_ = out.Close()
+		}
+	}
 	for _, c := range f.conns {
 		go f.read(c)
 	}

@@ -91,7 +91,7 @@ func NewSchema(c Deps) graphql.ExecutableSchema {
 			broker:   c.Broker,
 			guard:    c.WebhookGuard,
 			metrics:  c.Metrics,
-			feed:     newFeedLoader(c.Client),
+			feed:     newFeedHub(c.Client, c.Logger),
 		},
 		Directives: DirectiveRoot{
 			HasRole:       hasRole,

@@ -2,11 +2,9 @@ package graph
 
 import (
 	"context"
-	"fmt"
+	"log/slog"
 	"sync"
 	"time"
-
-	"github.com/graph-gophers/dataloader/v7"
 
 	"tenantgraph/ent"
 	"tenantgraph/ent/notification"
@@ -14,122 +12,235 @@ import (
 	"tenantgraph/graph/model"
 	"tenantgraph/internal/apperr"
 	"tenantgraph/internal/notify"
+	"tenantgraph/internal/pubsub"
 	"tenantgraph/internal/viewer"
 )
 
 // notificationFeed streams the caller's in-app notifications in the
 // connection's tenant. Each event names a committed notification; the feed
-// loader reads it (batched with the other subscribers' reads) and hands it
-// over only if the caller is its recipient in this tenant. The
-// broker disconnects a subscriber that falls behind (the stream then ends);
-// the stream also ends with the connection, on server shutdown and when the
-// token expires (the websocket's context carries its expiry).
+// hub reads it (in one query with the other subscribers' events) and hands
+// it over only if the caller is its recipient in this tenant. A subscriber
+// that falls pubsub.DefaultBuffer notifications behind is disconnected (the
+// stream then ends); the stream also ends with the connection, on server
+// shutdown and when the token expires (the websocket's context carries its
+// expiry).
 func (r *Resolver) notificationFeed(ctx context.Context) (<-chan *ent.Notification, error) {
 	release, err := takeSubscriptionSlot(ctx)
 	if err != nil {
 		return nil, err
 	}
 	v := viewer.FromContext(ctx)
-	sub := r.broker.Subscribe(v.TenantID, v.UserID)
-	out := make(chan *ent.Notification, 1)
+	s := &feedSubscriber{
+		tenantID: v.TenantID,
+		userID:   v.UserID,
+		out:      make(chan *ent.Notification, pubsub.DefaultBuffer),
+	}
 	r.metrics.Subscriptions(+1)
-	go func() {
-		defer r.metrics.Subscriptions(-1)
-		defer release()
-		defer close(out)
-		defer sub.Close()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case ev, ok := <-sub.C:
-				if !ok {
-					return
-				}
-				n, err := r.feed.load(ctx, v, ev.NotificationID)
-				if err != nil || n == nil {
-					continue // gone, or not the caller's: nothing to push
-				}
-				select {
-				case out <- n:
-				case <-ctx.Done():
-					return
-				}
-			}
-		}
-	}()
-	return out, nil
+	s.cleanup = func() {
+		release()
+		r.metrics.Subscriptions(-1)
+	}
+	// The subscription needs no goroutine of its own while it waits: the
+	// broker hands events to the hub, and the hub pushes to out. gqlgen
+	// cancels ctx once the stream has ended, whatever ended it, so the
+	// AfterFunc does not outlive the subscription.
+	context.AfterFunc(ctx, s.end)
+	sub := r.broker.SubscribeFunc(v.TenantID, v.UserID, func(ev pubsub.Event) bool {
+		return r.feed.enqueue(s, ev.NotificationID)
+	}, s.ended)
+	s.mu.Lock()
+	s.sub = sub
+	ended := s.done
+	s.mu.Unlock()
+	if ended { // ctx ended, or the broker was closed, while subscribing
+		sub.Close()
+	}
+	return s.out, nil
 }
 
-// feedLoader reads the notifications that live subscriptions are about to
+// feedSubscriber is one live notificationAdded subscription.
+type feedSubscriber struct {
+	tenantID, userID int
+	sub              *pubsub.Subscription
+	cleanup          func()
+
+	mu   sync.Mutex
+	out  chan *ent.Notification // closed by end
+	done bool
+}
+
+// push hands n to the subscription; one whose buffer is full (its client
+// is not reading) is ended instead.
+func (s *feedSubscriber) push(n *ent.Notification) {
+	s.mu.Lock()
+	if s.done {
+		s.mu.Unlock()
+		return
+	}
+	select {
+	case s.out <- n:
+		s.mu.Unlock()
+	default:
+		s.mu.Unlock()
+		s.end()
+	}
+}
+
+// end closes the stream (gqlgen then completes the subscription) and gives
+// back what it held. It runs once, whichever comes first: the connection's
+// context ends, or the subscriber falls behind.
+func (s *feedSubscriber) end() {
+	if sub := s.finish(); sub != nil {
+		sub.Close()
+	}
+}
+
+// ended is end when the broker has ended the subscription (closing, or
+// dropping a subscriber the hub could not queue for): the broker calls it
+// from the subscription's Close, so it must not close it again.
+func (s *feedSubscriber) ended() { s.finish() }
+
+// finish closes the stream and releases what the subscription held, once;
+// it returns the broker subscription to close, or nil if it had already
+// finished (or notificationFeed is still subscribing: it closes it then).
+func (s *feedSubscriber) finish() *pubsub.Subscription {
+	s.mu.Lock()
+	if s.done {
+		s.mu.Unlock()
+		return nil
+	}
+	s.done = true
+	close(s.out)
+	sub := s.sub
+	s.mu.Unlock()
+	s.cleanup()
+	return sub
+}
+
+// feedHub reads the notifications that live subscriptions are about to
 // push, many at a time. One broadcast to a thousand subscribers (a project
-// submitted in a large tenant) then costs a few queries instead of three
-// thousand: the keys that arrive within feedWait go out as one batch.
+// submitted in a large tenant) then costs a few queries instead of a
+// thousand: the broker's deliveries queue here, and one goroutine, started
+// when the queue fills from empty, reads them in batches of up to
+// feedBatch IDs and pushes each row to its subscriber.
 //
 // A batch mixes recipients, so it cannot run as any one subscriber. It is
-// system work: the query runs under privacy.Allow, and load then applies
+// system work: the query runs under privacy.Allow, and deliver then applies
 // the Notification policy itself, handing a row over only to a subscriber
 // who is its recipient in its tenant (graph/feed_loader_test.go forges
 // events to prove it).
-type feedLoader struct {
+type feedHub struct {
 	client *ent.Client
-	loader *dataloader.Loader[int, *ent.Notification]
+	log    *slog.Logger
+
+	mu       sync.Mutex
+	queue    []feedItem
+	draining bool
+}
+
+type feedItem struct {
+	to *feedSubscriber
+	id int
 }
 
 const (
-	feedWait    = 250 * time.Microsecond
-	feedBatch   = 1000 // IDs per query: within every database's bind limit
+	feedBatch   = 1000    // IDs per query: within every database's bind limit
+	feedQueue   = 1 << 16 // deliveries waiting at most; past it, subscribers are dropped
 	feedTimeout = 10 * time.Second
 )
 
-func newFeedLoader(c *ent.Client) *feedLoader {
-	f := &feedLoader{client: c}
-	f.loader = dataloader.NewBatchedLoader(f.batch,
-		dataloader.WithWait[int, *ent.Notification](feedWait),
-		dataloader.WithBatchCapacity[int, *ent.Notification](feedBatch),
-		// Every read goes to the database: a notification's read flag
-		// changes, and the loader lives as long as the server.
-		dataloader.WithCache[int, *ent.Notification](&dataloader.NoCache[int, *ent.Notification]{}))
-	return f
+func newFeedHub(c *ent.Client, log *slog.Logger) *feedHub {
+	return &feedHub{client: c, log: log}
 }
 
-// load returns notification id with its project and task if v is its
-// recipient in v's tenant; nil if it is not v's or no longer exists.
-func (f *feedLoader) load(ctx context.Context, v *viewer.Viewer, id int) (*ent.Notification, error) {
-	n, err := f.loader.Load(ctx, id)()
-	if err != nil || n == nil {
-		return nil, err
+// enqueue queues notification id for s. It is called from the broker's
+// Publish and must not block; false (the queue is full: the database
+// cannot keep up) drops s as a subscriber that fell behind.
+func (h *feedHub) enqueue(s *feedSubscriber, id int) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.queue) >= feedQueue {
+		return false
 	}
-	if n.TenantID != v.TenantID || n.RecipientID != v.UserID {
-		return nil, nil
+	h.queue = append(h.queue, feedItem{to: s, id: id})
+	if !h.draining {
+		h.draining = true
+		go h.drain()
 	}
-	return n, nil
+	return true
 }
 
-// batch reads many notifications in one query (and one each for their
-// projects and tasks). The context is the first subscriber's: it is
-// detached from that subscriber's cancellation, so one client leaving does
-// not fail the others' reads.
-func (f *feedLoader) batch(ctx context.Context, ids []int) []*dataloader.Result[*ent.Notification] {
-	ctx, cancel := context.WithTimeout(privacy.DecisionContext(context.WithoutCancel(ctx), privacy.Allow), feedTimeout)
+// drain delivers the queue until it is empty. Only one drain runs at a
+// time, so each subscriber gets its notifications in the order published.
+func (h *feedHub) drain() {
+	for {
+		h.mu.Lock()
+		items := h.queue
+		h.queue = nil
+		if len(items) == 0 {
+			h.draining = false
+			h.mu.Unlock()
+			return
+		}
+		h.mu.Unlock()
+		for len(items) > 0 {
+			n := batchOf(items)
+			h.deliver(items[:n])
+			items = items[n:]
+		}
+	}
+}
+
+// batchOf returns how many items from the start of items name at most
+// feedBatch distinct notifications.
+func batchOf(items []feedItem) int {
+	seen := make(map[int]struct{}, min(len(items), feedBatch))
+	for i, it := range items {
+		if _, ok := seen[it.id]; !ok {
+			if len(seen) == feedBatch {
+				return i
+			}
+			seen[it.id] = struct{}{}
+		}
+	}
+	return len(items)
+}
+
+// deliver reads the items' notifications, with their projects and tasks, in
+// one query (and one each for projects and tasks) and pushes each to its
+// subscriber if the subscriber is its recipient in its tenant.
+func (h *feedHub) deliver(items []feedItem) {
+	ids := make([]int, 0, len(items))
+	seen := make(map[int]struct{}, len(items))
+	for _, it := range items {
+		if _, ok := seen[it.id]; !ok {
+			seen[it.id] = struct{}{}
+			ids = append(ids, it.id)
+		}
+	}
+	ctx, cancel := context.WithTimeout(privacy.DecisionContext(context.Background(), privacy.Allow), feedTimeout)
 	defer cancel()
-	ns, err := f.client.Notification.Query().
+	ns, err := h.client.Notification.Query().
 		Where(notification.IDIn(ids...)).
 		WithProject().WithTask().
 		All(ctx)
+	if err != nil {
+		// The rows are committed and stay readable through the
+		// notifications query; only their live delivery is lost.
+		h.log.Error("loading notifications for the live feed", "error", err.Error(), "notifications", len(ids))
+		return
+	}
 	byID := make(map[int]*ent.Notification, len(ns))
 	for _, n := range ns {
 		byID[n.ID] = n
 	}
-	out := make([]*dataloader.Result[*ent.Notification], len(ids))
-	for i, id := range ids {
-		if err != nil {
-			out[i] = &dataloader.Result[*ent.Notification]{Error: fmt.Errorf("loading notifications for the feed: %w", err)}
+	for _, it := range items {
+		n := byID[it.id] // nil: gone since
+		if n == nil || n.TenantID != it.to.tenantID || n.RecipientID != it.to.userID {
 			continue
 		}
-		out[i] = &dataloader.Result[*ent.Notification]{Data: byID[id]} // nil: gone
+		it.to.push(n)
 	}
-	return out
 }
 
 type subscriptionCapKey struct{}

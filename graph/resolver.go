@@ -25,7 +25,7 @@ type Resolver struct {
 	broker   pubsub.Broker
 	guard    notify.WebhookGuard
 	metrics  *metrics.Metrics
-	feed     *feedLoader
+	feed     *feedHub
 }
 
 // tx returns the client of the mutation's transaction (see tx.go): every

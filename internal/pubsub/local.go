@@ -10,12 +10,15 @@ import (
 // before it is considered stuck and disconnected.
 const DefaultBuffer = 64
 
-// Subscription is one subscriber's stream of events. C is closed when the
-// subscription ends: Close was called, the broker closed, or the subscriber
-// fell DefaultBuffer events behind (Dropped then reports true).
+// Subscription is one subscriber's stream of events. A subscription made by
+// Subscribe has its events on C, which is closed when the subscription
+// ends: Close was called, the broker closed, or the subscriber fell its
+// buffer behind (Dropped then reports true). One made by SubscribeFunc has
+// no C: its events are handed to a function.
 type Subscription struct {
 	C       <-chan Event
-	c       chan Event
+	deliver func(Event) bool
+	end     func()
 	key     key
 	local   *Local
 	once    sync.Once
@@ -42,8 +45,8 @@ type Local struct {
 	closed bool
 }
 
-// NewLocal returns an in-process broker whose subscribers buffer up to
-// buffer events (DefaultBuffer when buffer <= 0).
+// NewLocal returns an in-process broker whose channel subscribers buffer up
+// to buffer events (DefaultBuffer when buffer <= 0).
 func NewLocal(buffer int) *Local {
 	if buffer <= 0 {
 		buffer = DefaultBuffer
@@ -57,9 +60,7 @@ func (l *Local) Publish(_ context.Context, events ...Event) error {
 	l.mu.RLock()
 	for _, e := range events {
 		for s := range l.subs[key{e.TenantID, e.UserID}] {
-			select {
-			case s.c <- e:
-			default:
+			if !s.deliver(e) {
 				slow = append(slow, s)
 			}
 		}
@@ -69,14 +70,42 @@ func (l *Local) Publish(_ context.Context, events ...Event) error {
 	return nil
 }
 
-// Subscribe registers a subscriber of one (tenant, user).
+// Subscribe registers a subscriber of one (tenant, user) whose events are
+// buffered on its channel C.
 func (l *Local) Subscribe(tenantID, userID int) *Subscription {
 	c := make(chan Event, l.buffer)
-	s := &Subscription{C: c, c: c, key: key{tenantID, userID}, local: l}
+	s := &Subscription{
+		C: c,
+		deliver: func(e Event) bool {
+			select {
+			case c <- e:
+				return true
+			default:
+				return false
+			}
+		},
+		end: func() { close(c) },
+	}
+	return l.add(s, tenantID, userID)
+}
+
+// SubscribeFunc registers a subscriber of one (tenant, user) that needs no
+// goroutine of its own to wait for events: Publish calls deliver with each
+// event, under the broker's read lock, so deliver must not block or call
+// the broker. deliver returns false when the subscriber cannot take the
+// event, which ends the subscription as one that fell behind. end is called
+// once when the subscription ends, whatever ends it (Close included),
+// after which deliver is not called again.
+func (l *Local) SubscribeFunc(tenantID, userID int, deliver func(Event) bool, end func()) *Subscription {
+	return l.add(&Subscription{deliver: deliver, end: end}, tenantID, userID)
+}
+
+func (l *Local) add(s *Subscription, tenantID, userID int) *Subscription {
+	s.key, s.local = key{tenantID, userID}, l
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
-		s.once.Do(func() { close(c) })
+		s.once.Do(s.end)
 		return s
 	}
 	if l.subs[s.key] == nil {
@@ -99,7 +128,8 @@ func (l *Local) Subscribers() int {
 
 // remove ends subs under one lock (a burst of drops, or Close with many
 // subscribers, must not queue behind publishers once per subscription), then
-// closes their channels: no Publish can reach them any more.
+// calls their end functions (closing a channel subscriber's C): no Publish
+// can reach them any more.
 func (l *Local) remove(subs []*Subscription, dropped bool) {
 	if len(subs) == 0 {
 		return
@@ -120,7 +150,7 @@ func (l *Local) remove(subs []*Subscription, dropped bool) {
 	}
 	l.mu.Unlock()
 	for _, s := range subs {
-		s.once.Do(func() { close(s.c) })
+		s.once.Do(s.end)
 	}
 }
 

@@ -19,8 +19,12 @@ type Broker interface {
 	// Publish sends committed events to every subscriber of their
 	// (tenant, user), on every instance.
 	Publish(ctx context.Context, events ...Event) error
-	// Subscribe returns a subscription to the events of one (tenant, user).
+	// Subscribe returns a subscription to the events of one (tenant, user),
+	// buffered on a channel.
 	Subscribe(tenantID, userID int) *Subscription
+	// SubscribeFunc returns a subscription to the events of one (tenant,
+	// user) that are handed to deliver (see Local.SubscribeFunc).
+	SubscribeFunc(tenantID, userID int, deliver func(Event) bool, end func()) *Subscription
 	// Close ends every subscription.
 	Close() error
 }
