@@ -47,7 +47,7 @@ func (r *Resolver) notificationFeed(ctx context.Context) (<-chan *ent.Notificati
 	context.AfterFunc(ctx, s.end)
 	sub := r.broker.SubscribeFunc(v.TenantID, v.UserID, func(ev pubsub.Event) bool {
 		return r.feed.enqueue(s, ev.NotificationID)
-	}, s.ended)
+	}, s.end)
 	s.mu.Lock()
 	s.sub = sub
 	ended := s.done
@@ -88,17 +88,13 @@ func (s *feedSubscriber) push(n *ent.Notification) {
 
 // end closes the stream (gqlgen then completes the subscription) and gives
 // back what it held. It runs once, whichever comes first: the connection's
-// context ends, or the subscriber falls behind.
+// context ends, the subscriber falls behind, or the broker ends the
+// subscription (closing; its Close from here then does nothing).
 func (s *feedSubscriber) end() {
 	if sub := s.finish(); sub != nil {
 		sub.Close()
 	}
 }
-
-// ended is end when the broker has ended the subscription (closing, or
-// dropping a subscriber the hub could not queue for): the broker calls it
-// from the subscription's Close, so it must not close it again.
-func (s *feedSubscriber) ended() { s.finish() }
 
 // finish closes the stream and releases what the subscription held, once;
 // it returns the broker subscription to close, or nil if it had already

@@ -21,7 +21,7 @@ type Subscription struct {
 	end     func()
 	key     key
 	local   *Local
-	once    sync.Once
+	ended   atomic.Bool // end has been called
 	dropped atomic.Bool
 }
 
@@ -105,7 +105,7 @@ func (l *Local) add(s *Subscription, tenantID, userID int) *Subscription {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
-		s.once.Do(s.end)
+		s.finish()
 		return s
 	}
 	if l.subs[s.key] == nil {
@@ -150,7 +150,16 @@ func (l *Local) remove(subs []*Subscription, dropped bool) {
 	}
 	l.mu.Unlock()
 	for _, s := range subs {
-		s.once.Do(s.end)
+		s.finish()
+	}
+}
+
+// finish calls s.end once. A flag rather than a sync.Once: end may itself
+// call Close (the subscriber ending its side), which must return, not wait
+// for the end in progress.
+func (s *Subscription) finish() {
+	if s.ended.CompareAndSwap(false, true) {
+		s.end()
 	}
 }
 

@@ -3,6 +3,7 @@ package pubsub_test
 import (
 	"context"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -236,6 +237,77 @@ func TestSubscriptionCloseIsIdempotent(t *testing.T) {
 		t.Errorf("the other subscription: got notification %d, want 1", e.NotificationID)
 	}
 	s.Close()
+}
+
+// A SubscribeFunc subscriber gets its (tenant, user)'s events by a call; it
+// is dropped when deliver refuses one, and its end function runs exactly
+// once however it ends, also when it closes its own subscription from
+// there, which must not deadlock.
+func TestLocalSubscribeFunc(t *testing.T) {
+	l := pubsub.NewLocal(0)
+	var (
+		mu      sync.Mutex
+		got     []int
+		refuse  bool
+		endings = map[string]int{}
+	)
+	subscribe := func(name string, user int) *pubsub.Subscription {
+		var s *pubsub.Subscription
+		s = l.SubscribeFunc(1, user, func(e pubsub.Event) bool {
+			mu.Lock()
+			defer mu.Unlock()
+			if refuse && name == "refusing" {
+				return false
+			}
+			if name == "taking" {
+				got = append(got, e.NotificationID)
+			}
+			return true
+		}, func() {
+			mu.Lock()
+			endings[name]++
+			mu.Unlock()
+			if s != nil { // nil: ended within SubscribeFunc (the broker is closed)
+				s.Close() // the subscriber ending its own side as well
+			}
+		})
+		return s
+	}
+	taking, refusing, leaving := subscribe("taking", 10), subscribe("refusing", 10), subscribe("leaving", 20)
+
+	ev := func(user, id int) pubsub.Event { return pubsub.Event{TenantID: 1, UserID: user, NotificationID: id} }
+	within(t, time.Second, "Publish", func() { _ = l.Publish(context.Background(), ev(10, 1), ev(20, 2), ev(10, 3)) })
+	mu.Lock()
+	refuse = true
+	mu.Unlock()
+	within(t, time.Second, "Publish", func() { _ = l.Publish(context.Background(), ev(10, 4)) })
+	within(t, time.Second, "Close", leaving.Close)
+	within(t, time.Second, "Close", leaving.Close)
+	within(t, time.Second, "Publish", func() { _ = l.Publish(context.Background(), ev(20, 5), ev(10, 6)) })
+
+	mu.Lock()
+	if want := []int{1, 3, 4, 6}; !slices.Equal(got, want) {
+		t.Errorf("the taking subscriber's events: got %v, want %v", got, want)
+	}
+	if endings["refusing"] != 1 || endings["leaving"] != 1 || endings["taking"] != 0 {
+		t.Errorf("end calls: got %v, want refusing 1, leaving 1, taking 0", endings)
+	}
+	mu.Unlock()
+	if !refusing.Dropped() || leaving.Dropped() || taking.Dropped() {
+		t.Errorf("Dropped: refusing %v, leaving %v, taking %v; want true, false, false", refusing.Dropped(), leaving.Dropped(), taking.Dropped())
+	}
+	if got := l.Subscribers(); got != 1 {
+		t.Errorf("Subscribers: got %d, want 1", got)
+	}
+
+	within(t, time.Second, "Close", func() { _ = l.Close() })
+	late := subscribe("late", 10)
+	mu.Lock()
+	if endings["taking"] != 1 || endings["late"] != 1 {
+		t.Errorf("end calls after the broker closed: got %v, want taking 1 and late 1", endings)
+	}
+	mu.Unlock()
+	late.Close()
 }
 
 // TestLocalConcurrentUse is for -race: publishers, subscribers that read a
