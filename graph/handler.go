@@ -78,6 +78,10 @@ type Deps struct {
 	// WebsocketInitTimeout is how long a websocket may go without
 	// connection_init before it is closed with 4408 (default 10s).
 	WebsocketInitTimeout time.Duration
+	// WebsocketPingInterval is how often the server pings a
+	// graphql-transport-ws client (default 25s); one that has sent nothing
+	// since the previous ping is disconnected.
+	WebsocketPingInterval time.Duration
 }
 
 // NewSchema returns the executable schema with its resolvers and directives.
@@ -122,6 +126,9 @@ func NewHandler(c Deps) *handler.Server {
 	if c.WebsocketInitTimeout <= 0 {
 		c.WebsocketInitTimeout = 10 * time.Second
 	}
+	if c.WebsocketPingInterval <= 0 {
+		c.WebsocketPingInterval = 25 * time.Second
+	}
 	srv := handler.New(NewSchema(c))
 	srv.AddTransport(transport.Websocket{
 		PayloadReadLimit: &c.WebsocketMessageBytes,
@@ -131,6 +138,7 @@ func NewHandler(c Deps) *handler.Server {
 			},
 			writeTimeout: c.WebsocketWriteTimeout,
 			initTimeout:  c.WebsocketInitTimeout,
+			pingInterval: c.WebsocketPingInterval,
 		},
 		InitFunc: websocketInit(c),
 		// A backstop only: protocolConn closes first, with 4408 (gqlgen's
@@ -142,7 +150,8 @@ func NewHandler(c Deps) *handler.Server {
 				c.Metrics.Connections(-1)
 			}
 		},
-		PingPongInterval: 25 * time.Second,
+		// No PingPongInterval: protocolConn pings on a timer instead of
+		// gqlgen's goroutine per connection.
 	})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
@@ -219,10 +228,11 @@ type cancelKey struct{}
 
 // websocketConns accepts websockets through gqlgen's coder/websocket adapter
 // and wraps each connection twice: boundedConn gives its writes a deadline,
-// and protocolConn (wsprotocol.go) holds the client to graphql-transport-ws.
+// and protocolConn (wsprotocol.go) holds the client to graphql-transport-ws
+// and keeps the connection alive.
 type websocketConns struct {
 	transport.CoderWebsocketImplementation
-	writeTimeout, initTimeout time.Duration
+	writeTimeout, initTimeout, pingInterval time.Duration
 }
 
 func (b websocketConns) Accept(w http.ResponseWriter, r *http.Request, o transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
@@ -230,7 +240,7 @@ func (b websocketConns) Accept(w http.ResponseWriter, r *http.Request, o transpo
 	if err != nil {
 		return nil, err
 	}
-	return newProtocolConn(&boundedConn{WebsocketConn: conn, timeout: b.writeTimeout}, b.initTimeout), nil
+	return newProtocolConn(&boundedConn{WebsocketConn: conn, timeout: b.writeTimeout}, b.initTimeout, b.pingInterval), nil
 }
 
 // boundedConn gives every websocket write a deadline. gqlgen's adapter

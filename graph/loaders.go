@@ -2,10 +2,12 @@ package graph
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/graph-gophers/dataloader/v7"
+	"github.com/vektah/gqlparser/v2/ast"
 
 	"tenantgraph/ent"
 	"tenantgraph/ent/membership"
@@ -14,11 +16,24 @@ import (
 // loaders batch the reads that ent's eager loading does not reach: fields
 // with hand-written resolvers, such as User.memberships under a members
 // list. They are made per operation (a websocket runs many operations; one
-// cache across them would serve stale data) and only for queries: a
-// mutation's reads must see its own uncommitted writes, so they go through
-// the transaction instead.
+// cache across them would serve stale data), when first used, and only for
+// queries: a mutation's reads must see its own uncommitted writes, so they
+// go through the transaction instead, and a subscription lives for hours,
+// over which a loader's cache would go stale.
 type loaders struct {
-	membershipsByUser *dataloader.Loader[int, []*ent.Membership]
+	ext    loaderExtension
+	once   sync.Once
+	byUser *dataloader.Loader[int, []*ent.Membership]
+}
+
+// membershipsByUser is the operation's loader of users' memberships.
+func (l *loaders) membershipsByUser() *dataloader.Loader[int, []*ent.Membership] {
+	l.once.Do(func() {
+		l.byUser = dataloader.NewBatchedLoader(l.ext.membershipsByUser,
+			dataloader.WithWait[int, []*ent.Membership](loaderWait),
+			dataloader.WithBatchCapacity[int, []*ent.Membership](500))
+	})
+	return l.byUser
 }
 
 // loaderWait is how long a loader collects keys before it queries. Sibling
@@ -27,7 +42,7 @@ const loaderWait = 3 * time.Millisecond
 
 type loadersKey struct{}
 
-// loaderExtension installs fresh loaders on every query operation.
+// loaderExtension gives every query operation its loaders.
 type loaderExtension struct{ client *ent.Client }
 
 var _ interface {
@@ -39,15 +54,10 @@ func (loaderExtension) ExtensionName() string                   { return "Loader
 func (loaderExtension) Validate(graphql.ExecutableSchema) error { return nil }
 
 func (e loaderExtension) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
-	if oc := graphql.GetOperationContext(ctx); isMutation(oc) {
+	if oc := graphql.GetOperationContext(ctx); oc == nil || oc.Operation == nil || oc.Operation.Operation != ast.Query {
 		return next(ctx)
 	}
-	l := &loaders{
-		membershipsByUser: dataloader.NewBatchedLoader(e.membershipsByUser,
-			dataloader.WithWait[int, []*ent.Membership](loaderWait),
-			dataloader.WithBatchCapacity[int, []*ent.Membership](500)),
-	}
-	return next(context.WithValue(ctx, loadersKey{}, l))
+	return next(context.WithValue(ctx, loadersKey{}, &loaders{ext: e}))
 }
 
 func loadersFrom(ctx context.Context) *loaders {

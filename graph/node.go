@@ -91,7 +91,7 @@ func userVisible(ctx context.Context, c *ent.Client, id int) (bool, error) {
 func userMemberships(ctx context.Context, u *ent.User) ([]*ent.Membership, error) {
 	own := u.ID == viewer.FromContext(ctx).UserID
 	if l := loadersFrom(ctx); l != nil && !own {
-		return l.membershipsByUser.Load(ctx, u.ID)()
+		return l.membershipsByUser().Load(ctx, u.ID)()
 	}
 	if own {
 		ctx = viewer.WithOwnMemberships(ctx)

@@ -35,19 +35,32 @@ var errProtocol = errors.New("graphql-transport-ws protocol violation")
 // passes through NextReader before gqlgen reads it, and every server
 // message through WriteJSON, which is where a subscription's end shows.
 // Other subprotocols (the legacy graphql-ws) pass through unchecked.
+//
+// It also keeps the connection alive, on timers rather than a goroutine of
+// its own (gqlgen's keep-alive holds one per connection): every
+// pingInterval it sends a ping, and if nothing at all came from the client
+// since the previous ping, it takes the peer for gone and closes the
+// socket. graphql-ws clients answer pings with pongs by themselves.
 type protocolConn struct {
 	*boundedConn
 	checked bool // the subprotocol is graphql-transport-ws
 
-	mu       sync.Mutex
-	initSeen bool
-	running  map[string]struct{} // subscribe ids not yet completed or failed
-	timer    *time.Timer
+	mu           sync.Mutex
+	initSeen     bool
+	running      map[string]struct{} // subscribe ids not yet completed or failed
+	timer        *time.Timer         // connection_init's deadline
+	pinger       *time.Timer
+	pingInterval time.Duration
+	heard        bool // a message arrived since the last ping
+	closed       bool
 }
 
-func newProtocolConn(c *boundedConn, initTimeout time.Duration) *protocolConn {
-	p := &protocolConn{boundedConn: c, running: map[string]struct{}{}}
-	if p.checked = c.Subprotocol() == "graphql-transport-ws"; p.checked && initTimeout > 0 {
+func newProtocolConn(c *boundedConn, initTimeout, pingInterval time.Duration) *protocolConn {
+	p := &protocolConn{boundedConn: c, running: map[string]struct{}{}, pingInterval: pingInterval, heard: true}
+	if p.checked = c.Subprotocol() == "graphql-transport-ws"; !p.checked {
+		return p
+	}
+	if initTimeout > 0 {
 		p.timer = time.AfterFunc(initTimeout, func() {
 			p.mu.Lock()
 			late := !p.initSeen
@@ -57,7 +70,33 @@ func newProtocolConn(c *boundedConn, initTimeout time.Duration) *protocolConn {
 			}
 		})
 	}
+	if pingInterval > 0 {
+		p.pinger = time.AfterFunc(pingInterval, p.ping)
+	}
 	return p
+}
+
+var pingMessage = json.RawMessage(`{"type":"ping"}`)
+
+// ping runs every pingInterval: it closes a connection that has been silent
+// since the last ping and pings one that has not.
+func (p *protocolConn) ping() {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	alive := p.heard
+	p.heard = false
+	if alive {
+		p.pinger.Reset(p.pingInterval)
+	}
+	p.mu.Unlock()
+	if !alive {
+		_ = p.Close() // the read fails and gqlgen ends the connection
+		return
+	}
+	_ = p.boundedConn.WriteJSON(pingMessage)
 }
 
 // clientMessage is what NextReader checks of a client's message.
@@ -76,6 +115,9 @@ func (p *protocolConn) NextReader() (int, io.Reader, error) {
 	if err != nil {
 		return kind, nil, err
 	}
+	p.mu.Lock()
+	p.heard = true
+	p.mu.Unlock()
 	if code, reason := p.check(data); code != 0 {
 		_ = p.WriteClose(code, reason)
 		return kind, nil, errProtocol
@@ -144,8 +186,14 @@ func (p *protocolConn) WriteJSON(v any) error {
 }
 
 func (p *protocolConn) Close() error {
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
 	if p.timer != nil {
 		p.timer.Stop()
+	}
+	if p.pinger != nil {
+		p.pinger.Stop()
 	}
 	return p.boundedConn.Close()
 }

@@ -143,3 +143,71 @@ func closeStatus(ctx context.Context, conn *websocket.Conn) websocket.StatusCode
 		}
 	}
 }
+
+// The server pings a graphql-transport-ws client every
+// WebsocketPingInterval. A client that answers (graphql-ws does by itself)
+// stays connected; one that has sent nothing since the previous ping is
+// taken for gone: its socket is closed and its subscription ends.
+func TestWebsocketKeepAlive(t *testing.T) {
+	const interval = 150 * time.Millisecond
+	e := graphtest.NewWithOptions(t, graphtest.Dialects(t)[0], graphtest.Options{
+		Deps: func(d *graph.Deps) { d.WebsocketPingInterval = interval },
+	})
+	owner := e.Register("Owner")
+	e.CreateTenant(owner, "alive")
+	init := map[string]any{"Authorization": "Bearer " + owner.Token, "X-Tenant-Slug": "alive"}
+	feed := `{"type":"subscribe","id":"1","payload":{"query":"subscription { notificationAdded { id } }"}}`
+
+	t.Run("a client that answers stays", func(t *testing.T) {
+		conn := dialRaw(t, e)
+		initialise(t, conn, init)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*interval)
+		defer cancel()
+		pings := 0
+		for pings < 5 {
+			var m wsMessage
+			if err := wsjson.Read(ctx, conn, &m); err != nil {
+				t.Fatalf("after %d pings: %v", pings, err)
+			}
+			if m.Type != "ping" {
+				t.Fatalf("got %s, want ping", m.Type)
+			}
+			pings++
+			if err := conn.Write(ctx, websocket.MessageText, []byte(`{"type":"pong"}`)); err != nil {
+				t.Fatalf("pong: %v", err)
+			}
+		}
+	})
+
+	t.Run("a silent client is disconnected", func(t *testing.T) {
+		before := subscribers(t, e)
+		conn := dialRaw(t, e)
+		initialise(t, conn, init)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := conn.Write(ctx, websocket.MessageText, []byte(feed)); err != nil {
+			t.Fatal(err)
+		}
+		waitSubscribers(t, e, before+1, 5*time.Second)
+		start := time.Now()
+		pings := 0
+		for {
+			var m wsMessage
+			if err := wsjson.Read(ctx, conn, &m); err != nil {
+				if ctx.Err() != nil {
+					t.Fatalf("still connected after %d unanswered pings", pings)
+				}
+				break
+			}
+			if m.Type == "ping" {
+				pings++
+			}
+		}
+		// The subscribe counts as hearing from the client once: the first
+		// ping finds it alive, the second finds nothing since.
+		if waited := time.Since(start); pings < 1 || waited < interval {
+			t.Errorf("disconnected after %v and %d pings, want after a ping went unanswered", waited, pings)
+		}
+		waitSubscribers(t, e, before, 5*time.Second)
+	})
+}
