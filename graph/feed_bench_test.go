@@ -101,6 +101,9 @@ func newFanOut(tb testing.TB, e *graphtest.Env, n int, where clientPlacement) *f
 	} else {
 		raiseFileLimit(tb, n+256) // the child inherits the limit for its ends
 	}
+	if os.Getenv("FANOUT_PROFILES") != "" {
+		runtime.MemProfileRate = 1 // every allocation, for the heap profile
+	}
 	f := &fanOut{e: e, owner: e.Register("Owner"), n: n, receipts: make(chan receipt, n)}
 	tenant, err := globalid.Decode(e.CreateTenant(f.owner, "crowd"))
 	if err != nil {
@@ -131,6 +134,7 @@ func newFanOut(tb testing.TB, e *graphtest.Env, n int, where clientPlacement) *f
 			_ = pprof.Lookup(name).WriteTo(out, 0)
 			_ = out.Close()
 		}
+		runtime.MemProfileRate = 512 << 10 // Go's default again, for what follows
 	}
 	for _, c := range f.conns {
 		go f.read(c)
@@ -467,12 +471,36 @@ func TestFanOutThousandSubscribers(t *testing.T) {
 	})
 }
 
+// profileCPU writes a CPU profile of the server process to name in
+// $FANOUT_PROFILES until stop is called; without FANOUT_PROFILES it does
+// nothing. Unlike -cpuprofile, it leaves out connecting the subscribers.
+func profileCPU(tb testing.TB, name string) (stop func()) {
+	dir := os.Getenv("FANOUT_PROFILES")
+	if dir == "" {
+		return func() {}
+	}
+	out, err := os.Create(filepath.Join(dir, name))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(out); err != nil {
+		tb.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		_ = out.Close()
+	}
+}
+
 // BenchmarkFanOut measures one broadcast to fanOutSubscribers() live
 // subscribers per op: latency percentiles from the start of the mutation to
 // each receipt (as the client process reads it), and the memory each idle
 // connection holds in the server. The clients run in a child process, so
 // this process holds only the server's ends. SQLite always; PostgreSQL too
-// when TEST_DATABASE_URL is set. FANOUT_SUBSCRIBERS=10000 for the large run.
+// when TEST_DATABASE_URL is set. FANOUT_SUBSCRIBERS=10000 for the large run;
+// FANOUT_PROFILES=<dir> writes profiles there: the heap and goroutines of
+// the idle connections (every allocation sampled, which slows the run) and
+// the CPU during the broadcasts.
 //
 //	go test ./graph/ -run '^$' -bench BenchmarkFanOut -benchtime 5x
 func BenchmarkFanOut(b *testing.B) {
@@ -482,9 +510,11 @@ func BenchmarkFanOut(b *testing.B) {
 			n := fanOutSubscribers()
 			f := newFanOut(b, graphtest.New(b, d), n, clientsInAnotherOne)
 			var all []time.Duration
+			stop := profileCPU(b, "fanout-"+d+"-cpu.pprof")
 			for i := 0; b.Loop(); i++ { // b.Loop: the setup above runs once
 				all = append(all, f.broadcast(b, fmt.Sprint("Broadcast ", i), time.Minute)...)
 			}
+			stop()
 			slices.Sort(all)
 			b.ReportMetric(float64(n), "subscribers")
 			b.ReportMetric(percentile(all, 50), "p50-ms")

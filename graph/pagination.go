@@ -106,7 +106,13 @@ func checkPageArg(f *ast.Field, name string, v any) *gqlerror.Error {
 // fields, reading their arguments from the document, so a default applied
 // later would leave them unbounded. The document may be shared through the
 // query cache, so the operation and its fragments are rewritten as copies.
+//
+// Most operations name their page sizes (the contract's do); those are left
+// as they are, with nothing copied.
 func applyDefaultPageSize(oc *graphql.OperationContext) {
+	if !lacksPageSize(oc.Operation.SelectionSet, oc.Variables, map[string]bool{}) {
+		return
+	}
 	d := &pageDefaults{vars: oc.Variables, fragments: map[string]*ast.FragmentDefinition{}}
 	if oc.Doc != nil {
 		doc := *oc.Doc
@@ -126,6 +132,42 @@ func applyDefaultPageSize(oc *graphql.OperationContext) {
 	oc.Operation = &op
 }
 
+// lacksPageSize reports whether set asks for a connection field with neither
+// first nor last, through fragments too.
+func lacksPageSize(set ast.SelectionSet, vars map[string]any, seen map[string]bool) bool {
+	for _, sel := range set {
+		switch s := sel.(type) {
+		case *ast.Field:
+			if isPaged(s) {
+				if args := s.ArgumentMap(vars); args["first"] == nil && args["last"] == nil {
+					return true
+				}
+			}
+			if lacksPageSize(s.SelectionSet, vars, seen) {
+				return true
+			}
+		case *ast.InlineFragment:
+			if lacksPageSize(s.SelectionSet, vars, seen) {
+				return true
+			}
+		case *ast.FragmentSpread:
+			if s.Definition == nil || seen[s.Name] {
+				continue
+			}
+			seen[s.Name] = true
+			if lacksPageSize(s.Definition.SelectionSet, vars, seen) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// isPaged reports whether f is a connection field (it takes first and last).
+func isPaged(f *ast.Field) bool {
+	return f.Definition != nil && f.Definition.Arguments.ForName("first") != nil && f.Definition.Arguments.ForName("last") != nil
+}
+
 type pageDefaults struct {
 	vars      map[string]any
 	fragments map[string]*ast.FragmentDefinition // the copies, by name
@@ -138,7 +180,7 @@ func (d *pageDefaults) rewrite(set ast.SelectionSet) ast.SelectionSet {
 		case *ast.Field:
 			c := *s
 			c.SelectionSet = d.rewrite(s.SelectionSet)
-			if s.Definition != nil && s.Definition.Arguments.ForName("first") != nil && s.Definition.Arguments.ForName("last") != nil {
+			if isPaged(s) {
 				args := s.ArgumentMap(d.vars)
 				if args["first"] == nil && args["last"] == nil {
 					c.Arguments = withDefaultFirst(s)
