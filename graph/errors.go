@@ -57,8 +57,10 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			kind, message = apperr.Forbidden, "access denied"
 		case errors.As(err, &valErr):
 			kind, message = apperr.Invalid, fmt.Sprintf("invalid value for %s", valErr.Name)
-		case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-			kind, message = apperr.Internal, "the request was cancelled or timed out"
+		case cancelled(ctx, err):
+			kind, message = apperr.Cancelled, "the request was cancelled"
+		case errors.Is(err, context.DeadlineExceeded):
+			kind, message = apperr.Internal, "the request timed out"
 		default:
 			kind = apperr.Internal
 		}
@@ -73,6 +75,26 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 		gqlErr.Extensions["code"] = string(kind)
 		return gqlErr
 	}
+}
+
+// cancelled reports whether err is the request's own end rather than a
+// failure: the request's context was cancelled (the client went away or
+// completed its subscription, or the server is shutting down), whatever the
+// error it caused says (lib/pq's "canceling statement due to user request"
+// does not wrap context.Canceled). A deadline that passed is not a
+// cancellation: it is the server's timeout, or a token's expiry.
+func cancelled(ctx context.Context, err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(ctx.Err(), context.Canceled)
+}
+
+// asCancelled returns err as a Cancelled error if it is the request's own
+// end (see cancelled), else err unchanged: for errors that reach the client
+// without the error presenter (the session lookup, the transaction).
+func asCancelled(ctx context.Context, err error) error {
+	if err != nil && apperr.KindOf(err) == apperr.Internal && cancelled(ctx, err) {
+		return apperr.New(apperr.Cancelled, "the request was cancelled")
+	}
+	return err
 }
 
 // requestError reports whether err is gqlgen's own complaint about the

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -34,7 +35,8 @@ func TestErrorPresenterMapping(t *testing.T) {
 		{"ent not found", &ent.NotFoundError{}, "NOT_FOUND", "not found", false},
 		{"privacy deny", fmt.Errorf("q: %w", privacy.Deny), "FORBIDDEN", "access denied", false},
 		{"driver error is masked", fmt.Errorf("projects: creating: %w", secret), "INTERNAL_SERVER_ERROR", "internal server error", true},
-		{"cancelled", context.Canceled, "INTERNAL_SERVER_ERROR", "the request was cancelled or timed out", true},
+		{"cancelled", fmt.Errorf("querying: %w", context.Canceled), "CANCELLED", "the request was cancelled", false},
+		{"timed out", fmt.Errorf("querying: %w", context.DeadlineExceeded), "INTERNAL_SERVER_ERROR", "the request timed out", true},
 		{"coded gqlgen error is kept", &gqlerror.Error{Message: "Cannot query field", Extensions: map[string]any{"code": "GRAPHQL_VALIDATION_FAILED"}}, "GRAPHQL_VALIDATION_FAILED", "Cannot query field", false},
 	}
 	for _, tc := range cases {
@@ -65,5 +67,40 @@ func TestRecoverFuncMasksPanics(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "boom: SELECT secret") || !strings.Contains(logs.String(), "goroutine") {
 		t.Errorf("log: got %q, want the panic value and its stack", logs.String())
+	}
+}
+
+// A request whose context was cancelled (the client went away) is
+// CANCELLED whatever error its cancellation caused, such as lib/pq's, which
+// does not wrap context.Canceled; one whose deadline passed is the server's
+// timeout, an internal error.
+func TestErrorPresenterCancelledRequest(t *testing.T) {
+	base := graphql.WithResponseContext(context.Background(), graphql.DefaultErrorPresenter, nil)
+	pqCancel := errors.New("pq: canceling statement due to user request")
+	cancelled, cancel := context.WithCancel(base)
+	cancel()
+	expired, cancel := context.WithDeadline(base, time.Now().Add(-time.Second))
+	defer cancel()
+	for _, tc := range []struct {
+		name       string
+		ctx        context.Context
+		wantCode   string
+		wantLogged bool
+	}{
+		{"cancelled request", cancelled, "CANCELLED", false},
+		{"expired request", expired, "INTERNAL_SERVER_ERROR", true},
+		{"live request", base, "INTERNAL_SERVER_ERROR", true},
+	} {
+		var logs bytes.Buffer
+		got := errorPresenter(slog.New(slog.NewTextHandler(&logs, nil)))(tc.ctx, pqCancel)
+		if got.Extensions["code"] != tc.wantCode {
+			t.Errorf("%s: code %v, want %s", tc.name, got.Extensions["code"], tc.wantCode)
+		}
+		if logged := logs.Len() > 0; logged != tc.wantLogged {
+			t.Errorf("%s: logged %v (%s), want %v", tc.name, logged, logs.String(), tc.wantLogged)
+		}
+		if err := asCancelled(tc.ctx, pqCancel); apperr.Is(err, apperr.Cancelled) != (tc.wantCode == "CANCELLED") {
+			t.Errorf("%s: asCancelled gave %v", tc.name, err)
+		}
 	}
 }

@@ -206,7 +206,7 @@ func websocketInit(c Deps) transport.WebsocketInitFunc {
 		}
 		deny := transport.WithWebsocketCloseCode(ctx, 4403)
 		s, err := c.Sessions.Resolve(ctx, c.Client, cred)
-		if err != nil && apperr.KindOf(err) == apperr.Internal {
+		if err = asCancelled(ctx, err); err != nil && apperr.KindOf(err) == apperr.Internal {
 			c.Logger.ErrorContext(ctx, "resolving websocket session", "error", err.Error())
 		}
 		switch {

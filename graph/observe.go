@@ -10,6 +10,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/parser"
 
+	"tenantgraph/internal/apperr"
 	"tenantgraph/internal/metrics"
 	"tenantgraph/internal/tenancy"
 )
@@ -81,13 +82,19 @@ func (e observeExtension) record(ctx context.Context, resp *graphql.Response) {
 	outcome, level := "ok", slog.LevelInfo
 	var codes []string
 	for _, err := range resp.Errors {
-		outcome = "error"
 		code, _ := err.Extensions["code"].(string)
 		if code == "" {
 			code = "UNKNOWN"
 		}
-		if code == "INTERNAL_SERVER_ERROR" {
-			level = slog.LevelError
+		switch {
+		case code == string(apperr.Cancelled):
+			if outcome == "ok" {
+				outcome = "cancelled" // unless another error makes it one
+			}
+		case code == string(apperr.Internal):
+			outcome, level = "error", slog.LevelError
+		default:
+			outcome = "error"
 		}
 		codes = append(codes, code)
 		e.metrics.Error(code)

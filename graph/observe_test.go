@@ -1,9 +1,14 @@
 package graph_test
 
 import (
+	"context"
 	"encoding/json"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
+
+	"entgo.io/ent/dialect"
 
 	"tenantgraph/graph/graphtest"
 )
@@ -73,4 +78,74 @@ func graphqlLines(t *testing.T, logs string) []map[string]any {
 func toJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// TestClientCancellationIsNotAnError: a client that gives up on a request
+// (here a mutation held up behind another transaction's lock) leaves a log
+// line with status "cancelled" and code CANCELLED, no ERROR line, and
+// nothing written.
+func TestClientCancellationIsNotAnError(t *testing.T) {
+	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
+		alice := e.Register("Alice")
+		e.CreateTenant(alice, "gone")
+		ctx := context.Background()
+
+		lock, err := e.DB.SQL.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer lock.Close()
+		held := []string{"BEGIN IMMEDIATE"} // SQLite: the database's write lock
+		if e.Dialect == dialect.Postgres {
+			held = []string{"BEGIN", "LOCK TABLE projects IN ACCESS EXCLUSIVE MODE"}
+		}
+		for _, stmt := range held {
+			if _, err := lock.ExecContext(ctx, stmt); err != nil {
+				t.Fatalf("%s: %v", stmt, err)
+			}
+		}
+
+		// The client gives up after 300 ms, while the mutation waits.
+		reqCtx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		defer cancel()
+		body := `{"query":"mutation GoneAway { createProject(input: {name: \"Half\"}) { id } }"}`
+		req, err := http.NewRequestWithContext(reqCtx, http.MethodPost, e.URL, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+alice.Token)
+		req.Header.Set("X-Tenant-Slug", "gone")
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+			t.Fatalf("the request was answered (%s) while the lock was held", resp.Status)
+		}
+		time.Sleep(200 * time.Millisecond) // the server notices the client has gone
+		if _, err := lock.ExecContext(ctx, "ROLLBACK"); err != nil {
+			t.Fatal(err)
+		}
+
+		var line map[string]any
+		for deadline := time.Now().Add(15 * time.Second); line == nil; time.Sleep(20 * time.Millisecond) {
+			for _, l := range graphqlLines(t, e.Logs()) {
+				if l["operation"] == "GoneAway" {
+					line = l
+				}
+			}
+			if line == nil && time.Now().After(deadline) {
+				t.Fatalf("no log line for the abandoned operation; logs:\n%s", e.Logs())
+			}
+		}
+		if line["status"] != "cancelled" || toJSON(line["codes"]) != `["CANCELLED"]` || line["level"] != "INFO" {
+			t.Errorf("the abandoned operation's line: got %v, want level INFO, status cancelled, codes [CANCELLED]", line)
+		}
+		if strings.Contains(e.Logs(), `"level":"ERROR"`) {
+			t.Errorf("a client's cancellation was logged as an error:\n%s", e.Logs())
+		}
+		var out struct{ Projects struct{ TotalCount int } }
+		e.MustDo(alice.Caller("gone"), `{ projects { totalCount } }`, nil, &out)
+		if out.Projects.TotalCount != 0 {
+			t.Errorf("projects after the abandoned mutation: got %d, want 0", out.Projects.TotalCount)
+		}
+	})
 }

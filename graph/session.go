@@ -36,6 +36,7 @@ func (sessionExtension) Validate(graphql.ExecutableSchema) error { return nil }
 func (e sessionExtension) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 	s, err := e.resolver.Resolve(ctx, e.client, tenancy.CredentialsFrom(ctx))
 	if err != nil {
+		err = asCancelled(ctx, err)
 		// This error bypasses the error presenter: log the detail here, the
 		// client gets only the masked message.
 		if apperr.KindOf(err) == apperr.Internal {

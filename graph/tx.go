@@ -64,12 +64,17 @@ func (e txExtension) InterceptResponse(ctx context.Context, next graphql.Respons
 		return rsp
 	}
 	if rsp == nil || len(rsp.Errors) > 0 {
-		if err := lt.tx.Rollback(); err != nil {
+		// A cancelled request's transaction is rolled back by database/sql
+		// already (Rollback then reports it done).
+		if err := lt.tx.Rollback(); err != nil && !cancelled(ctx, err) {
 			e.log.ErrorContext(ctx, "rolling back transaction", "error", err.Error())
 		}
 		return rsp
 	}
 	if err := lt.tx.Commit(); err != nil {
+		if err = asCancelled(ctx, err); apperr.Is(err, apperr.Cancelled) {
+			return &graphql.Response{Errors: gqlerror.List{codedError(err)}}
+		}
 		e.log.ErrorContext(ctx, "committing transaction", "error", err.Error())
 		return &graphql.Response{Errors: gqlerror.List{codedError(apperr.New(apperr.Internal, "internal server error"))}}
 	}

@@ -21,7 +21,13 @@ const (
 	InvalidTransition Kind = "INVALID_TRANSITION"
 	Conflict          Kind = "CONFLICT"
 	RateLimited       Kind = "RATE_LIMITED"
-	Internal          Kind = "INTERNAL_SERVER_ERROR"
+	// Cancelled: the request ended before its answer was ready, because the
+	// client went away (closed the connection, or sent complete for its
+	// subscription) or the server is shutting down. Nobody reads the
+	// answer; the code is for logs and metrics, where it is not an error of
+	// the server's. A request that ran out of time is Internal.
+	Cancelled Kind = "CANCELLED"
+	Internal  Kind = "INTERNAL_SERVER_ERROR"
 )
 
 // Error is a domain error safe to show to a client: Message never contains
