@@ -71,7 +71,9 @@ func newProtocolConn(c *boundedConn, initTimeout, pingInterval time.Duration) *p
 		})
 	}
 	if pingInterval > 0 {
+		p.mu.Lock() // ping reads pinger under the lock
 		p.pinger = time.AfterFunc(pingInterval, p.ping)
+		p.mu.Unlock()
 	}
 	return p
 }

@@ -1,7 +1,15 @@
 package graph_test
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -210,4 +218,90 @@ func TestWebsocketKeepAlive(t *testing.T) {
 		}
 		waitSubscribers(t, e, before, 5*time.Second)
 	})
+}
+
+// A client may send its first messages in the same packet as the upgrade
+// request, before it has the 101; the server must read them after the
+// upgrade, from what net/http has already buffered. Here the upgrade, a
+// connection_init and a ping go out in one write, and the answers must be
+// connection_ack and pong.
+func TestWebsocketMessagesInTheUpgradePacket(t *testing.T) {
+	e := graphtest.New(t, graphtest.Dialects(t)[0])
+	owner := e.Register("Owner")
+	e.CreateTenant(owner, "early")
+	u, err := url.Parse(e.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.DialTimeout("tcp", u.Host, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+
+	init, _ := json.Marshal(map[string]any{"type": "connection_init", "payload": initPayload(owner.Token, "early")})
+	var out bytes.Buffer
+	fmt.Fprintf(&out, "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"+
+		"Sec-WebSocket-Protocol: graphql-transport-ws\r\n\r\n", u.Path, u.Host)
+	out.Write(clientFrame(init))
+	out.Write(clientFrame([]byte(`{"type":"ping"}`)))
+	if _, err := conn.Write(out.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+
+	r := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(r, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade: got %s, want 101", resp.Status)
+	}
+	for _, want := range []string{"connection_ack", "pong"} {
+		var m wsMessage
+		if err := json.Unmarshal(serverFrame(t, r), &m); err != nil || m.Type != want {
+			t.Fatalf("got %+v (%v), want %s", m, err, want)
+		}
+	}
+}
+
+// clientFrame is a masked text frame, as a client sends it.
+func clientFrame(payload []byte) []byte {
+	mask := [4]byte{1, 2, 3, 4}
+	f := []byte{0x81}
+	switch n := len(payload); {
+	case n < 126:
+		f = append(f, 0x80|byte(n))
+	default:
+		f = append(f, 0x80|126, byte(n>>8), byte(n))
+	}
+	f = append(f, mask[:]...)
+	for i, b := range payload {
+		f = append(f, b^mask[i%4])
+	}
+	return f
+}
+
+// serverFrame reads one unmasked, unfragmented frame and returns its payload.
+func serverFrame(t *testing.T, r *bufio.Reader) []byte {
+	t.Helper()
+	var h [2]byte
+	if _, err := io.ReadFull(r, h[:]); err != nil {
+		t.Fatal(err)
+	}
+	n := int(h[1] & 0x7f)
+	if n == 126 {
+		var l [2]byte
+		if _, err := io.ReadFull(r, l[:]); err != nil {
+			t.Fatal(err)
+		}
+		n = int(l[0])<<8 | int(l[1])
+	}
+	p := make([]byte, n)
+	if _, err := io.ReadFull(r, p); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
