@@ -25,6 +25,7 @@ import (
 
 	"tenantgraph/ent"
 	"tenantgraph/ent/privacy"
+	"tenantgraph/graph"
 	"tenantgraph/graph/graphtest"
 	"tenantgraph/internal/globalid"
 	"tenantgraph/internal/role"
@@ -508,7 +509,9 @@ func BenchmarkFanOut(b *testing.B) {
 	for _, d := range graphtest.Dialects(b) {
 		b.Run(d, func(b *testing.B) {
 			n := fanOutSubscribers()
-			f := newFanOut(b, graphtest.New(b, d), n, clientsInAnotherOne)
+			// Traced fields off, as cmd/server runs without an OTLP endpoint.
+			e := graphtest.NewWithOptions(b, d, graphtest.Options{Deps: func(d *graph.Deps) { d.Tracing = false }})
+			f := newFanOut(b, e, n, clientsInAnotherOne)
 			var all []time.Duration
 			stop := profileCPU(b, "fanout-"+d+"-cpu.pprof")
 			for i := 0; b.Loop(); i++ { // b.Loop: the setup above runs once
