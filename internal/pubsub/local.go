@@ -103,15 +103,16 @@ func (l *Local) SubscribeFunc(tenantID, userID int, deliver func(Event) bool, en
 func (l *Local) add(s *Subscription, tenantID, userID int) *Subscription {
 	s.key, s.local = key{tenantID, userID}, l
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	if l.closed {
-		s.finish()
+		l.mu.Unlock()
+		s.finish() // outside the lock, as remove calls it
 		return s
 	}
 	if l.subs[s.key] == nil {
 		l.subs[s.key] = map[*Subscription]struct{}{}
 	}
 	l.subs[s.key][s] = struct{}{}
+	l.mu.Unlock()
 	return s
 }
 
