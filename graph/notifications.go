@@ -126,8 +126,9 @@ func (s *feedSubscriber) finish() *pubsub.Subscription {
 // who is its recipient in its tenant (graph/feed_loader_test.go forges
 // events to prove it).
 type feedHub struct {
-	client *ent.Client
-	log    *slog.Logger
+	client  *ent.Client
+	log     *slog.Logger
+	retries []time.Duration // waits before reading a failed batch again
 
 	mu       sync.Mutex
 	queue    []feedItem
@@ -145,8 +146,13 @@ const (
 	feedTimeout = 10 * time.Second
 )
 
+// feedRetries are the waits before a failed batch read is tried again:
+// long enough to ride out a dropped connection or a failover's first
+// seconds, short enough that the queue behind it stays small.
+var feedRetries = []time.Duration{100 * time.Millisecond, 500 * time.Millisecond, 2 * time.Second}
+
 func newFeedHub(c *ent.Client, log *slog.Logger) *feedHub {
-	return &feedHub{client: c, log: log}
+	return &feedHub{client: c, log: log, retries: feedRetries}
 }
 
 // enqueue queues notification id for s. It is called from the broker's
@@ -205,6 +211,12 @@ func batchOf(items []feedItem) int {
 // deliver reads the items' notifications, with their projects and tasks, in
 // one query (and one each for projects and tasks) and pushes each to its
 // subscriber if the subscriber is its recipient in its tenant.
+//
+// A failed read is tried again after feedRetries' waits. If it still fails,
+// the items' subscriptions are ended rather than left open without the
+// notifications: the rows are committed and stay readable through the
+// notifications query, and a client whose stream completes knows to read
+// them and subscribe again.
 func (h *feedHub) deliver(items []feedItem) {
 	ids := make([]int, 0, len(items))
 	seen := make(map[int]struct{}, len(items))
@@ -214,16 +226,19 @@ func (h *feedHub) deliver(items []feedItem) {
 			ids = append(ids, it.id)
 		}
 	}
-	ctx, cancel := context.WithTimeout(privacy.DecisionContext(context.Background(), privacy.Allow), feedTimeout)
-	defer cancel()
-	ns, err := h.client.Notification.Query().
-		Where(notification.IDIn(ids...)).
-		WithProject().WithTask().
-		All(ctx)
+	ns, err := h.read(ids)
+	for _, wait := range h.retries {
+		if err == nil {
+			break
+		}
+		time.Sleep(wait)
+		ns, err = h.read(ids)
+	}
 	if err != nil {
-		// The rows are committed and stay readable through the
-		// notifications query; only their live delivery is lost.
-		h.log.Error("loading notifications for the live feed", "error", err.Error(), "notifications", len(ids))
+		h.log.Error("loading notifications for the live feed; ending their subscriptions", "error", err.Error(), "notifications", len(ids))
+		for _, it := range items {
+			it.to.end()
+		}
 		return
 	}
 	byID := make(map[int]*ent.Notification, len(ns))
@@ -237,6 +252,15 @@ func (h *feedHub) deliver(items []feedItem) {
 		}
 		it.to.push(n)
 	}
+}
+
+func (h *feedHub) read(ids []int) ([]*ent.Notification, error) {
+	ctx, cancel := context.WithTimeout(privacy.DecisionContext(context.Background(), privacy.Allow), feedTimeout)
+	defer cancel()
+	return h.client.Notification.Query().
+		Where(notification.IDIn(ids...)).
+		WithProject().WithTask().
+		All(ctx)
 }
 
 type subscriptionCapKey struct{}

@@ -1,8 +1,23 @@
 package graph
 
 import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"path/filepath"
 	"slices"
+	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	"entgo.io/ent/dialect"
+
+	"tenantgraph/ent"
+	"tenantgraph/ent/notification"
+	"tenantgraph/ent/privacy"
+	"tenantgraph/internal/database"
 )
 
 // The feed hub's queue is bounded: while the database is too slow to drain
@@ -47,5 +62,75 @@ func TestFeedHubBatches(t *testing.T) {
 	}
 	if want := []int{feedBatch, 5}; !slices.Equal(sizes, want) {
 		t.Fatalf("batches of %v notifications, want %v", sizes, want)
+	}
+}
+
+// failingQueries fails the next n queries through it.
+type failingQueries struct {
+	dialect.Driver
+	n atomic.Int32
+}
+
+func (f *failingQueries) Query(ctx context.Context, query string, args, v any) error {
+	if f.n.Add(-1) >= 0 {
+		return errors.New("connection reset by peer")
+	}
+	return f.Driver.Query(ctx, query, args, v)
+}
+
+// A batch read that fails is tried again; one that keeps failing ends its
+// subscriptions, so that their clients know to read what they missed,
+// instead of leaving them open without it.
+func TestFeedHubRetriesThenEndsTheStreams(t *testing.T) {
+	ctx := context.Background()
+	fail := &failingQueries{}
+	db, err := database.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "feed.db"), database.Options{
+		Wrap: func(d dialect.Driver) dialect.Driver { fail.Driver = d; return fail },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sys := privacy.DecisionContext(ctx, privacy.Allow)
+	c := db.Client
+	tenant := c.Tenant.Create().SetName("Acme").SetSlug("acme").SaveX(sys)
+	user := c.User.Create().SetEmail("a@example.test").SetName("A").SetPasswordHash("x").SaveX(sys)
+	note := c.Notification.Create().SetTenantID(tenant.ID).SetRecipientID(user.ID).
+		SetKind(notification.KindTASK_ASSIGNED).SetTitle("Assigned").SetBody("").SaveX(sys)
+
+	var logs bytes.Buffer
+	h := newFeedHub(c, slog.New(slog.NewJSONHandler(&logs, nil)))
+	h.retries = []time.Duration{time.Millisecond, time.Millisecond}
+	subscriber := func() *feedSubscriber {
+		return &feedSubscriber{tenantID: tenant.ID, userID: user.ID, out: make(chan *ent.Notification, 1), cleanup: func() {}}
+	}
+	next := func(s *feedSubscriber) (*ent.Notification, bool) {
+		select {
+		case n, ok := <-s.out:
+			return n, ok
+		case <-time.After(5 * time.Second):
+			t.Fatal("nothing from the hub within 5s")
+			return nil, false
+		}
+	}
+
+	fail.n.Store(2) // the first read and one retry fail
+	s := subscriber()
+	h.enqueue(s, note.ID)
+	if n, ok := next(s); !ok || n.ID != note.ID {
+		t.Fatalf("after two failed reads: got %v (open %v), want notification %d", n, ok, note.ID)
+	}
+
+	fail.n.Store(3) // the read and both retries fail
+	s = subscriber()
+	h.enqueue(s, note.ID)
+	if n, ok := next(s); ok {
+		t.Fatalf("after three failed reads: got %v, want the stream ended", n)
+	}
+	if !strings.Contains(logs.String(), "connection reset by peer") {
+		t.Errorf("log: got %q, want the read's error", logs.String())
 	}
 }
