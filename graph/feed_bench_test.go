@@ -102,7 +102,10 @@ func newFanOut(tb testing.TB, e *graphtest.Env, n int, where clientPlacement) *f
 	} else {
 		raiseFileLimit(tb, n+256) // the child inherits the limit for its ends
 	}
-	if os.Getenv("FANOUT_PROFILES") != "" {
+	if dir := os.Getenv("FANOUT_PROFILES"); dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			tb.Fatal(err)
+		}
 		runtime.MemProfileRate = 1 // every allocation, for the heap profile
 	}
 	f := &fanOut{e: e, owner: e.Register("Owner"), n: n, receipts: make(chan receipt, n)}
@@ -128,7 +131,7 @@ func newFanOut(tb testing.TB, e *graphtest.Env, n int, where clientPlacement) *f
 	f.stackPerConn = float64(int64(after.StackInuse)-int64(before.StackInuse)) / float64(n)
 	if dir := os.Getenv("FANOUT_PROFILES"); dir != "" {
 		for _, name := range []string{"heap", "goroutine"} {
-			out, err := os.Create(filepath.Join(dir, "fanout-"+name+".pprof"))
+			out, err := os.Create(filepath.Join(dir, "fanout-"+e.Dialect+"-"+name+".pprof"))
 			if err != nil {
 				tb.Fatal(err)
 			}
