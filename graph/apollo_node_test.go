@@ -21,7 +21,7 @@ func TestApolloClient(t *testing.T) {
 	dir := filepath.Join("..", "test", "apollo-client")
 	node, contract := nodeSetup(t, dir)
 	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
-		owner, member, project := nodeWorld(e)
+		owner, member, project := feedWorld(e)
 
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()

@@ -171,10 +171,7 @@ func TestFeedStuckSubscriberBlocksNoOne(t *testing.T) {
 
 func TestFeedLeavesNoGoroutines(t *testing.T) {
 	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
-		owner, member := e.Register("Owner"), e.Register("Member")
-		e.CreateTenant(owner, "acme")
-		e.AddMember(owner, "acme", member, "MEMBER")
-		project := e.CreateProject(owner.Caller("acme"), "Rocket")
+		owner, member, project := feedWorld(e)
 		// Warm up what lives as long as the server (idle HTTP connections,
 		// pools) before counting.
 		warm := subscribe(t, e, member, "acme")
@@ -241,10 +238,7 @@ func goroutineDump() string {
 
 func TestFeedEndsOnServerShutdown(t *testing.T) {
 	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
-		owner, member := e.Register("Owner"), e.Register("Member")
-		e.CreateTenant(owner, "acme")
-		e.AddMember(owner, "acme", member, "MEMBER")
-		project := e.CreateProject(owner.Caller("acme"), "Rocket")
+		owner, member, project := feedWorld(e)
 
 		// A second HTTP server for the same handler, run the way cmd/server
 		// runs it, so that its shutdown can be triggered.

@@ -25,7 +25,7 @@ var nodeClientDir = filepath.Join("..", "test", "graphql-ws")
 func TestFeedWithGraphQLWSClient(t *testing.T) {
 	node, contract := nodeSetup(t, nodeClientDir)
 	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
-		owner, member, project := nodeWorld(e)
+		owner, member, project := feedWorld(e)
 
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
@@ -98,15 +98,6 @@ func nodeSetup(t *testing.T, dir string) (node, contract string) {
 		t.Fatal(err)
 	}
 	return node, contract
-}
-
-// nodeWorld is what the Node.js client tests work in: the tenant "acme" with
-// an OWNER, a MEMBER and a project "Rocket" (its ID).
-func nodeWorld(e *graphtest.Env) (owner, member graphtest.User, project string) {
-	owner, member = e.Register("Owner"), e.Register("Member")
-	e.CreateTenant(owner, "acme")
-	e.AddMember(owner, "acme", member, "MEMBER")
-	return owner, member, e.CreateProject(owner.Caller("acme"), "Rocket")
 }
 
 // npmInstall installs dir's locked packages unless they are there.

@@ -47,6 +47,15 @@ func initPayload(token, slug string) map[string]any {
 	return map[string]any{"Authorization": "Bearer " + token, "X-Tenant-Slug": slug}
 }
 
+// feedWorld is what most feed tests work in: the tenant "acme" with an
+// OWNER, a MEMBER and a project "Rocket" (its ID).
+func feedWorld(e *graphtest.Env) (owner, member graphtest.User, project string) {
+	owner, member = e.Register("Owner"), e.Register("Member")
+	e.CreateTenant(owner, "acme")
+	e.AddMember(owner, "acme", member, "MEMBER")
+	return owner, member, e.CreateProject(owner.Caller("acme"), "Rocket")
+}
+
 // dialFeed opens a connection to url, sends connection_init and waits for
 // the ack, then subscribes with query (the feed). It does not start
 // reading: see read.
@@ -347,10 +356,7 @@ func TestFeedDeliversEachNotificationOnce(t *testing.T) {
 
 func TestFeedPushesOnlyAfterCommit(t *testing.T) {
 	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
-		owner, member := e.Register("Owner"), e.Register("Member")
-		e.CreateTenant(owner, "acme")
-		e.AddMember(owner, "acme", member, "MEMBER")
-		project := e.CreateProject(owner.Caller("acme"), "Rocket")
+		owner, member, project := feedWorld(e)
 		feed := subscribe(t, e, member, "acme")
 
 		// The first field writes a task and its notification; the second
