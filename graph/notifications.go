@@ -186,29 +186,31 @@ func (h *feedHub) drain() {
 		}
 		h.mu.Unlock()
 		for len(items) > 0 {
-			n := batchOf(items)
-			h.deliver(items[:n])
+			n, ids := batchOf(items)
+			h.deliver(items[:n], ids)
 			items = items[n:]
 		}
 	}
 }
 
 // batchOf returns how many items from the start of items name at most
-// feedBatch distinct notifications.
-func batchOf(items []feedItem) int {
-	seen := make(map[int]struct{}, min(len(items), feedBatch))
+// feedBatch distinct notifications, and those notifications' IDs.
+func batchOf(items []feedItem) (int, []int) {
+	ids := make([]int, 0, min(len(items), feedBatch))
+	seen := make(map[int]struct{}, cap(ids))
 	for i, it := range items {
 		if _, ok := seen[it.id]; !ok {
-			if len(seen) == feedBatch {
-				return i
+			if len(ids) == feedBatch {
+				return i, ids
 			}
 			seen[it.id] = struct{}{}
+			ids = append(ids, it.id)
 		}
 	}
-	return len(items)
+	return len(items), ids
 }
 
-// deliver reads the items' notifications, with their projects and tasks, in
+// deliver reads the items' notifications (ids), with their projects and tasks, in
 // one query (and one each for projects and tasks) and pushes each to its
 // subscriber if the subscriber is its recipient in its tenant.
 //
@@ -217,15 +219,7 @@ func batchOf(items []feedItem) int {
 // notifications: the rows are committed and stay readable through the
 // notifications query, and a client whose stream completes knows to read
 // them and subscribe again.
-func (h *feedHub) deliver(items []feedItem) {
-	ids := make([]int, 0, len(items))
-	seen := make(map[int]struct{}, len(items))
-	for _, it := range items {
-		if _, ok := seen[it.id]; !ok {
-			seen[it.id] = struct{}{}
-			ids = append(ids, it.id)
-		}
-	}
+func (h *feedHub) deliver(items []feedItem, ids []int) {
 	ns, err := h.read(ids)
 	for _, wait := range h.retries {
 		if err == nil {

@@ -49,10 +49,13 @@ func TestFeedHubBatches(t *testing.T) {
 	}
 	var sizes []int
 	for len(items) > 0 {
-		n := batchOf(items)
+		n, ids := batchOf(items)
 		distinct := map[int]bool{}
 		for _, it := range items[:n] {
 			distinct[it.id] = true
+		}
+		if len(ids) != len(distinct) {
+			t.Fatalf("batchOf named %d IDs for %d distinct notifications", len(ids), len(distinct))
 		}
 		if len(distinct) > feedBatch {
 			t.Fatalf("a batch names %d notifications, want at most %d", len(distinct), feedBatch)
