@@ -117,9 +117,6 @@ func (p *protocolConn) NextReader() (int, io.Reader, error) {
 	if err != nil {
 		return kind, nil, err
 	}
-	p.mu.Lock()
-	p.heard = true
-	p.mu.Unlock()
 	if code, reason := p.check(data); code != 0 {
 		_ = p.WriteClose(code, reason)
 		return kind, nil, errProtocol
@@ -136,6 +133,7 @@ func (p *protocolConn) check(data []byte) (int, string) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.heard = true // the client is alive (an invalid message closes the socket anyway)
 	switch *m.Type {
 	case "connection_init":
 		if p.initSeen {
