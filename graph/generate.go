@@ -1,3 +1,3 @@
 package graph
 
-//go:generate sh -c "cd .. && go tool gqlgen generate"
+//go:generate sh -c "cd .. && go run ./cmd/graphgen"

@@ -1,0 +1,126 @@
+package graph
+
+import (
+	"context"
+
+	"github.com/99designs/gqlgen/graphql"
+	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/vektah/gqlparser/v2/ast"
+)
+
+// The executor in generated.go calls marshalSlice and newDeferredGroup where
+// gqlgen's own executor calls graphql.MarshalSliceConcurrently and
+// graphql.NewDeferredGroup; cmd/graphgen makes that change after gqlgen has
+// written the file, and says why.
+
+// marshalSlice marshals a list's elements, as graphql.MarshalSliceConcurrently
+// does, but one after the other when nothing in the elements' selection set
+// reaches a field one of our resolvers answers (concurrentFields). Every
+// other field under such a list is an ent field or an ent edge that entgql
+// has already loaded, so a goroutine per element (its start, its stack
+// growing, the wait) costs more than the element itself. A list that does
+// reach a resolver keeps gqlgen's goroutine per element, so that resolvers
+// behind a dataloader batch across its elements instead of each waiting out
+// the loader's window in turn.
+func marshalSlice(ctx context.Context, length int, workerLimit int64, omitPanicHandler bool, marshalElement func(context.Context, int) graphql.Marshaler) graphql.Array {
+	if length < 2 || !inMemory(graphql.GetFieldContext(ctx)) {
+		return graphql.MarshalSliceConcurrently(ctx, length, workerLimit, omitPanicHandler, marshalElement)
+	}
+	ret := make(graphql.Array, length)
+	for i := range length {
+		// As MarshalSliceConcurrently: each element has its own field
+		// context, carrying its index into paths, and a panic in one
+		// becomes an error and a null for that element alone.
+		childCtx := graphql.WithFieldContext(ctx, &graphql.FieldContext{Index: &i})
+		if omitPanicHandler {
+			ret[i] = marshalElement(childCtx, i)
+			continue
+		}
+		ret[i] = marshalGuarded(childCtx, i, marshalElement)
+	}
+	return ret
+}
+
+func marshalGuarded(ctx context.Context, i int, marshalElement func(context.Context, int) graphql.Marshaler) (ret graphql.Marshaler) {
+	defer func() {
+		if r := recover(); r != nil {
+			graphql.AddError(ctx, graphql.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	return marshalElement(ctx, i)
+}
+
+// inMemoryLists remembers, per list field of a parsed operation, whether its
+// selection set is free of concurrentFields. Parsed operations are cached and
+// reused (handler.go's query cache), so the same *ast.Field comes back on
+// every request of an operation; the bound keeps arbitrary queries from
+// growing it.
+var inMemoryLists, _ = lru.New[*ast.Field, bool](4096)
+
+// inMemory reports whether the list that fc resolves can be marshalled
+// without a goroutine per element. A list inside a list (fc is an element,
+// with no field of its own) keeps gqlgen's default.
+func inMemory(fc *graphql.FieldContext) bool {
+	if fc == nil || fc.Field.Field == nil {
+		return false
+	}
+	f := fc.Field.Field
+	if v, ok := inMemoryLists.Get(f); ok {
+		return v
+	}
+	v := !reachesConcurrent(f.SelectionSet, 0)
+	inMemoryLists.Add(f, v)
+	return v
+}
+
+// reachesConcurrent reports whether set, fragments included, selects one of
+// concurrentFields at any depth. A field on an interface or a union counts
+// when any type has a resolver of that name, and a fragment it cannot see
+// (or nesting deeper than any valid operation here) counts too: when in
+// doubt, stay concurrent.
+func reachesConcurrent(set ast.SelectionSet, depth int) bool {
+	if depth > 64 {
+		return true
+	}
+	for _, sel := range set {
+		switch s := sel.(type) {
+		case *ast.Field:
+			if objs, ok := concurrentFields[s.Name]; ok {
+				if s.ObjectDefinition == nil || s.ObjectDefinition.Kind != ast.Object || objs[s.ObjectDefinition.Name] {
+					return true
+				}
+			}
+			if reachesConcurrent(s.SelectionSet, depth+1) {
+				return true
+			}
+		case *ast.InlineFragment:
+			if reachesConcurrent(s.SelectionSet, depth+1) {
+				return true
+			}
+		case *ast.FragmentSpread:
+			if s.Definition == nil || reachesConcurrent(s.Definition.SelectionSet, depth+1) {
+				return true
+			}
+		default:
+			return true
+		}
+	}
+	return false
+}
+
+// newDeferredGroup returns the @defer group for an object whose fields are
+// fields: gqlgen's own when one of them is deferred, and otherwise an empty
+// one, which the generated code never touches (it reads the group only for
+// a deferred field, and after the fields only when the group holds one).
+// gqlgen builds the full group for every object it marshals, including the
+// object's path from the root: on ProjectTree that was about 8% of the
+// request's CPU for a query without a single @defer.
+func newDeferredGroup(ctx context.Context, fields []graphql.CollectedField) graphql.DeferredGroup {
+	for i := range fields {
+		if fields[i].IsDeferred() {
+			return graphql.NewDeferredGroup(ctx)
+		}
+	}
+	return graphql.DeferredGroup{}
+}
