@@ -1,5 +1,5 @@
 // Command graphgen generates the GraphQL executor: it runs gqlgen exactly as
-// `gqlgen generate` does, on gqlgen.yml, and then changes four things in how
+// `gqlgen generate` does, on gqlgen.yml, and then changes five things in how
 // the executor resolves fields whose data is already in memory. Run it from
 // the repository root (`go generate ./...` does, through graph/generate.go).
 //
@@ -25,6 +25,16 @@
 //     builds gqlgen's group only when one of the object's fields is deferred.
 //  4. Every object is written by graph.marshalObject, which writes the same
 //     JSON as gqlgen's FieldSet without a map and a heap copy per field.
+//  5. A field that is a plain struct field of scalar or enum type (a
+//     project's name, a comment's body: most of any response) is marshalled
+//     straight from the struct, without a field context, a trip through the
+//     field middleware and three closures. Field interceptors
+//     (graphql.FieldInterceptor) therefore see only the fields that resolve
+//     through a method or a resolver, as the tracing one asks for anyway.
+//     The one difference a client could see: should such a field hold a
+//     value its non-null type cannot encode (a zero time), the error's path
+//     ends at the object rather than at the field; the object is nulled as
+//     before. The NOT NULL columns behind these fields rule it out.
 //
 // It fails when gqlgen's output no longer has the calls it replaces, so that
 // a gqlgen upgrade that changes them is noticed at generation time.
@@ -38,12 +48,14 @@ import (
 	"go/types"
 	"io"
 	"os"
+	"regexp"
 	"sort"
 	"strings"
 
 	"github.com/99designs/gqlgen/api"
 	"github.com/99designs/gqlgen/codegen"
 	"github.com/99designs/gqlgen/codegen/config"
+	"github.com/vektah/gqlparser/v2/ast"
 )
 
 // entPackage is where the ent types the schema binds to live.
@@ -71,7 +83,7 @@ func run(stdout io.Writer) error {
 	if p.concurrent == nil {
 		return errors.New("gqlgen did not hand its code-generation data to the plugin")
 	}
-	if err := rewriteExecutor(cfg.Exec.Filename); err != nil {
+	if err := rewriteExecutor(cfg.Exec.Filename, p.leaves); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "graphgen: %d objects resolve serially; %d fields keep a list concurrent\n", len(p.serial), len(p.fields()))
@@ -83,18 +95,22 @@ func run(stdout io.Writer) error {
 type executorPlan struct {
 	serial     []string
 	concurrent map[string][]string // field name -> object types where it is one of our resolvers
+	leaves     map[string]bool     // "_Object_field" of every scalar and enum field
 }
 
 func (*executorPlan) Name() string { return "tenantgraph-executor-plan" }
 
 func (p *executorPlan) GenerateCode(data *codegen.Data) error {
-	p.concurrent = map[string][]string{}
+	p.concurrent, p.leaves = map[string][]string{}, map[string]bool{}
 	for _, o := range data.Objects {
 		if o.Root {
 			continue
 		}
 		inMemory := fromEnt(o.Type)
 		for _, f := range o.Fields {
+			if k := f.TypeReference.Definition.Kind; k == ast.Scalar || k == ast.Enum {
+				p.leaves["_"+o.Name+"_"+f.Name] = true
+			}
 			if f.IsResolver || (f.MethodHasContext && !fromEnt(o.Type)) {
 				// Ours, or a method of a type outside ent: it may do I/O.
 				p.concurrent[f.Name] = append(p.concurrent[f.Name], o.Name)
@@ -164,7 +180,7 @@ var rewrites = []struct{ from, to string }{
 	{"\n\treturn out\n}", "\n\treturn marshalObject(fields, out)\n}"},
 }
 
-func rewriteExecutor(path string) error {
+func rewriteExecutor(path string, leaves map[string]bool) error {
 	src, err := os.ReadFile(path)
 	if err != nil {
 		return err
@@ -176,9 +192,61 @@ func rewriteExecutor(path string) error {
 		}
 		out = strings.ReplaceAll(out, r.from, r.to)
 	}
+	out, n := inlineStructFields(out, leaves)
+	if n == 0 {
+		return fmt.Errorf("%s: no field resolver has the shape of a plain struct field any more: gqlgen's output changed, so cmd/graphgen needs updating", path)
+	}
 	formatted, err := format.Source([]byte(out))
 	if err != nil {
 		return fmt.Errorf("format %s after rewriting: %w", path, err)
 	}
 	return os.WriteFile(path, formatted, 0o644)
+}
+
+// structField matches the resolver gqlgen writes for a field read straight
+// from a struct field, with no directive (the nil middleware) and a
+// concrete type: its name, the struct field, the Go type and the marshaller.
+var structField = regexp.MustCompile(`(?m)^func \(ec \*executionContext\) (_\w+)\(ctx context\.Context, field graphql\.CollectedField, obj \*[\w.]+\) \(ret graphql\.Marshaler\) \{
+	return graphql\.ResolveField\(
+		ctx,
+		ec\.OperationContext,
+		field,
+		func\(ctx context\.Context, field graphql\.CollectedField\) \(\*graphql\.FieldContext, error\) \{
+			return ec\.fieldContext\w+\(ctx, field\)
+		\},
+		func\(ctx context\.Context\) \(any, error\) \{
+			return obj\.(\w+), nil
+		\},
+		nil,
+		func\(ctx context\.Context, selections ast\.SelectionSet, v ([^)]+)\) graphql\.Marshaler \{
+			return ec\.(marshal[^(\s]+)\(ctx, selections, v\)
+		\},
+		(?:true|false),
+		(?:true|false),
+	\)
+\}
+`)
+
+// inlineStructFields replaces the calls to the resolvers of leaves (scalar
+// and enum fields) that structField matches with their marshaller applied
+// to the struct field, and removes those resolvers. It returns the new
+// source and how many it inlined. A field of object or list type keeps its
+// resolver: the field context it makes is the parent of everything under
+// it (the paths of errors there, and marshalSlice's view of the list).
+func inlineStructFields(src string, leaves map[string]bool) (string, int) {
+	inlined := 0
+	for _, m := range structField.FindAllStringSubmatch(src, -1) {
+		name, goField, goType, marshal := m[1], m[2], m[3], m[4]
+		if !leaves[name] || goType == "any" || strings.HasPrefix(goType, "interface") {
+			continue // a nil interface takes gqlgen's null handling
+		}
+		call := "ec." + name + "(ctx, field, obj)"
+		if !strings.Contains(src, call) {
+			continue
+		}
+		src = strings.ReplaceAll(src, call, "ec."+marshal+"(ctx, field.Selections, obj."+goField+")")
+		src = strings.Replace(src, m[0], "", 1)
+		inlined++
+	}
+	return src, inlined
 }
