@@ -1,0 +1,114 @@
+package graph
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/errcode"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+)
+
+// cannedExecutor answers every request with the same operation error or
+// response, so that two transports can be compared on equal terms.
+type cannedExecutor struct {
+	opErr gqlerror.List
+	resp  *graphql.Response
+}
+
+func (c cannedExecutor) CreateOperationContext(context.Context, *graphql.RawParams) (*graphql.OperationContext, gqlerror.List) {
+	return &graphql.OperationContext{}, c.opErr
+}
+
+func (c cannedExecutor) DispatchOperation(ctx context.Context, _ *graphql.OperationContext) (graphql.ResponseHandler, context.Context) {
+	return func(context.Context) *graphql.Response { return c.resp }, ctx
+}
+
+func (cannedExecutor) DispatchError(_ context.Context, list gqlerror.List) *graphql.Response {
+	return &graphql.Response{Errors: list}
+}
+
+// TestPostTransportMatchesGqlgen holds postTransport to gqlgen's
+// transport.POST: the same status, Content-Type and body for every case,
+// but for json.Marshal's HTML escaping inside the data, which postTransport
+// leaves out.
+func TestPostTransportMatchesGqlgen(t *testing.T) {
+	hasNext := false
+	validation := gqlerror.List{{Message: "Cannot query field \"nope\" on type \"Query\".", Extensions: map[string]any{"code": errcode.ValidationFailed}}}
+	full := &graphql.Response{
+		Errors:     gqlerror.List{{Message: "no <access>", Path: ast.Path{ast.PathName("projects"), ast.PathIndex(0)}, Extensions: map[string]any{"code": "FORBIDDEN"}}},
+		Data:       []byte(`{"projects":[{"name":"R&D <lab>","n":1.5e3,"ok":true,"none":null}]}`),
+		Label:      "later",
+		Path:       ast.Path{ast.PathName("projects")},
+		HasNext:    &hasNext,
+		Extensions: map[string]any{"cost": 3},
+	}
+	cases := []struct {
+		name   string
+		exec   cannedExecutor
+		accept string
+		body   string
+	}{
+		{"data", cannedExecutor{resp: &graphql.Response{Data: []byte(`{"a":"x"}`)}}, "", `{"query":"{a}"}`},
+		{"every key", cannedExecutor{resp: full}, "application/json", `{"query":"{a}"}`},
+		{"no data", cannedExecutor{resp: &graphql.Response{Errors: gqlerror.List{{Message: "boom"}}}}, "", `{"query":"{a}"}`},
+		{"validation error, application/json", cannedExecutor{opErr: validation}, "application/json", `{"query":"{nope}"}`},
+		{"validation error, graphql-response+json", cannedExecutor{opErr: validation}, "application/graphql-response+json", `{"query":"{nope}"}`},
+		{"validation error, no Accept", cannedExecutor{opErr: validation}, "", `{"query":"{nope}"}`},
+		{"validation error, wildcard", cannedExecutor{opErr: validation}, "text/html, */*;q=0.8", `{"query":"{nope}"}`},
+		{"validation error, application/*", cannedExecutor{opErr: validation}, "application/*", `{"query":"{nope}"}`},
+		{"validation error, unknown Accept", cannedExecutor{opErr: validation}, "text/html", `{"query":"{nope}"}`},
+		{"resolver-kind operation error", cannedExecutor{opErr: gqlerror.List{{Message: "limit", Extensions: map[string]any{"code": "COMPLEXITY_LIMIT_EXCEEDED"}}}}, "application/graphql-response+json", `{"query":"{a}"}`},
+		{"malformed JSON", cannedExecutor{}, "", `{"query": `},
+		{"wrong JSON type", cannedExecutor{}, "", `{"query": 5}`},
+		{"variables with numbers", cannedExecutor{resp: &graphql.Response{Data: []byte(`{}`)}}, "", `{"query":"{a}","variables":{"n":12345678901234567890}}`},
+	}
+	serve := func(tr graphql.Transport, exec graphql.GraphExecutor, accept, body string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		if accept != "" {
+			r.Header.Set("Accept", accept)
+		}
+		w := httptest.NewRecorder()
+		if !tr.Supports(r) {
+			t.Fatalf("%T does not support the request", tr)
+		}
+		tr.Do(w, r, exec)
+		return w
+	}
+	// Both sides go through it: postTransport's errors and extensions
+	// still pass through json.Marshal, and only its data is written as is.
+	unescapeHTML := strings.NewReplacer(`\u003c`, "<", `\u003e`, ">", `\u0026`, "&")
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			want := serve(transport.POST{}, c.exec, c.accept, c.body)
+			got := serve(postTransport{}, c.exec, c.accept, c.body)
+			if got.Code != want.Code {
+				t.Errorf("status: got %d, want %d", got.Code, want.Code)
+			}
+			if g, w := got.Header().Values("Content-Type"), want.Header().Values("Content-Type"); strings.Join(g, ";") != strings.Join(w, ";") {
+				t.Errorf("Content-Type: got %q, want %q", g, w)
+			}
+			if g, w := unescapeHTML.Replace(got.Body.String()), unescapeHTML.Replace(want.Body.String()); g != w {
+				t.Errorf("body:\n got %s\nwant %s", g, w)
+			}
+		})
+	}
+}
+
+// TestPostTransportWritesNullForEmptyData: where gqlgen's transport would
+// panic on data that is present but empty, postTransport writes null.
+func TestPostTransportWritesNullForEmptyData(t *testing.T) {
+	r := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(`{"query":"{a}"}`))
+	r.Header.Set("Content-Type", "application/json")
+	w := httptest.NewRecorder()
+	postTransport{}.Do(w, r, cannedExecutor{resp: &graphql.Response{Data: []byte{}, Errors: gqlerror.List{{Message: "boom"}}}})
+	if got, want := w.Body.String(), `{"errors":[{"message":"boom"}],"data":null}`; got != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+}
