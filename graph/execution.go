@@ -173,3 +173,12 @@ func written(before []graphql.CollectedField, alias string) bool {
 	}
 	return false
 }
+
+// withField returns ctx under the field context that gqlgen's ResolveField
+// would make for field, whose value, read straight from a struct, is result.
+// cmd/graphgen calls it only with a fieldContext that cannot fail.
+func withField(ctx context.Context, ec *executionContext, fieldContext func(*executionContext, context.Context, graphql.CollectedField) (*graphql.FieldContext, error), field graphql.CollectedField, result any) context.Context {
+	fc, _ := fieldContext(ec, ctx, field)
+	fc.Result = result
+	return graphql.WithFieldContext(ctx, fc)
+}

@@ -4345,25 +4345,6 @@ func (ec *executionContext) fieldContext_ActivityLog_summary(_ context.Context, 
 	return graphql.NewScalarFieldContext("ActivityLog", field, false, false, "String")
 }
 
-func (ec *executionContext) _ActivityLog_changes(ctx context.Context, field graphql.CollectedField, obj *ent.ActivityLog) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_ActivityLog_changes(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Changes, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []changes.Change) graphql.Marshaler {
-			return ec.marshalNChange2ᚕtenantgraphᚋinternalᚋchangesᚐChangeᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
 func (ec *executionContext) fieldContext_ActivityLog_changes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "ActivityLog",
@@ -4409,25 +4390,6 @@ func (ec *executionContext) fieldContext_ActivityLog_actor(_ context.Context, fi
 	return fc, nil
 }
 
-func (ec *executionContext) _ActivityLogConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.ActivityLogConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_ActivityLogConnection_edges(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Edges, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*ent.ActivityLogEdge) graphql.Marshaler {
-			return ec.marshalOActivityLogEdge2ᚕᚖtenantgraphᚋentᚐActivityLogEdge(ctx, selections, v)
-		},
-		true,
-		false,
-	)
-}
 func (ec *executionContext) fieldContext_ActivityLogConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "ActivityLogConnection",
@@ -4441,25 +4403,6 @@ func (ec *executionContext) fieldContext_ActivityLogConnection_edges(_ context.C
 	return fc, nil
 }
 
-func (ec *executionContext) _ActivityLogConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.ActivityLogConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_ActivityLogConnection_pageInfo(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.PageInfo, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[int]) graphql.Marshaler {
-			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
 func (ec *executionContext) fieldContext_ActivityLogConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "ActivityLogConnection",
@@ -4477,25 +4420,6 @@ func (ec *executionContext) fieldContext_ActivityLogConnection_totalCount(_ cont
 	return graphql.NewScalarFieldContext("ActivityLogConnection", field, false, false, "Int")
 }
 
-func (ec *executionContext) _ActivityLogEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.ActivityLogEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_ActivityLogEdge_node(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Node, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *ent.ActivityLog) graphql.Marshaler {
-			return ec.marshalOActivityLog2ᚖtenantgraphᚋentᚐActivityLog(ctx, selections, v)
-		},
-		true,
-		false,
-	)
-}
 func (ec *executionContext) fieldContext_ActivityLogEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "ActivityLogEdge",
@@ -4521,25 +4445,6 @@ func (ec *executionContext) fieldContext_AuthPayload_expiresAt(_ context.Context
 	return graphql.NewScalarFieldContext("AuthPayload", field, false, false, "Time")
 }
 
-func (ec *executionContext) _AuthPayload_user(ctx context.Context, field graphql.CollectedField, obj *model.AuthPayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_AuthPayload_user(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.User, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
-			return ec.marshalNUser2ᚖtenantgraphᚋentᚐUser(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
 func (ec *executionContext) fieldContext_AuthPayload_user(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "AuthPayload",
@@ -4645,25 +4550,6 @@ func (ec *executionContext) fieldContext_Comment_author(_ context.Context, field
 	return fc, nil
 }
 
-func (ec *executionContext) _CommentConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.CommentConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_CommentConnection_edges(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Edges, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*ent.CommentEdge) graphql.Marshaler {
-			return ec.marshalOCommentEdge2ᚕᚖtenantgraphᚋentᚐCommentEdge(ctx, selections, v)
-		},
-		true,
-		false,
-	)
-}
 func (ec *executionContext) fieldContext_CommentConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "CommentConnection",
@@ -4677,25 +4563,6 @@ func (ec *executionContext) fieldContext_CommentConnection_edges(_ context.Conte
 	return fc, nil
 }
 
-func (ec *executionContext) _CommentConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.CommentConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_CommentConnection_pageInfo(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.PageInfo, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[int]) graphql.Marshaler {
-			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
 func (ec *executionContext) fieldContext_CommentConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "CommentConnection",
@@ -4713,25 +4580,6 @@ func (ec *executionContext) fieldContext_CommentConnection_totalCount(_ context.
 	return graphql.NewScalarFieldContext("CommentConnection", field, false, false, "Int")
 }
 
-func (ec *executionContext) _CommentEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.CommentEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_CommentEdge_node(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Node, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *ent.Comment) graphql.Marshaler {
-			return ec.marshalOComment2ᚖtenantgraphᚋentᚐComment(ctx, selections, v)
-		},
-		true,
-		false,
-	)
-}
 func (ec *executionContext) fieldContext_CommentEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "CommentEdge",
@@ -4829,25 +4677,6 @@ func (ec *executionContext) fieldContext_Membership_user(_ context.Context, fiel
 	return fc, nil
 }
 
-func (ec *executionContext) _MembershipConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.MembershipConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_MembershipConnection_edges(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Edges, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*ent.MembershipEdge) graphql.Marshaler {
-			return ec.marshalOMembershipEdge2ᚕᚖtenantgraphᚋentᚐMembershipEdge(ctx, selections, v)
-		},
-		true,
-		false,
-	)
-}
 func (ec *executionContext) fieldContext_MembershipConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "MembershipConnection",
@@ -4861,25 +4690,6 @@ func (ec *executionContext) fieldContext_MembershipConnection_edges(_ context.Co
 	return fc, nil
 }
 
-func (ec *executionContext) _MembershipConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.MembershipConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_MembershipConnection_pageInfo(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.PageInfo, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[int]) graphql.Marshaler {
-			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
 func (ec *executionContext) fieldContext_MembershipConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "MembershipConnection",
@@ -4897,25 +4707,6 @@ func (ec *executionContext) fieldContext_MembershipConnection_totalCount(_ conte
 	return graphql.NewScalarFieldContext("MembershipConnection", field, false, false, "Int")
 }
 
-func (ec *executionContext) _MembershipEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.MembershipEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_MembershipEdge_node(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Node, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *ent.Membership) graphql.Marshaler {
-			return ec.marshalOMembership2ᚖtenantgraphᚋentᚐMembership(ctx, selections, v)
-		},
-		true,
-		false,
-	)
-}
 func (ec *executionContext) fieldContext_MembershipEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "MembershipEdge",
@@ -6141,25 +5932,6 @@ func (ec *executionContext) fieldContext_Notification_task(_ context.Context, fi
 	return fc, nil
 }
 
-func (ec *executionContext) _NotificationConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.NotificationConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_NotificationConnection_edges(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Edges, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*ent.NotificationEdge) graphql.Marshaler {
-			return ec.marshalONotificationEdge2ᚕᚖtenantgraphᚋentᚐNotificationEdge(ctx, selections, v)
-		},
-		true,
-		false,
-	)
-}
 func (ec *executionContext) fieldContext_NotificationConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "NotificationConnection",
@@ -6173,25 +5945,6 @@ func (ec *executionContext) fieldContext_NotificationConnection_edges(_ context.
 	return fc, nil
 }
 
-func (ec *executionContext) _NotificationConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.NotificationConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_NotificationConnection_pageInfo(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.PageInfo, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[int]) graphql.Marshaler {
-			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
 func (ec *executionContext) fieldContext_NotificationConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "NotificationConnection",
@@ -6209,25 +5962,6 @@ func (ec *executionContext) fieldContext_NotificationConnection_totalCount(_ con
 	return graphql.NewScalarFieldContext("NotificationConnection", field, false, false, "Int")
 }
 
-func (ec *executionContext) _NotificationEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.NotificationEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_NotificationEdge_node(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Node, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *ent.Notification) graphql.Marshaler {
-			return ec.marshalONotification2ᚖtenantgraphᚋentᚐNotification(ctx, selections, v)
-		},
-		true,
-		false,
-	)
-}
 func (ec *executionContext) fieldContext_NotificationEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "NotificationEdge",
@@ -6522,25 +6256,6 @@ func (ec *executionContext) fieldContext_Project_activity(ctx context.Context, f
 	return fc, nil
 }
 
-func (ec *executionContext) _ProjectConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.ProjectConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_ProjectConnection_edges(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Edges, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*ent.ProjectEdge) graphql.Marshaler {
-			return ec.marshalOProjectEdge2ᚕᚖtenantgraphᚋentᚐProjectEdge(ctx, selections, v)
-		},
-		true,
-		false,
-	)
-}
 func (ec *executionContext) fieldContext_ProjectConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "ProjectConnection",
@@ -6554,25 +6269,6 @@ func (ec *executionContext) fieldContext_ProjectConnection_edges(_ context.Conte
 	return fc, nil
 }
 
-func (ec *executionContext) _ProjectConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.ProjectConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_ProjectConnection_pageInfo(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.PageInfo, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[int]) graphql.Marshaler {
-			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
 func (ec *executionContext) fieldContext_ProjectConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "ProjectConnection",
@@ -6590,25 +6286,6 @@ func (ec *executionContext) fieldContext_ProjectConnection_totalCount(_ context.
 	return graphql.NewScalarFieldContext("ProjectConnection", field, false, false, "Int")
 }
 
-func (ec *executionContext) _ProjectEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.ProjectEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_ProjectEdge_node(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Node, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *ent.Project) graphql.Marshaler {
-			return ec.marshalOProject2ᚖtenantgraphᚋentᚐProject(ctx, selections, v)
-		},
-		true,
-		false,
-	)
-}
 func (ec *executionContext) fieldContext_ProjectEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "ProjectEdge",
@@ -7566,25 +7243,6 @@ func (ec *executionContext) fieldContext_Task_comments(ctx context.Context, fiel
 	return fc, nil
 }
 
-func (ec *executionContext) _TaskConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.TaskConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_TaskConnection_edges(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Edges, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*ent.TaskEdge) graphql.Marshaler {
-			return ec.marshalOTaskEdge2ᚕᚖtenantgraphᚋentᚐTaskEdge(ctx, selections, v)
-		},
-		true,
-		false,
-	)
-}
 func (ec *executionContext) fieldContext_TaskConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "TaskConnection",
@@ -7598,25 +7256,6 @@ func (ec *executionContext) fieldContext_TaskConnection_edges(_ context.Context,
 	return fc, nil
 }
 
-func (ec *executionContext) _TaskConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.TaskConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_TaskConnection_pageInfo(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.PageInfo, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[int]) graphql.Marshaler {
-			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
 func (ec *executionContext) fieldContext_TaskConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "TaskConnection",
@@ -7634,25 +7273,6 @@ func (ec *executionContext) fieldContext_TaskConnection_totalCount(_ context.Con
 	return graphql.NewScalarFieldContext("TaskConnection", field, false, false, "Int")
 }
 
-func (ec *executionContext) _TaskEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.TaskEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_TaskEdge_node(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Node, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *ent.Task) graphql.Marshaler {
-			return ec.marshalOTask2ᚖtenantgraphᚋentᚐTask(ctx, selections, v)
-		},
-		true,
-		false,
-	)
-}
 func (ec *executionContext) fieldContext_TaskEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "TaskEdge",
@@ -7809,25 +7429,6 @@ func (ec *executionContext) fieldContext_TenantStats_commentCount(_ context.Cont
 	return graphql.NewScalarFieldContext("TenantStats", field, false, false, "Int")
 }
 
-func (ec *executionContext) _TenantStats_projectsByStatus(ctx context.Context, field graphql.CollectedField, obj *model.TenantStats) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_TenantStats_projectsByStatus(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.ProjectsByStatus, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.ProjectStatusCount) graphql.Marshaler {
-			return ec.marshalNProjectStatusCount2ᚕᚖtenantgraphᚋgraphᚋmodelᚐProjectStatusCountᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
 func (ec *executionContext) fieldContext_TenantStats_projectsByStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "TenantStats",
@@ -7841,25 +7442,6 @@ func (ec *executionContext) fieldContext_TenantStats_projectsByStatus(_ context.
 	return fc, nil
 }
 
-func (ec *executionContext) _TenantStats_tasksByStatus(ctx context.Context, field graphql.CollectedField, obj *model.TenantStats) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_TenantStats_tasksByStatus(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.TasksByStatus, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.TaskStatusCount) graphql.Marshaler {
-			return ec.marshalNTaskStatusCount2ᚕᚖtenantgraphᚋgraphᚋmodelᚐTaskStatusCountᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
 func (ec *executionContext) fieldContext_TenantStats_tasksByStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "TenantStats",
@@ -8160,25 +7742,6 @@ func (ec *executionContext) fieldContext___Field_args(ctx context.Context, field
 	return fc, nil
 }
 
-func (ec *executionContext) ___Field_type(ctx context.Context, field graphql.CollectedField, obj *introspection.Field) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext___Field_type(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Type, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *introspection.Type) graphql.Marshaler {
-			return ec.marshalN__Type2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐType(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
 func (ec *executionContext) fieldContext___Field_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "__Field",
@@ -8265,25 +7828,6 @@ func (ec *executionContext) fieldContext___InputValue_description(_ context.Cont
 	return graphql.NewScalarFieldContext("__InputValue", field, true, false, "String")
 }
 
-func (ec *executionContext) ___InputValue_type(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext___InputValue_type(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Type, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *introspection.Type) graphql.Marshaler {
-			return ec.marshalN__Type2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐType(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
 func (ec *executionContext) fieldContext___InputValue_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "__InputValue",
@@ -12686,7 +12230,7 @@ func (ec *executionContext) _ActivityLog(ctx context.Context, sel ast.SelectionS
 				out.Invalids++
 			}
 		case "changes":
-			out.Values[i] = ec._ActivityLog_changes(ctx, field, obj)
+			out.Values[i] = ec.marshalNChange2ᚕtenantgraphᚋinternalᚋchangesᚐChangeᚄ(withField(ctx, ec, (*executionContext).fieldContext_ActivityLog_changes, field, obj.Changes), field.Selections, obj.Changes)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -12724,12 +12268,12 @@ func (ec *executionContext) _ActivityLogConnection(ctx context.Context, sel ast.
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("ActivityLogConnection")
 		case "edges":
-			out.Values[i] = ec._ActivityLogConnection_edges(ctx, field, obj)
+			out.Values[i] = ec.marshalOActivityLogEdge2ᚕᚖtenantgraphᚋentᚐActivityLogEdge(withField(ctx, ec, (*executionContext).fieldContext_ActivityLogConnection_edges, field, obj.Edges), field.Selections, obj.Edges)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "pageInfo":
-			out.Values[i] = ec._ActivityLogConnection_pageInfo(ctx, field, obj)
+			out.Values[i] = ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(withField(ctx, ec, (*executionContext).fieldContext_ActivityLogConnection_pageInfo, field, obj.PageInfo), field.Selections, obj.PageInfo)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -12767,7 +12311,7 @@ func (ec *executionContext) _ActivityLogEdge(ctx context.Context, sel ast.Select
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("ActivityLogEdge")
 		case "node":
-			out.Values[i] = ec._ActivityLogEdge_node(ctx, field, obj)
+			out.Values[i] = ec.marshalOActivityLog2ᚖtenantgraphᚋentᚐActivityLog(withField(ctx, ec, (*executionContext).fieldContext_ActivityLogEdge_node, field, obj.Node), field.Selections, obj.Node)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -12815,7 +12359,7 @@ func (ec *executionContext) _AuthPayload(ctx context.Context, sel ast.SelectionS
 				out.Invalids++
 			}
 		case "user":
-			out.Values[i] = ec._AuthPayload_user(ctx, field, obj)
+			out.Values[i] = ec.marshalNUser2ᚖtenantgraphᚋentᚐUser(withField(ctx, ec, (*executionContext).fieldContext_AuthPayload_user, field, obj.User), field.Selections, obj.User)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -12949,12 +12493,12 @@ func (ec *executionContext) _CommentConnection(ctx context.Context, sel ast.Sele
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("CommentConnection")
 		case "edges":
-			out.Values[i] = ec._CommentConnection_edges(ctx, field, obj)
+			out.Values[i] = ec.marshalOCommentEdge2ᚕᚖtenantgraphᚋentᚐCommentEdge(withField(ctx, ec, (*executionContext).fieldContext_CommentConnection_edges, field, obj.Edges), field.Selections, obj.Edges)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "pageInfo":
-			out.Values[i] = ec._CommentConnection_pageInfo(ctx, field, obj)
+			out.Values[i] = ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(withField(ctx, ec, (*executionContext).fieldContext_CommentConnection_pageInfo, field, obj.PageInfo), field.Selections, obj.PageInfo)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -12992,7 +12536,7 @@ func (ec *executionContext) _CommentEdge(ctx context.Context, sel ast.SelectionS
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("CommentEdge")
 		case "node":
-			out.Values[i] = ec._CommentEdge_node(ctx, field, obj)
+			out.Values[i] = ec.marshalOComment2ᚖtenantgraphᚋentᚐComment(withField(ctx, ec, (*executionContext).fieldContext_CommentEdge_node, field, obj.Node), field.Selections, obj.Node)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -13088,12 +12632,12 @@ func (ec *executionContext) _MembershipConnection(ctx context.Context, sel ast.S
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("MembershipConnection")
 		case "edges":
-			out.Values[i] = ec._MembershipConnection_edges(ctx, field, obj)
+			out.Values[i] = ec.marshalOMembershipEdge2ᚕᚖtenantgraphᚋentᚐMembershipEdge(withField(ctx, ec, (*executionContext).fieldContext_MembershipConnection_edges, field, obj.Edges), field.Selections, obj.Edges)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "pageInfo":
-			out.Values[i] = ec._MembershipConnection_pageInfo(ctx, field, obj)
+			out.Values[i] = ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(withField(ctx, ec, (*executionContext).fieldContext_MembershipConnection_pageInfo, field, obj.PageInfo), field.Selections, obj.PageInfo)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -13131,7 +12675,7 @@ func (ec *executionContext) _MembershipEdge(ctx context.Context, sel ast.Selecti
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("MembershipEdge")
 		case "node":
-			out.Values[i] = ec._MembershipEdge_node(ctx, field, obj)
+			out.Values[i] = ec.marshalOMembership2ᚖtenantgraphᚋentᚐMembership(withField(ctx, ec, (*executionContext).fieldContext_MembershipEdge_node, field, obj.Node), field.Selections, obj.Node)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -13411,12 +12955,12 @@ func (ec *executionContext) _NotificationConnection(ctx context.Context, sel ast
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("NotificationConnection")
 		case "edges":
-			out.Values[i] = ec._NotificationConnection_edges(ctx, field, obj)
+			out.Values[i] = ec.marshalONotificationEdge2ᚕᚖtenantgraphᚋentᚐNotificationEdge(withField(ctx, ec, (*executionContext).fieldContext_NotificationConnection_edges, field, obj.Edges), field.Selections, obj.Edges)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "pageInfo":
-			out.Values[i] = ec._NotificationConnection_pageInfo(ctx, field, obj)
+			out.Values[i] = ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(withField(ctx, ec, (*executionContext).fieldContext_NotificationConnection_pageInfo, field, obj.PageInfo), field.Selections, obj.PageInfo)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -13454,7 +12998,7 @@ func (ec *executionContext) _NotificationEdge(ctx context.Context, sel ast.Selec
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("NotificationEdge")
 		case "node":
-			out.Values[i] = ec._NotificationEdge_node(ctx, field, obj)
+			out.Values[i] = ec.marshalONotification2ᚖtenantgraphᚋentᚐNotification(withField(ctx, ec, (*executionContext).fieldContext_NotificationEdge_node, field, obj.Node), field.Selections, obj.Node)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -13622,12 +13166,12 @@ func (ec *executionContext) _ProjectConnection(ctx context.Context, sel ast.Sele
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("ProjectConnection")
 		case "edges":
-			out.Values[i] = ec._ProjectConnection_edges(ctx, field, obj)
+			out.Values[i] = ec.marshalOProjectEdge2ᚕᚖtenantgraphᚋentᚐProjectEdge(withField(ctx, ec, (*executionContext).fieldContext_ProjectConnection_edges, field, obj.Edges), field.Selections, obj.Edges)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "pageInfo":
-			out.Values[i] = ec._ProjectConnection_pageInfo(ctx, field, obj)
+			out.Values[i] = ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(withField(ctx, ec, (*executionContext).fieldContext_ProjectConnection_pageInfo, field, obj.PageInfo), field.Selections, obj.PageInfo)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -13665,7 +13209,7 @@ func (ec *executionContext) _ProjectEdge(ctx context.Context, sel ast.SelectionS
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("ProjectEdge")
 		case "node":
-			out.Values[i] = ec._ProjectEdge_node(ctx, field, obj)
+			out.Values[i] = ec.marshalOProject2ᚖtenantgraphᚋentᚐProject(withField(ctx, ec, (*executionContext).fieldContext_ProjectEdge_node, field, obj.Node), field.Selections, obj.Node)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -13971,12 +13515,12 @@ func (ec *executionContext) _TaskConnection(ctx context.Context, sel ast.Selecti
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("TaskConnection")
 		case "edges":
-			out.Values[i] = ec._TaskConnection_edges(ctx, field, obj)
+			out.Values[i] = ec.marshalOTaskEdge2ᚕᚖtenantgraphᚋentᚐTaskEdge(withField(ctx, ec, (*executionContext).fieldContext_TaskConnection_edges, field, obj.Edges), field.Selections, obj.Edges)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "pageInfo":
-			out.Values[i] = ec._TaskConnection_pageInfo(ctx, field, obj)
+			out.Values[i] = ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(withField(ctx, ec, (*executionContext).fieldContext_TaskConnection_pageInfo, field, obj.PageInfo), field.Selections, obj.PageInfo)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -14014,7 +13558,7 @@ func (ec *executionContext) _TaskEdge(ctx context.Context, sel ast.SelectionSet,
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("TaskEdge")
 		case "node":
-			out.Values[i] = ec._TaskEdge_node(ctx, field, obj)
+			out.Values[i] = ec.marshalOTask2ᚖtenantgraphᚋentᚐTask(withField(ctx, ec, (*executionContext).fieldContext_TaskEdge_node, field, obj.Node), field.Selections, obj.Node)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -14207,12 +13751,12 @@ func (ec *executionContext) _TenantStats(ctx context.Context, sel ast.SelectionS
 				out.Invalids++
 			}
 		case "projectsByStatus":
-			out.Values[i] = ec._TenantStats_projectsByStatus(ctx, field, obj)
+			out.Values[i] = ec.marshalNProjectStatusCount2ᚕᚖtenantgraphᚋgraphᚋmodelᚐProjectStatusCountᚄ(withField(ctx, ec, (*executionContext).fieldContext_TenantStats_projectsByStatus, field, obj.ProjectsByStatus), field.Selections, obj.ProjectsByStatus)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "tasksByStatus":
-			out.Values[i] = ec._TenantStats_tasksByStatus(ctx, field, obj)
+			out.Values[i] = ec.marshalNTaskStatusCount2ᚕᚖtenantgraphᚋgraphᚋmodelᚐTaskStatusCountᚄ(withField(ctx, ec, (*executionContext).fieldContext_TenantStats_tasksByStatus, field, obj.TasksByStatus), field.Selections, obj.TasksByStatus)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -14463,7 +14007,7 @@ func (ec *executionContext) ___Field(ctx context.Context, sel ast.SelectionSet, 
 				out.Invalids++
 			}
 		case "type":
-			out.Values[i] = ec.___Field_type(ctx, field, obj)
+			out.Values[i] = ec.marshalN__Type2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐType(withField(ctx, ec, (*executionContext).fieldContext___Field_type, field, obj.Type), field.Selections, obj.Type)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -14516,7 +14060,7 @@ func (ec *executionContext) ___InputValue(ctx context.Context, sel ast.Selection
 				out.Invalids++
 			}
 		case "type":
-			out.Values[i] = ec.___InputValue_type(ctx, field, obj)
+			out.Values[i] = ec.marshalN__Type2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐType(withField(ctx, ec, (*executionContext).fieldContext___InputValue_type, field, obj.Type), field.Selections, obj.Type)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}

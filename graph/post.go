@@ -98,40 +98,42 @@ func responseContentType(r *http.Request) string {
 
 // writeResponse writes resp as json.Marshal would (the same keys, in the
 // same order, each omitted when empty as graphql.Response's tags say), but
-// copies resp.Data, which the executor wrote, as it is.
+// writes resp.Data, which the executor wrote, as it is and straight to w
+// rather than through one more copy.
 func writeResponse(w io.Writer, resp *graphql.Response) {
-	var b bytes.Buffer
-	b.Grow(len(resp.Data) + 64)
-	b.WriteByte('{')
+	var head bytes.Buffer
+	head.WriteByte('{')
 	if len(resp.Errors) > 0 {
-		b.WriteString(`"errors":`)
-		appendJSON(&b, resp.Errors)
-		b.WriteByte(',')
+		head.WriteString(`"errors":`)
+		appendJSON(&head, resp.Errors)
+		head.WriteByte(',')
 	}
-	b.WriteString(`"data":`)
+	head.WriteString(`"data":`)
 	if len(resp.Data) == 0 {
-		b.WriteString("null")
+		head.WriteString("null")
 	} else {
-		b.Write(resp.Data)
+		_, _ = w.Write(head.Bytes())
+		_, _ = w.Write(resp.Data)
+		head.Reset()
 	}
 	if resp.Label != "" {
-		b.WriteString(`,"label":`)
-		appendJSON(&b, resp.Label)
+		head.WriteString(`,"label":`)
+		appendJSON(&head, resp.Label)
 	}
 	if len(resp.Path) > 0 {
-		b.WriteString(`,"path":`)
-		appendJSON(&b, resp.Path)
+		head.WriteString(`,"path":`)
+		appendJSON(&head, resp.Path)
 	}
 	if resp.HasNext != nil {
-		b.WriteString(`,"hasNext":`)
-		b.WriteString(strconv.FormatBool(*resp.HasNext))
+		head.WriteString(`,"hasNext":`)
+		head.WriteString(strconv.FormatBool(*resp.HasNext))
 	}
 	if len(resp.Extensions) > 0 {
-		b.WriteString(`,"extensions":`)
-		appendJSON(&b, resp.Extensions)
+		head.WriteString(`,"extensions":`)
+		appendJSON(&head, resp.Extensions)
 	}
-	b.WriteByte('}')
-	_, _ = w.Write(b.Bytes())
+	head.WriteByte('}')
+	_, _ = w.Write(head.Bytes())
 }
 
 // appendJSON appends v's JSON encoding. The values written with it (errors,

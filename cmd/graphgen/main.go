@@ -25,16 +25,19 @@
 //     builds gqlgen's group only when one of the object's fields is deferred.
 //  4. Every object is written by graph.marshalObject, which writes the same
 //     JSON as gqlgen's FieldSet without a map and a heap copy per field.
-//  5. A field that is a plain struct field of scalar or enum type (a
-//     project's name, a comment's body: most of any response) is marshalled
-//     straight from the struct, without a field context, a trip through the
-//     field middleware and three closures. Field interceptors
+//  5. A field that is a plain struct field (a project's name, a comment's
+//     body, an edge's node: most of any response) is marshalled straight
+//     from the struct, without ResolveField's trip through the field
+//     middleware, its closures and its panic guard; a scalar or enum field
+//     also without a field context of its own. Field interceptors
 //     (graphql.FieldInterceptor) therefore see only the fields that resolve
-//     through a method or a resolver, as the tracing one asks for anyway.
-//     The one difference a client could see: should such a field hold a
-//     value its non-null type cannot encode (a zero time), the error's path
-//     ends at the object rather than at the field; the object is nulled as
-//     before. The NOT NULL columns behind these fields rule it out.
+//     through a method or a resolver, as the tracing one asks for anyway. A
+//     panic while marshalling such a field nulls the nearest list element or
+//     field that has a guard, rather than the field alone; marshalling a
+//     struct field does not panic. And should a scalar field hold a value
+//     its non-null type cannot encode (a zero time), the error's path ends
+//     at the object rather than at the field (the object is nulled as
+//     before); the NOT NULL columns behind these fields rule it out.
 //
 // It fails when gqlgen's output no longer has the calls it replaces, so that
 // a gqlgen upgrade that changes them is noticed at generation time.
@@ -205,14 +208,15 @@ func rewriteExecutor(path string, leaves map[string]bool) error {
 
 // structField matches the resolver gqlgen writes for a field read straight
 // from a struct field, with no directive (the nil middleware) and a
-// concrete type: its name, the struct field, the Go type and the marshaller.
+// concrete type: its name, its field-context function, the struct field, the
+// Go type and the marshaller.
 var structField = regexp.MustCompile(`(?m)^func \(ec \*executionContext\) (_\w+)\(ctx context\.Context, field graphql\.CollectedField, obj \*[\w.]+\) \(ret graphql\.Marshaler\) \{
 	return graphql\.ResolveField\(
 		ctx,
 		ec\.OperationContext,
 		field,
 		func\(ctx context\.Context, field graphql\.CollectedField\) \(\*graphql\.FieldContext, error\) \{
-			return ec\.fieldContext\w+\(ctx, field\)
+			return ec\.(fieldContext\w+)\(ctx, field\)
 		\},
 		func\(ctx context\.Context\) \(any, error\) \{
 			return obj\.(\w+), nil
@@ -227,26 +231,54 @@ var structField = regexp.MustCompile(`(?m)^func \(ec \*executionContext\) (_\w+)
 \}
 `)
 
-// inlineStructFields replaces the calls to the resolvers of leaves (scalar
-// and enum fields) that structField matches with their marshaller applied
-// to the struct field, and removes those resolvers. It returns the new
-// source and how many it inlined. A field of object or list type keeps its
-// resolver: the field context it makes is the parent of everything under
-// it (the paths of errors there, and marshalSlice's view of the list).
+// inlineStructFields replaces the calls to the resolvers that structField
+// matches with their marshaller applied to the struct field, and removes
+// those resolvers. A scalar or enum field (one of leaves) is marshalled in
+// its parent's context. Any other field still gets the field context
+// ResolveField would make (graph.withField), because it is the parent of
+// everything under it: the paths of errors there, and marshalSlice's view of
+// a list; only when that context cannot fail to build, as for every field
+// without arguments. It returns the new source and how many it inlined.
 func inlineStructFields(src string, leaves map[string]bool) (string, int) {
 	inlined := 0
 	for _, m := range structField.FindAllStringSubmatch(src, -1) {
-		name, goField, goType, marshal := m[1], m[2], m[3], m[4]
-		if !leaves[name] || goType == "any" || strings.HasPrefix(goType, "interface") {
+		name, fieldContext, goField, goType, marshal := m[1], m[2], m[3], m[4], m[5]
+		if goType == "any" || strings.HasPrefix(goType, "interface") {
 			continue // a nil interface takes gqlgen's null handling
 		}
 		call := "ec." + name + "(ctx, field, obj)"
 		if !strings.Contains(src, call) {
 			continue
 		}
-		src = strings.ReplaceAll(src, call, "ec."+marshal+"(ctx, field.Selections, obj."+goField+")")
+		value := "obj." + goField
+		var inline string
+		switch {
+		case leaves[name]:
+			inline = "ec." + marshal + "(ctx, field.Selections, " + value + ")"
+		case infallible(src, fieldContext):
+			inline = "ec." + marshal + "(withField(ctx, ec, (*executionContext)." + fieldContext + ", field, " + value + "), field.Selections, " + value + ")"
+		default:
+			continue
+		}
+		src = strings.ReplaceAll(src, call, inline)
 		src = strings.Replace(src, m[0], "", 1)
 		inlined++
 	}
 	return src, inlined
+}
+
+// infallible reports whether the generated function that makes a field's
+// context always succeeds: it builds the context and returns it with a nil
+// error, with no arguments to parse and nothing to recover from.
+func infallible(src, fieldContext string) bool {
+	start := strings.Index(src, "func (ec *executionContext) "+fieldContext+"(")
+	if start < 0 {
+		return false
+	}
+	end := strings.Index(src[start:], "\n}\n")
+	if end < 0 {
+		return false
+	}
+	body := src[start : start+end]
+	return strings.HasSuffix(body, "return fc, nil") && !strings.Contains(body, "defer") && !strings.Contains(body, "err =")
 }
