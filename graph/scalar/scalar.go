@@ -4,7 +4,6 @@ package scalar
 
 import (
 	"io"
-	"strconv"
 
 	"github.com/99designs/gqlgen/graphql"
 
@@ -13,9 +12,18 @@ import (
 
 // MarshalID writes an int ID in its opaque form.
 func MarshalID(id int) graphql.Marshaler {
-	return graphql.WriterFunc(func(w io.Writer) {
-		_, _ = io.WriteString(w, strconv.Quote(globalid.Encode(id)))
-	})
+	return idJSON(id)
+}
+
+// idJSON writes an ID as a JSON string without allocating: the opaque form
+// is base64url, which never needs escaping.
+type idJSON int
+
+func (id idJSON) MarshalGQL(w io.Writer) {
+	var buf [48]byte
+	b := append(buf[:0], '"')
+	b = globalid.Append(b, int(id))
+	_, _ = w.Write(append(b, '"'))
 }
 
 // UnmarshalID reads an opaque ID.

@@ -16,7 +16,16 @@ var ErrMalformed = errors.New("malformed ID")
 
 // Encode returns the opaque form of id.
 func Encode(id int) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(prefix + strconv.Itoa(id)))
+	var buf [32]byte
+	return string(Append(buf[:0], id))
+}
+
+// Append appends the opaque form of id to dst, as Encode returns it,
+// without allocating when dst has room.
+func Append(dst []byte, id int) []byte {
+	var raw [len(prefix) + 20]byte // the prefix and any int's digits
+	plain := strconv.AppendInt(append(raw[:0], prefix...), int64(id), 10)
+	return base64.RawURLEncoding.AppendEncode(dst, plain)
 }
 
 // Decode returns the integer behind an opaque ID, or ErrMalformed.
