@@ -28,11 +28,15 @@ func marshalSlice(ctx context.Context, length int, workerLimit int64, omitPanicH
 		return graphql.MarshalSliceConcurrently(ctx, length, workerLimit, omitPanicHandler, marshalElement)
 	}
 	ret := make(graphql.Array, length)
+	// As MarshalSliceConcurrently: each element has its own field context,
+	// carrying its index into paths, and a panic in one becomes an error
+	// and a null for that element alone. The contexts and indices are
+	// allocated once for the list rather than once per element.
+	fcs, indices := make([]graphql.FieldContext, length), make([]int, length)
 	for i := range length {
-		// As MarshalSliceConcurrently: each element has its own field
-		// context, carrying its index into paths, and a panic in one
-		// becomes an error and a null for that element alone.
-		childCtx := graphql.WithFieldContext(ctx, &graphql.FieldContext{Index: &i})
+		indices[i] = i
+		fcs[i].Index = &indices[i]
+		childCtx := graphql.WithFieldContext(ctx, &fcs[i])
 		if omitPanicHandler {
 			ret[i] = marshalElement(childCtx, i)
 			continue
