@@ -1,0 +1,149 @@
+package graph
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+)
+
+// listContext is the context a list field's marshaller runs in: a response
+// context to collect errors, and the list field's own field context.
+func listContext(selections ast.SelectionSet) context.Context {
+	quiet := func(context.Context, any) error { return errors.New("internal system error") }
+	ctx := graphql.WithResponseContext(context.Background(), graphql.DefaultErrorPresenter, quiet)
+	field := &ast.Field{Alias: "items", Name: "items", SelectionSet: selections}
+	return graphql.WithFieldContext(ctx, &graphql.FieldContext{Object: "Query", Field: graphql.CollectedField{Field: field}})
+}
+
+var (
+	user        = &ast.Definition{Kind: ast.Object, Name: "User"}
+	node        = &ast.Definition{Kind: ast.Interface, Name: "Node"}
+	nameField   = &ast.Field{Alias: "name", Name: "name", ObjectDefinition: user}
+	memberships = &ast.Field{Alias: "memberships", Name: "memberships", ObjectDefinition: user}
+)
+
+// TestMarshalSliceSerialWhenInMemory: a list whose selection set reaches no
+// resolver of ours is marshalled on the calling goroutine, element after
+// element, each under its own index, and a panic nulls its element alone.
+func TestMarshalSliceSerialWhenInMemory(t *testing.T) {
+	ctx := listContext(ast.SelectionSet{nameField})
+	var order []int
+	var paths []string
+	ret := marshalSlice(ctx, 3, 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		order = append(order, i) // no lock: it is a race, caught by -race, if this runs concurrently
+		paths = append(paths, graphql.GetPath(ctx).String())
+		if i == 1 {
+			panic("element 1 is broken")
+		}
+		return graphql.MarshalInt(i)
+	})
+	if len(order) != 3 || order[0] != 0 || order[1] != 1 || order[2] != 2 {
+		t.Errorf("order: got %v, want [0 1 2]", order)
+	}
+	if want := []string{"items[0]", "items[1]", "items[2]"}; len(paths) != 3 || paths[0] != want[0] || paths[1] != want[1] || paths[2] != want[2] {
+		t.Errorf("paths: got %v, want %v", paths, want)
+	}
+	var b bytes.Buffer
+	ret.MarshalGQL(&b)
+	if got := b.String(); got != "[0,null,2]" {
+		t.Errorf("got %s, want [0,null,2]", got)
+	}
+	errs := graphql.GetErrors(ctx)
+	if len(errs) != 1 || errs[0].Path.String() != "items[1]" {
+		t.Errorf("errors: got %v, want one at items[1]", errs)
+	}
+}
+
+// TestMarshalSliceConcurrentWhenItReachesAResolver: a list whose elements
+// select a field one of our resolvers answers (User.memberships, behind a
+// dataloader), directly, in a fragment, or through an interface, marshals
+// its elements concurrently, so that their loads can batch: here every
+// element waits for all the others to have started.
+func TestMarshalSliceConcurrentWhenItReachesAResolver(t *testing.T) {
+	fragment := &ast.FragmentDefinition{Name: "F", SelectionSet: ast.SelectionSet{memberships}}
+	cases := map[string]ast.SelectionSet{
+		"direct":            {nameField, memberships},
+		"nested":            {&ast.Field{Alias: "author", Name: "author", ObjectDefinition: user, SelectionSet: ast.SelectionSet{memberships}}},
+		"inline fragment":   {&ast.InlineFragment{TypeCondition: "User", SelectionSet: ast.SelectionSet{memberships}}},
+		"fragment spread":   {&ast.FragmentSpread{Name: "F", Definition: fragment}},
+		"unresolved spread": {&ast.FragmentSpread{Name: "G"}},
+		"on an interface":   {&ast.Field{Alias: "memberships", Name: "memberships", ObjectDefinition: node}},
+	}
+	for name, sel := range cases {
+		t.Run(name, func(t *testing.T) {
+			const n = 4
+			var started sync.WaitGroup
+			started.Add(n)
+			var waited atomic.Int32
+			marshalSlice(listContext(sel), n, 0, false, func(context.Context, int) graphql.Marshaler {
+				started.Done()
+				done := make(chan struct{})
+				go func() { started.Wait(); close(done) }()
+				select {
+				case <-done:
+				case <-time.After(5 * time.Second):
+					waited.Add(1)
+				}
+				return graphql.Null
+			})
+			if waited.Load() != 0 {
+				t.Errorf("%d elements waited in vain for the others: the list ran serially", waited.Load())
+			}
+		})
+	}
+}
+
+// TestReachesConcurrent: a field of the same name on another object type
+// does not count.
+func TestReachesConcurrent(t *testing.T) {
+	other := &ast.Field{Alias: "memberships", Name: "memberships", ObjectDefinition: &ast.Definition{Kind: ast.Object, Name: "Tenant"}}
+	if reachesConcurrent(ast.SelectionSet{nameField, other}, 0) {
+		t.Error("Tenant.memberships (not one of our resolvers) counted")
+	}
+	if !reachesConcurrent(ast.SelectionSet{nameField, memberships}, 0) {
+		t.Error("User.memberships not counted")
+	}
+}
+
+// TestNewDeferredGroup: gqlgen's group, with the object's path, only for an
+// object with a deferred field.
+func TestNewDeferredGroup(t *testing.T) {
+	ctx := listContext(nil)
+	plain := []graphql.CollectedField{{Field: nameField}}
+	if g := newDeferredGroup(ctx, plain); g.FieldSet != nil || g.Defers != nil || g.Path != nil {
+		t.Errorf("no deferred field: got %+v, want an empty group", g)
+	}
+	deferred := []graphql.CollectedField{{Field: nameField}, {Field: memberships, Deferrables: []*graphql.Deferrable{{Label: "later"}}}}
+	if g := newDeferredGroup(ctx, deferred); g.FieldSet == nil || g.Defers == nil || g.Path.String() != "items" {
+		t.Errorf("a deferred field: got %+v, want gqlgen's group at items", g)
+	}
+}
+
+// TestMarshalObject: the fields in order under their response names, a
+// name met twice written once, and an object without fields as {}.
+func TestMarshalObject(t *testing.T) {
+	write := func(aliases []string, values []graphql.Marshaler) string {
+		fields := make([]graphql.CollectedField, len(aliases))
+		for i, a := range aliases {
+			fields[i] = graphql.CollectedField{Field: &ast.Field{Alias: a, Name: a}}
+		}
+		out := graphql.NewFieldSet(fields)
+		copy(out.Values, values)
+		var b bytes.Buffer
+		marshalObject(fields, out).MarshalGQL(&b)
+		return b.String()
+	}
+	if got, want := write([]string{"id", "name", "id"}, []graphql.Marshaler{graphql.MarshalInt(1), graphql.MarshalString("a\"b"), graphql.MarshalInt(2)}), `{"id":1,"name":"a\"b"}`; got != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+	if got := write(nil, nil); got != "{}" {
+		t.Errorf("no fields: got %s, want {}", got)
+	}
+}
