@@ -3,9 +3,10 @@ package graph
 import (
 	"context"
 	"io"
+	"sync"
+	"sync/atomic"
 
 	"github.com/99designs/gqlgen/graphql"
-	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 )
 
@@ -15,14 +16,15 @@ import (
 // written the file, and says why.
 
 // marshalSlice marshals a list's elements, as graphql.MarshalSliceConcurrently
-// does, but one after the other when nothing in the elements' selection set
-// reaches a field one of our resolvers answers (concurrentFields). Every
-// other field under such a list is an ent field or an ent edge that entgql
-// has already loaded, so a goroutine per element (its start, its stack
-// growing, the wait) costs more than the element itself. A list that does
-// reach a resolver keeps gqlgen's goroutine per element, so that resolvers
-// behind a dataloader batch across its elements instead of each waiting out
-// the loader's window in turn.
+// does, but without a goroutine per element when nothing in the elements'
+// selection set reaches a field one of our resolvers answers
+// (concurrentFields). Every other field under such a list is an ent field
+// or an ent edge that entgql has already loaded, so a goroutine per element
+// (its start, its stack growing, the wait) costs more than the element
+// itself, so such a list is marshalled one element after the other. A list
+// that does reach a resolver keeps gqlgen's goroutine per element, so that
+// resolvers behind a dataloader batch across its elements instead of each
+// waiting out the loader's window in turn.
 func marshalSlice(ctx context.Context, length int, workerLimit int64, omitPanicHandler bool, marshalElement func(context.Context, int) graphql.Marshaler) graphql.Array {
 	if length < 2 || !inMemory(graphql.GetFieldContext(ctx)) {
 		return graphql.MarshalSliceConcurrently(ctx, length, workerLimit, omitPanicHandler, marshalElement)
@@ -56,12 +58,21 @@ func marshalGuarded(ctx context.Context, i int, marshalElement func(context.Cont
 	return marshalElement(ctx, i)
 }
 
-// inMemoryLists remembers, per list field of a parsed operation, whether its
-// selection set is free of concurrentFields. Parsed operations are cached and
-// reused (handler.go's query cache), so the same *ast.Field comes back on
-// every request of an operation; the bound keeps arbitrary queries from
-// growing it.
-var inMemoryLists, _ = lru.New[*ast.Field, bool](4096)
+// inMemoryLists remembers, per list field of a parsed operation, whether
+// its selection set is free of concurrentFields.
+// Parsed operations are cached and reused (handler.go's query cache), so
+// the same *ast.Field comes back on every request of an operation. It is
+// read once per list marshalled, from every request at once, so reads take
+// no lock (sync.Map); to stay bounded under arbitrary queries it starts
+// afresh once it holds maxInMemoryLists entries.
+var inMemoryLists = struct {
+	m atomic.Pointer[sync.Map]
+	n atomic.Int64
+}{}
+
+const maxInMemoryLists = 4096
+
+func init() { inMemoryLists.m.Store(new(sync.Map)) }
 
 // inMemory reports whether the list that fc resolves can be marshalled
 // without a goroutine per element. A list inside a list (fc is an element,
@@ -71,11 +82,17 @@ func inMemory(fc *graphql.FieldContext) bool {
 		return false
 	}
 	f := fc.Field.Field
-	if v, ok := inMemoryLists.Get(f); ok {
-		return v
+	m := inMemoryLists.m.Load()
+	if v, ok := m.Load(f); ok {
+		return v.(bool)
 	}
 	v := !reachesConcurrent(f.SelectionSet, 0)
-	inMemoryLists.Add(f, v)
+	if inMemoryLists.n.Add(1) > maxInMemoryLists {
+		m = new(sync.Map)
+		inMemoryLists.m.Store(m)
+		inMemoryLists.n.Store(1)
+	}
+	m.Store(f, v)
 	return v
 }
 

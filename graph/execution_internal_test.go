@@ -147,3 +147,19 @@ func TestMarshalObject(t *testing.T) {
 		t.Errorf("no fields: got %s, want {}", got)
 	}
 }
+
+// TestInMemoryListsIsBounded: arbitrary queries cannot grow the cache of
+// list plans past its bound, and a plan is still right after a reset.
+func TestInMemoryListsIsBounded(t *testing.T) {
+	for range maxInMemoryLists + 100 {
+		f := &ast.Field{Alias: "items", Name: "items", SelectionSet: ast.SelectionSet{memberships}}
+		if inMemory(&graphql.FieldContext{Field: graphql.CollectedField{Field: f}}) {
+			t.Fatal("a list reaching User.memberships was planned in memory")
+		}
+	}
+	n := 0
+	inMemoryLists.m.Load().Range(func(any, any) bool { n++; return true })
+	if n > maxInMemoryLists {
+		t.Errorf("the cache holds %d plans, want at most %d", n, maxInMemoryLists)
+	}
+}
