@@ -163,3 +163,27 @@ func TestInMemoryListsIsBounded(t *testing.T) {
 		t.Errorf("the cache holds %d plans, want at most %d", n, maxInMemoryLists)
 	}
 }
+
+// TestObjectOut: an object collected in an objectOut, small or large, is
+// written as marshalObject writes it.
+func TestObjectOut(t *testing.T) {
+	for _, n := range []int{0, 3, 8, 9, 20} {
+		fields := make([]graphql.CollectedField, n)
+		for i := range fields {
+			a := string(rune('a' + i))
+			fields[i] = graphql.CollectedField{Field: &ast.Field{Alias: a, Name: a}}
+		}
+		o := newObject(fields)
+		set := graphql.NewFieldSet(fields)
+		for i := range fields {
+			o.Values[i] = graphql.MarshalInt(i)
+			set.Values[i] = graphql.MarshalInt(i)
+		}
+		var got, want bytes.Buffer
+		o.MarshalGQL(&got)
+		marshalObject(fields, set).MarshalGQL(&want)
+		if got.String() != want.String() {
+			t.Errorf("%d fields: got %s, want %s", n, got.String(), want.String())
+		}
+	}
+}

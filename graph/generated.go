@@ -12193,7 +12193,7 @@ var activityLogImplementors = []string{"ActivityLog", "Node"}
 func (ec *executionContext) _ActivityLog(ctx context.Context, sel ast.SelectionSet, obj *ent.ActivityLog) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, activityLogImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObject(fields)
 	deferred := newDeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -12253,7 +12253,7 @@ func (ec *executionContext) _ActivityLog(ctx context.Context, sel ast.SelectionS
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return marshalObject(fields, out)
+	return out
 }
 
 var activityLogConnectionImplementors = []string{"ActivityLogConnection"}
@@ -12261,7 +12261,7 @@ var activityLogConnectionImplementors = []string{"ActivityLogConnection"}
 func (ec *executionContext) _ActivityLogConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.ActivityLogConnection) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, activityLogConnectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObject(fields)
 	deferred := newDeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -12296,7 +12296,7 @@ func (ec *executionContext) _ActivityLogConnection(ctx context.Context, sel ast.
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return marshalObject(fields, out)
+	return out
 }
 
 var activityLogEdgeImplementors = []string{"ActivityLogEdge"}
@@ -12304,7 +12304,7 @@ var activityLogEdgeImplementors = []string{"ActivityLogEdge"}
 func (ec *executionContext) _ActivityLogEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.ActivityLogEdge) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, activityLogEdgeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObject(fields)
 	deferred := newDeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -12334,7 +12334,7 @@ func (ec *executionContext) _ActivityLogEdge(ctx context.Context, sel ast.Select
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return marshalObject(fields, out)
+	return out
 }
 
 var authPayloadImplementors = []string{"AuthPayload"}
@@ -12342,7 +12342,7 @@ var authPayloadImplementors = []string{"AuthPayload"}
 func (ec *executionContext) _AuthPayload(ctx context.Context, sel ast.SelectionSet, obj *model.AuthPayload) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, authPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObject(fields)
 	deferred := newDeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -12377,7 +12377,7 @@ func (ec *executionContext) _AuthPayload(ctx context.Context, sel ast.SelectionS
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return marshalObject(fields, out)
+	return out
 }
 
 var changeImplementors = []string{"Change"}
@@ -12385,7 +12385,7 @@ var changeImplementors = []string{"Change"}
 func (ec *executionContext) _Change(ctx context.Context, sel ast.SelectionSet, obj *changes.Change) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, changeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObject(fields)
 	deferred := newDeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -12420,7 +12420,7 @@ func (ec *executionContext) _Change(ctx context.Context, sel ast.SelectionSet, o
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return marshalObject(fields, out)
+	return out
 }
 
 var commentImplementors = []string{"Comment", "Node"}
@@ -12428,7 +12428,7 @@ var commentImplementors = []string{"Comment", "Node"}
 func (ec *executionContext) _Comment(ctx context.Context, sel ast.SelectionSet, obj *ent.Comment) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, commentImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObject(fields)
 	deferred := newDeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -12478,7 +12478,7 @@ func (ec *executionContext) _Comment(ctx context.Context, sel ast.SelectionSet, 
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return marshalObject(fields, out)
+	return out
 }
 
 var commentConnectionImplementors = []string{"CommentConnection"}
@@ -12486,7 +12486,7 @@ var commentConnectionImplementors = []string{"CommentConnection"}
 func (ec *executionContext) _CommentConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.CommentConnection) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, commentConnectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObject(fields)
 	deferred := newDeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -12521,7 +12521,7 @@ func (ec *executionContext) _CommentConnection(ctx context.Context, sel ast.Sele
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return marshalObject(fields, out)
+	return out
 }
 
 var commentEdgeImplementors = []string{"CommentEdge"}
@@ -12529,7 +12529,7 @@ var commentEdgeImplementors = []string{"CommentEdge"}
 func (ec *executionContext) _CommentEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.CommentEdge) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, commentEdgeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObject(fields)
 	deferred := newDeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -12559,7 +12559,7 @@ func (ec *executionContext) _CommentEdge(ctx context.Context, sel ast.SelectionS
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return marshalObject(fields, out)
+	return out
 }
 
 var membershipImplementors = []string{"Membership", "Node"}
@@ -12567,7 +12567,7 @@ var membershipImplementors = []string{"Membership", "Node"}
 func (ec *executionContext) _Membership(ctx context.Context, sel ast.SelectionSet, obj *ent.Membership) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, membershipImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObject(fields)
 	deferred := newDeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -12617,7 +12617,7 @@ func (ec *executionContext) _Membership(ctx context.Context, sel ast.SelectionSe
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return marshalObject(fields, out)
+	return out
 }
 
 var membershipConnectionImplementors = []string{"MembershipConnection"}
@@ -12625,7 +12625,7 @@ var membershipConnectionImplementors = []string{"MembershipConnection"}
 func (ec *executionContext) _MembershipConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.MembershipConnection) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, membershipConnectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObject(fields)
 	deferred := newDeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -12660,7 +12660,7 @@ func (ec *executionContext) _MembershipConnection(ctx context.Context, sel ast.S
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return marshalObject(fields, out)
+	return out
 }
 
 var membershipEdgeImplementors = []string{"MembershipEdge"}
@@ -12668,7 +12668,7 @@ var membershipEdgeImplementors = []string{"MembershipEdge"}
 func (ec *executionContext) _MembershipEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.MembershipEdge) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, membershipEdgeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObject(fields)
 	deferred := newDeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -12698,7 +12698,7 @@ func (ec *executionContext) _MembershipEdge(ctx context.Context, sel ast.Selecti
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return marshalObject(fields, out)
+	return out
 }
 
 var mutationImplementors = []string{"Mutation"}
@@ -12709,7 +12709,7 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		Object: "Mutation",
 	})
 
-	out := graphql.NewFieldSet(fields)
+	out := newObject(fields)
 	deferred := newDeferredGroup(ctx, fields)
 	for i, field := range fields {
 		innerCtx := graphql.WithRootFieldContext(ctx, &graphql.RootFieldContext{
@@ -12867,7 +12867,7 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return marshalObject(fields, out)
+	return out
 }
 
 var notificationImplementors = []string{"Notification", "Node"}
@@ -12875,7 +12875,7 @@ var notificationImplementors = []string{"Notification", "Node"}
 func (ec *executionContext) _Notification(ctx context.Context, sel ast.SelectionSet, obj *ent.Notification) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, notificationImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObject(fields)
 	deferred := newDeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -12940,7 +12940,7 @@ func (ec *executionContext) _Notification(ctx context.Context, sel ast.Selection
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return marshalObject(fields, out)
+	return out
 }
 
 var notificationConnectionImplementors = []string{"NotificationConnection"}
@@ -12948,7 +12948,7 @@ var notificationConnectionImplementors = []string{"NotificationConnection"}
 func (ec *executionContext) _NotificationConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.NotificationConnection) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, notificationConnectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObject(fields)
 	deferred := newDeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -12983,7 +12983,7 @@ func (ec *executionContext) _NotificationConnection(ctx context.Context, sel ast
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return marshalObject(fields, out)
+	return out
 }
 
 var notificationEdgeImplementors = []string{"NotificationEdge"}
@@ -12991,7 +12991,7 @@ var notificationEdgeImplementors = []string{"NotificationEdge"}
 func (ec *executionContext) _NotificationEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.NotificationEdge) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, notificationEdgeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObject(fields)
 	deferred := newDeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -13021,7 +13021,7 @@ func (ec *executionContext) _NotificationEdge(ctx context.Context, sel ast.Selec
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return marshalObject(fields, out)
+	return out
 }
 
 var pageInfoImplementors = []string{"PageInfo"}
@@ -13029,7 +13029,7 @@ var pageInfoImplementors = []string{"PageInfo"}
 func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet, obj *entgql.PageInfo[int]) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, pageInfoImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObject(fields)
 	deferred := newDeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -13069,7 +13069,7 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return marshalObject(fields, out)
+	return out
 }
 
 var projectImplementors = []string{"Project", "Node"}
@@ -13159,7 +13159,7 @@ var projectConnectionImplementors = []string{"ProjectConnection"}
 func (ec *executionContext) _ProjectConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.ProjectConnection) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, projectConnectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObject(fields)
 	deferred := newDeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -13194,7 +13194,7 @@ func (ec *executionContext) _ProjectConnection(ctx context.Context, sel ast.Sele
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return marshalObject(fields, out)
+	return out
 }
 
 var projectEdgeImplementors = []string{"ProjectEdge"}
@@ -13202,7 +13202,7 @@ var projectEdgeImplementors = []string{"ProjectEdge"}
 func (ec *executionContext) _ProjectEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.ProjectEdge) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, projectEdgeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObject(fields)
 	deferred := newDeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -13232,7 +13232,7 @@ func (ec *executionContext) _ProjectEdge(ctx context.Context, sel ast.SelectionS
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return marshalObject(fields, out)
+	return out
 }
 
 var projectStatusCountImplementors = []string{"ProjectStatusCount"}
@@ -13240,7 +13240,7 @@ var projectStatusCountImplementors = []string{"ProjectStatusCount"}
 func (ec *executionContext) _ProjectStatusCount(ctx context.Context, sel ast.SelectionSet, obj *model.ProjectStatusCount) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, projectStatusCountImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObject(fields)
 	deferred := newDeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -13270,7 +13270,7 @@ func (ec *executionContext) _ProjectStatusCount(ctx context.Context, sel ast.Sel
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return marshalObject(fields, out)
+	return out
 }
 
 var queryImplementors = []string{"Query"}
@@ -13420,7 +13420,7 @@ var taskImplementors = []string{"Task", "Node"}
 func (ec *executionContext) _Task(ctx context.Context, sel ast.SelectionSet, obj *ent.Task) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, taskImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObject(fields)
 	deferred := newDeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -13500,7 +13500,7 @@ func (ec *executionContext) _Task(ctx context.Context, sel ast.SelectionSet, obj
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return marshalObject(fields, out)
+	return out
 }
 
 var taskConnectionImplementors = []string{"TaskConnection"}
@@ -13508,7 +13508,7 @@ var taskConnectionImplementors = []string{"TaskConnection"}
 func (ec *executionContext) _TaskConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.TaskConnection) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, taskConnectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObject(fields)
 	deferred := newDeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -13543,7 +13543,7 @@ func (ec *executionContext) _TaskConnection(ctx context.Context, sel ast.Selecti
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return marshalObject(fields, out)
+	return out
 }
 
 var taskEdgeImplementors = []string{"TaskEdge"}
@@ -13551,7 +13551,7 @@ var taskEdgeImplementors = []string{"TaskEdge"}
 func (ec *executionContext) _TaskEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.TaskEdge) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, taskEdgeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObject(fields)
 	deferred := newDeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -13581,7 +13581,7 @@ func (ec *executionContext) _TaskEdge(ctx context.Context, sel ast.SelectionSet,
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return marshalObject(fields, out)
+	return out
 }
 
 var taskStatusCountImplementors = []string{"TaskStatusCount"}
@@ -13589,7 +13589,7 @@ var taskStatusCountImplementors = []string{"TaskStatusCount"}
 func (ec *executionContext) _TaskStatusCount(ctx context.Context, sel ast.SelectionSet, obj *model.TaskStatusCount) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, taskStatusCountImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObject(fields)
 	deferred := newDeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -13619,7 +13619,7 @@ func (ec *executionContext) _TaskStatusCount(ctx context.Context, sel ast.Select
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return marshalObject(fields, out)
+	return out
 }
 
 var tenantImplementors = []string{"Tenant", "Node"}
@@ -13686,7 +13686,7 @@ var tenantConfigImplementors = []string{"TenantConfig"}
 func (ec *executionContext) _TenantConfig(ctx context.Context, sel ast.SelectionSet, obj *model.TenantConfig) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, tenantConfigImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObject(fields)
 	deferred := newDeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -13716,7 +13716,7 @@ func (ec *executionContext) _TenantConfig(ctx context.Context, sel ast.Selection
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return marshalObject(fields, out)
+	return out
 }
 
 var tenantStatsImplementors = []string{"TenantStats"}
@@ -13724,7 +13724,7 @@ var tenantStatsImplementors = []string{"TenantStats"}
 func (ec *executionContext) _TenantStats(ctx context.Context, sel ast.SelectionSet, obj *model.TenantStats) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, tenantStatsImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObject(fields)
 	deferred := newDeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -13774,7 +13774,7 @@ func (ec *executionContext) _TenantStats(ctx context.Context, sel ast.SelectionS
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return marshalObject(fields, out)
+	return out
 }
 
 var userImplementors = []string{"User", "Node"}
@@ -13841,7 +13841,7 @@ var workflowTransitionImplementors = []string{"WorkflowTransition"}
 func (ec *executionContext) _WorkflowTransition(ctx context.Context, sel ast.SelectionSet, obj *model.WorkflowTransition) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, workflowTransitionImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObject(fields)
 	deferred := newDeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -13876,7 +13876,7 @@ func (ec *executionContext) _WorkflowTransition(ctx context.Context, sel ast.Sel
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return marshalObject(fields, out)
+	return out
 }
 
 var __DirectiveImplementors = []string{"__Directive"}
@@ -13884,7 +13884,7 @@ var __DirectiveImplementors = []string{"__Directive"}
 func (ec *executionContext) ___Directive(ctx context.Context, sel ast.SelectionSet, obj *introspection.Directive) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, __DirectiveImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObject(fields)
 	deferred := newDeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -13929,7 +13929,7 @@ func (ec *executionContext) ___Directive(ctx context.Context, sel ast.SelectionS
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return marshalObject(fields, out)
+	return out
 }
 
 var __EnumValueImplementors = []string{"__EnumValue"}
@@ -13937,7 +13937,7 @@ var __EnumValueImplementors = []string{"__EnumValue"}
 func (ec *executionContext) ___EnumValue(ctx context.Context, sel ast.SelectionSet, obj *introspection.EnumValue) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, __EnumValueImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObject(fields)
 	deferred := newDeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -13977,7 +13977,7 @@ func (ec *executionContext) ___EnumValue(ctx context.Context, sel ast.SelectionS
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return marshalObject(fields, out)
+	return out
 }
 
 var __FieldImplementors = []string{"__Field"}
@@ -13985,7 +13985,7 @@ var __FieldImplementors = []string{"__Field"}
 func (ec *executionContext) ___Field(ctx context.Context, sel ast.SelectionSet, obj *introspection.Field) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, __FieldImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObject(fields)
 	deferred := newDeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -14035,7 +14035,7 @@ func (ec *executionContext) ___Field(ctx context.Context, sel ast.SelectionSet, 
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return marshalObject(fields, out)
+	return out
 }
 
 var __InputValueImplementors = []string{"__InputValue"}
@@ -14043,7 +14043,7 @@ var __InputValueImplementors = []string{"__InputValue"}
 func (ec *executionContext) ___InputValue(ctx context.Context, sel ast.SelectionSet, obj *introspection.InputValue) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, __InputValueImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObject(fields)
 	deferred := newDeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -14093,7 +14093,7 @@ func (ec *executionContext) ___InputValue(ctx context.Context, sel ast.Selection
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return marshalObject(fields, out)
+	return out
 }
 
 var __SchemaImplementors = []string{"__Schema"}
@@ -14101,7 +14101,7 @@ var __SchemaImplementors = []string{"__Schema"}
 func (ec *executionContext) ___Schema(ctx context.Context, sel ast.SelectionSet, obj *introspection.Schema) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, __SchemaImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObject(fields)
 	deferred := newDeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -14151,7 +14151,7 @@ func (ec *executionContext) ___Schema(ctx context.Context, sel ast.SelectionSet,
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return marshalObject(fields, out)
+	return out
 }
 
 var __TypeImplementors = []string{"__Type"}
@@ -14159,7 +14159,7 @@ var __TypeImplementors = []string{"__Type"}
 func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, obj *introspection.Type) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, __TypeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObject(fields)
 	deferred := newDeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -14234,7 +14234,7 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return marshalObject(fields, out)
+	return out
 }
 
 // endregion **************************** object.gotpl ****************************
