@@ -151,7 +151,7 @@ func TestMarshalObject(t *testing.T) {
 // TestInMemoryListsIsBounded: arbitrary queries cannot grow the cache of
 // list plans past its bound, and a plan is still right after a reset.
 func TestInMemoryListsIsBounded(t *testing.T) {
-	for range maxInMemoryLists + 100 {
+	for range maxPlans + 100 {
 		f := &ast.Field{Alias: "items", Name: "items", SelectionSet: ast.SelectionSet{memberships}}
 		if inMemory(&graphql.FieldContext{Field: graphql.CollectedField{Field: f}}) {
 			t.Fatal("a list reaching User.memberships was planned in memory")
@@ -159,8 +159,8 @@ func TestInMemoryListsIsBounded(t *testing.T) {
 	}
 	n := 0
 	inMemoryLists.m.Load().Range(func(any, any) bool { n++; return true })
-	if n > maxInMemoryLists {
-		t.Errorf("the cache holds %d plans, want at most %d", n, maxInMemoryLists)
+	if n > maxPlans {
+		t.Errorf("the cache holds %d plans, want at most %d", n, maxPlans)
 	}
 }
 
@@ -185,5 +185,29 @@ func TestObjectOut(t *testing.T) {
 		if got.String() != want.String() {
 			t.Errorf("%d fields: got %s, want %s", n, got.String(), want.String())
 		}
+	}
+}
+
+// TestResponseBuffer: an operation's response is written into a buffer the
+// size of its previous one (with room to grow), and a much smaller response
+// shrinks the next buffer.
+func TestResponseBuffer(t *testing.T) {
+	op := &ast.OperationDefinition{Name: "Tree"}
+	first := responseBuffer(op)
+	if first.Cap() != 0 {
+		t.Errorf("first buffer: cap %d, want 0", first.Cap())
+	}
+	first.Write(make([]byte, 8000))
+	if got := responseWritten(op, first); len(got) != 8000 {
+		t.Fatalf("got %d bytes back, want 8000", len(got))
+	}
+	if c := responseBuffer(op).Cap(); c < 8000 || c > 9000 {
+		t.Errorf("after 8000 bytes: cap %d, want 8000-9000", c)
+	}
+	small := responseBuffer(op)
+	small.Write(make([]byte, 100))
+	responseWritten(op, small)
+	if c := responseBuffer(op).Cap(); c > 200 {
+		t.Errorf("after a 100-byte response: cap %d, want about 100", c)
 	}
 }
