@@ -209,24 +209,32 @@ func (o *objectJSON) MarshalGQL(w io.Writer) { writeObject(w, o.fields, o.values
 
 // writeObject writes values under the response names of fields.
 func writeObject(w io.Writer, fields []graphql.CollectedField, values []graphql.Marshaler) {
-	sep := "{\""
+	// The executor writes into a bytes.Buffer; anything else goes through
+	// one, in one write.
+	b, ok := w.(*bytes.Buffer)
+	if !ok {
+		b = new(bytes.Buffer)
+		defer func() { _, _ = w.Write(b.Bytes()) }()
+	}
+	b.WriteByte('{')
+	first := true
 	for i := range fields {
 		alias := fields[i].Alias
 		if written(fields[:i], alias) {
 			continue
 		}
+		if !first {
+			b.WriteByte(',')
+		}
+		first = false
 		// A response name is a GraphQL name ([_A-Za-z][_0-9A-Za-z]*):
 		// nothing in it needs escaping.
-		_, _ = io.WriteString(w, sep)
-		_, _ = io.WriteString(w, alias)
-		_, _ = io.WriteString(w, "\":")
-		values[i].MarshalGQL(w)
-		sep = ",\""
+		b.WriteByte('"')
+		b.WriteString(alias)
+		b.WriteString(`":`)
+		values[i].MarshalGQL(b)
 	}
-	if sep == "{\"" {
-		_, _ = io.WriteString(w, "{")
-	}
-	_, _ = io.WriteString(w, "}")
+	b.WriteByte('}')
 }
 
 // written reports whether one of before has the response name alias.

@@ -164,8 +164,13 @@ func TestInMemoryListsIsBounded(t *testing.T) {
 	}
 }
 
+// plainWriter hides a buffer's other methods.
+type plainWriter struct{ b *bytes.Buffer }
+
+func (w plainWriter) Write(p []byte) (int, error) { return w.b.Write(p) }
+
 // TestObjectOut: an object collected in an objectOut, small or large, is
-// written as marshalObject writes it.
+// written as marshalObject writes it, to the executor's buffer or any writer.
 func TestObjectOut(t *testing.T) {
 	for _, n := range []int{0, 3, 8, 9, 20} {
 		fields := make([]graphql.CollectedField, n)
@@ -179,11 +184,12 @@ func TestObjectOut(t *testing.T) {
 			o.Values[i] = graphql.MarshalInt(i)
 			set.Values[i] = graphql.MarshalInt(i)
 		}
-		var got, want bytes.Buffer
+		var got, want, other bytes.Buffer
 		o.MarshalGQL(&got)
+		o.MarshalGQL(plainWriter{&other})
 		marshalObject(fields, set).MarshalGQL(&want)
-		if got.String() != want.String() {
-			t.Errorf("%d fields: got %s, want %s", n, got.String(), want.String())
+		if got.String() != want.String() || other.String() != want.String() {
+			t.Errorf("%d fields: got %s (and %s to a plain writer), want %s", n, got.String(), other.String(), want.String())
 		}
 	}
 }
