@@ -11,19 +11,22 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 )
 
-// The executor in generated.go calls marshalSlice and newDeferredGroup where
-// gqlgen's own executor calls graphql.MarshalSliceConcurrently and
-// graphql.NewDeferredGroup; cmd/graphgen makes that change after gqlgen has
+// The helpers the executor in generated.go calls where gqlgen's own would
+// do the work itself: marshalSlice for graphql.MarshalSliceConcurrently,
+// newDeferredGroup for graphql.NewDeferredGroup, marshalObject and
+// newObject for an object's graphql.FieldSet, withField for ResolveField on
+// a plain struct field, and responseBuffer and responseWritten for a
+// query's response buffer. cmd/graphgen rewrites the calls after gqlgen has
 // written the file, and says why.
 
 // marshalSlice marshals a list's elements, as graphql.MarshalSliceConcurrently
 // does, but without a goroutine per element when nothing in the elements'
 // selection set reaches a field one of our resolvers answers
 // (concurrentFields). Every other field under such a list is an ent field
-// or an ent edge that entgql has already loaded, so a goroutine per element
-// (its start, its stack growing, the wait) costs more than the element
-// itself, so such a list is marshalled one element after the other. A list
-// that does reach a resolver keeps gqlgen's goroutine per element, so that
+// or an ent edge that entgql has already loaded, and a goroutine per
+// element (its start, its stack growing, the wait) costs more than the
+// element itself: such a list is marshalled one element after the other.
+// A list that does reach a resolver keeps gqlgen's goroutine per element, so that
 // resolvers behind a dataloader batch across its elements instead of each
 // waiting out the loader's window in turn.
 func marshalSlice(ctx context.Context, length int, workerLimit int64, omitPanicHandler bool, marshalElement func(context.Context, int) graphql.Marshaler) graphql.Array {
