@@ -27,11 +27,7 @@ type columnTypesOnce struct {
 }
 
 func (d columnTypesOnce) Query(ctx context.Context, query string, args, v any) error {
-	if err := d.Driver.Query(ctx, query, args, v); err != nil {
-		return err
-	}
-	describeOnce(query, v)
-	return nil
+	return describeOnce(query, v, d.Driver.Query(ctx, query, args, v))
 }
 
 func (d columnTypesOnce) Tx(ctx context.Context) (dialect.Tx, error) {
@@ -47,23 +43,22 @@ type columnTypesOnceTx struct {
 }
 
 func (t columnTypesOnceTx) Query(ctx context.Context, query string, args, v any) error {
-	if err := t.Tx.Query(ctx, query, args, v); err != nil {
-		return err
-	}
-	describeOnce(query, v)
-	return nil
+	return describeOnce(query, v, t.Tx.Query(ctx, query, args, v))
 }
 
 // totalInPage is the column ent/template/total_in_page.tmpl adds.
 const totalInPage = "total_in_page"
 
-func describeOnce(query string, v any) {
-	if !strings.Contains(query, totalInPage) {
-		return
+// describeOnce wraps the rows a query that selects total_in_page filled in
+// v, unless the query failed (err).
+func describeOnce(query string, v any, err error) error {
+	if err != nil || !strings.Contains(query, totalInPage) {
+		return err
 	}
 	if rows, ok := v.(*entsql.Rows); ok && rows.ColumnScanner != nil {
 		rows.ColumnScanner = &describedRows{ColumnScanner: rows.ColumnScanner}
 	}
+	return nil
 }
 
 // describedRows remembers the column types of its current result set.
