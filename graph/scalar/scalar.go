@@ -18,8 +18,8 @@ func MarshalID(id int) graphql.Marshaler {
 	return idJSON(id)
 }
 
-// idJSON writes an ID as a JSON string without allocating: the opaque form
-// is base64url, which never needs escaping.
+// idJSON writes an ID as a JSON string. Its opaque form is base64url, which
+// never needs escaping.
 type idJSON int
 
 func (id idJSON) MarshalGQL(w io.Writer) {
