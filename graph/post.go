@@ -21,12 +21,12 @@ import (
 // executor's data instead of handing the whole response to json.Marshal.
 // The executor has already written the data as compact JSON; json.Marshal
 // would scan all of it again, byte by byte, to validate and compact it (on
-// the contract's ProjectTree, 391 kB, about 7% of the request's CPU). The
+// the contract's ProjectTree, 391 kB, about 5% of the request's CPU). The
 // one difference in the bytes: json.Marshal also escapes <, > and & inside
 // strings as \u003c, \u003e and \u0026; the data is now written as the
-// executor encodes it, as the websocket transport's data always was. The
-// response is application/json with X-Content-Type-Options: nosniff
-// (internal/server), so no browser takes it for HTML.
+// executor encodes it. The response is application/json with
+// X-Content-Type-Options: nosniff (internal/server), so no browser takes it
+// for HTML.
 type postTransport struct{ transport.POST }
 
 func (t postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
