@@ -14,7 +14,10 @@
 //  1. Objects whose fields are all ent struct fields or ent methods (no
 //     resolver of ours) are marked DisableConcurrency, as gqlgen marks
 //     Mutation: their fields resolve one after the other. An edge that was
-//     not eager-loaded still queries, in line.
+//     not eager-loaded still queries, in line. A @defer on one of their
+//     fields is answered in line too, as gqlgen answers it on Mutation (over
+//     POST, which writes only the first payload, gqlgen would otherwise
+//     answer null and drop the deferred part).
 //  2. Every list is marshalled through graph.marshalSlice instead of
 //     graphql.MarshalSliceConcurrently. It marshals the elements one after
 //     the other when nothing under the list's selection set reaches one of
