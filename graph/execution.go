@@ -77,7 +77,7 @@ func inMemory(fc *graphql.FieldContext) bool {
 	if v, ok := inMemoryLists.get(f); ok {
 		return v
 	}
-	v := !reachesConcurrent(f.SelectionSet, 0)
+	v := !reachesConcurrent(f.SelectionSet)
 	inMemoryLists.put(f, v)
 	return v
 }
@@ -145,36 +145,12 @@ func responseWritten(op *ast.OperationDefinition, buf *bytes.Buffer) []byte {
 // reachesConcurrent reports whether set, fragments included, selects one of
 // concurrentFields at any depth. A field on an interface or a union counts
 // when any type has a resolver of that name, and a fragment it cannot see
-// (or nesting deeper than any valid operation here) counts too: when in
-// doubt, stay concurrent.
-func reachesConcurrent(set ast.SelectionSet, depth int) bool {
-	if depth > 64 {
-		return true
-	}
-	for _, sel := range set {
-		switch s := sel.(type) {
-		case *ast.Field:
-			if objs, ok := concurrentFields[s.Name]; ok {
-				if s.ObjectDefinition == nil || s.ObjectDefinition.Kind != ast.Object || objs[s.ObjectDefinition.Name] {
-					return true
-				}
-			}
-			if reachesConcurrent(s.SelectionSet, depth+1) {
-				return true
-			}
-		case *ast.InlineFragment:
-			if reachesConcurrent(s.SelectionSet, depth+1) {
-				return true
-			}
-		case *ast.FragmentSpread:
-			if s.Definition == nil || reachesConcurrent(s.Definition.SelectionSet, depth+1) {
-				return true
-			}
-		default:
-			return true
-		}
-	}
-	return false
+// counts too: when in doubt, stay concurrent.
+func reachesConcurrent(set ast.SelectionSet) bool {
+	return selectsField(set, func(f *ast.Field) bool {
+		objs, ok := concurrentFields[f.Name]
+		return ok && (f.ObjectDefinition == nil || f.ObjectDefinition.Kind != ast.Object || objs[f.ObjectDefinition.Name])
+	}, true)
 }
 
 // newDeferredGroup returns the @defer group for an object whose fields are

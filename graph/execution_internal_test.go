@@ -104,10 +104,10 @@ func TestMarshalSliceConcurrentWhenItReachesAResolver(t *testing.T) {
 // does not count.
 func TestReachesConcurrent(t *testing.T) {
 	other := &ast.Field{Alias: "memberships", Name: "memberships", ObjectDefinition: &ast.Definition{Kind: ast.Object, Name: "Tenant"}}
-	if reachesConcurrent(ast.SelectionSet{nameField, other}, 0) {
+	if reachesConcurrent(ast.SelectionSet{nameField, other}) {
 		t.Error("Tenant.memberships (not one of our resolvers) counted")
 	}
-	if !reachesConcurrent(ast.SelectionSet{nameField, memberships}, 0) {
+	if !reachesConcurrent(ast.SelectionSet{nameField, memberships}) {
 		t.Error("User.memberships not counted")
 	}
 }

@@ -110,7 +110,7 @@ func checkPageArg(f *ast.Field, name string, v any) *gqlerror.Error {
 // Most operations name their page sizes (the contract's do); those are left
 // as they are, with nothing copied.
 func applyDefaultPageSize(oc *graphql.OperationContext) {
-	if !lacksPageSize(oc.Operation.SelectionSet, oc.Variables, map[string]bool{}) {
+	if !lacksPageSize(oc.Operation.SelectionSet, oc.Variables) {
 		return
 	}
 	d := &pageDefaults{vars: oc.Variables, fragments: map[string]*ast.FragmentDefinition{}}
@@ -134,33 +134,14 @@ func applyDefaultPageSize(oc *graphql.OperationContext) {
 
 // lacksPageSize reports whether set asks for a connection field with neither
 // first nor last, through fragments too.
-func lacksPageSize(set ast.SelectionSet, vars map[string]any, seen map[string]bool) bool {
-	for _, sel := range set {
-		switch s := sel.(type) {
-		case *ast.Field:
-			if isPaged(s) {
-				if args := s.ArgumentMap(vars); args["first"] == nil && args["last"] == nil {
-					return true
-				}
-			}
-			if lacksPageSize(s.SelectionSet, vars, seen) {
-				return true
-			}
-		case *ast.InlineFragment:
-			if lacksPageSize(s.SelectionSet, vars, seen) {
-				return true
-			}
-		case *ast.FragmentSpread:
-			if s.Definition == nil || seen[s.Name] {
-				continue
-			}
-			seen[s.Name] = true
-			if lacksPageSize(s.Definition.SelectionSet, vars, seen) {
-				return true
-			}
+func lacksPageSize(set ast.SelectionSet, vars map[string]any) bool {
+	return selectsField(set, func(f *ast.Field) bool {
+		if !isPaged(f) {
+			return false
 		}
-	}
-	return false
+		args := f.ArgumentMap(vars)
+		return args["first"] == nil && args["last"] == nil
+	}, false)
 }
 
 // isPaged reports whether f is a connection field (it takes first and last).
