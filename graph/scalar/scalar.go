@@ -22,16 +22,7 @@ func MarshalID(id int) graphql.Marshaler {
 // never needs escaping.
 type idJSON int
 
-func (id idJSON) MarshalGQL(w io.Writer) {
-	// The executor writes into a bytes.Buffer: encode straight into its
-	// spare capacity.
-	if b, ok := w.(*bytes.Buffer); ok {
-		_, _ = b.Write(appendID(b.AvailableBuffer(), int(id)))
-		return
-	}
-	var buf [48]byte
-	_, _ = w.Write(appendID(buf[:0], int(id)))
-}
+func (id idJSON) MarshalGQL(w io.Writer) { write(w, int(id), appendID) }
 
 func appendID(b []byte, id int) []byte {
 	b = append(b, '"')
@@ -54,13 +45,17 @@ func UnmarshalTime(v any) (time.Time, error) { return graphql.UnmarshalTime(v) }
 
 type timeJSON time.Time
 
-func (t timeJSON) MarshalGQL(w io.Writer) {
+func (t timeJSON) MarshalGQL(w io.Writer) { write(w, time.Time(t), appendTime) }
+
+// write writes v as appendTo encodes it. The executor writes into a
+// bytes.Buffer: v is then encoded straight into the buffer's spare capacity.
+func write[T any](w io.Writer, v T, appendTo func([]byte, T) []byte) {
 	if b, ok := w.(*bytes.Buffer); ok {
-		_, _ = b.Write(appendTime(b.AvailableBuffer(), time.Time(t)))
+		_, _ = b.Write(appendTo(b.AvailableBuffer(), v))
 		return
 	}
 	var buf [48]byte
-	_, _ = w.Write(appendTime(buf[:0], time.Time(t)))
+	_, _ = w.Write(appendTo(buf[:0], v))
 }
 
 // appendTime appends t quoted. RFC 3339 has nothing a JSON string escapes.
