@@ -119,12 +119,13 @@ func (p *executorPlan) GenerateCode(data *codegen.Data) error {
 		if o.Root {
 			continue
 		}
-		inMemory := fromEnt(o.Type)
+		isEnt := fromEnt(o.Type)
+		inMemory := isEnt
 		for _, f := range o.Fields {
 			if k := f.TypeReference.Definition.Kind; k == ast.Scalar || k == ast.Enum {
 				p.leaves["_"+o.Name+"_"+f.Name] = true
 			}
-			if f.IsResolver || (f.MethodHasContext && !fromEnt(o.Type)) {
+			if f.IsResolver || (f.MethodHasContext && !isEnt) {
 				// Ours, or a method of a type outside ent: it may do I/O.
 				p.concurrent[f.Name] = append(p.concurrent[f.Name], o.Name)
 				inMemory = false
