@@ -312,9 +312,11 @@ func TestFeedDisconnectsAStuckClient(t *testing.T) {
 			notifyMany(t, e, owner.Caller("acme"), task, 20)
 			sent += 20
 		}
-		// Its writes block: the server gives up on the connection after the
-		// write timeout and nothing of it remains, while the client still
-		// has not read a byte.
+		// Its writes block. The client stays stuck for longer than the
+		// write timeout (the blocked write began before the broker dropped
+		// it): the server gives up on the connection and nothing of it
+		// remains, while the client still has not read a byte.
+		time.Sleep(1500 * time.Millisecond)
 		after := settledGoroutines(before, 2, 6*time.Second)
 		if after > before+2 {
 			t.Fatalf("goroutines: got %d with a stuck client past the write timeout, want at most %d (%d before)\n%s", after, before+2, before, goroutineDump())

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net/http"
 	"strings"
 	"time"
 
@@ -13,7 +12,6 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
-	"github.com/coder/websocket"
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"tenantgraph/ent"
@@ -130,29 +128,8 @@ func NewHandler(c Deps) *handler.Server {
 		c.WebsocketPingInterval = 25 * time.Second
 	}
 	srv := handler.New(NewSchema(c))
-	srv.AddTransport(transport.Websocket{
-		PayloadReadLimit: &c.WebsocketMessageBytes,
-		Implementation: websocketConns{
-			CoderWebsocketImplementation: transport.CoderWebsocketImplementation{
-				AcceptOptions: websocket.AcceptOptions{OriginPatterns: c.WebsocketOrigins},
-			},
-			writeTimeout: c.WebsocketWriteTimeout,
-			initTimeout:  c.WebsocketInitTimeout,
-			pingInterval: c.WebsocketPingInterval,
-		},
-		InitFunc: websocketInit(c),
-		// A backstop only: protocolConn closes first, with 4408 (gqlgen's
-		// own close would be 1002).
-		InitTimeout: c.WebsocketInitTimeout + time.Second,
-		CloseFunc: func(ctx context.Context, _ int) {
-			if cancel, ok := ctx.Value(cancelKey{}).(context.CancelFunc); ok {
-				cancel()
-				c.Metrics.Connections(-1)
-			}
-		},
-		// No PingPongInterval: protocolConn pings on a timer instead of
-		// gqlgen's goroutine per connection.
-	})
+	srv.AddTransport(newWSTransport(c.WebsocketOrigins, websocketInit(c), c.WebsocketMessageBytes,
+		c.WebsocketWriteTimeout, c.WebsocketInitTimeout, c.WebsocketPingInterval))
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(postTransport{})
@@ -195,88 +172,39 @@ func NewHandler(c Deps) *handler.Server {
 // websocketInit authenticates a websocket from its connection_init payload
 // ({"Authorization": "Bearer …", "X-Tenant-Slug": "…"}): a bad or missing
 // token, an unknown tenant or a non-member closes the socket with 4403. The
-// socket's context ends when the token expires.
-func websocketInit(c Deps) transport.WebsocketInitFunc {
-	return func(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+// returned context, the operations', ends when the token expires.
+func websocketInit(c Deps) func(context.Context, map[string]any) (context.Context, func(), error) {
+	return func(ctx context.Context, p map[string]any) (context.Context, func(), error) {
 		cred := tenancy.Credentials{
 			Authorization: payloadString(p, "Authorization"),
 			TenantID:      payloadString(p, "X-Tenant-ID"),
 			TenantSlug:    payloadString(p, "X-Tenant-Slug"),
 			ClientAddr:    tenancy.CredentialsFrom(ctx).ClientAddr, // from the upgrade request
 		}
-		deny := transport.WithWebsocketCloseCode(ctx, 4403)
 		s, err := c.Sessions.Resolve(ctx, c.Client, cred)
 		if err = asCancelled(ctx, err); err != nil && apperr.KindOf(err) == apperr.Internal {
 			c.Logger.ErrorContext(ctx, "resolving websocket session", "error", err.Error())
 		}
 		switch {
 		case err != nil:
-			return deny, nil, errors.New("forbidden: " + codedError(err).Message)
+			return nil, nil, errors.New("Forbidden: " + codedError(err).Message)
 		case !s.Viewer.Authenticated():
-			return deny, nil, errors.New("forbidden: connection_init needs an Authorization token")
+			return nil, nil, errors.New("Forbidden: connection_init needs an Authorization token")
 		case !s.Viewer.Member():
-			return deny, nil, errors.New("forbidden: not a member of this tenant")
+			return nil, nil, errors.New("Forbidden: not a member of this tenant")
 		}
 		ctx, cancel := context.WithDeadline(tenancy.WithCredentials(ctx, cred), s.TokenExpiry)
 		ctx = withSubscriptionCap(ctx, c.MaxSubscriptionsPerConnection)
 		c.Metrics.Connections(+1)
-		return context.WithValue(ctx, cancelKey{}, cancel), nil, nil
+		return ctx, func() {
+			cancel()
+			c.Metrics.Connections(-1)
+		}, nil
 	}
-}
-
-type cancelKey struct{}
-
-// websocketConns accepts websockets through gqlgen's coder/websocket adapter
-// and wraps each connection twice: boundedConn gives its writes a deadline,
-// and protocolConn (wsprotocol.go) holds the client to graphql-transport-ws
-// and keeps the connection alive.
-type websocketConns struct {
-	transport.CoderWebsocketImplementation
-	writeTimeout, initTimeout, pingInterval time.Duration
-}
-
-func (b websocketConns) Accept(w http.ResponseWriter, r *http.Request, o transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
-	conn, err := b.CoderWebsocketImplementation.Accept(w, r, o)
-	if err != nil {
-		return nil, err
-	}
-	return newProtocolConn(&boundedConn{WebsocketConn: conn, timeout: b.writeTimeout}, b.initTimeout, b.pingInterval), nil
-}
-
-// boundedConn gives every websocket write a deadline. gqlgen's adapter
-// writes without one, so a client that stops reading (its TCP window full)
-// would hold its connection, subscriptions and their goroutines for ever,
-// past its token's expiry and past shutdown, which wait for the blocked
-// write. A write that does not finish in time closes the connection, and
-// the transport then ends everything on it.
-type boundedConn struct {
-	transport.WebsocketConn
-	timeout time.Duration
-}
-
-func (c *boundedConn) WriteJSON(v any) error {
-	t := time.AfterFunc(c.timeout, func() { _ = c.WebsocketConn.Close() })
-	defer t.Stop()
-	return c.WebsocketConn.WriteJSON(v)
-}
-
-// SetReadLimit and SetReadDeadline pass on the optional interfaces that the
-// transport looks for (message size limit, missing-pong timeout).
-func (c *boundedConn) SetReadLimit(limit int64) {
-	if l, ok := c.WebsocketConn.(transport.WebsocketReadLimiter); ok {
-		l.SetReadLimit(limit)
-	}
-}
-
-func (c *boundedConn) SetReadDeadline(t time.Time) error {
-	if d, ok := c.WebsocketConn.(transport.WebsocketReadDeadliner); ok {
-		return d.SetReadDeadline(t)
-	}
-	return nil
 }
 
 // payloadString reads a connection_init key case-insensitively.
-func payloadString(p transport.InitPayload, key string) string {
+func payloadString(p map[string]any, key string) string {
 	for k, v := range p {
 		if strings.EqualFold(k, key) {
 			if s, ok := v.(string); ok {

@@ -34,6 +34,7 @@ func (r *Resolver) notificationFeed(ctx context.Context) (<-chan *ent.Notificati
 		tenantID: v.TenantID,
 		userID:   v.UserID,
 		out:      make(chan *ent.Notification, pubsub.DefaultBuffer),
+		wake:     wakeOnEvent(ctx),
 	}
 	r.metrics.Subscriptions(+1)
 	s.cleanup = func() {
@@ -41,9 +42,10 @@ func (r *Resolver) notificationFeed(ctx context.Context) (<-chan *ent.Notificati
 		r.metrics.Subscriptions(-1)
 	}
 	// The subscription needs no goroutine of its own while it waits: the
-	// broker hands events to the hub, and the hub pushes to out. gqlgen
-	// cancels ctx once the stream has ended, whatever ended it, so the
-	// AfterFunc does not outlive the subscription.
+	// broker hands events to the hub, the hub pushes to out, and wake tells
+	// the websocket transport (websocket.go) that there is something to
+	// send. The transport cancels ctx once the stream has ended, whatever
+	// ended it, so the AfterFunc does not outlive the subscription.
 	context.AfterFunc(ctx, s.end)
 	sub := r.broker.SubscribeFunc(v.TenantID, v.UserID, func(ev pubsub.Event) bool {
 		return r.feed.enqueue(s, ev.NotificationID)
@@ -63,6 +65,7 @@ type feedSubscriber struct {
 	tenantID, userID int
 	sub              *pubsub.Subscription
 	cleanup          func()
+	wake             func() // after each value sent on out, and after closing it; nil: none
 
 	mu   sync.Mutex
 	out  chan *ent.Notification // closed by end
@@ -80,6 +83,9 @@ func (s *feedSubscriber) push(n *ent.Notification) {
 	select {
 	case s.out <- n:
 		s.mu.Unlock()
+		if s.wake != nil {
+			s.wake()
+		}
 	default:
 		s.mu.Unlock()
 		s.end()
@@ -109,6 +115,9 @@ func (s *feedSubscriber) finish() *pubsub.Subscription {
 	close(s.out)
 	sub := s.sub
 	s.mu.Unlock()
+	if s.wake != nil {
+		s.wake()
+	}
 	s.cleanup()
 	return sub
 }

@@ -1,0 +1,647 @@
+package graph
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/errcode"
+	"github.com/coder/websocket"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"tenantgraph/internal/apperr"
+)
+
+// wsTransport serves GraphQL over websockets with graphql-transport-ws, the
+// protocol of the graphql-ws library (Apollo Client's GraphQLWsLink,
+// GraphiQL). It replaces gqlgen's websocket transport, which holds, for each
+// idle connection, the HTTP handler's goroutine with its buffers and deep
+// stack, a goroutine that waits for the connection's end, and a goroutine
+// per subscription that waits for its next event. Here an idle connection
+// is one goroutine, blocked in a read on a shallow stack, and the objects
+// that describe it:
+//
+//   - The handler returns once the connection is upgraded; the read loop
+//     runs on a goroutine of its own. Work that goes deep (connection_init
+//     looks up the session; subscribe parses, validates and runs the
+//     resolver) runs on short-lived goroutines, so the read loop's stack
+//     stays small.
+//   - A subscription whose resolver signals its events (the feed:
+//     wakeOnEvent) has no goroutine while it waits. Each event starts one,
+//     which executes the selection set for the events ready and ends.
+//     Other streams, and queries and mutations, run on a goroutine until
+//     they end, as under gqlgen.
+//   - Each message is written once, straight from the executor's bytes.
+//
+// The protocol is enforced as graphql-ws defines it: a client that breaks
+// it is closed with the code the protocol names (4400, 4401, 4406, 4408,
+// 4409, 4429), which the graphql-ws client reports and does not retry; the
+// server pings every pingInterval and closes a connection from which
+// nothing at all has arrived since the previous ping; every write has a
+// deadline, so a client that stops reading is disconnected instead of
+// holding its subscriptions for ever. Server shutdown closes every
+// connection with 1001 (http.Server.RegisterOnShutdown: Shutdown neither
+// waits for nor ends hijacked connections), and the graphql-ws client
+// reconnects, to another instance behind the load balancer.
+type wsTransport struct {
+	accept websocket.AcceptOptions
+	// init authenticates connection_init's payload: it returns the
+	// connection's context for its operations and what to call when the
+	// connection ends, or an error with which the socket is closed (4403).
+	init         func(ctx context.Context, payload map[string]any) (context.Context, func(), error)
+	readLimit    int64
+	writeTimeout time.Duration
+	initTimeout  time.Duration
+	pingInterval time.Duration
+
+	mu      sync.Mutex
+	conns   map[*wsConn]struct{}
+	servers map[*http.Server]struct{} // those whose shutdown closes conns
+}
+
+// The subprotocol, and the close codes of graphql-transport-ws for a
+// client that breaks the protocol.
+const (
+	wsSubprotocol = "graphql-transport-ws"
+
+	closeBadRequest        = 4400 // a message that is not a valid client message
+	closeUnauthorized      = 4401 // subscribe before connection_init
+	closeForbidden         = 4403 // connection_init refused; the token has expired
+	closeNotAcceptable     = 4406 // no graphql-transport-ws subprotocol
+	closeInitTimeout       = 4408 // no connection_init in time
+	closeSubscriberExists  = 4409 // subscribe with the id of a running subscription
+	closeTooManyInitialise = 4429 // a second connection_init
+)
+
+func newWSTransport(origins []string, init func(context.Context, map[string]any) (context.Context, func(), error),
+	readLimit int64, writeTimeout, initTimeout, pingInterval time.Duration) *wsTransport {
+	return &wsTransport{
+		accept:       websocket.AcceptOptions{Subprotocols: []string{wsSubprotocol}, OriginPatterns: origins},
+		init:         init,
+		readLimit:    readLimit,
+		writeTimeout: writeTimeout,
+		initTimeout:  initTimeout,
+		pingInterval: pingInterval,
+		conns:        map[*wsConn]struct{}{},
+		servers:      map[*http.Server]struct{}{},
+	}
+}
+
+var _ graphql.Transport = (*wsTransport)(nil)
+
+// Supports takes every upgrade request; one without graphql-transport-ws
+// among its subprotocols is upgraded and closed with 4406.
+func (t *wsTransport) Supports(r *http.Request) bool {
+	return r.Header.Get("Upgrade") != ""
+}
+
+func (t *wsTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	ws, err := websocket.Accept(w, r, &t.accept)
+	if err != nil {
+		return // Accept has answered: 403 for a foreign origin, 426 for a bad handshake
+	}
+	if ws.Subprotocol() != wsSubprotocol {
+		go ws.Close(closeNotAcceptable, "Subprotocol not acceptable")
+		return
+	}
+	ws.SetReadLimit(t.readLimit)
+	// The connection outlives the request: keep its context's values (the
+	// client's address and credentials from internal/server), not its end.
+	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+	c := &wsConn{t: t, ws: ws, exec: exec, ctx: ctx, cancel: cancel, ops: map[string]*wsOperation{}, heard: true}
+	if !t.track(c, r) {
+		cancel()
+		go ws.Close(websocket.StatusGoingAway, "Server shutting down")
+		return
+	}
+	c.mu.Lock() // the timers' functions read them under the lock
+	c.initTimer = time.AfterFunc(t.initTimeout, c.initTimedOut)
+	if t.pingInterval > 0 {
+		c.pinger = time.AfterFunc(t.pingInterval, c.ping)
+	}
+	c.mu.Unlock()
+	go c.serve()
+}
+
+// track registers c, and its server's shutdown to close it; false when that
+// shutdown has begun.
+func (t *wsTransport) track(c *wsConn, r *http.Request) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.conns == nil {
+		return false
+	}
+	if srv, ok := r.Context().Value(http.ServerContextKey).(*http.Server); ok {
+		if _, seen := t.servers[srv]; !seen {
+			t.servers[srv] = struct{}{}
+			srv.RegisterOnShutdown(t.shutdown)
+		}
+	}
+	t.conns[c] = struct{}{}
+	return true
+}
+
+func (t *wsTransport) untrack(c *wsConn) {
+	t.mu.Lock()
+	delete(t.conns, c)
+	t.mu.Unlock()
+}
+
+// shutdown closes every connection with 1001 and refuses new ones.
+func (t *wsTransport) shutdown() {
+	t.mu.Lock()
+	conns := t.conns
+	t.conns = nil
+	t.mu.Unlock()
+	for c := range conns {
+		c.closeWith(websocket.StatusGoingAway, "Server shutting down")
+	}
+}
+
+// wsConn is one graphql-transport-ws connection.
+type wsConn struct {
+	t    *wsTransport
+	ws   *websocket.Conn
+	exec graphql.GraphExecutor
+	// ctx carries the upgrade request's values and ends with the
+	// connection; after connection_init, session is derived from it.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu        sync.Mutex
+	session   context.Context // the operations' context, once initialised
+	release   func()          // what init returned, to call at the end
+	initSeen  bool
+	closing   bool                    // a close frame is on its way, or the connection has ended
+	heard     bool                    // a message arrived since the last ping
+	ops       map[string]*wsOperation // running, by id
+	initTimer *time.Timer
+	pinger    *time.Timer
+}
+
+// serve reads the client's messages until the connection ends.
+func (c *wsConn) serve() {
+	defer c.finish()
+	for {
+		_, data, err := c.ws.Read(context.Background())
+		if err != nil || !c.receive(data) {
+			return
+		}
+	}
+}
+
+// finish ends the connection and everything on it: its operations (their
+// contexts are the connection's), its session and its timers.
+func (c *wsConn) finish() {
+	c.mu.Lock()
+	closing := c.closing
+	c.closing = true
+	c.ops = nil
+	release := c.release
+	c.initTimer.Stop()
+	if c.pinger != nil {
+		c.pinger.Stop()
+	}
+	c.mu.Unlock()
+	if !closing {
+		_ = c.ws.CloseNow()
+	}
+	c.cancel()
+	if release != nil {
+		release()
+	}
+	c.t.untrack(c)
+}
+
+// closeWith starts the close handshake with code, once. The handshake waits
+// for the client's close frame (up to 5 s each way), so it runs on a
+// goroutine of its own; the read loop ends when it is done.
+func (c *wsConn) closeWith(code websocket.StatusCode, reason string) {
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return
+	}
+	c.closing = true
+	c.mu.Unlock()
+	go c.ws.Close(code, shortened(reason, 120))
+}
+
+// clientMessage is a message from the client, as far as the protocol
+// checks it.
+type clientMessage struct {
+	Type    *string         `json:"type"`
+	ID      *string         `json:"id"`
+	Payload json.RawMessage `json:"payload"`
+}
+
+// receive acts on one message; false once the connection is closing.
+func (c *wsConn) receive(data []byte) bool {
+	c.mu.Lock()
+	closing := c.closing
+	c.mu.Unlock()
+	if closing { // the close handshake is under way: read on until it ends
+		return true
+	}
+	var m clientMessage
+	if err := json.Unmarshal(data, &m); err != nil || m.Type == nil {
+		return c.refuse(closeBadRequest, "Invalid message received")
+	}
+	c.mu.Lock()
+	c.heard = true
+	c.mu.Unlock()
+	switch *m.Type {
+	case "connection_init":
+		return c.initialise(m.Payload)
+	case "subscribe":
+		if m.ID == nil || *m.ID == "" || !isJSONObject(m.Payload) {
+			return c.refuse(closeBadRequest, "Invalid message received")
+		}
+		return c.subscribe(*m.ID, m.Payload)
+	case "complete":
+		if m.ID == nil || *m.ID == "" {
+			return c.refuse(closeBadRequest, "Invalid message received")
+		}
+		c.mu.Lock()
+		op := c.ops[*m.ID]
+		delete(c.ops, *m.ID)
+		c.mu.Unlock()
+		if op != nil {
+			op.cancel() // the client is not told again: graphql-ws's server does not either
+		}
+	case "ping":
+		c.write(pongMessage)
+	case "pong":
+	default:
+		return c.refuse(closeBadRequest, "Invalid message received")
+	}
+	return true
+}
+
+func (c *wsConn) refuse(code websocket.StatusCode, reason string) bool {
+	c.closeWith(code, reason)
+	return false
+}
+
+// initialise authenticates the connection. It runs init on a goroutine of
+// its own (the session lookup goes deep; the read loop's stack stays as it
+// is) and waits for it: the client's next messages are read only after it.
+func (c *wsConn) initialise(payload json.RawMessage) bool {
+	c.mu.Lock()
+	seen := c.initSeen
+	c.initSeen = true
+	c.mu.Unlock()
+	if seen {
+		return c.refuse(closeTooManyInitialise, "Too many initialisation requests")
+	}
+	var fields map[string]any
+	if !isAbsentOrObject(payload) || (len(bytes.TrimSpace(payload)) > 0 && json.Unmarshal(payload, &fields) != nil) {
+		return c.refuse(closeBadRequest, "Invalid message received")
+	}
+	type result struct {
+		ctx     context.Context
+		release func()
+		err     error
+	}
+	done := make(chan result, 1)
+	go func() {
+		ctx, release, err := c.t.init(c.ctx, fields)
+		done <- result{ctx, release, err}
+	}()
+	r := <-done
+	if r.err != nil {
+		return c.refuse(closeForbidden, r.err.Error())
+	}
+	c.mu.Lock()
+	c.initTimer.Stop()
+	c.session, c.release = r.ctx, r.release
+	closing := c.closing
+	c.mu.Unlock()
+	if closing { // timed out, or the server is shutting down, meanwhile
+		return false
+	}
+	// The session's context ends with the connection or when the token
+	// expires: then the client must authenticate again (graphql-ws
+	// retries 4403 with its connectionParams).
+	context.AfterFunc(r.ctx, func() {
+		if c.ctx.Err() == nil {
+			c.closeWith(closeForbidden, "Forbidden: the token has expired")
+		}
+	})
+	c.write(ackMessage)
+	return true
+}
+
+func (c *wsConn) initTimedOut() {
+	c.mu.Lock()
+	late := !c.initSeen
+	c.mu.Unlock()
+	if late {
+		c.closeWith(closeInitTimeout, "Connection initialisation timeout")
+	}
+}
+
+// ping runs every pingInterval: it closes a connection that has been
+// silent since the last ping and pings one that has not.
+func (c *wsConn) ping() {
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return
+	}
+	alive := c.heard
+	c.heard = false
+	if alive {
+		c.pinger.Reset(c.t.pingInterval)
+	}
+	c.mu.Unlock()
+	if !alive {
+		_ = c.ws.CloseNow() // a peer gone silent does not answer a close handshake either
+		return
+	}
+	c.write(pingMessage)
+}
+
+var (
+	ackMessage  = []byte(`{"type":"connection_ack"}`)
+	pingMessage = []byte(`{"type":"ping"}`)
+	pongMessage = []byte(`{"type":"pong"}`)
+)
+
+// write sends one message within the write timeout. A write that fails
+// (the client stopped reading, or went away) ends the connection.
+func (c *wsConn) write(msg []byte) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.t.writeTimeout)
+	err := c.ws.Write(ctx, websocket.MessageText, msg)
+	cancel()
+	if err != nil {
+		c.mu.Lock()
+		closing := c.closing
+		c.mu.Unlock()
+		if !closing {
+			_ = c.ws.CloseNow()
+		}
+	}
+}
+
+// subscribe starts operation id (a subscription, or a query or mutation,
+// which graphql-ws also sends this way).
+func (c *wsConn) subscribe(id string, payload json.RawMessage) bool {
+	c.mu.Lock()
+	if !c.initSeen || c.session == nil {
+		c.mu.Unlock()
+		return c.refuse(closeUnauthorized, "Unauthorized")
+	}
+	if _, running := c.ops[id]; running {
+		c.mu.Unlock()
+		return c.refuse(closeSubscriberExists, "Subscriber for "+shortened(id, 64)+" already exists")
+	}
+	idJSON, _ := json.Marshal(id) // a string always encodes
+	op := &wsOperation{c: c, id: id, idJSON: idJSON}
+	op.ctx, op.cancel = context.WithCancel(c.session)
+	c.ops[id] = op
+	c.mu.Unlock()
+	go op.start(payload, graphql.Now())
+	return true
+}
+
+// wsOperation is one operation on a connection.
+type wsOperation struct {
+	c      *wsConn
+	id     string
+	idJSON []byte
+	ctx    context.Context // ends when the operation does, or the connection
+	cancel context.CancelFunc
+
+	mu sync.Mutex
+	// responses and rctx, once set, yield the operation's responses.
+	responses graphql.ResponseHandler
+	rctx      context.Context
+	evented   bool // its stream signals each event (wakeOnEvent)
+	pending   int  // events signalled and not yet taken
+	pumping   bool // a goroutine is taking them
+	done      bool
+}
+
+// start runs the operation up to its first response: parsing, validation,
+// the extensions, and for a subscription its resolver. A subscription
+// whose stream signals its events is then left to them; anything else is
+// served to its end on this goroutine.
+func (op *wsOperation) start(payload json.RawMessage, read time.Time) {
+	c := op.c
+	ctx := graphql.StartOperationTrace(context.WithValue(op.ctx, wsOperationKey{}, op))
+	params := &graphql.RawParams{}
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec.UseNumber()
+	if err := dec.Decode(params); err != nil {
+		resp := c.exec.DispatchError(ctx, gqlerror.List{codedError(apperr.New(apperr.Invalid,
+			"the subscribe payload is not a GraphQL request (query, operationName, variables, extensions)"))})
+		op.fail(resp.Errors)
+		return
+	}
+	params.ReadTime = graphql.TraceTiming{Start: read, End: graphql.Now()}
+	rc, errs := c.exec.CreateOperationContext(ctx, params)
+	if errs != nil {
+		resp := c.exec.DispatchError(graphql.WithOperationContext(ctx, rc), errs)
+		if errcode.GetErrorKind(errs) == errcode.KindProtocol {
+			op.fail(resp.Errors) // never ran: parse and validation errors end it with "error"
+		} else {
+			op.send(resp)
+			op.end()
+		}
+		return
+	}
+	responses, rctx := c.exec.DispatchOperation(ctx, rc)
+	op.mu.Lock()
+	op.responses, op.rctx = responses, rctx
+	if op.evented {
+		run := op.pending > 0 && !op.pumping && !op.done
+		op.pumping = op.pumping || run
+		op.mu.Unlock()
+		if run {
+			op.pump()
+		}
+		return
+	}
+	op.mu.Unlock()
+	for {
+		resp, ok := op.next()
+		if !ok {
+			return
+		}
+		if resp == nil {
+			op.end()
+			return
+		}
+		op.send(resp)
+	}
+}
+
+type wsOperationKey struct{}
+
+// wakeOnEvent is for a subscription resolver whose stream can tell when a
+// value is in its channel, or the channel is closed: it returns the
+// function to call after each (then the operation holds no goroutine while
+// it waits), or nil when the transport does not need it (plain HTTP; the
+// resolver's channel is then read as gqlgen reads it). The resolver must
+// call it exactly once per value sent and once after closing the channel,
+// and only after the channel operation.
+func wakeOnEvent(ctx context.Context) func() {
+	op, ok := ctx.Value(wsOperationKey{}).(*wsOperation)
+	if !ok {
+		return nil
+	}
+	op.mu.Lock()
+	op.evented = true
+	op.mu.Unlock()
+	return op.wake
+}
+
+// wake counts one event and starts a goroutine to take it unless one is
+// taking events already.
+func (op *wsOperation) wake() {
+	op.mu.Lock()
+	op.pending++
+	run := op.responses != nil && !op.pumping && !op.done
+	op.pumping = op.pumping || run
+	op.mu.Unlock()
+	if run {
+		go op.pump()
+	}
+}
+
+// pump sends the pending events' responses. Each response handler call
+// takes one event that is already in the stream's channel (every wake
+// follows its event), so it does not block.
+func (op *wsOperation) pump() {
+	for {
+		resp, ok := op.next()
+		if !ok {
+			return
+		}
+		if resp == nil { // the stream has ended
+			op.end()
+			return
+		}
+		op.send(resp)
+		op.mu.Lock()
+		op.pending--
+		if op.pending == 0 || op.done {
+			op.pumping = false
+			op.mu.Unlock()
+			return
+		}
+		op.mu.Unlock()
+	}
+}
+
+// next returns the operation's next response, nil at its end; a panic in
+// the executor fails the operation (ok false) with an internal error.
+func (op *wsOperation) next() (resp *graphql.Response, ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			err := graphql.GetOperationContext(op.rctx).Recover(op.rctx, r)
+			op.fail(gqlerror.List{codedError(err)})
+			ok = false
+		}
+	}()
+	return op.responses(op.rctx), true
+}
+
+// end completes the operation: the client hears "complete" unless it
+// completed it itself or the connection is closing.
+func (op *wsOperation) end() {
+	if op.finish() {
+		op.c.writeTo(op, "complete", nil)
+	}
+}
+
+// fail ends the operation with "error" (which ends it in the protocol).
+func (op *wsOperation) fail(errs gqlerror.List) {
+	if op.finish() {
+		payload, err := json.Marshal(errs)
+		if err != nil {
+			payload = []byte(`[{"message":"internal server error","extensions":{"code":"INTERNAL_SERVER_ERROR"}}]`)
+		}
+		op.c.writeTo(op, "error", func(b *bytes.Buffer) { b.Write(payload) })
+	}
+}
+
+// finish marks the operation done and cancels its context (which ends its
+// stream); true if the client is to be told.
+func (op *wsOperation) finish() bool {
+	op.mu.Lock()
+	if op.done {
+		op.mu.Unlock()
+		return false
+	}
+	op.done = true
+	op.mu.Unlock()
+	op.cancel()
+	c := op.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ops[op.id] != op || c.closing {
+		return false
+	}
+	delete(c.ops, op.id)
+	return true
+}
+
+// send writes a response as a "next" message.
+func (op *wsOperation) send(resp *graphql.Response) {
+	op.c.writeTo(op, "next", func(b *bytes.Buffer) { writeResponse(b, resp) })
+}
+
+var messageBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// writeTo writes {"id":…,"type":typ,"payload":…} for op; payload writes
+// the payload's JSON, or is nil for none.
+func (c *wsConn) writeTo(op *wsOperation, typ string, payload func(*bytes.Buffer)) {
+	b := messageBuffers.Get().(*bytes.Buffer)
+	b.Reset()
+	b.WriteString(`{"id":`)
+	b.Write(op.idJSON)
+	b.WriteString(`,"type":"`)
+	b.WriteString(typ)
+	b.WriteByte('"')
+	if payload != nil {
+		b.WriteString(`,"payload":`)
+		payload(b)
+	}
+	b.WriteByte('}')
+	c.write(b.Bytes())
+	if b.Cap() <= 64<<10 {
+		messageBuffers.Put(b)
+	}
+}
+
+// shortened cuts s to at most n bytes on a rune boundary: a close frame's
+// reason may not exceed 123 bytes (coder/websocket would send 1011 instead),
+// and an id or an error message in it comes from elsewhere.
+func shortened(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+// isAbsentOrObject accepts the optional payload of connection_init: absent,
+// null, or an object.
+func isAbsentOrObject(raw json.RawMessage) bool {
+	t := bytes.TrimSpace(raw)
+	return len(t) == 0 || bytes.Equal(t, []byte("null")) || isJSONObject(t)
+}
+
+func isJSONObject(raw json.RawMessage) bool {
+	raw = bytes.TrimSpace(raw)
+	return len(raw) > 0 && raw[0] == '{' && json.Valid(raw)
+}
