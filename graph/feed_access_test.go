@@ -134,6 +134,11 @@ func TestFeedClosesWhenTheTokenExpires(t *testing.T) {
 			t.Errorf("closed %s before the token expired, want at expiry", early)
 		}
 		t.Logf("closed %s after expiry, status %d", closedAt.Sub(exp), status)
+		// 4403, which the graphql-ws client retries, asking the application
+		// for its connectionParams (a fresh token) again.
+		if status != 4403 {
+			t.Errorf("close code: got %d, want 4403", status)
+		}
 		waitSubscribers(t, e, 0, 2*time.Second)
 	})
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -76,8 +77,19 @@ type fanOut struct {
 	receipts chan receipt
 	// heapPerConn and stackPerConn are what the idle connections hold: the
 	// server's end only when the clients are in a child process, both ends
-	// otherwise.
-	heapPerConn, stackPerConn float64
+	// otherwise. heapPerConn counts the heap's pages in use (HeapInuse),
+	// liveHeapPerConn only the live objects on them (the collector's
+	// /gc/heap/live:bytes): the difference is pages partly filled, by the
+	// connections' objects among the garbage made beside them while they
+	// were set up, which later allocations fill.
+	heapPerConn, liveHeapPerConn, stackPerConn float64
+}
+
+// liveHeap is the heap's live bytes as the last collection marked them.
+func liveHeap() uint64 {
+	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
 }
 
 // clientPlacement says where a fan-out's websocket clients run.
@@ -118,6 +130,7 @@ func newFanOut(tb testing.TB, e *graphtest.Env, n int, where clientPlacement) *f
 	runtime.GC()
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
+	liveBefore := liveHeap()
 	if where == clientsInAnotherOne {
 		f.startClientProcess(tb, tokens)
 	} else {
@@ -128,6 +141,7 @@ func newFanOut(tb testing.TB, e *graphtest.Env, n int, where clientPlacement) *f
 	var after runtime.MemStats
 	runtime.ReadMemStats(&after)
 	f.heapPerConn = float64(int64(after.HeapInuse)-int64(before.HeapInuse)) / float64(n)
+	f.liveHeapPerConn = float64(int64(liveHeap())-int64(liveBefore)) / float64(n)
 	f.stackPerConn = float64(int64(after.StackInuse)-int64(before.StackInuse)) / float64(n)
 	if dir := os.Getenv("FANOUT_PROFILES"); dir != "" {
 		for _, name := range []string{"heap", "goroutine"} {
@@ -528,6 +542,7 @@ func BenchmarkFanOut(b *testing.B) {
 			b.ReportMetric(percentile(all, 99), "p99-ms")
 			b.ReportMetric(f.heapPerConn, "heap-B/conn")
 			b.ReportMetric(f.heapPerConn+f.stackPerConn, "mem-B/conn")
+			b.ReportMetric(f.liveHeapPerConn+f.stackPerConn, "live-B/conn")
 		})
 	}
 }

@@ -191,6 +191,13 @@ func TestFeedLeavesNoGoroutines(t *testing.T) {
 			f.next(t, 2*time.Second)
 		}
 		during := runtime.NumGoroutine()
+		// Waiting, each connection holds one goroutine in the server (its
+		// read loop) and its subscription none; the test's client holds one
+		// more per connection (read).
+		idle := settledGoroutines(before+2*n, 2, 5*time.Second)
+		if idle > before+2*n+2 {
+			t.Errorf("goroutines: got %d with %d idle subscriptions, want at most %d (%d before)\n%s", idle, n, before+2*n+2, before, goroutineDump())
+		}
 		for i, f := range feeds {
 			if i%2 == 0 {
 				f.conn.Close(websocket.StatusNormalClosure, "") // a polite client
@@ -200,7 +207,7 @@ func TestFeedLeavesNoGoroutines(t *testing.T) {
 		}
 		waitSubscribers(t, e, 0, 5*time.Second)
 		after := settledGoroutines(before, 2, 10*time.Second)
-		t.Logf("goroutines: %d before, %d with %d subscriptions, %d after", before, during, n, after)
+		t.Logf("goroutines: %d before, %d with %d subscriptions (%d idle), %d after", before, during, n, idle, after)
 		if after > before+2 {
 			t.Errorf("goroutines: got %d after closing, want at most %d (%d before)\n%s", after, before+2, before, goroutineDump())
 		}
@@ -283,6 +290,11 @@ func TestFeedEndsOnServerShutdown(t *testing.T) {
 				continue
 			}
 			t.Logf("connection %d closed %s after shutdown began, status %d", i, time.Since(start), status)
+			// 1001 Going Away: the graphql-ws client reconnects, to
+			// another instance.
+			if status != websocket.StatusGoingAway {
+				t.Errorf("connection %d: close code %d, want %d", i, status, websocket.StatusGoingAway)
+			}
 		}
 		waitSubscribers(t, e, 0, 3*time.Second)
 	})

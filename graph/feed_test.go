@@ -354,6 +354,34 @@ func TestFeedDeliversEachNotificationOnce(t *testing.T) {
 	})
 }
 
+// A burst of notifications reaches the subscriber in the order they were
+// committed, each once: each event wakes the subscription, and only one
+// goroutine at a time sends its events (websocket.go).
+func TestFeedKeepsOrderInABurst(t *testing.T) {
+	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
+		owner, member := e.Register("Owner"), e.Register("Member")
+		e.CreateTenant(owner, "acme")
+		e.AddMember(owner, "acme", member, "MEMBER")
+		b := member.Caller("acme")
+		own := e.CreateTask(b, e.CreateProject(b, "Rocket"), "Fuel")
+		before := len(notificationIDs(t, e, b))
+		feed := subscribe(t, e, member, "acme")
+		const n = 60
+		notifyMany(t, e, owner.Caller("acme"), own, n) // comments on the member's task
+		ids := notificationIDs(t, e, b)                // newest first
+		if len(ids)-before != n {
+			t.Fatalf("notifications written: got %d, want %d", len(ids)-before, n)
+		}
+		for i := range n {
+			got, want := feed.next(t, 5*time.Second).ID, ids[n-1-i]
+			if got != want {
+				t.Fatalf("push %d: got notification %s, want %s (commit order)", i, got, want)
+			}
+		}
+		silence(t, 300*time.Millisecond, map[string]*feedClient{"after the burst": feed})
+	})
+}
+
 func TestFeedPushesOnlyAfterCommit(t *testing.T) {
 	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
 		owner, member, project := feedWorld(e)

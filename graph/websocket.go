@@ -1,9 +1,12 @@
 package graph
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -101,7 +104,7 @@ func (t *wsTransport) Supports(r *http.Request) bool {
 }
 
 func (t *wsTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
-	ws, err := websocket.Accept(w, r, &t.accept)
+	ws, err := websocket.Accept(smallBuffers{w}, r, &t.accept)
 	if err != nil {
 		return // Accept has answered: 403 for a foreign origin, 426 for a bad handshake
 	}
@@ -126,6 +129,40 @@ func (t *wsTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 	}
 	c.mu.Unlock()
 	go c.serve()
+}
+
+// The buffers coder/websocket reads and writes frames through, for the
+// connection's life. net/http hands over 4 KiB each; at those sizes they
+// would be 8 KiB of every idle connection's memory. Reads are few and
+// small (the client's subscribes, pongs), a notification fits the write
+// buffer in one write, and larger reads and writes bypass the buffers.
+const (
+	wsReadBuffer  = 512
+	wsWriteBuffer = 1024
+)
+
+// smallBuffers hijacks the connection for websocket.Accept with buffers of
+// wsReadBuffer and wsWriteBuffer bytes in place of net/http's. Bytes the
+// client sent right behind its upgrade request, which net/http has already
+// read, move to the new read buffer.
+type smallBuffers struct{ http.ResponseWriter }
+
+func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	early := brw.Reader.Buffered()
+	if early == 0 {
+		return conn, bufio.NewReadWriter(bufio.NewReaderSize(conn, wsReadBuffer), bufio.NewWriterSize(conn, wsWriteBuffer)), nil
+	}
+	b, _ := brw.Reader.Peek(early)
+	br := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(bytes.Clone(b)), conn), max(wsReadBuffer, early))
+	if _, err := br.Peek(early); err != nil { // from the bytes.Reader: does not block
+		_ = conn.Close()
+		return nil, nil, err
+	}
+	return conn, bufio.NewReadWriter(br, bufio.NewWriterSize(conn, wsWriteBuffer)), nil
 }
 
 // track registers c, and its server's shutdown to close it; false when that

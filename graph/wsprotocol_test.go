@@ -60,6 +60,11 @@ func TestWebsocketProtocolErrors(t *testing.T) {
 			`{"type":"subscribe","id":"` + strings.Repeat("é", 200) + `","payload":` + feed + `}`,
 		}, 4409},
 		{"connection_init twice", true, []string{`{"type":"connection_init","payload":{}}`}, 4429},
+		{"a complete before its subscribe, then the subscribe twice", true, []string{
+			`{"type":"complete","id":"1"}`,
+			`{"type":"subscribe","id":"1","payload":` + feed + `}`,
+			`{"type":"subscribe","id":"1","payload":` + feed + `}`,
+		}, 4409},
 		{"no connection_init", false, nil, 4408},
 	}
 	for _, tc := range tests {
@@ -108,7 +113,52 @@ func TestWebsocketProtocolErrors(t *testing.T) {
 		send(`{"type":"ping"}`)
 		expect(ctx, t, conn, "pong", "")
 	})
+
+	// A subscribe whose payload is an object but not a GraphQL request ends
+	// that operation with "error" and a code; the socket stays open.
+	t.Run("a payload that is not a GraphQL request", func(t *testing.T) {
+		conn := dialRaw(t, e)
+		initialise(t, conn, init)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := conn.Write(ctx, websocket.MessageText, []byte(`{"type":"subscribe","id":"q","payload":{"query":5}}`)); err != nil {
+			t.Fatal(err)
+		}
+		var m wsMessage
+		if err := wsjson.Read(ctx, conn, &m); err != nil || m.Type != "error" || m.ID != "q" ||
+			!strings.Contains(string(m.Payload), `"code":"BAD_USER_INPUT"`) {
+			t.Fatalf("got %+v (%s) %v, want an error for q with BAD_USER_INPUT", m, m.Payload, err)
+		}
+		if err := conn.Write(ctx, websocket.MessageText, []byte(`{"type":"subscribe","id":"q","payload":{"query":"{ currentTenant { slug } }"}}`)); err != nil {
+			t.Fatal(err)
+		}
+		if err := wsjson.Read(ctx, conn, &m); err != nil || m.Type != "next" || !strings.Contains(string(m.Payload), `"slug":"proto"`) {
+			t.Fatalf("got %+v (%s) %v, want the query served on the same socket", m, m.Payload, err)
+		}
+		expect(ctx, t, conn, "complete", "q")
+	})
+
+	// graphql-transport-ws is the only subprotocol served: a client that
+	// does not offer it is upgraded and closed with 4406, as graphql-ws's
+	// server does.
+	t.Run("no graphql-transport-ws subprotocol", func(t *testing.T) {
+		for _, offered := range [][]string{nil, {"graphql-ws"}} {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			conn, _, err := websocket.Dial(ctx, wsURL(e.URL), &websocket.DialOptions{Subprotocols: offered})
+			if err != nil {
+				cancel()
+				t.Fatalf("dial offering %v: %v", offered, err)
+			}
+			if got := closeStatus(ctx, conn); got != closeNotAcceptable {
+				t.Errorf("offering %v: got close code %d, want %d", offered, got, closeNotAcceptable)
+			}
+			conn.CloseNow()
+			cancel()
+		}
+	})
 }
+
+const closeNotAcceptable = 4406
 
 func initialise(t *testing.T, conn *websocket.Conn, payload map[string]any) {
 	t.Helper()
@@ -223,10 +273,21 @@ func TestWebsocketKeepAlive(t *testing.T) {
 // upgrade, from what net/http has already buffered. Here the upgrade, a
 // connection_init and a ping go out in one write, and the answers must be
 // connection_ack and pong.
+// Messages that arrive with the upgrade request, which net/http has already
+// read, are not lost: neither a few bytes' worth nor more than the read
+// buffer the connection keeps (websocket.go).
 func TestWebsocketMessagesInTheUpgradePacket(t *testing.T) {
 	e := graphtest.New(t, graphtest.Dialects(t)[0])
 	owner := e.Register("Owner")
 	e.CreateTenant(owner, "early")
+	for _, pad := range []int{0, 3000} {
+		t.Run(fmt.Sprintf("%d bytes of padding", pad), func(t *testing.T) {
+			upgradePacket(t, e, owner, pad)
+		})
+	}
+}
+
+func upgradePacket(t *testing.T, e *graphtest.Env, owner graphtest.User, pad int) {
 	u, err := url.Parse(e.URL)
 	if err != nil {
 		t.Fatal(err)
@@ -238,7 +299,9 @@ func TestWebsocketMessagesInTheUpgradePacket(t *testing.T) {
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
 
-	init, _ := json.Marshal(map[string]any{"type": "connection_init", "payload": initPayload(owner.Token, "early")})
+	payload := initPayload(owner.Token, "early")
+	payload["X-Padding"] = strings.Repeat("p", pad)
+	init, _ := json.Marshal(map[string]any{"type": "connection_init", "payload": payload})
 	var out bytes.Buffer
 	fmt.Fprintf(&out, "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
 		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"+
