@@ -22,8 +22,8 @@ import (
 //
 // The cost is memory. Under the benchmark's 32 concurrent ProjectTrees its
 // process (API, floor and data set) peaked at 673 MB instead of 295 MB, and
-// each idle websocket keeps about 45 KB of heap in use instead of 34 KB
-// (the same 24 KB or so of live objects, spread over more partly used spans). So
+// each idle websocket keeps about 25 KB of heap in use instead of 19 KB
+// (the same 12 KB or so of live objects, spread over more partly used spans). So
 // TuneGC also sets a soft memory limit, below which the collector may take
 // its time and near which it works as hard as it must: see
 // memoryLimitRatio. A deployment that mostly holds idle subscriptions may

@@ -127,8 +127,10 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // Serve listens on c.Addr and serves until ctx ends, then shuts down
 // gracefully: no new connections, in-flight requests get up to grace to
-// finish, then long-lived connections (websockets) are cancelled through
-// their base context. ready, when set, receives the bound address.
+// finish. Websockets are not requests (Shutdown neither waits for nor ends
+// hijacked connections): the GraphQL handler's transport registers with
+// Shutdown and closes them with 1001 as it begins (graph/websocket.go).
+// ready, when set, receives the bound address.
 func Serve(ctx context.Context, c Config, grace time.Duration, ready func(addr string)) error {
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
@@ -157,9 +159,7 @@ func Serve(ctx context.Context, c Config, grace time.Duration, ready func(addr s
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	err = srv.Shutdown(shutdownCtx)
-	// Shutdown neither waits for nor ends hijacked (websocket) connections:
-	// cancelling their base context ends them.
-	cancelBase()
+	cancelBase() // whatever else still runs on a request's context
 	if err != nil {
 		return fmt.Errorf("server: shutting down: %w", err)
 	}
