@@ -128,7 +128,7 @@ func NewHandler(c Deps) *handler.Server {
 		c.WebsocketPingInterval = 25 * time.Second
 	}
 	srv := handler.New(NewSchema(c))
-	srv.AddTransport(newWSTransport(c.WebsocketOrigins, websocketInit(c), c.WebsocketMessageBytes,
+	srv.AddTransport(newWSTransport(c.WebsocketOrigins, websocketInit(c), recoverFunc(c.Logger), c.WebsocketMessageBytes,
 		c.WebsocketWriteTimeout, c.WebsocketInitTimeout, c.WebsocketPingInterval))
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})

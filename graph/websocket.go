@@ -57,6 +57,7 @@ type wsTransport struct {
 	// connection's context for its operations and what to call when the
 	// connection ends, or an error with which the socket is closed (4403).
 	init         func(ctx context.Context, payload map[string]any) (context.Context, func(), error)
+	recover      graphql.RecoverFunc // for a panic while serving an operation
 	readLimit    int64
 	writeTimeout time.Duration
 	initTimeout  time.Duration
@@ -82,10 +83,11 @@ const (
 )
 
 func newWSTransport(origins []string, init func(context.Context, map[string]any) (context.Context, func(), error),
-	readLimit int64, writeTimeout, initTimeout, pingInterval time.Duration) *wsTransport {
+	onPanic graphql.RecoverFunc, readLimit int64, writeTimeout, initTimeout, pingInterval time.Duration) *wsTransport {
 	return &wsTransport{
 		accept:       websocket.AcceptOptions{Subprotocols: []string{wsSubprotocol}, OriginPatterns: origins},
 		init:         init,
+		recover:      onPanic,
 		readLimit:    readLimit,
 		writeTimeout: writeTimeout,
 		initTimeout:  initTimeout,
@@ -472,6 +474,11 @@ type wsOperation struct {
 func (op *wsOperation) start(payload json.RawMessage, read time.Time) {
 	c := op.c
 	ctx := graphql.StartOperationTrace(context.WithValue(op.ctx, wsOperationKey{}, op))
+	defer func() {
+		if r := recover(); r != nil { // in an extension, say: fail the operation, not the process
+			op.fail(gqlerror.List{codedError(c.t.recover(ctx, r))})
+		}
+	}()
 	params := &graphql.RawParams{}
 	dec := json.NewDecoder(bytes.NewReader(payload))
 	dec.UseNumber()
@@ -582,8 +589,7 @@ func (op *wsOperation) pump() {
 func (op *wsOperation) next() (resp *graphql.Response, ok bool) {
 	defer func() {
 		if r := recover(); r != nil {
-			err := graphql.GetOperationContext(op.rctx).Recover(op.rctx, r)
-			op.fail(gqlerror.List{codedError(err)})
+			op.fail(gqlerror.List{codedError(op.c.t.recover(op.rctx, r))})
 			ok = false
 		}
 	}()
