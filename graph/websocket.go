@@ -500,7 +500,13 @@ func (op *wsOperation) start(payload json.RawMessage, read time.Time) {
 		}
 		return
 	}
-	responses, rctx := c.exec.DispatchOperation(ctx, rc)
+	op.serve(c.exec.DispatchOperation(ctx, rc))
+}
+
+// serve sends the operation's responses: as its events are signalled, for
+// a stream that signals them (wakeOnEvent), else on this goroutine until
+// the last.
+func (op *wsOperation) serve(responses graphql.ResponseHandler, rctx context.Context) {
 	op.mu.Lock()
 	op.responses, op.rctx = responses, rctx
 	if op.evented {
@@ -565,22 +571,23 @@ func (op *wsOperation) wake() {
 func (op *wsOperation) pump() {
 	for {
 		resp, ok := op.next()
-		if !ok {
-			return
-		}
-		if resp == nil { // the stream has ended
+		switch {
+		case !ok: // failed
+		case resp == nil: // the stream has ended
 			op.end()
-			return
+		default:
+			op.send(resp)
 		}
-		op.send(resp)
 		op.mu.Lock()
 		op.pending--
-		if op.pending == 0 || op.done {
+		stop := !ok || resp == nil || op.pending == 0 || op.done
+		if stop {
 			op.pumping = false
-			op.mu.Unlock()
-			return
 		}
 		op.mu.Unlock()
+		if stop {
+			return
+		}
 	}
 }
 

@@ -1,0 +1,165 @@
+package graph
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
+)
+
+// socketPair returns the two ends of a real websocket.
+func socketPair(t *testing.T) (server, client *websocket.Conn) {
+	t.Helper()
+	accepted := make(chan *websocket.Conn, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		accepted <- c
+	}))
+	t.Cleanup(srv.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	client, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	server = <-accepted
+	t.Cleanup(func() { client.CloseNow(); server.CloseNow() })
+	return server, client
+}
+
+// eventedOperation is an operation on a connection whose stream is events:
+// its response handler takes one value from events per call, as gqlgen's
+// does from a subscription's channel, and fails the test if it would have
+// to wait or if two goroutines call it at once.
+func eventedOperation(t *testing.T, ws *websocket.Conn, events chan int) (*wsOperation, func(), graphql.ResponseHandler) {
+	c := &wsConn{t: &wsTransport{writeTimeout: 5 * time.Second}, ws: ws, ops: map[string]*wsOperation{}}
+	op := &wsOperation{c: c, id: "s", idJSON: []byte(`"s"`)}
+	op.ctx, op.cancel = context.WithCancel(context.Background())
+	c.ops[op.id] = op
+	wake := wakeOnEvent(context.WithValue(op.ctx, wsOperationKey{}, op))
+	var callers atomic.Int32
+	responses := func(ctx context.Context) *graphql.Response {
+		if callers.Add(1) > 1 {
+			t.Error("two goroutines took events at once")
+		}
+		defer callers.Add(-1)
+		if ctx.Err() != nil {
+			return nil // as gqlgen's executor does
+		}
+		select {
+		case v, ok := <-events:
+			if !ok {
+				return nil
+			}
+			return &graphql.Response{Data: json.RawMessage(`{"n":` + strconv.Itoa(v) + `}`)}
+		default:
+			t.Error("the response handler was called with no event ready: it would have waited")
+			return nil
+		}
+	}
+	return op, wake, responses
+}
+
+// Events signalled before the operation's handler is ready, and events
+// signalled while it sends, reach the client each once and in order,
+// followed by complete when the stream ends; no goroutine ever waits for an
+// event.
+func TestWebsocketEventedOperationKeepsOrder(t *testing.T) {
+	ws, client := socketPair(t)
+	const early, total = 10, 500
+	events := make(chan int, total)
+	op, wake, responses := eventedOperation(t, ws, events)
+	for i := range early { // before the handler exists (the resolver runs first)
+		events <- i
+		wake()
+	}
+	op.serve(responses, op.ctx)
+	go func() {
+		for i := early; i < total; i++ {
+			events <- i
+			wake()
+			if i%50 == 0 {
+				time.Sleep(time.Millisecond) // let the sender catch up now and then
+			}
+		}
+		close(events)
+		wake()
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for want := range total {
+		var m struct {
+			ID, Type string
+			Payload  struct{ Data struct{ N int } }
+		}
+		if err := wsjson.Read(ctx, client, &m); err != nil {
+			t.Fatalf("message %d: %v", want, err)
+		}
+		if m.ID != "s" || m.Type != "next" || m.Payload.Data.N != want {
+			t.Fatalf("message %d: got %+v, want next %d for s", want, m, want)
+		}
+	}
+	var m struct{ ID, Type string }
+	if err := wsjson.Read(ctx, client, &m); err != nil || m.ID != "s" || m.Type != "complete" {
+		t.Fatalf("after the stream: got %+v %v, want complete for s", m, err)
+	}
+	op.c.mu.Lock()
+	defer op.c.mu.Unlock()
+	if len(op.c.ops) != 0 {
+		t.Errorf("ops after complete: %v, want none", op.c.ops)
+	}
+}
+
+// An operation the client completes ends without a word to the client: the
+// events still signalled are not sent, and the stream's end sends no
+// complete.
+func TestWebsocketEventedOperationCompletedByTheClient(t *testing.T) {
+	ws, client := socketPair(t)
+	events := make(chan int, 10)
+	op, wake, responses := eventedOperation(t, ws, events)
+	op.serve(responses, op.ctx)
+	// What receive does with {"type":"complete","id":"s"}.
+	op.c.mu.Lock()
+	delete(op.c.ops, op.id)
+	op.c.mu.Unlock()
+	op.cancel()
+	events <- 1
+	wake()
+	close(events)
+	wake()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		op.mu.Lock()
+		done, pumping := op.done, op.pumping
+		op.mu.Unlock()
+		if done && !pumping {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the operation did not end after its context did")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// Then a message of the connection's own: it must be the next thing
+	// the client reads.
+	op.c.write(pongMessage)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var m struct{ ID, Type string }
+	if err := wsjson.Read(ctx, client, &m); err != nil || m.Type != "pong" {
+		t.Fatalf("got %+v %v, want the pong and nothing for s before it", m, err)
+	}
+}
