@@ -187,11 +187,11 @@ func websocketInit(c Deps) func(context.Context, map[string]any) (context.Contex
 		}
 		switch {
 		case err != nil:
-			return nil, nil, errors.New("Forbidden: " + codedError(err).Message)
+			return nil, nil, errors.New("forbidden: " + codedError(err).Message)
 		case !s.Viewer.Authenticated():
-			return nil, nil, errors.New("Forbidden: connection_init needs an Authorization token")
+			return nil, nil, errors.New("forbidden: connection_init needs an Authorization token")
 		case !s.Viewer.Member():
-			return nil, nil, errors.New("Forbidden: not a member of this tenant")
+			return nil, nil, errors.New("forbidden: not a member of this tenant")
 		}
 		ctx, cancel := context.WithDeadline(tenancy.WithCredentials(ctx, cred), s.TokenExpiry)
 		ctx = withSubscriptionCap(ctx, c.MaxSubscriptionsPerConnection)

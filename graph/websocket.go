@@ -369,7 +369,7 @@ func (c *wsConn) initialise(payload json.RawMessage) bool {
 	// retries 4403 with its connectionParams).
 	context.AfterFunc(r.ctx, func() {
 		if c.ctx.Err() == nil {
-			c.closeWith(closeForbidden, "Forbidden: the token has expired")
+			c.closeWith(closeForbidden, "forbidden: the token has expired")
 		}
 	})
 	c.write(ackMessage)
