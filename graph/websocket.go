@@ -15,6 +15,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/coder/websocket"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"tenantgraph/internal/apperr"
@@ -118,7 +119,8 @@ func (t *wsTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 	// The connection outlives the request: keep its context's values (the
 	// client's address and credentials from internal/server), not its end.
 	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
-	c := &wsConn{t: t, ws: ws, exec: exec, ctx: ctx, cancel: cancel, ops: map[string]*wsOperation{}, heard: true}
+	c := &wsConn{t: t, ws: ws, exec: exec, ctx: ctx, cancel: cancel, ops: map[string]*wsOperation{}, heard: true,
+		starting: make(chan struct{}, wsStarting)}
 	if !t.track(c, r) {
 		cancel()
 		go ws.Close(websocket.StatusGoingAway, "Server shutting down")
@@ -209,8 +211,9 @@ type wsConn struct {
 	exec graphql.GraphExecutor
 	// ctx carries the upgrade request's values and ends with the
 	// connection; after connection_init, session is derived from it.
-	ctx    context.Context
-	cancel context.CancelFunc
+	ctx      context.Context
+	cancel   context.CancelFunc
+	starting chan struct{} // a slot per operation starting (wsStarting)
 
 	mu        sync.Mutex
 	session   context.Context // the operations' context, once initialised
@@ -445,9 +448,20 @@ func (c *wsConn) subscribe(id string, payload json.RawMessage) bool {
 	op.ctx, op.cancel = context.WithCancel(c.session)
 	c.ops[id] = op
 	c.mu.Unlock()
-	go op.start(payload, graphql.Now())
+	read := graphql.Now()
+	// At most wsStarting operations start at once; past that, the client's
+	// next messages wait (TCP pushes back) rather than each starting a
+	// goroutine that parses, validates and runs.
+	c.starting <- struct{}{}
+	go op.start(payload, read)
 	return true
 }
+
+// wsStarting bounds the operations of one connection that are starting at
+// once: queries and mutations until they have answered, subscriptions
+// until their stream is set up (a subscription then waits holding no
+// slot).
+const wsStarting = 8
 
 // wsOperation is one operation on a connection.
 type wsOperation struct {
@@ -474,10 +488,18 @@ type wsOperation struct {
 func (op *wsOperation) start(payload json.RawMessage, read time.Time) {
 	c := op.c
 	ctx := graphql.StartOperationTrace(context.WithValue(op.ctx, wsOperationKey{}, op))
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			<-c.starting
+		}
+	}
 	defer func() {
 		if r := recover(); r != nil { // in an extension, say: fail the operation, not the process
 			op.fail(gqlerror.List{codedError(c.t.recover(ctx, r))})
 		}
+		release()
 	}()
 	params := &graphql.RawParams{}
 	dec := json.NewDecoder(bytes.NewReader(payload))
@@ -500,7 +522,11 @@ func (op *wsOperation) start(payload json.RawMessage, read time.Time) {
 		}
 		return
 	}
-	op.serve(c.exec.DispatchOperation(ctx, rc))
+	responses, rctx := c.exec.DispatchOperation(ctx, rc)
+	if rc.Operation != nil && rc.Operation.Operation == ast.Subscription {
+		release() // set up: its events come when they come
+	}
+	op.serve(responses, rctx)
 }
 
 // serve sends the operation's responses: as its events are signalled, for

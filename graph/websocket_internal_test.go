@@ -14,6 +14,8 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/coder/websocket"
 	"github.com/coder/websocket/wsjson"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
 // socketPair returns the two ends of a real websocket.
@@ -161,5 +163,76 @@ func TestWebsocketEventedOperationCompletedByTheClient(t *testing.T) {
 	var m struct{ ID, Type string }
 	if err := wsjson.Read(ctx, client, &m); err != nil || m.Type != "pong" {
 		t.Fatalf("got %+v %v, want the pong and nothing for s before it", m, err)
+	}
+}
+
+// gatedExecutor holds every operation in CreateOperationContext until gate
+// is closed, and records how many were there at once.
+type gatedExecutor struct {
+	gate     chan struct{}
+	cur, max atomic.Int32
+}
+
+func (g *gatedExecutor) CreateOperationContext(ctx context.Context, _ *graphql.RawParams) (*graphql.OperationContext, gqlerror.List) {
+	n := g.cur.Add(1)
+	for m := g.max.Load(); n > m && !g.max.CompareAndSwap(m, n); m = g.max.Load() {
+	}
+	<-g.gate
+	g.cur.Add(-1)
+	return &graphql.OperationContext{Operation: &ast.OperationDefinition{Operation: ast.Query}}, nil
+}
+
+func (g *gatedExecutor) DispatchOperation(ctx context.Context, _ *graphql.OperationContext) (graphql.ResponseHandler, context.Context) {
+	return graphql.OneShot(&graphql.Response{Data: json.RawMessage(`{"ok":true}`)}), ctx
+}
+
+func (g *gatedExecutor) DispatchError(_ context.Context, errs gqlerror.List) *graphql.Response {
+	return &graphql.Response{Errors: errs}
+}
+
+// A client that pipelines many operations gets at most wsStarting of them
+// started at once: the rest wait unread (TCP pushes back on the client)
+// instead of each starting a goroutine. All of them are answered.
+func TestWebsocketBoundsOperationsStarting(t *testing.T) {
+	ws, client := socketPair(t)
+	exec := &gatedExecutor{gate: make(chan struct{})}
+	c := &wsConn{t: &wsTransport{writeTimeout: 5 * time.Second}, ws: ws, exec: exec, ops: map[string]*wsOperation{},
+		starting: make(chan struct{}, wsStarting), initSeen: true, session: context.Background()}
+	const n = 3 * wsStarting
+	received := make(chan int, n)
+	go func() { // the read loop, fed directly
+		for i := range n {
+			c.receive([]byte(`{"type":"subscribe","id":"q` + strconv.Itoa(i) + `","payload":{"query":"{ x }"}}`))
+			received <- i
+		}
+		close(received)
+	}()
+	// The read loop takes wsStarting subscribes, then waits for a slot.
+	deadline := time.Now().Add(5 * time.Second)
+	for exec.cur.Load() < wsStarting && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond) // room for a ninth, were it to start
+	if got := exec.cur.Load(); got != wsStarting {
+		t.Fatalf("operations starting at once: %d, want %d", got, wsStarting)
+	}
+	close(exec.gate)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	answered := map[string]string{}
+	for len(answered) < 2*n { // a next and a complete for each
+		var m struct{ ID, Type string }
+		if err := wsjson.Read(ctx, client, &m); err != nil {
+			t.Fatalf("after %d messages: %v", len(answered), err)
+		}
+		answered[m.ID+" "+m.Type] = m.Type
+	}
+	for range received {
+	}
+	if max := exec.max.Load(); max > wsStarting {
+		t.Errorf("at most %d operations started at once, want %d", max, wsStarting)
+	}
+	if len(c.starting) != 0 {
+		t.Errorf("slots still taken after every operation answered: %d", len(c.starting))
 	}
 }
