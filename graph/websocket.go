@@ -669,9 +669,17 @@ func (op *wsOperation) finish() bool {
 	return true
 }
 
-// send writes a response as a "next" message.
+// send writes a response as a "next" message, unless the client has
+// completed the operation (and may have reused its id) or the connection
+// is closing.
 func (op *wsOperation) send(resp *graphql.Response) {
-	op.c.writeTo(op, "next", func(b *bytes.Buffer) { writeResponse(b, resp) })
+	c := op.c
+	c.mu.Lock()
+	current := c.ops[op.id] == op && !c.closing
+	c.mu.Unlock()
+	if current {
+		c.writeTo(op, "next", func(b *bytes.Buffer) { writeResponse(b, resp) })
+	}
 }
 
 var messageBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}

@@ -171,9 +171,7 @@ func initialise(t *testing.T, conn *websocket.Conn, payload map[string]any) {
 }
 
 // expect reads until a message of type typ with id. It passes over pings,
-// completes and nexts: a subscription the client completes while its
-// session is still being looked up may first get a next with the
-// cancellation's error, and a complete.
+// completes and nexts (of the subscriptions the test leaves running).
 func expect(ctx context.Context, t *testing.T, conn *websocket.Conn, typ, id string) {
 	t.Helper()
 	for {
