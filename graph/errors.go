@@ -88,11 +88,17 @@ func cancelled(ctx context.Context, err error) bool {
 }
 
 // asCancelled returns err as a Cancelled error if it is the request's own
-// end (see cancelled), else err unchanged: for errors that reach the client
-// without the error presenter (the session lookup, the transaction).
+// end (see cancelled), with the message "the request timed out" if the
+// request's deadline passed, else unchanged: for errors that reach the
+// client without the error presenter (the session lookup, the transaction).
 func asCancelled(ctx context.Context, err error) error {
-	if err != nil && apperr.KindOf(err) == apperr.Internal && cancelled(ctx, err) {
+	switch {
+	case err == nil || apperr.KindOf(err) != apperr.Internal:
+	case cancelled(ctx, err):
 		return apperr.New(apperr.Cancelled, "the request was cancelled")
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded):
+		// As the error presenter says it; still an internal error, logged.
+		return fmt.Errorf("%w: %w", apperr.New(apperr.Internal, "the request timed out"), err)
 	}
 	return err
 }

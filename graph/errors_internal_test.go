@@ -102,5 +102,13 @@ func TestErrorPresenterCancelledRequest(t *testing.T) {
 		if err := asCancelled(tc.ctx, pqCancel); apperr.Is(err, apperr.Cancelled) != (tc.wantCode == "CANCELLED") {
 			t.Errorf("%s: asCancelled gave %v", tc.name, err)
 		}
+		// Outside the presenter (the session lookup), the same code, and
+		// the timeout says so.
+		coded := codedError(asCancelled(tc.ctx, pqCancel))
+		want := map[string]string{"cancelled request": "the request was cancelled", "expired request": "the request timed out",
+			"live request": "internal server error"}[tc.name]
+		if coded.Extensions["code"] != tc.wantCode || coded.Message != want {
+			t.Errorf("%s: codedError(asCancelled) gave %q %v, want %q %s", tc.name, coded.Message, coded.Extensions["code"], want, tc.wantCode)
+		}
 	}
 }

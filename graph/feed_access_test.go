@@ -2,12 +2,15 @@ package graph_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
 
+	"tenantgraph/graph"
 	"tenantgraph/graph/graphtest"
 	"tenantgraph/internal/auth"
 	"tenantgraph/internal/globalid"
@@ -141,4 +144,49 @@ func TestFeedClosesWhenTheTokenExpires(t *testing.T) {
 		}
 		waitSubscribers(t, e, 0, 2*time.Second)
 	})
+}
+
+// A query or mutation sent over the websocket is bounded in time as an HTTP
+// request is (WebsocketOperationTimeout, REQUEST_TIMEOUT in cmd/server); a
+// subscription on the same socket is not. With a bound that has always
+// passed, the query fails with the timeout's error and the feed still
+// delivers.
+func TestWebsocketOperationTimeout(t *testing.T) {
+	graphtest.RunWith(t, graphtest.Options{Deps: func(d *graph.Deps) { d.WebsocketOperationTimeout = time.Nanosecond }},
+		func(t *testing.T, e *graphtest.Env) {
+			owner, member, project := feedWorld(e)
+			n := subscribers(t, e)
+			conn := dialFeed(t, wsURL(e.URL), initPayload(member.Token, "acme"), feedQuery, nil)
+			waitSubscribers(t, e, n+1, 5*time.Second)
+			feed := read(conn, 16)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := wsjson.Write(ctx, conn, map[string]any{"id": "q", "type": "subscribe",
+				"payload": map[string]any{"query": "{ currentTenant { slug } }"}}); err != nil {
+				t.Fatal(err)
+			}
+			var answer wsMessage
+			for answer.ID != "q" {
+				select {
+				case answer = <-feed.msgs:
+				case <-ctx.Done():
+					t.Fatal("no answer to the query")
+				}
+			}
+			var out struct {
+				Data   *json.RawMessage
+				Errors []graphtest.Error
+			}
+			if err := json.Unmarshal(answer.Payload, &out); err != nil || answer.Type != "next" || len(out.Errors) == 0 ||
+				out.Errors[0].Message != "the request timed out" || out.Errors[0].Code() != "INTERNAL_SERVER_ERROR" {
+				t.Fatalf("got %s %s, want a next with the timeout's error", answer.Type, answer.Payload)
+			}
+			if m := <-feed.msgs; m.ID != "q" || m.Type != "complete" {
+				t.Fatalf("got %+v, want complete for q", m)
+			}
+			createAssignedTask(t, e, owner.Caller("acme"), project, "Still live", member.ID)
+			if got := feed.next(t, 5*time.Second); got.Kind != "TASK_ASSIGNED" {
+				t.Errorf("feed: got %+v, want the TASK_ASSIGNED notification", got)
+			}
+		})
 }

@@ -80,6 +80,9 @@ type Deps struct {
 	// graphql-transport-ws client (default 25s); one that has sent nothing
 	// since the previous ping is disconnected.
 	WebsocketPingInterval time.Duration
+	// WebsocketOperationTimeout bounds a query or mutation sent over a
+	// websocket, as REQUEST_TIMEOUT bounds an HTTP request (0: none).
+	WebsocketOperationTimeout time.Duration
 }
 
 // NewSchema returns the executable schema with its resolvers and directives.
@@ -128,8 +131,16 @@ func NewHandler(c Deps) *handler.Server {
 		c.WebsocketPingInterval = 25 * time.Second
 	}
 	srv := handler.New(NewSchema(c))
-	srv.AddTransport(newWSTransport(c.WebsocketOrigins, websocketInit(c), recoverFunc(c.Logger), c.WebsocketMessageBytes,
-		c.WebsocketWriteTimeout, c.WebsocketInitTimeout, c.WebsocketPingInterval))
+	srv.AddTransport(newWSTransport(wsOptions{
+		origins:          c.WebsocketOrigins,
+		init:             websocketInit(c),
+		recover:          recoverFunc(c.Logger),
+		readLimit:        c.WebsocketMessageBytes,
+		writeTimeout:     c.WebsocketWriteTimeout,
+		initTimeout:      c.WebsocketInitTimeout,
+		pingInterval:     c.WebsocketPingInterval,
+		operationTimeout: c.WebsocketOperationTimeout,
+	}))
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(postTransport{})

@@ -53,7 +53,17 @@ import (
 // waits for nor ends hijacked connections), and the graphql-ws client
 // reconnects, to another instance behind the load balancer.
 type wsTransport struct {
+	wsOptions
 	accept websocket.AcceptOptions
+
+	mu      sync.Mutex
+	conns   map[*wsConn]struct{}
+	servers map[*http.Server]struct{} // those whose shutdown closes conns
+}
+
+// wsOptions are the transport's settings (NewHandler fills them from Deps).
+type wsOptions struct {
+	origins []string // host patterns allowed to upgrade from another origin
 	// init authenticates connection_init's payload: it returns the
 	// connection's context for its operations and what to call when the
 	// connection ends, or an error with which the socket is closed (4403).
@@ -63,10 +73,10 @@ type wsTransport struct {
 	writeTimeout time.Duration
 	initTimeout  time.Duration
 	pingInterval time.Duration
-
-	mu      sync.Mutex
-	conns   map[*wsConn]struct{}
-	servers map[*http.Server]struct{} // those whose shutdown closes conns
+	// operationTimeout bounds a query or mutation sent over the socket, as
+	// the HTTP server bounds a request (0: no bound). Subscriptions live
+	// until they end.
+	operationTimeout time.Duration
 }
 
 // The subprotocol, and the close codes of graphql-transport-ws for a
@@ -83,18 +93,12 @@ const (
 	closeTooManyInitialise = 4429 // a second connection_init
 )
 
-func newWSTransport(origins []string, init func(context.Context, map[string]any) (context.Context, func(), error),
-	onPanic graphql.RecoverFunc, readLimit int64, writeTimeout, initTimeout, pingInterval time.Duration) *wsTransport {
+func newWSTransport(o wsOptions) *wsTransport {
 	return &wsTransport{
-		accept:       websocket.AcceptOptions{Subprotocols: []string{wsSubprotocol}, OriginPatterns: origins},
-		init:         init,
-		recover:      onPanic,
-		readLimit:    readLimit,
-		writeTimeout: writeTimeout,
-		initTimeout:  initTimeout,
-		pingInterval: pingInterval,
-		conns:        map[*wsConn]struct{}{},
-		servers:      map[*http.Server]struct{}{},
+		wsOptions: o,
+		accept:    websocket.AcceptOptions{Subprotocols: []string{wsSubprotocol}, OriginPatterns: o.origins},
+		conns:     map[*wsConn]struct{}{},
+		servers:   map[*http.Server]struct{}{},
 	}
 }
 
@@ -522,8 +526,14 @@ func (op *wsOperation) start(payload json.RawMessage, read time.Time) {
 		}
 		return
 	}
+	subscription := rc.Operation != nil && rc.Operation.Operation == ast.Subscription
+	if !subscription && c.t.operationTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.t.operationTimeout)
+		defer cancel()
+	}
 	responses, rctx := c.exec.DispatchOperation(ctx, rc)
-	if rc.Operation != nil && rc.Operation.Operation == ast.Subscription {
+	if subscription {
 		release() // set up: its events come when they come
 	}
 	op.serve(responses, rctx)

@@ -47,7 +47,7 @@ func socketPair(t *testing.T) (server, client *websocket.Conn) {
 // does from a subscription's channel, and fails the test if it would have
 // to wait or if two goroutines call it at once.
 func eventedOperation(t *testing.T, ws *websocket.Conn, events chan int) (*wsOperation, func(), graphql.ResponseHandler) {
-	c := &wsConn{t: &wsTransport{writeTimeout: 5 * time.Second}, ws: ws, ops: map[string]*wsOperation{}}
+	c := &wsConn{t: &wsTransport{wsOptions: wsOptions{writeTimeout: 5 * time.Second}}, ws: ws, ops: map[string]*wsOperation{}}
 	op := &wsOperation{c: c, id: "s", idJSON: []byte(`"s"`)}
 	op.ctx, op.cancel = context.WithCancel(context.Background())
 	c.ops[op.id] = op
@@ -203,7 +203,7 @@ func (g *gatedExecutor) DispatchError(_ context.Context, errs gqlerror.List) *gr
 func TestWebsocketBoundsOperationsStarting(t *testing.T) {
 	ws, client := socketPair(t)
 	exec := &gatedExecutor{gate: make(chan struct{})}
-	c := &wsConn{t: &wsTransport{writeTimeout: 5 * time.Second}, ws: ws, exec: exec, ops: map[string]*wsOperation{},
+	c := &wsConn{t: &wsTransport{wsOptions: wsOptions{writeTimeout: 5 * time.Second}}, ws: ws, exec: exec, ops: map[string]*wsOperation{},
 		starting: make(chan struct{}, wsStarting), initSeen: true, session: context.Background()}
 	const n = 3 * wsStarting
 	received := make(chan int, n)
