@@ -37,8 +37,16 @@ func main() {
 			gen.FeatureGlobalID,
 		},
 	}, entc.Extensions(ex),
-		// After entgql's templates, so that its load_total helper is overridden.
-		entc.TemplateFiles("template/total_in_page.tmpl"))
+		// After entgql's templates, so that its load_total helper is
+		// overridden; with entgql's template functions (orderFields).
+		func(cfg *gen.Config) error {
+			t, err := gen.NewTemplate("external").Funcs(entgql.TemplateFuncs).ParseFiles("template/total_in_page.tmpl")
+			if err != nil {
+				return err
+			}
+			cfg.Templates = append(cfg.Templates, t)
+			return nil
+		})
 	if err != nil {
 		log.Fatalf("running ent codegen: %v", err)
 	}

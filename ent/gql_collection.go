@@ -608,7 +608,7 @@ func (_q *ProjectQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 				if hasPagination || ignoredEdges {
 					if pageFromStart := args.after == nil && args.before == nil &&
 						(args.first != nil && *args.first > 0 || args.first == nil && args.last != nil && *args.last > 0); !ignoredEdges && pageFromStart {
-						query.modifiers = append(query.modifiers, countPerParent(project.TasksColumn))
+						query.modifiers = append(query.modifiers, countPerParent(project.TasksColumn, true))
 						_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*Project) error {
 							for i := range nodes {
 								n := 0
@@ -872,7 +872,7 @@ func (_q *TaskQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 				if hasPagination || ignoredEdges {
 					if pageFromStart := args.after == nil && args.before == nil &&
 						(args.first != nil && *args.first > 0 || args.first == nil && args.last != nil && *args.last > 0); !ignoredEdges && pageFromStart {
-						query.modifiers = append(query.modifiers, countPerParent(task.CommentsColumn))
+						query.modifiers = append(query.modifiers, countPerParent(task.CommentsColumn, true))
 						_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*Task) error {
 							for i := range nodes {
 								n := 0

@@ -4,6 +4,7 @@ package ent
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 
 	"entgo.io/ent/dialect/sql"
@@ -15,17 +16,31 @@ const totalInPageColumn = "total_in_page"
 
 // countPerParent makes a page query read from
 //
-//	(SELECT *, COUNT(*) OVER (PARTITION BY parentColumn) AS total_in_page
+//	(SELECT <columns>, COUNT(*) OVER (PARTITION BY parentColumn) AS total_in_page
 //	   FROM <table> WHERE <the query's predicates>) AS <table>
 //
 // and select total_in_page beside the node's columns. The window is computed
 // after the WHERE clause (tenant scope, where-input filter, parent IDs) and
 // before any per-parent limit, so it is each parent's totalCount. It must
 // run before entgql.LimitPerRow, which wraps the query again.
-func countPerParent(parentColumn string) func(*sql.Selector) {
+//
+// <columns> are the ones the query selects when narrow is set, else every
+// column (*). Narrow is set for a type whose orderings are all by its own
+// fields: entgql selects an ordered field (AppendFieldOnce), so the outer
+// query and LimitPerRow's ROW_NUMBER name no other column. Fewer columns
+// through the window make the query cheaper (on SQLite, about 0.2 ms for
+// each of ProjectTree's two nested pages).
+func countPerParent(parentColumn string, narrow bool) func(*sql.Selector) {
 	return func(s *sql.Selector) {
 		b := sql.Dialect(s.Dialect())
-		counted := b.Select("*").
+		columns := []string{"*"}
+		if narrow {
+			columns = s.UnqualifiedColumns()
+			if !slices.Contains(columns, parentColumn) {
+				columns = append(columns, parentColumn)
+			}
+		}
+		counted := b.Select(columns...).
 			AppendSelectExprAs(sql.Window(func(b *sql.Builder) { b.WriteString("COUNT(*)") }).PartitionBy(parentColumn), totalInPageColumn).
 			From(b.Table(s.TableName()))
 		if p := s.P(); p != nil {

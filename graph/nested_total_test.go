@@ -2,6 +2,7 @@ package graph_test
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 
 	"tenantgraph/graph/graphtest"
@@ -102,6 +103,19 @@ func TestNestedTotalCount(t *testing.T) {
 		check("first: 10", []int{5, 0, 2}, []int{5, 0, 2})
 		check("last: 1", []int{5, 0, 2}, []int{1, 0, 1})
 		check("first: 3, orderBy: {field: CREATED_AT, direction: DESC}", []int{5, 0, 2}, []int{3, 0, 2})
+		// The page's inner count selects only the columns the query selects;
+		// the order is still applied, also by a field the query does not
+		// select (CREATED_AT above, PRIORITY below: entgql adds the ordered
+		// field to the selection).
+		byTitle := check("first: 3, orderBy: {field: TITLE, direction: DESC}", []int{5, 0, 2}, []int{3, 0, 2})
+		var titles []string
+		for _, edge := range byTitle[0].Edges {
+			titles = append(titles, edge.Node.Title)
+		}
+		if want := []string{"b-0-3", "b-0-1", "a-0-4"}; !slices.Equal(titles, want) {
+			t.Errorf("tasks(first: 3, orderBy: TITLE DESC) of project 0: got %v, want %v", titles, want)
+		}
+		check("first: 2, orderBy: {field: PRIORITY, direction: ASC}", []int{5, 0, 2}, []int{2, 0, 2})
 		check(`first: 1, where: {titleHasPrefix: "a"}`, []int{3, 0, 1}, []int{1, 0, 1})
 		check(`first: 5, where: {titleHasPrefix: "b"}`, []int{2, 0, 1}, []int{2, 0, 1})
 
