@@ -161,11 +161,12 @@ func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, err
 	}
 	early := brw.Reader.Buffered()
-	if early == 0 {
-		return conn, bufio.NewReadWriter(bufio.NewReaderSize(conn, wsReadBuffer), bufio.NewWriterSize(conn, wsWriteBuffer)), nil
+	var r io.Reader = conn
+	if early > 0 {
+		b, _ := brw.Reader.Peek(early)
+		r = io.MultiReader(bytes.NewReader(bytes.Clone(b)), conn)
 	}
-	b, _ := brw.Reader.Peek(early)
-	br := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(bytes.Clone(b)), conn), max(wsReadBuffer, early))
+	br := bufio.NewReaderSize(r, max(wsReadBuffer, early))
 	if _, err := br.Peek(early); err != nil { // from the bytes.Reader: does not block
 		_ = conn.Close()
 		return nil, nil, err
@@ -288,10 +289,7 @@ type clientMessage struct {
 
 // receive acts on one message; false once the connection is closing.
 func (c *wsConn) receive(data []byte) bool {
-	c.mu.Lock()
-	closing := c.closing
-	c.mu.Unlock()
-	if closing { // the close handshake is under way: read on until it ends
+	if c.isClosing() { // the close handshake is under way: read on until it ends
 		return true
 	}
 	var m clientMessage
@@ -425,14 +423,15 @@ func (c *wsConn) write(msg []byte) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.t.writeTimeout)
 	err := c.ws.Write(ctx, websocket.MessageText, msg)
 	cancel()
-	if err != nil {
-		c.mu.Lock()
-		closing := c.closing
-		c.mu.Unlock()
-		if !closing {
-			_ = c.ws.CloseNow()
-		}
+	if err != nil && !c.isClosing() {
+		_ = c.ws.CloseNow()
 	}
+}
+
+func (c *wsConn) isClosing() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closing
 }
 
 // subscribe starts operation id (a subscription, or a query or mutation,
@@ -546,8 +545,7 @@ func (op *wsOperation) serve(responses graphql.ResponseHandler, rctx context.Con
 	op.mu.Lock()
 	op.responses, op.rctx = responses, rctx
 	if op.evented {
-		run := op.pending > 0 && !op.pumping && !op.done
-		op.pumping = op.pumping || run
+		run := op.claimPump()
 		op.mu.Unlock()
 		if run {
 			op.pump()
@@ -573,14 +571,14 @@ type wsOperationKey struct{}
 // wakeOnEvent is for a subscription resolver whose stream can tell when a
 // value is in its channel, or the channel is closed: it returns the
 // function to call after each (then the operation holds no goroutine while
-// it waits), or nil when the transport does not need it (plain HTTP; the
-// resolver's channel is then read as gqlgen reads it). The resolver must
+// it waits), or one that does nothing when the transport does not need it
+// (plain HTTP; the resolver's channel is then read as gqlgen reads it). The resolver must
 // call it exactly once per value sent and once after closing the channel,
 // and only after the channel operation.
 func wakeOnEvent(ctx context.Context) func() {
 	op, ok := ctx.Value(wsOperationKey{}).(*wsOperation)
 	if !ok {
-		return nil
+		return func() {}
 	}
 	op.mu.Lock()
 	op.evented = true
@@ -593,12 +591,20 @@ func wakeOnEvent(ctx context.Context) func() {
 func (op *wsOperation) wake() {
 	op.mu.Lock()
 	op.pending++
-	run := op.responses != nil && !op.pumping && !op.done
-	op.pumping = op.pumping || run
+	run := op.claimPump()
 	op.mu.Unlock()
 	if run {
 		go op.pump()
 	}
+}
+
+// claimPump reports whether the caller is to take the pending events, and
+// marks them taken: there are some, the handler is ready, and no goroutine
+// is taking them already. op.mu is held.
+func (op *wsOperation) claimPump() bool {
+	run := op.responses != nil && op.pending > 0 && !op.pumping && !op.done
+	op.pumping = op.pumping || run
+	return run
 }
 
 // pump sends the pending events' responses. Each response handler call
@@ -672,11 +678,17 @@ func (op *wsOperation) finish() bool {
 	c := op.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.ops[op.id] != op || c.closing {
+	if !c.current(op) {
 		return false
 	}
 	delete(c.ops, op.id)
 	return true
+}
+
+// current reports whether op is still the client's operation under its id
+// on a connection that is not closing. c.mu is held.
+func (c *wsConn) current(op *wsOperation) bool {
+	return c.ops[op.id] == op && !c.closing
 }
 
 // send writes a response as a "next" message, unless the client has
@@ -685,7 +697,7 @@ func (op *wsOperation) finish() bool {
 func (op *wsOperation) send(resp *graphql.Response) {
 	c := op.c
 	c.mu.Lock()
-	current := c.ops[op.id] == op && !c.closing
+	current := c.current(op)
 	c.mu.Unlock()
 	if current {
 		c.writeTo(op, "next", func(b *bytes.Buffer) { writeResponse(b, resp) })
