@@ -83,19 +83,24 @@ func (s *feedSubscriber) push(n *ent.Notification) {
 	select {
 	case s.out <- n:
 		s.mu.Unlock()
-		if s.wake != nil {
-			s.wake()
-		}
+		s.signal()
 	default:
 		s.mu.Unlock()
 		s.end()
 	}
 }
 
-// end closes the stream (gqlgen then completes the subscription) and gives
-// back what it held. It runs once, whichever comes first: the connection's
-// context ends, the subscriber falls behind, or the broker ends the
-// subscription (closing; its Close from here then does nothing).
+// signal tells the transport that out has a value, or was closed.
+func (s *feedSubscriber) signal() {
+	if s.wake != nil {
+		s.wake()
+	}
+}
+
+// end closes the stream (the transport then completes the subscription)
+// and gives back what it held. It runs once, whichever comes first: the
+// connection's context ends, the subscriber falls behind, or the broker
+// ends the subscription (closing; its Close from here then does nothing).
 func (s *feedSubscriber) end() {
 	if sub := s.finish(); sub != nil {
 		sub.Close()
@@ -115,9 +120,7 @@ func (s *feedSubscriber) finish() *pubsub.Subscription {
 	close(s.out)
 	sub := s.sub
 	s.mu.Unlock()
-	if s.wake != nil {
-		s.wake()
-	}
+	s.signal()
 	s.cleanup()
 	return sub
 }
