@@ -40,7 +40,8 @@ func main() {
 		// After entgql's templates, so that its load_total helper is
 		// overridden; with entgql's template functions (orderFields).
 		func(cfg *gen.Config) error {
-			t, err := gen.NewTemplate("external").Funcs(entgql.TemplateFuncs).ParseFiles("template/total_in_page.tmpl")
+			t, err := gen.NewTemplate("external").Funcs(entgql.TemplateFuncs).
+				ParseFiles("template/total_in_page.tmpl", "template/raw_query.tmpl")
 			if err != nil {
 				return err
 			}

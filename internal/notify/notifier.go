@@ -10,7 +10,6 @@ import (
 
 	"tenantgraph/ent"
 	"tenantgraph/ent/membership"
-	"tenantgraph/ent/notification"
 	"tenantgraph/ent/outboxentry"
 	"tenantgraph/ent/user"
 	"tenantgraph/internal/pubsub"
@@ -204,26 +203,13 @@ func (n *Notifier) deliver(ctx context.Context, c *ent.Client, d delivery) error
 	for _, ch := range t.NotificationChannels {
 		switch ch {
 		case InApp:
-			builders := make([]*ent.NotificationCreate, len(d.recipients))
-			for i, r := range d.recipients {
-				builders[i] = c.Notification.Create().
-					SetRecipientID(r).SetKind(notification.Kind(d.kind)).
-					SetTitle(title).SetBody(body).
-					SetNillableProjectID(d.projectID).SetNillableTaskID(d.taskID)
-			}
-			var rows []*ent.Notification
-			for chunk := range slices.Chunk(builders, bulkRows) {
-				saved, err := c.Notification.CreateBulk(chunk...).Save(ctx)
-				if err != nil {
-					return fmt.Errorf("notify: writing in-app notifications: %w", err)
-				}
-				rows = append(rows, saved...)
+			events, err := writeInApp(ctx, c, d, title, body)
+			if err != nil {
+				return err
 			}
 			if b != nil {
 				b.mu.Lock()
-				for _, row := range rows {
-					b.events = append(b.events, pubsub.Event{TenantID: v.TenantID, UserID: row.RecipientID, NotificationID: row.ID})
-				}
+				b.events = append(b.events, events...)
 				b.mu.Unlock()
 			}
 		case Email:
