@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -83,6 +84,9 @@ type fanOut struct {
 	// connections' objects among the garbage made beside them while they
 	// were set up, which later allocations fill.
 	heapPerConn, liveHeapPerConn, stackPerConn float64
+	// clientCPU is the child process's CPU time, in ns, as it last
+	// reported it: after each broadcast it has wholly received.
+	clientCPU atomic.Int64
 }
 
 // liveHeap is the heap's live bytes as the last collection marked them.
@@ -234,6 +238,11 @@ func (f *fanOut) startClientProcess(tb testing.TB, tokens []string) {
 				default:
 					f.receipts <- receipt{err: err}
 				}
+			case len(fields) == 3 && fields[0] == "fanout" && fields[1] == "cpu":
+				ns, err := strconv.ParseInt(fields[2], 10, 64)
+				if err == nil {
+					f.clientCPU.Store(ns)
+				}
 			case len(fields) == 4 && fields[0] == "fanout" && fields[1] == "next":
 				ns, err := strconv.ParseInt(fields[2], 10, 64)
 				f.receipts <- receipt{at: time.Unix(0, ns), kind: fields[3], err: err}
@@ -290,6 +299,7 @@ func TestFanOutClientProcess(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	say("cpu %d", processCPU()) // the baseline for the first broadcast's
 	say("ready")
 	f := &fanOut{receipts: make(chan receipt, len(conns))}
 	for _, c := range conns {
@@ -297,13 +307,37 @@ func TestFanOutClientProcess(t *testing.T) {
 			go f.read(c)
 		}
 	}
+	// From here on the lines go through a buffer, written out whenever no
+	// receipt is waiting: a write per line would cost this process, which
+	// shares the machine with the server, a system call per message. The
+	// times are taken as each message is read, not as its line is written.
+	out := bufio.NewWriterSize(os.Stdout, 64<<10)
+	received := 0
 	for r := range f.receipts { // until the parent kills this process
 		if r.err != nil {
-			say("error %v", r.err)
-			continue
+			fmt.Fprintf(out, "fanout error %v\n", r.err)
+		} else {
+			fmt.Fprintf(out, "fanout next %d %s\n", r.at.UnixNano(), r.kind)
+			if received++; received%len(conns) == 0 { // a whole broadcast: its CPU so far
+				fmt.Fprintf(out, "fanout cpu %d\n", processCPU())
+			}
 		}
-		say("next %d %s", r.at.UnixNano(), r.kind)
+		if len(f.receipts) == 0 {
+			if err := out.Flush(); err != nil {
+				return
+			}
+		}
 	}
+}
+
+// processCPU is the CPU time this process has used so far (user and
+// system), in nanoseconds.
+func processCPU() int64 {
+	var u syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &u); err != nil {
+		return 0
+	}
+	return u.Utime.Nano() + u.Stime.Nano()
 }
 
 // managers creates n users who are MANAGERs of the tenant, directly in the
@@ -397,14 +431,16 @@ func (f *fanOut) read(conn *websocket.Conn) {
 }
 
 // broadcast submits a new project, which notifies every subscriber, and
-// returns each one's latency from the start of the mutation, failing unless
-// all receive exactly one PROJECT_SUBMITTED within the deadline.
-func (f *fanOut) broadcast(tb testing.TB, name string, within time.Duration) []time.Duration {
+// returns each one's latency from the start of the mutation, and how long
+// the mutation took to answer, failing unless all receive exactly one
+// PROJECT_SUBMITTED within the deadline.
+func (f *fanOut) broadcast(tb testing.TB, name string, within time.Duration) (latencies []time.Duration, mutation time.Duration) {
 	tb.Helper()
 	project := f.e.CreateProject(f.owner.Caller("crowd"), name)
 	start := time.Now()
 	f.e.Transition(f.owner.Caller("crowd"), project, "SUBMITTED")
-	latencies := make([]time.Duration, 0, f.n)
+	mutation = time.Since(start)
+	latencies = make([]time.Duration, 0, f.n)
 	deadline := time.After(within)
 	for len(latencies) < f.n {
 		select {
@@ -420,7 +456,20 @@ func (f *fanOut) broadcast(tb testing.TB, name string, within time.Duration) []t
 			tb.Fatalf("%d of %d subscribers received the broadcast within %s", len(latencies), f.n, within)
 		}
 	}
-	return latencies
+	return latencies, mutation
+}
+
+// clientCPUAfter waits for the client process to report its CPU time
+// after a broadcast (the line follows its last receipt) and returns it.
+func (f *fanOut) clientCPUAfter(tb testing.TB, was int64) int64 {
+	tb.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if now := f.clientCPU.Load(); now != was {
+			return now
+		}
+	}
+	tb.Fatal("the client process did not report its CPU time after the broadcast")
+	return 0
 }
 
 // percentile returns the p-th percentile of sorted durations, in ms.
@@ -473,7 +522,7 @@ func TestFanOutThousandSubscribers(t *testing.T) {
 		t.Logf("%d subscribers connected in %s; idle, each holds %.1f KiB of heap and %.1f KiB of stack (client and server ends)",
 			n, time.Since(setup).Round(time.Millisecond), f.heapPerConn/1024, f.stackPerConn/1024)
 
-		latencies := f.broadcast(t, "Broadcast", 20*time.Second)
+		latencies, _ := f.broadcast(t, "Broadcast", 20*time.Second)
 		slices.Sort(latencies)
 		t.Logf("delivery latency over %d subscribers: p50 %.1f ms, p95 %.1f ms, p99 %.1f ms, max %.1f ms",
 			n, percentile(latencies, 50), percentile(latencies, 95), percentile(latencies, 99), percentile(latencies, 100))
@@ -512,9 +561,12 @@ func profileCPU(tb testing.TB, name string) (stop func()) {
 
 // BenchmarkFanOut measures one broadcast to fanOutSubscribers() live
 // subscribers per op: latency percentiles from the start of the mutation to
-// each receipt (as the client process reads it), and the memory each idle
-// connection holds in the server. The clients run in a child process, so
-// this process holds only the server's ends. SQLite always; PostgreSQL too
+// each receipt (as the client process reads it), how long the mutation
+// took to answer, the CPU time one broadcast costs the server process and
+// the client process, and the memory each idle connection holds in the
+// server. The clients run in a child process, so this process holds only
+// the server's ends. (The server process's CPU includes the test's reading
+// of the child's report lines, one per receipt.) SQLite always; PostgreSQL too
 // when TEST_DATABASE_URL is set. FANOUT_SUBSCRIBERS=10000 for the large run;
 // FANOUT_PROFILES=<dir> writes profiles there: the heap and goroutines of
 // the idle connections (every allocation sampled, which slows the run) and
@@ -530,12 +582,22 @@ func BenchmarkFanOut(b *testing.B) {
 			e := graphtest.NewWithOptions(b, d, graphtest.Options{Deps: func(d *graph.Deps) { d.Tracing = false }})
 			f := newFanOut(b, e, n, clientsInAnotherOne)
 			var all []time.Duration
+			var mutations, serverCPU, clientCPU time.Duration
 			stop := profileCPU(b, "fanout-"+d+"-cpu.pprof")
 			for i := 0; b.Loop(); i++ { // b.Loop: the setup above runs once
-				all = append(all, f.broadcast(b, fmt.Sprint("Broadcast ", i), time.Minute)...)
+				cpu, clientWas := processCPU(), f.clientCPU.Load()
+				latencies, mutation := f.broadcast(b, fmt.Sprint("Broadcast ", i), time.Minute)
+				serverCPU += time.Duration(processCPU() - cpu)
+				clientCPU += time.Duration(f.clientCPUAfter(b, clientWas) - clientWas)
+				all = append(all, latencies...)
+				mutations += mutation
 			}
 			stop()
 			slices.Sort(all)
+			ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) / float64(b.N) }
+			b.ReportMetric(ms(mutations), "mutation-ms")
+			b.ReportMetric(ms(serverCPU), "server-cpu-ms")
+			b.ReportMetric(ms(clientCPU), "client-cpu-ms")
 			b.ReportMetric(float64(n), "subscribers")
 			b.ReportMetric(percentile(all, 50), "p50-ms")
 			b.ReportMetric(percentile(all, 95), "p95-ms")
