@@ -46,7 +46,11 @@ func writeInApp(ctx context.Context, c *ent.Client, d delivery, title, body stri
 			return nil, fmt.Errorf("notify: writing in-app notifications: %w", err)
 		}
 	}
-	tenant := viewer.FromContext(ctx).TenantID
+	v := viewer.FromContext(ctx)
+	if v == nil || v.TenantID == 0 { // as stampTenant refuses it
+		return nil, fmt.Errorf("notify: writing in-app notifications without a tenant")
+	}
+	tenant := v.TenantID
 	now := notification.DefaultCreatedAt() // as ent stamps it: UTC, in microseconds
 	var events []pubsub.Event
 	for ids := range slices.Chunk(d.recipients, bulkRows) {

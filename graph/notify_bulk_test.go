@@ -1,0 +1,171 @@
+package graph_test
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+	"testing"
+	"time"
+
+	"tenantgraph/ent/membership"
+	"tenantgraph/ent/notification"
+	"tenantgraph/ent/privacy"
+	"tenantgraph/graph/graphtest"
+	"tenantgraph/internal/globalid"
+	"tenantgraph/internal/notify"
+	"tenantgraph/internal/pubsub"
+	"tenantgraph/internal/role"
+	"tenantgraph/internal/viewer"
+)
+
+// A broadcast writes its in-app rows with one INSERT … SELECT per 1,000
+// recipients (internal/notify/inapp.go), outside ent's builders. These
+// tests hold it to what the builders wrote: one row per approver across
+// several statements, each field as ent would set it, in the tenant, and
+// refused where the Notification policy refuses it.
+
+func TestBroadcastWritesOneRowPerApprover(t *testing.T) {
+	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
+		const n = 2100 // three statements: 1,000, 1,000 and 100 recipients
+		owner := e.Register("Owner")
+		tenantGID := e.CreateTenant(owner, "crowd")
+		tenant := decodeID(t, tenantGID)
+		managers(t, e, tenant, n)
+		project := e.CreateProject(owner.Caller("crowd"), "Broadcast")
+		before := time.Now().UTC().Add(-time.Second)
+		e.Transition(owner.Caller("crowd"), project, "SUBMITTED")
+
+		ctx := privacy.DecisionContext(context.Background(), privacy.Allow)
+		rows, err := e.DB.Client.Notification.Query().
+			Where(notification.ProjectID(decodeID(t, project))).All(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rows) != n {
+			t.Fatalf("notifications: got %d, want one per manager (%d)", len(rows), n)
+		}
+		wantRecipients, err := e.DB.Client.Membership.Query().
+			Where(membership.TenantID(tenant), membership.RoleEQ(role.Manager)).
+			Select(membership.FieldUserID).Ints(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []int
+		for _, r := range rows {
+			got = append(got, r.RecipientID)
+			if r.TenantID != tenant || r.Kind != notification.KindPROJECT_SUBMITTED || r.Read ||
+				r.TaskID != nil || r.Title != `"Broadcast" was submitted for approval` ||
+				r.Body != `Owner submitted the project "Broadcast" for approval.` {
+				t.Fatalf("row %d: got %+v", r.ID, r)
+			}
+			if r.CreatedAt.Before(before) || r.CreatedAt.After(time.Now().UTC()) || !r.UpdatedAt.Equal(r.CreatedAt) ||
+				r.CreatedAt.Nanosecond()%1000 != 0 {
+				t.Fatalf("row %d: created %v, updated %v: want now, equal, in microseconds", r.ID, r.CreatedAt, r.UpdatedAt)
+			}
+		}
+		slices.Sort(got)
+		slices.Sort(wantRecipients)
+		if !slices.Equal(got, wantRecipients) {
+			t.Fatalf("recipients: got %d distinct of %d, want each manager once", len(slices.Compact(got)), len(got))
+		}
+
+		// Read back through the API as one of them: the row is theirs, its
+		// time round-trips, and the owner (the actor) has none.
+		manager := graphtest.User{ID: globalid.Encode(got[n/2])}
+		token, _, err := e.Tokens.Issue(got[n/2])
+		if err != nil {
+			t.Fatal(err)
+		}
+		manager.Token = token
+		var out struct {
+			Notifications struct {
+				TotalCount int
+				Edges      []struct{ Node struct{ Kind, CreatedAt string } }
+			}
+		}
+		e.MustDo(manager.Caller("crowd"), `{ notifications(first: 5) { totalCount edges { node { kind createdAt } } } }`, nil, &out)
+		if out.Notifications.TotalCount != 1 || out.Notifications.Edges[0].Node.Kind != "PROJECT_SUBMITTED" {
+			t.Fatalf("the manager's notifications: got %+v", out.Notifications)
+		}
+		created, err := time.Parse(time.RFC3339Nano, out.Notifications.Edges[0].Node.CreatedAt)
+		if err != nil || created.Before(before) {
+			t.Fatalf("createdAt %q: %v", out.Notifications.Edges[0].Node.CreatedAt, err)
+		}
+		e.MustDo(owner.Caller("crowd"), `{ notifications(first: 5) { totalCount edges { node { kind createdAt } } } }`, nil, &out)
+		if out.Notifications.TotalCount != 0 {
+			t.Fatalf("the owner's notifications: got %d, want none (the actor is not told)", out.Notifications.TotalCount)
+		}
+	})
+}
+
+// The bulk write applies the Notification policy itself (without it, the
+// VIEWER below writes a row): a VIEWER's change notifies nobody, and a
+// recipient who is not a member of the viewer's tenant gets no row there.
+func TestInAppWriteAppliesThePolicy(t *testing.T) {
+	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
+		owner, member, outsider := e.Register("Owner"), e.Register("Member"), e.Register("Outsider")
+		tenant := decodeID(t, e.CreateTenant(owner, "acme"))
+		e.AddMember(owner, "acme", member, "MEMBER")
+		e.CreateTenant(outsider, "elsewhere")
+		project := e.CreateProject(owner.Caller("acme"), "Rocket")
+		ownerID, memberID, outsiderID := decodeID(t, owner.ID), decodeID(t, member.ID), decodeID(t, outsider.ID)
+
+		system := privacy.DecisionContext(context.Background(), privacy.Allow)
+		task, err := e.DB.Client.Task.Create().SetTenantID(tenant).SetProjectID(decodeID(t, project)).
+			SetTitle("Assign me").SetCreatedByID(ownerID).SetAssigneeID(memberID).Save(system)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := notify.NewNotifier(pubsub.NewLocal(0), nil, slog.New(slog.DiscardHandler))
+		count := func() int {
+			t.Helper()
+			c, err := e.DB.Client.Notification.Query().Where(notification.TaskID(task.ID)).Count(system)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return c
+		}
+		as := func(r role.Role, tenantID int) context.Context {
+			return viewer.NewContext(context.Background(), &viewer.Viewer{UserID: ownerID, TenantID: tenantID, Role: r})
+		}
+
+		if err := n.TaskAssigned(as(role.Viewer, tenant), e.DB.Client, task); err == nil {
+			t.Error("a VIEWER's change: got no error, want the policy's refusal")
+		}
+		if got := count(); got != 0 {
+			t.Errorf("after a VIEWER's change: %d rows, want none", got)
+		}
+
+		// The outsider is no member of acme: the assignment names them, and
+		// nothing is written for them there.
+		foreign := *task
+		foreign.AssigneeID = &outsiderID
+		if err := n.TaskAssigned(as(role.Owner, tenant), e.DB.Client, &foreign); err != nil {
+			t.Fatal(err)
+		}
+		if got := count(); got != 0 {
+			t.Errorf("assigning a non-member: %d rows, want none", got)
+		}
+
+		if err := n.TaskAssigned(as(role.Owner, tenant), e.DB.Client, task); err != nil {
+			t.Fatal(err)
+		}
+		rows, err := e.DB.Client.Notification.Query().Where(notification.TaskID(task.ID)).All(system)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rows) != 1 || rows[0].RecipientID != memberID || rows[0].TenantID != tenant ||
+			rows[0].ProjectID == nil || *rows[0].ProjectID != task.ProjectID || rows[0].Kind != notification.KindTASK_ASSIGNED {
+			t.Fatalf("assigning the member: got %+v, want one TASK_ASSIGNED row for them in acme", rows)
+		}
+	})
+}
+
+func decodeID(t *testing.T, gid string) int {
+	t.Helper()
+	id, err := globalid.Decode(gid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
