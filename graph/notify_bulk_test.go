@@ -80,7 +80,9 @@ func TestBroadcastWritesOneRowPerApprover(t *testing.T) {
 		var out struct {
 			Notifications struct {
 				TotalCount int
-				Edges      []struct{ Node struct{ Kind, CreatedAt string } }
+				Edges      []struct {
+					Node struct{ Kind, CreatedAt string }
+				}
 			}
 		}
 		e.MustDo(manager.Caller("crowd"), `{ notifications(first: 5) { totalCount edges { node { kind createdAt } } } }`, nil, &out)
