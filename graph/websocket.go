@@ -57,7 +57,7 @@ type wsTransport struct {
 	wsOptions
 	accept websocket.AcceptOptions
 
-	pumps pumpers
+	pumps *pumpers
 
 	mu      sync.Mutex
 	conns   map[*wsConn]struct{}
@@ -102,7 +102,7 @@ func newWSTransport(o wsOptions) *wsTransport {
 		accept:    websocket.AcceptOptions{Subprotocols: []string{wsSubprotocol}, OriginPatterns: o.origins},
 		conns:     map[*wsConn]struct{}{},
 		servers:   map[*http.Server]struct{}{},
-		pumps:     pumpers{work: make(chan func()), most: pumpWorkers, idle: pumpIdle},
+		pumps:     newPumpers(),
 	}
 }
 
@@ -644,51 +644,102 @@ func (op *wsOperation) pump() {
 // of its CPU, in runtime.newstack and runtime.gfget). A kept goroutine has
 // grown its stack once.
 //
-// Work goes only to a worker that is waiting for it, never into a queue: a
-// pump blocked in a write to a client that does not read (up to the write
-// timeout) must not hold up anyone else's. When no worker waits, a new one
-// starts, up to most; past that, a plain goroutine runs the pump, as
-// before. A worker ends after idle without work.
+// A broadcast wakes pumps much faster than two cores run them, so they
+// queue, and up to most workers take them in turn; a worker ends after
+// idle without work. A pump can block in a write to a client that does
+// not read, for up to the write timeout, and must not hold up everyone
+// else's: when no worker has taken anything from the queue for stall
+// while pumps wait in it, one more worker starts, past most. When the
+// queue is full, a pump runs on a goroutine of its own.
 type pumpers struct {
-	work chan func() // unbuffered: a send succeeds only into a waiting worker
-	kept atomic.Int32
-	most int32
-	idle time.Duration
+	work     chan func() // the queue
+	kept     atomic.Int32
+	parked   atomic.Int32 // workers waiting for work
+	taken    atomic.Int64 // when a worker last took work (UnixNano)
+	watching atomic.Bool  // a check is due
+	most     int32
+	idle     time.Duration
+	stall    time.Duration
 }
 
 const (
-	pumpWorkers = 128
+	pumpQueue   = 4096
+	pumpWorkers = 64
 	pumpIdle    = time.Second
+	pumpStall   = 50 * time.Millisecond
 )
 
-// run runs f on a waiting worker, a new one, or a goroutine of its own.
+func newPumpers() *pumpers {
+	return &pumpers{work: make(chan func(), pumpQueue), most: pumpWorkers, idle: pumpIdle, stall: pumpStall}
+}
+
+// run queues f for a worker, starting one if none is waiting and fewer
+// than most are running; otherwise the watch makes sure that the queue
+// moves.
 func (p *pumpers) run(f func()) {
 	select {
 	case p.work <- f:
-		return
 	default:
+		go f() // the queue is full
+		return
+	}
+	if p.parked.Load() > 0 {
+		return
 	}
 	if p.kept.Add(1) <= p.most {
-		go p.worker(f)
+		go p.worker()
 		return
 	}
 	p.kept.Add(-1)
-	go f()
+	p.watch()
 }
 
-func (p *pumpers) worker(f func()) {
+// watch checks, stall from now, that a worker has taken work since, and
+// starts one more if none has; it goes on checking while work is queued.
+// One timer at a time, however many pumps are woken.
+func (p *pumpers) watch() {
+	if p.watching.CompareAndSwap(false, true) {
+		time.AfterFunc(p.stall, p.check)
+	}
+}
+
+func (p *pumpers) check() {
+	p.watching.Store(false)
+	if len(p.work) == 0 {
+		return
+	}
+	if time.Since(time.Unix(0, p.taken.Load())) > p.stall {
+		p.kept.Add(1) // past most: the others are stuck
+		go p.worker()
+	}
+	p.watch()
+}
+
+func (p *pumpers) worker() {
 	defer p.kept.Add(-1)
 	idle := time.NewTimer(p.idle)
 	defer idle.Stop()
 	for {
-		f()
-		f = nil // not kept alive while waiting
-		idle.Reset(p.idle)
+		var f func()
 		select {
 		case f = <-p.work:
-		case <-idle.C:
-			return
+		default:
+			idle.Reset(p.idle)
+			p.parked.Add(1)
+			select {
+			case f = <-p.work:
+				p.parked.Add(-1)
+			case <-idle.C:
+				p.parked.Add(-1)
+				select {
+				case f = <-p.work: // queued by a run that saw it parked
+				default:
+					return
+				}
+			}
 		}
+		p.taken.Store(time.Now().UnixNano())
+		f()
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"sync"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -47,7 +48,7 @@ func socketPair(t *testing.T) (server, client *websocket.Conn) {
 // does from a subscription's channel, and fails the test if it would have
 // to wait or if two goroutines call it at once.
 func eventedOperation(t *testing.T, ws *websocket.Conn, events chan int) (*wsOperation, func(), graphql.ResponseHandler) {
-	c := &wsConn{t: &wsTransport{wsOptions: wsOptions{writeTimeout: 5 * time.Second}}, ws: ws, ops: map[string]*wsOperation{}}
+	c := &wsConn{t: newWSTransport(wsOptions{writeTimeout: 5 * time.Second}), ws: ws, ops: map[string]*wsOperation{}}
 	op := &wsOperation{c: c, id: "s", idJSON: []byte(`"s"`)}
 	op.ctx, op.cancel = context.WithCancel(context.Background())
 	c.ops[op.id] = op
@@ -203,7 +204,7 @@ func (g *gatedExecutor) DispatchError(_ context.Context, errs gqlerror.List) *gr
 func TestWebsocketBoundsOperationsStarting(t *testing.T) {
 	ws, client := socketPair(t)
 	exec := &gatedExecutor{gate: make(chan struct{})}
-	c := &wsConn{t: &wsTransport{wsOptions: wsOptions{writeTimeout: 5 * time.Second}}, ws: ws, exec: exec, ops: map[string]*wsOperation{},
+	c := &wsConn{t: newWSTransport(wsOptions{writeTimeout: 5 * time.Second}), ws: ws, exec: exec, ops: map[string]*wsOperation{},
 		starting: make(chan struct{}, wsStarting), initSeen: true, session: context.Background()}
 	const n = 3 * wsStarting
 	received := make(chan int, n)
@@ -244,5 +245,64 @@ func TestWebsocketBoundsOperationsStarting(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("slots still taken 5s after every operation answered: %d", len(c.starting))
 		}
+	}
+}
+
+// Pumps queue for a few kept workers; workers stuck in writes (here:
+// blocked) do not hold up the queue for more than the stall, and a full
+// queue runs a pump on a goroutine of its own.
+func TestPumpersMoveOnPastStuckWorkers(t *testing.T) {
+	p := &pumpers{work: make(chan func(), 2), most: 2, idle: time.Second, stall: 20 * time.Millisecond}
+	stuck := make(chan struct{})
+	defer close(stuck)
+	var started sync.WaitGroup
+	for range 2 {
+		started.Add(1)
+		p.run(func() { started.Done(); <-stuck })
+	}
+	started.Wait() // both workers are stuck
+
+	ran := make(chan int, 3)
+	for i := range 3 { // two fill the queue, the third runs on its own
+		p.run(func() { ran <- i })
+	}
+	select {
+	case i := <-ran:
+		if i != 2 {
+			t.Fatalf("first to run: %d, want the one past the full queue (2)", i)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a pump past the full queue did not run")
+	}
+	for range 2 { // the queued ones, by a worker started past most
+		select {
+		case <-ran:
+		case <-time.After(5 * time.Second):
+			t.Fatal("queued pumps behind stuck workers did not run")
+		}
+	}
+	if got := p.kept.Load(); got != 3 {
+		t.Errorf("workers: got %d, want 3 (two stuck, one started past most)", got)
+	}
+
+	// The free worker runs the pumps that follow; no more start.
+	order := make(chan int, 100)
+	for i := range 100 {
+		p.run(func() { order <- i })
+		if i%10 == 0 {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	seen := map[int]bool{}
+	for range 100 {
+		select {
+		case i := <-order:
+			seen[i] = true
+		case <-time.After(5 * time.Second):
+			t.Fatalf("ran %d of 100 pumps", len(seen))
+		}
+	}
+	if got := p.kept.Load(); got > 3 {
+		t.Errorf("workers after 100 more pumps: %d, want the 3 kept (one free)", got)
 	}
 }
