@@ -20,3 +20,147 @@ func (c *Client) RawQuery(ctx context.Context, query string, args []any, rows *s
 func (c *Client) Dialect() string {
 	return c.driver.Dialect()
 }
+
+// SetTenant sets the tenant edge as loaded with v (nil: the
+// ActivityLog has none), for a node built from a statement's result rather
+// than a query.
+func (e *ActivityLogEdges) SetTenant(v *Tenant) {
+	e.Tenant = v
+	e.loadedTypes[0] = true
+}
+
+// SetActor sets the actor edge as loaded with v (nil: the
+// ActivityLog has none), for a node built from a statement's result rather
+// than a query.
+func (e *ActivityLogEdges) SetActor(v *User) {
+	e.Actor = v
+	e.loadedTypes[1] = true
+}
+
+// SetTenant sets the tenant edge as loaded with v (nil: the
+// Comment has none), for a node built from a statement's result rather
+// than a query.
+func (e *CommentEdges) SetTenant(v *Tenant) {
+	e.Tenant = v
+	e.loadedTypes[0] = true
+}
+
+// SetTask sets the task edge as loaded with v (nil: the
+// Comment has none), for a node built from a statement's result rather
+// than a query.
+func (e *CommentEdges) SetTask(v *Task) {
+	e.Task = v
+	e.loadedTypes[1] = true
+}
+
+// SetAuthor sets the author edge as loaded with v (nil: the
+// Comment has none), for a node built from a statement's result rather
+// than a query.
+func (e *CommentEdges) SetAuthor(v *User) {
+	e.Author = v
+	e.loadedTypes[2] = true
+}
+
+// SetTenant sets the tenant edge as loaded with v (nil: the
+// Membership has none), for a node built from a statement's result rather
+// than a query.
+func (e *MembershipEdges) SetTenant(v *Tenant) {
+	e.Tenant = v
+	e.loadedTypes[0] = true
+}
+
+// SetUser sets the user edge as loaded with v (nil: the
+// Membership has none), for a node built from a statement's result rather
+// than a query.
+func (e *MembershipEdges) SetUser(v *User) {
+	e.User = v
+	e.loadedTypes[1] = true
+}
+
+// SetTenant sets the tenant edge as loaded with v (nil: the
+// Notification has none), for a node built from a statement's result rather
+// than a query.
+func (e *NotificationEdges) SetTenant(v *Tenant) {
+	e.Tenant = v
+	e.loadedTypes[0] = true
+}
+
+// SetRecipient sets the recipient edge as loaded with v (nil: the
+// Notification has none), for a node built from a statement's result rather
+// than a query.
+func (e *NotificationEdges) SetRecipient(v *User) {
+	e.Recipient = v
+	e.loadedTypes[1] = true
+}
+
+// SetProject sets the project edge as loaded with v (nil: the
+// Notification has none), for a node built from a statement's result rather
+// than a query.
+func (e *NotificationEdges) SetProject(v *Project) {
+	e.Project = v
+	e.loadedTypes[2] = true
+}
+
+// SetTask sets the task edge as loaded with v (nil: the
+// Notification has none), for a node built from a statement's result rather
+// than a query.
+func (e *NotificationEdges) SetTask(v *Task) {
+	e.Task = v
+	e.loadedTypes[3] = true
+}
+
+// SetTenant sets the tenant edge as loaded with v (nil: the
+// OutboxEntry has none), for a node built from a statement's result rather
+// than a query.
+func (e *OutboxEntryEdges) SetTenant(v *Tenant) {
+	e.Tenant = v
+	e.loadedTypes[0] = true
+}
+
+// SetTenant sets the tenant edge as loaded with v (nil: the
+// Project has none), for a node built from a statement's result rather
+// than a query.
+func (e *ProjectEdges) SetTenant(v *Tenant) {
+	e.Tenant = v
+	e.loadedTypes[0] = true
+}
+
+// SetCreatedBy sets the created_by edge as loaded with v (nil: the
+// Project has none), for a node built from a statement's result rather
+// than a query.
+func (e *ProjectEdges) SetCreatedBy(v *User) {
+	e.CreatedBy = v
+	e.loadedTypes[1] = true
+}
+
+// SetTenant sets the tenant edge as loaded with v (nil: the
+// Task has none), for a node built from a statement's result rather
+// than a query.
+func (e *TaskEdges) SetTenant(v *Tenant) {
+	e.Tenant = v
+	e.loadedTypes[0] = true
+}
+
+// SetProject sets the project edge as loaded with v (nil: the
+// Task has none), for a node built from a statement's result rather
+// than a query.
+func (e *TaskEdges) SetProject(v *Project) {
+	e.Project = v
+	e.loadedTypes[1] = true
+}
+
+// SetAssignee sets the assignee edge as loaded with v (nil: the
+// Task has none), for a node built from a statement's result rather
+// than a query.
+func (e *TaskEdges) SetAssignee(v *User) {
+	e.Assignee = v
+	e.loadedTypes[2] = true
+}
+
+// SetCreatedBy sets the created_by edge as loaded with v (nil: the
+// Task has none), for a node built from a statement's result rather
+// than a query.
+func (e *TaskEdges) SetCreatedBy(v *User) {
+	e.CreatedBy = v
+	e.loadedTypes[3] = true
+}

@@ -87,6 +87,10 @@ type Deps struct {
 
 // NewSchema returns the executable schema with its resolvers and directives.
 func NewSchema(c Deps) graphql.ExecutableSchema {
+	return newSchema(c, newFeedHub(c.Client, c.Logger))
+}
+
+func newSchema(c Deps, feed *feedHub) graphql.ExecutableSchema {
 	return NewExecutableSchema(Config{
 		Resolvers: &Resolver{
 			client:   c.Client,
@@ -96,7 +100,7 @@ func NewSchema(c Deps) graphql.ExecutableSchema {
 			broker:   c.Broker,
 			guard:    c.WebhookGuard,
 			metrics:  c.Metrics,
-			feed:     newFeedHub(c.Client, c.Logger),
+			feed:     feed,
 		},
 		Directives: DirectiveRoot{
 			HasRole:       hasRole,
@@ -130,7 +134,8 @@ func NewHandler(c Deps) *handler.Server {
 	if c.WebsocketPingInterval <= 0 {
 		c.WebsocketPingInterval = 25 * time.Second
 	}
-	srv := handler.New(NewSchema(c))
+	feed := newFeedHub(c.Client, c.Logger)
+	srv := handler.New(newSchema(c, feed))
 	srv.AddTransport(newWSTransport(wsOptions{
 		origins:          c.WebsocketOrigins,
 		init:             websocketInit(c),
@@ -174,7 +179,7 @@ func NewHandler(c Deps) *handler.Server {
 	srv.Use(sessionExtension{client: c.Client, resolver: c.Sessions, log: c.Logger, budget: c.RequestBudget})
 	srv.Use(loaderExtension{client: c.Client})
 	srv.Use(pageLimits{})
-	srv.Use(txExtension{client: c.Client, notifier: c.Notifier, log: c.Logger})
+	srv.Use(txExtension{client: c.Client, notifier: c.Notifier, feed: feed, log: c.Logger})
 	srv.SetErrorPresenter(errorPresenter(c.Logger))
 	srv.SetRecoverFunc(recoverFunc(c.Logger))
 	return srv

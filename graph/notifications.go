@@ -137,6 +137,13 @@ func (s *feedSubscriber) finish() *pubsub.Subscription {
 // the Notification policy itself, handing a row over only to a subscriber
 // who is its recipient in its tenant (graph/feed_loader_test.go forges
 // events to prove it).
+//
+// The notifications this process has just written need no reading: the
+// transaction extension hands them over on commit (remember), complete
+// with their project and task, and the hub takes them from there. Only
+// rows written elsewhere (another instance, through PostgreSQL's NOTIFY),
+// rows the notifier could not complete, and rows remembered longer ago
+// than feedWrittenFor are read.
 type feedHub struct {
 	client  *ent.Client
 	log     *slog.Logger
@@ -145,6 +152,15 @@ type feedHub struct {
 	mu       sync.Mutex
 	queue    []feedItem
 	draining bool
+
+	wmu     sync.Mutex
+	written map[int]*ent.Notification // remembered rows, by ID
+	order   []writtenAt               // the same, oldest first
+}
+
+type writtenAt struct {
+	id int
+	at time.Time
 }
 
 type feedItem struct {
@@ -156,6 +172,11 @@ const (
 	feedBatch   = 1000    // IDs per query: within every database's bind limit
 	feedQueue   = 1 << 16 // deliveries waiting at most; past it, subscribers are dropped
 	feedTimeout = 10 * time.Second
+	// Remembered rows: at most feedWritten, none older than feedWrittenFor
+	// (their read flag may have changed since; they are read instead). A
+	// row with no subscriber here is never taken and waits out its time.
+	feedWritten    = 1 << 16
+	feedWrittenFor = 5 * time.Second
 )
 
 // feedRetries are the waits before a failed batch read is tried again:
@@ -164,7 +185,64 @@ const (
 var feedRetries = []time.Duration{100 * time.Millisecond, 500 * time.Millisecond, 2 * time.Second}
 
 func newFeedHub(c *ent.Client, log *slog.Logger) *feedHub {
-	return &feedHub{client: c, log: log, retries: feedRetries}
+	return &feedHub{client: c, log: log, retries: feedRetries, written: map[int]*ent.Notification{}}
+}
+
+// remember keeps rows this process has just committed, for the deliveries
+// their events are about to queue. Call it before publishing them.
+func (h *feedHub) remember(rows []*ent.Notification) {
+	if len(rows) == 0 {
+		return
+	}
+	now := time.Now()
+	h.wmu.Lock()
+	defer h.wmu.Unlock()
+	h.forget(now)
+	for _, n := range rows[max(0, len(rows)-feedWritten):] {
+		if len(h.order) >= feedWritten {
+			delete(h.written, h.order[0].id)
+			h.order = h.order[1:]
+		}
+		h.written[n.ID] = n
+		h.order = append(h.order, writtenAt{id: n.ID, at: now})
+	}
+}
+
+// forget drops what was remembered longer than feedWrittenFor ago, and
+// what has been taken. h.wmu is held.
+func (h *feedHub) forget(now time.Time) {
+	i := 0
+	for ; i < len(h.order); i++ {
+		w := h.order[i]
+		if _, kept := h.written[w.id]; kept && now.Sub(w.at) < feedWrittenFor {
+			break
+		}
+		delete(h.written, w.id)
+	}
+	h.order = h.order[i:]
+	if len(h.order) == 0 {
+		h.order = nil // let a large backing array go
+	}
+}
+
+// takeWritten returns the remembered rows among ids, forgetting them, and
+// the IDs that are to be read.
+func (h *feedHub) takeWritten(ids []int) (found []*ent.Notification, missing []int) {
+	h.wmu.Lock()
+	defer h.wmu.Unlock()
+	if len(h.written) == 0 {
+		return nil, ids
+	}
+	h.forget(time.Now())
+	for _, id := range ids {
+		if n, ok := h.written[id]; ok {
+			found = append(found, n)
+			delete(h.written, id)
+		} else {
+			missing = append(missing, id)
+		}
+	}
+	return found, missing
 }
 
 // enqueue queues notification id for s. It is called from the broker's
@@ -222,9 +300,10 @@ func batchOf(items []feedItem) (int, []int) {
 	return len(items), ids
 }
 
-// deliver reads the items' notifications (ids), with their projects and tasks, in
-// one query (and one each for projects and tasks) and pushes each to its
-// subscriber if the subscriber is its recipient in its tenant.
+// deliver takes the items' notifications (ids) from those remembered and
+// reads the others, with their projects and tasks, in one query (and one
+// each for projects and tasks), then pushes each to its subscriber if the
+// subscriber is its recipient in its tenant.
 //
 // A failed read is tried again after feedRetries' waits. If it still fails,
 // the items' subscriptions are ended rather than left open without the
@@ -232,13 +311,19 @@ func batchOf(items []feedItem) (int, []int) {
 // notifications query, and a client whose stream completes knows to read
 // them and subscribe again.
 func (h *feedHub) deliver(items []feedItem, ids []int) {
-	ns, err := h.read(ids)
-	for _, wait := range h.retries {
-		if err == nil {
-			break
+	ns, ids := h.takeWritten(ids)
+	var err error
+	if len(ids) > 0 {
+		var read []*ent.Notification
+		read, err = h.read(ids)
+		for _, wait := range h.retries {
+			if err == nil {
+				break
+			}
+			time.Sleep(wait)
+			read, err = h.read(ids)
 		}
-		time.Sleep(wait)
-		ns, err = h.read(ids)
+		ns = append(ns, read...)
 	}
 	if err != nil {
 		h.log.Error("loading notifications for the live feed; ending their subscriptions", "error", err.Error(), "notifications", len(ids))

@@ -137,3 +137,90 @@ func TestFeedHubRetriesThenEndsTheStreams(t *testing.T) {
 		t.Errorf("log: got %q, want the read's error", logs.String())
 	}
 }
+
+// Rows this process wrote are handed out without a query, under the same
+// recipient check as rows read; rows remembered too long ago are read
+// again, and the memory is bounded.
+func TestFeedHubHandsOutRememberedRows(t *testing.T) {
+	ctx := context.Background()
+	fail := &failingQueries{}
+	db, err := database.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "feed.db"), database.Options{
+		Wrap: func(d dialect.Driver) dialect.Driver { fail.Driver = d; return fail },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	h := newFeedHub(db.Client, slog.New(slog.DiscardHandler))
+	h.retries = nil
+	const never = 1 << 30
+	fail.n.Store(never) // any read fails, and is counted
+	subscriber := func(tenant, user int) *feedSubscriber {
+		return &feedSubscriber{tenantID: tenant, userID: user, out: make(chan *ent.Notification, 4), cleanup: func() {}}
+	}
+	row := func(id, tenant, user int) *ent.Notification {
+		return &ent.Notification{ID: id, TenantID: tenant, RecipientID: user, Kind: notification.KindMEMBER_ADDED, Title: "Added"}
+	}
+	wait := func(s *feedSubscriber) (*ent.Notification, bool) {
+		t.Helper()
+		select {
+		case n, ok := <-s.out:
+			return n, ok
+		case <-time.After(5 * time.Second):
+			t.Fatal("nothing from the hub within 5s")
+			return nil, false
+		}
+	}
+
+	mine, theirs := row(1, 10, 100), row(2, 10, 200)
+	h.remember([]*ent.Notification{mine, theirs})
+	s, other := subscriber(10, 100), subscriber(10, 100)
+	h.enqueue(other, theirs.ID) // an event naming someone else's row
+	h.enqueue(s, mine.ID)
+	if n, ok := wait(s); !ok || n != mine {
+		t.Fatalf("got %v (open %v), want the remembered row", n, ok)
+	}
+	if fail.n.Load() != never {
+		t.Fatalf("%d queries, want none", never-fail.n.Load())
+	}
+	select {
+	case n := <-other.out:
+		t.Fatalf("someone else's remembered row was pushed: %v", n)
+	default:
+	}
+
+	// Remembered too long ago: read (and the read fails here, which ends
+	// the stream), not handed out.
+	old := row(3, 10, 100)
+	h.remember([]*ent.Notification{old})
+	h.wmu.Lock()
+	h.order[len(h.order)-1].at = time.Now().Add(-feedWrittenFor)
+	h.wmu.Unlock()
+	s = subscriber(10, 100)
+	h.enqueue(s, old.ID)
+	if n, ok := wait(s); ok {
+		t.Fatalf("a row remembered %s ago was handed out (%v), want it read", feedWrittenFor, n)
+	}
+	if fail.n.Load() != never-1 {
+		t.Fatalf("%d queries, want the one read", never-fail.n.Load())
+	}
+
+	// Bounded: the oldest go first.
+	rows := make([]*ent.Notification, feedWritten+10)
+	for i := range rows {
+		rows[i] = row(1000+i, 10, 100)
+	}
+	h.remember(rows[:10])
+	h.remember(rows[10:])
+	h.wmu.Lock()
+	defer h.wmu.Unlock()
+	if len(h.written) != feedWritten || len(h.order) != feedWritten {
+		t.Fatalf("remembered %d (%d in order), want at most %d", len(h.written), len(h.order), feedWritten)
+	}
+	if _, ok := h.written[1000+9]; ok {
+		t.Fatal("the oldest rows are still remembered past the bound")
+	}
+	if _, ok := h.written[1000+feedWritten+9]; !ok {
+		t.Fatal("the newest row is not remembered")
+	}
+}

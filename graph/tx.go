@@ -23,6 +23,7 @@ import (
 type txExtension struct {
 	client   *ent.Client
 	notifier *notify.Notifier
+	feed     *feedHub // given the rows written, for the live feed
 	log      *slog.Logger
 }
 
@@ -80,6 +81,9 @@ func (e txExtension) InterceptResponse(ctx context.Context, next graphql.Respons
 	}
 	// Only now may anyone hear of what the mutation wrote.
 	if e.notifier != nil {
+		if e.feed != nil {
+			e.feed.remember(batch.Written())
+		}
 		e.notifier.Committed(ctx, batch)
 	}
 	return rsp

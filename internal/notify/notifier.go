@@ -40,9 +40,20 @@ func NewNotifier(broker pubsub.Broker, wake func(), log *slog.Logger) *Notifier 
 
 // Batch is what one transaction will publish once it has committed.
 type Batch struct {
-	mu     sync.Mutex
-	events []pubsub.Event
-	outbox bool
+	mu      sync.Mutex
+	events  []pubsub.Event
+	written []*ent.Notification
+	outbox  bool
+}
+
+// Written returns the in-app rows the batch's transaction wrote, those
+// whose project and task the notifier had at hand, complete with them: the
+// live feed hands them to their subscribers without reading them back.
+// Call it only after the transaction committed.
+func (b *Batch) Written() []*ent.Notification {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.written
 }
 
 type batchKey struct{}
@@ -92,7 +103,7 @@ func (n *Notifier) ProjectTransitioned(ctx context.Context, c *ent.Client, p *en
 	}
 	kind, recipients := TransitionRecipients(p.Status, p.CreatedByID, approvers, viewer.FromContext(ctx).UserID)
 	return n.deliver(ctx, c, delivery{
-		kind: kind, recipients: recipients, projectID: &p.ID,
+		kind: kind, recipients: recipients, projectID: &p.ID, project: p,
 		texts: func(actor string, _ *ent.Tenant) (string, string) {
 			if kind == KindProjectSubmitted {
 				return fmt.Sprintf("%q was submitted for approval", p.Name),
@@ -157,6 +168,11 @@ type delivery struct {
 	recipients []int
 	projectID  *int
 	taskID     *int
+	// project and task are the entities projectID and taskID name, when
+	// the caller has them; only then are the written rows complete
+	// (Batch.Written).
+	project *ent.Project
+	task    *ent.Task
 	// texts writes the title and body, given the actor's name and the tenant.
 	texts func(actor string, t *ent.Tenant) (title, body string)
 }
@@ -203,13 +219,14 @@ func (n *Notifier) deliver(ctx context.Context, c *ent.Client, d delivery) error
 	for _, ch := range t.NotificationChannels {
 		switch ch {
 		case InApp:
-			events, err := writeInApp(ctx, c, d, title, body)
+			events, rows, err := writeInApp(ctx, c, d, title, body)
 			if err != nil {
 				return err
 			}
 			if b != nil {
 				b.mu.Lock()
 				b.events = append(b.events, events...)
+				b.written = append(b.written, rows...)
 				b.mu.Unlock()
 			}
 		case Email:
