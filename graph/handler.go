@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
 	"strings"
 	"time"
 
@@ -139,6 +140,7 @@ func NewHandler(c Deps) *handler.Server {
 	srv.AddTransport(newWSTransport(wsOptions{
 		origins:          c.WebsocketOrigins,
 		init:             websocketInit(c),
+		connContext:      websocketContext,
 		recover:          recoverFunc(c.Logger),
 		readLimit:        c.WebsocketMessageBytes,
 		writeTimeout:     c.WebsocketWriteTimeout,
@@ -217,6 +219,15 @@ func websocketInit(c Deps) func(context.Context, map[string]any) (context.Contex
 			c.Metrics.Connections(-1)
 		}, nil
 	}
+}
+
+// websocketContext is what a websocket connection keeps of its upgrade
+// request's context: the client's address and headers (tenancy's
+// credentials), not the request's context chain (net/http's values and
+// cancellations, the middleware's), which it would hold for its whole
+// life and walk on every lookup of a value.
+func websocketContext(r *http.Request) context.Context {
+	return tenancy.WithCredentials(context.Background(), tenancy.CredentialsFrom(r.Context()))
 }
 
 // payloadString reads a connection_init key case-insensitively.

@@ -70,7 +70,11 @@ type wsOptions struct {
 	// init authenticates connection_init's payload: it returns the
 	// connection's context for its operations and what to call when the
 	// connection ends, or an error with which the socket is closed (4403).
-	init         func(ctx context.Context, payload map[string]any) (context.Context, func(), error)
+	init func(ctx context.Context, payload map[string]any) (context.Context, func(), error)
+	// connContext returns the context a connection starts from, with what
+	// it needs of the upgrade request's; nil: the request's values, without
+	// its end.
+	connContext  func(r *http.Request) context.Context
 	recover      graphql.RecoverFunc // for a panic while serving an operation
 	readLimit    int64
 	writeTimeout time.Duration
@@ -124,9 +128,13 @@ func (t *wsTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 		return
 	}
 	ws.SetReadLimit(t.readLimit)
-	// The connection outlives the request: keep its context's values (the
-	// client's address and credentials from internal/server), not its end.
-	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+	// The connection outlives the request: it keeps none of the request's
+	// end, and only what connContext keeps of its values.
+	base := context.WithoutCancel(r.Context())
+	if t.connContext != nil {
+		base = t.connContext(r)
+	}
+	ctx, cancel := context.WithCancel(base)
 	c := &wsConn{t: t, ws: ws, exec: exec, ctx: ctx, cancel: cancel, ops: map[string]*wsOperation{}, heard: true,
 		starting: make(chan struct{}, wsStarting)}
 	if !t.track(c, r) {

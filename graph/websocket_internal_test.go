@@ -17,6 +17,8 @@ import (
 	"github.com/coder/websocket/wsjson"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"tenantgraph/internal/tenancy"
 )
 
 // socketPair returns the two ends of a real websocket.
@@ -304,5 +306,26 @@ func TestPumpersMoveOnPastStuckWorkers(t *testing.T) {
 	}
 	if got := p.kept.Load(); got > 3 {
 		t.Errorf("workers after 100 more pumps: %d, want the 3 kept (one free)", got)
+	}
+}
+
+// A connection keeps the client's address and headers from its upgrade
+// request, and nothing else of the request's context: not its values, not
+// its end.
+func TestWebsocketContextKeepsOnlyTheCredentials(t *testing.T) {
+	type otherKey struct{}
+	cred := tenancy.Credentials{ClientAddr: "203.0.113.7", Authorization: "Bearer x"}
+	reqCtx, cancel := context.WithCancel(context.WithValue(tenancy.WithCredentials(context.Background(), cred), otherKey{}, "kept?"))
+	r := httptest.NewRequest(http.MethodGet, "/graphql", nil).WithContext(reqCtx)
+	ctx := websocketContext(r)
+	cancel()
+	if got := tenancy.CredentialsFrom(ctx); got != cred {
+		t.Errorf("credentials: got %+v, want %+v", got, cred)
+	}
+	if v := ctx.Value(otherKey{}); v != nil {
+		t.Errorf("another value of the request: got %v, want none", v)
+	}
+	if ctx.Err() != nil || ctx.Done() != nil {
+		t.Error("the connection's context ends with the request's")
 	}
 }
