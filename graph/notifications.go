@@ -3,12 +3,15 @@ package graph
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
 	"tenantgraph/ent"
 	"tenantgraph/ent/notification"
 	"tenantgraph/ent/privacy"
+	"tenantgraph/ent/project"
+	"tenantgraph/ent/task"
 	"tenantgraph/graph/model"
 	"tenantgraph/internal/apperr"
 	"tenantgraph/internal/notify"
@@ -139,11 +142,11 @@ func (s *feedSubscriber) finish() *pubsub.Subscription {
 // events to prove it).
 //
 // The notifications this process has just written need no reading: the
-// transaction extension hands them over on commit (remember), complete
-// with their project and task, and the hub takes them from there. Only
-// rows written elsewhere (another instance, through PostgreSQL's NOTIFY),
-// rows the notifier could not complete, and rows remembered longer ago
-// than feedWrittenFor are read.
+// transaction extension hands them over on commit (remember), and the hub
+// takes them from there, loading only their projects and tasks (one query
+// each per batch). Rows written elsewhere (another instance, through
+// PostgreSQL's NOTIFY) and rows remembered longer ago than feedWrittenFor
+// are read.
 type feedHub struct {
 	client  *ent.Client
 	log     *slog.Logger
@@ -301,9 +304,9 @@ func batchOf(items []feedItem) (int, []int) {
 }
 
 // deliver takes the items' notifications (ids) from those remembered and
-// reads the others, with their projects and tasks, in one query (and one
-// each for projects and tasks), then pushes each to its subscriber if the
-// subscriber is its recipient in its tenant.
+// reads the others, in one query, then their projects and tasks (one
+// query each), and pushes each to its subscriber if the subscriber is its
+// recipient in its tenant.
 //
 // A failed read is tried again after feedRetries' waits. If it still fails,
 // the items' subscriptions are ended rather than left open without the
@@ -311,19 +314,24 @@ func batchOf(items []feedItem) (int, []int) {
 // notifications query, and a client whose stream completes knows to read
 // them and subscribe again.
 func (h *feedHub) deliver(items []feedItem, ids []int) {
-	ns, ids := h.takeWritten(ids)
-	var err error
-	if len(ids) > 0 {
-		var read []*ent.Notification
-		read, err = h.read(ids)
-		for _, wait := range h.retries {
-			if err == nil {
-				break
-			}
-			time.Sleep(wait)
-			read, err = h.read(ids)
+	written, ids := h.takeWritten(ids)
+	load := func() ([]*ent.Notification, error) {
+		if err := h.loadEdges(written); err != nil {
+			return nil, err
 		}
-		ns = append(ns, read...)
+		if len(ids) == 0 {
+			return written, nil
+		}
+		read, err := h.read(ids)
+		return append(slices.Clip(written), read...), err
+	}
+	ns, err := load()
+	for _, wait := range h.retries {
+		if err == nil {
+			break
+		}
+		time.Sleep(wait)
+		ns, err = load()
 	}
 	if err != nil {
 		h.log.Error("loading notifications for the live feed; ending their subscriptions", "error", err.Error(), "notifications", len(ids))
@@ -343,6 +351,64 @@ func (h *feedHub) deliver(items []feedItem, ids []int) {
 		}
 		it.to.push(n)
 	}
+}
+
+// loadEdges loads the projects and tasks of rows that were written here
+// (their edges not loaded), as read's eager loading does for rows read.
+func (h *feedHub) loadEdges(rows []*ent.Notification) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	var projectIDs, taskIDs []int
+	for _, n := range rows {
+		if n.ProjectID != nil {
+			projectIDs = append(projectIDs, *n.ProjectID)
+		}
+		if n.TaskID != nil {
+			taskIDs = append(taskIDs, *n.TaskID)
+		}
+	}
+	ctx, cancel := context.WithTimeout(privacy.DecisionContext(context.Background(), privacy.Allow), feedTimeout)
+	defer cancel()
+	projects := map[int]*ent.Project{}
+	if ids := compact(projectIDs); len(ids) > 0 {
+		ps, err := h.client.Project.Query().Where(project.IDIn(ids...)).All(ctx)
+		if err != nil {
+			return err
+		}
+		for _, p := range ps {
+			projects[p.ID] = p
+		}
+	}
+	tasks := map[int]*ent.Task{}
+	if ids := compact(taskIDs); len(ids) > 0 {
+		ts, err := h.client.Task.Query().Where(task.IDIn(ids...)).All(ctx)
+		if err != nil {
+			return err
+		}
+		for _, t := range ts {
+			tasks[t.ID] = t
+		}
+	}
+	for _, n := range rows {
+		var p *ent.Project
+		if n.ProjectID != nil {
+			p = projects[*n.ProjectID] // nil: deleted since
+		}
+		n.Edges.SetProject(p)
+		var t *ent.Task
+		if n.TaskID != nil {
+			t = tasks[*n.TaskID]
+		}
+		n.Edges.SetTask(t)
+	}
+	return nil
+}
+
+// compact returns the distinct values of ids.
+func compact(ids []int) []int {
+	slices.Sort(ids)
+	return slices.Compact(ids)
 }
 
 func (h *feedHub) read(ids []int) ([]*ent.Notification, error) {

@@ -2,6 +2,7 @@ package graph_test
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"slices"
 	"testing"
@@ -170,4 +171,73 @@ func decodeID(t *testing.T, gid string) int {
 		t.Fatal(err)
 	}
 	return id
+}
+
+// The rows handed to the feed straight from the mutation resolve their
+// project and task, and those objects' own edges, after the transaction
+// that wrote them has ended: the feed hub loads them through its own
+// client, not the finished transaction's.
+func TestFeedResolvesEdgesOfRowsJustWritten(t *testing.T) {
+	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
+		owner, member, project := feedWorld(e)
+		const query = `subscription { notificationAdded { kind
+			project { name status createdBy { name } }
+			task { title assignee { name } } } }`
+		type edges struct {
+			Data struct {
+				NotificationAdded struct {
+					Kind    string
+					Project *struct {
+						Name, Status string
+						CreatedBy    struct{ Name string }
+					}
+					Task *struct {
+						Title    string
+						Assignee struct{ Name string }
+					}
+				}
+			}
+		}
+		manager := e.Register("Manager")
+		e.AddMember(owner, "acme", manager, "MANAGER")
+		n := subscribers(t, e)
+		managerFeed := read(dialFeed(t, wsURL(e.URL), initPayload(manager.Token, "acme"), query, nil), 16)
+		memberFeed := read(dialFeed(t, wsURL(e.URL), initPayload(member.Token, "acme"), query, nil), 16)
+		waitSubscribers(t, e, n+2, 5*time.Second)
+		receive := func(c *feedClient) edges {
+			t.Helper()
+			select {
+			case m, ok := <-c.msgs:
+				if !ok || m.Type != "next" {
+					t.Fatalf("got %+v (open %v, %v), want next", m, ok, c.err)
+				}
+				var out edges
+				if err := json.Unmarshal(m.Payload, &out); err != nil {
+					t.Fatal(err)
+				}
+				return out
+			case <-time.After(5 * time.Second):
+				t.Fatal("no notification within 5s")
+				return edges{}
+			}
+		}
+
+		// The owner submits: the manager (an approver) is told, and the
+		// project comes with its creator.
+		launch := e.CreateProject(owner.Caller("acme"), "Launch")
+		e.Transition(owner.Caller("acme"), launch, "SUBMITTED")
+		got := receive(managerFeed).Data.NotificationAdded
+		if got.Kind != "PROJECT_SUBMITTED" || got.Project == nil || got.Project.Name != "Launch" ||
+			got.Project.Status != "SUBMITTED" || got.Project.CreatedBy.Name != "Owner" || got.Task != nil {
+			t.Fatalf("submitted: got %+v", got)
+		}
+
+		// A task assigned to the member: the task, its assignee, its project.
+		createAssignedTask(t, e, owner.Caller("acme"), project, "Fuel", member.ID)
+		got = receive(memberFeed).Data.NotificationAdded
+		if got.Kind != "TASK_ASSIGNED" || got.Task == nil || got.Task.Title != "Fuel" || got.Task.Assignee.Name != "Member" ||
+			got.Project == nil || got.Project.Name != "Rocket" || got.Project.CreatedBy.Name != "Owner" {
+			t.Fatalf("assigned: got %+v", got)
+		}
+	})
 }

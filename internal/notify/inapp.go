@@ -17,9 +17,8 @@ import (
 )
 
 // writeInApp writes one IN_APP notification for each recipient who is a
-// member of the current tenant and returns an event for each row written,
-// and the rows themselves when d names the project and task entities (nil
-// otherwise: the live feed then reads them).
+// member of the current tenant and returns an event and the row (as
+// written, its edges not loaded) for each.
 //
 // A project submitted in a large tenant notifies every approver: through
 // ent's bulk builder, 10,000 rows cost about 30 µs each (a builder, a
@@ -54,7 +53,6 @@ func writeInApp(ctx context.Context, c *ent.Client, d delivery, title, body stri
 	}
 	tenant := v.TenantID
 	now := notification.DefaultCreatedAt() // as ent stamps it: UTC, in microseconds
-	complete := (d.projectID == nil || d.project != nil) && (d.taskID == nil || d.task != nil)
 	var events []pubsub.Event
 	var written []*ent.Notification
 	for ids := range slices.Chunk(d.recipients, bulkRows) {
@@ -70,15 +68,11 @@ func writeInApp(ctx context.Context, c *ent.Client, d delivery, title, body stri
 				return nil, nil, fmt.Errorf("notify: reading written notifications: %w", err)
 			}
 			events = append(events, ev)
-			if complete {
-				n := &ent.Notification{
-					ID: ev.NotificationID, TenantID: tenant, RecipientID: ev.UserID, CreatedAt: now, UpdatedAt: now,
-					Kind: kind, Title: title, Body: body, Read: notification.DefaultRead, ProjectID: d.projectID, TaskID: d.taskID,
-				}
-				n.Edges.SetProject(d.project)
-				n.Edges.SetTask(d.task)
-				written = append(written, n)
-			}
+			written = append(written, &ent.Notification{
+				ID: ev.NotificationID, TenantID: tenant, RecipientID: ev.UserID, CreatedAt: now, UpdatedAt: now,
+				Kind: kind, Title: title, Body: body, Read: notification.DefaultRead,
+				ProjectID: clone(d.projectID), TaskID: clone(d.taskID),
+			})
 		}
 		err := rows.Err()
 		if cerr := rows.Close(); err == nil {
@@ -139,6 +133,16 @@ func inAppInsert(dialectName string, tenant int, now time.Time, kind notificatio
 	}
 	b.WriteString(") RETURNING ").IdentComma(notification.FieldID, notification.FieldRecipientID)
 	return b.Query()
+}
+
+// clone is a pointer to a copy of *p, or nil: each row gets its own, as
+// ent's scan gives it.
+func clone(p *int) *int {
+	if p == nil {
+		return nil
+	}
+	v := *p
+	return &v
 }
 
 // nillable is *p, or an untyped nil (NULL) for a nil p.

@@ -46,10 +46,9 @@ type Batch struct {
 	outbox  bool
 }
 
-// Written returns the in-app rows the batch's transaction wrote, those
-// whose project and task the notifier had at hand, complete with them: the
-// live feed hands them to their subscribers without reading them back.
-// Call it only after the transaction committed.
+// Written returns the in-app rows the batch's transaction wrote (their
+// edges not loaded): the live feed hands them to their subscribers without
+// reading them back. Call it only after the transaction committed.
 func (b *Batch) Written() []*ent.Notification {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -103,7 +102,7 @@ func (n *Notifier) ProjectTransitioned(ctx context.Context, c *ent.Client, p *en
 	}
 	kind, recipients := TransitionRecipients(p.Status, p.CreatedByID, approvers, viewer.FromContext(ctx).UserID)
 	return n.deliver(ctx, c, delivery{
-		kind: kind, recipients: recipients, projectID: &p.ID, project: p,
+		kind: kind, recipients: recipients, projectID: &p.ID,
 		texts: func(actor string, _ *ent.Tenant) (string, string) {
 			if kind == KindProjectSubmitted {
 				return fmt.Sprintf("%q was submitted for approval", p.Name),
@@ -168,11 +167,6 @@ type delivery struct {
 	recipients []int
 	projectID  *int
 	taskID     *int
-	// project and task are the entities projectID and taskID name, when
-	// the caller has them; only then are the written rows complete
-	// (Batch.Written).
-	project *ent.Project
-	task    *ent.Task
 	// texts writes the title and body, given the actor's name and the tenant.
 	texts func(actor string, t *ent.Tenant) (title, body string)
 }
