@@ -370,25 +370,17 @@ func (h *feedHub) loadEdges(rows []*ent.Notification) error {
 	}
 	ctx, cancel := context.WithTimeout(privacy.DecisionContext(context.Background(), privacy.Allow), feedTimeout)
 	defer cancel()
-	projects := map[int]*ent.Project{}
-	if ids := compact(projectIDs); len(ids) > 0 {
-		ps, err := h.client.Project.Query().Where(project.IDIn(ids...)).All(ctx)
-		if err != nil {
-			return err
-		}
-		for _, p := range ps {
-			projects[p.ID] = p
-		}
+	projects, err := byID(projectIDs, func(ids []int) ([]*ent.Project, error) {
+		return h.client.Project.Query().Where(project.IDIn(ids...)).All(ctx)
+	}, func(p *ent.Project) int { return p.ID })
+	if err != nil {
+		return err
 	}
-	tasks := map[int]*ent.Task{}
-	if ids := compact(taskIDs); len(ids) > 0 {
-		ts, err := h.client.Task.Query().Where(task.IDIn(ids...)).All(ctx)
-		if err != nil {
-			return err
-		}
-		for _, t := range ts {
-			tasks[t.ID] = t
-		}
+	tasks, err := byID(taskIDs, func(ids []int) ([]*ent.Task, error) {
+		return h.client.Task.Query().Where(task.IDIn(ids...)).All(ctx)
+	}, func(t *ent.Task) int { return t.ID })
+	if err != nil {
+		return err
 	}
 	for _, n := range rows {
 		var p *ent.Project
@@ -405,10 +397,20 @@ func (h *feedHub) loadEdges(rows []*ent.Notification) error {
 	return nil
 }
 
-// compact returns the distinct values of ids.
-func compact(ids []int) []int {
+// byID loads the distinct ids through load (none: no query) and returns
+// what it found by ID.
+func byID[T any](ids []int, load func([]int) ([]T, error), id func(T) int) (map[int]T, error) {
 	slices.Sort(ids)
-	return slices.Compact(ids)
+	ids = slices.Compact(ids)
+	found := make(map[int]T, len(ids))
+	if len(ids) == 0 {
+		return found, nil
+	}
+	all, err := load(ids)
+	for _, v := range all {
+		found[id(v)] = v
+	}
+	return found, err
 }
 
 func (h *feedHub) read(ids []int) ([]*ent.Notification, error) {

@@ -81,10 +81,10 @@ func (f *failingQueries) Query(ctx context.Context, query string, args, v any) e
 	return f.Driver.Query(ctx, query, args, v)
 }
 
-// A batch read that fails is tried again; one that keeps failing ends its
-// subscriptions, so that their clients know to read what they missed,
-// instead of leaving them open without it.
-func TestFeedHubRetriesThenEndsTheStreams(t *testing.T) {
+// failingDatabase is a migrated SQLite database whose queries fail while
+// the returned failingQueries' count lasts.
+func failingDatabase(t *testing.T) (*database.DB, *failingQueries) {
+	t.Helper()
 	ctx := context.Background()
 	fail := &failingQueries{}
 	db, err := database.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "feed.db"), database.Options{
@@ -93,10 +93,19 @@ func TestFeedHubRetriesThenEndsTheStreams(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	t.Cleanup(func() { _ = db.Close() })
 	if err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
+	return db, fail
+}
+
+// A batch read that fails is tried again; one that keeps failing ends its
+// subscriptions, so that their clients know to read what they missed,
+// instead of leaving them open without it.
+func TestFeedHubRetriesThenEndsTheStreams(t *testing.T) {
+	ctx := context.Background()
+	db, fail := failingDatabase(t)
 	sys := privacy.DecisionContext(ctx, privacy.Allow)
 	c := db.Client
 	tenant := c.Tenant.Create().SetName("Acme").SetSlug("acme").SaveX(sys)
@@ -142,15 +151,7 @@ func TestFeedHubRetriesThenEndsTheStreams(t *testing.T) {
 // recipient check as rows read; rows remembered too long ago are read
 // again, and the memory is bounded.
 func TestFeedHubHandsOutRememberedRows(t *testing.T) {
-	ctx := context.Background()
-	fail := &failingQueries{}
-	db, err := database.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "feed.db"), database.Options{
-		Wrap: func(d dialect.Driver) dialect.Driver { fail.Driver = d; return fail },
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db, fail := failingDatabase(t)
 	h := newFeedHub(db.Client, slog.New(slog.DiscardHandler))
 	h.retries = nil
 	const never = 1 << 30
