@@ -100,6 +100,19 @@ func failingDatabase(t *testing.T) (*database.DB, *failingQueries) {
 	return db, fail
 }
 
+// fromHub is what the hub pushes to s next (ok false: it ended the
+// stream), failing after 5 s.
+func fromHub(t *testing.T, s *feedSubscriber) (*ent.Notification, bool) {
+	t.Helper()
+	select {
+	case n, ok := <-s.out:
+		return n, ok
+	case <-time.After(5 * time.Second):
+		t.Fatal("nothing from the hub within 5s")
+		return nil, false
+	}
+}
+
 // A batch read that fails is tried again; one that keeps failing ends its
 // subscriptions, so that their clients know to read what they missed,
 // instead of leaving them open without it.
@@ -119,27 +132,18 @@ func TestFeedHubRetriesThenEndsTheStreams(t *testing.T) {
 	subscriber := func() *feedSubscriber {
 		return &feedSubscriber{tenantID: tenant.ID, userID: user.ID, out: make(chan *ent.Notification, 1), cleanup: func() {}}
 	}
-	next := func(s *feedSubscriber) (*ent.Notification, bool) {
-		select {
-		case n, ok := <-s.out:
-			return n, ok
-		case <-time.After(5 * time.Second):
-			t.Fatal("nothing from the hub within 5s")
-			return nil, false
-		}
-	}
 
 	fail.n.Store(2) // the first read and one retry fail
 	s := subscriber()
 	h.enqueue(s, note.ID)
-	if n, ok := next(s); !ok || n.ID != note.ID {
+	if n, ok := fromHub(t, s); !ok || n.ID != note.ID {
 		t.Fatalf("after two failed reads: got %v (open %v), want notification %d", n, ok, note.ID)
 	}
 
 	fail.n.Store(3) // the read and both retries fail
 	s = subscriber()
 	h.enqueue(s, note.ID)
-	if n, ok := next(s); ok {
+	if n, ok := fromHub(t, s); ok {
 		t.Fatalf("after three failed reads: got %v, want the stream ended", n)
 	}
 	if !strings.Contains(logs.String(), "connection reset by peer") {
@@ -162,23 +166,13 @@ func TestFeedHubHandsOutRememberedRows(t *testing.T) {
 	row := func(id, tenant, user int) *ent.Notification {
 		return &ent.Notification{ID: id, TenantID: tenant, RecipientID: user, Kind: notification.KindMEMBER_ADDED, Title: "Added"}
 	}
-	wait := func(s *feedSubscriber) (*ent.Notification, bool) {
-		t.Helper()
-		select {
-		case n, ok := <-s.out:
-			return n, ok
-		case <-time.After(5 * time.Second):
-			t.Fatal("nothing from the hub within 5s")
-			return nil, false
-		}
-	}
 
 	mine, theirs := row(1, 10, 100), row(2, 10, 200)
 	h.remember([]*ent.Notification{mine, theirs})
 	s, other := subscriber(10, 100), subscriber(10, 100)
 	h.enqueue(other, theirs.ID) // an event naming someone else's row
 	h.enqueue(s, mine.ID)
-	if n, ok := wait(s); !ok || n != mine {
+	if n, ok := fromHub(t, s); !ok || n != mine {
 		t.Fatalf("got %v (open %v), want the remembered row", n, ok)
 	}
 	if fail.n.Load() != never {
@@ -199,7 +193,7 @@ func TestFeedHubHandsOutRememberedRows(t *testing.T) {
 	h.wmu.Unlock()
 	s = subscriber(10, 100)
 	h.enqueue(s, old.ID)
-	if n, ok := wait(s); ok {
+	if n, ok := fromHub(t, s); ok {
 		t.Fatalf("a row remembered %s ago was handed out (%v), want it read", feedWrittenFor, n)
 	}
 	if fail.n.Load() != never-1 {
