@@ -37,8 +37,9 @@ import (
 //     resolver) runs on short-lived goroutines, so the read loop's stack
 //     stays small.
 //   - A subscription whose resolver signals its events (the feed:
-//     wakeOnEvent) has no goroutine while it waits. Each event starts one,
-//     which executes the selection set for the events ready and ends.
+//     wakeOnEvent) has no goroutine while it waits. Each event queues a
+//     pump for one of the kept workers (pumpers), which executes the
+//     selection set for the events ready and moves on.
 //     Other streams, and queries and mutations, run on a goroutine until
 //     they end, as under gqlgen.
 //   - Each message is written once, straight from the executor's bytes.
@@ -598,8 +599,8 @@ func wakeOnEvent(ctx context.Context) func() {
 	return op.wake
 }
 
-// wake counts one event and starts a goroutine to take it unless one is
-// taking events already.
+// wake counts one event and has a worker take it (pumpers) unless a pump
+// is taking the operation's events already.
 func (op *wsOperation) wake() {
 	op.mu.Lock()
 	op.pending++
