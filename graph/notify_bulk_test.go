@@ -30,7 +30,7 @@ func TestBroadcastWritesOneRowPerApprover(t *testing.T) {
 		const n = 2100 // three statements: 1,000, 1,000 and 100 recipients
 		owner := e.Register("Owner")
 		tenantGID := e.CreateTenant(owner, "crowd")
-		tenant := decodeID(t, tenantGID)
+		tenant := authDecodeID(t, tenantGID)
 		managers(t, e, tenant, n)
 		project := e.CreateProject(owner.Caller("crowd"), "Broadcast")
 		before := time.Now().UTC().Add(-time.Second)
@@ -38,7 +38,7 @@ func TestBroadcastWritesOneRowPerApprover(t *testing.T) {
 
 		ctx := privacy.DecisionContext(context.Background(), privacy.Allow)
 		rows, err := e.DB.Client.Notification.Query().
-			Where(notification.ProjectID(decodeID(t, project))).All(ctx)
+			Where(notification.ProjectID(authDecodeID(t, project))).All(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -107,14 +107,14 @@ func TestBroadcastWritesOneRowPerApprover(t *testing.T) {
 func TestInAppWriteAppliesThePolicy(t *testing.T) {
 	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
 		owner, member, outsider := e.Register("Owner"), e.Register("Member"), e.Register("Outsider")
-		tenant := decodeID(t, e.CreateTenant(owner, "acme"))
+		tenant := authDecodeID(t, e.CreateTenant(owner, "acme"))
 		e.AddMember(owner, "acme", member, "MEMBER")
 		e.CreateTenant(outsider, "elsewhere")
 		project := e.CreateProject(owner.Caller("acme"), "Rocket")
-		ownerID, memberID, outsiderID := decodeID(t, owner.ID), decodeID(t, member.ID), decodeID(t, outsider.ID)
+		ownerID, memberID, outsiderID := authDecodeID(t, owner.ID), authDecodeID(t, member.ID), authDecodeID(t, outsider.ID)
 
 		system := privacy.DecisionContext(context.Background(), privacy.Allow)
-		task, err := e.DB.Client.Task.Create().SetTenantID(tenant).SetProjectID(decodeID(t, project)).
+		task, err := e.DB.Client.Task.Create().SetTenantID(tenant).SetProjectID(authDecodeID(t, project)).
 			SetTitle("Assign me").SetCreatedByID(ownerID).SetAssigneeID(memberID).Save(system)
 		if err != nil {
 			t.Fatal(err)
@@ -162,15 +162,6 @@ func TestInAppWriteAppliesThePolicy(t *testing.T) {
 			t.Fatalf("assigning the member: got %+v, want one TASK_ASSIGNED row for them in acme", rows)
 		}
 	})
-}
-
-func decodeID(t *testing.T, gid string) int {
-	t.Helper()
-	id, err := globalid.Decode(gid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return id
 }
 
 // The rows handed to the feed straight from the mutation resolve their
