@@ -314,6 +314,7 @@ func batchOf(items []feedItem) (int, []int) {
 // notifications query, and a client whose stream completes knows to read
 // them and subscribe again.
 func (h *feedHub) deliver(items []feedItem, ids []int) {
+	count := len(ids)
 	written, ids := h.takeWritten(ids)
 	load := func() ([]*ent.Notification, error) {
 		if err := h.loadEdges(written); err != nil {
@@ -334,7 +335,7 @@ func (h *feedHub) deliver(items []feedItem, ids []int) {
 		ns, err = load()
 	}
 	if err != nil {
-		h.log.Error("loading notifications for the live feed; ending their subscriptions", "error", err.Error(), "notifications", len(ids))
+		h.log.Error("loading notifications for the live feed; ending their subscriptions", "error", err.Error(), "notifications", count)
 		for _, it := range items {
 			it.to.end()
 		}

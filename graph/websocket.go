@@ -227,8 +227,9 @@ type wsConn struct {
 	t    *wsTransport
 	ws   *websocket.Conn
 	exec graphql.GraphExecutor
-	// ctx carries the upgrade request's values and ends with the
-	// connection; after connection_init, session is derived from it.
+	// ctx carries what connContext kept of the upgrade request's values
+	// and ends with the connection; after connection_init, session is
+	// derived from it.
 	ctx      context.Context
 	cancel   context.CancelFunc
 	starting chan struct{} // a slot per operation starting (wsStarting)
