@@ -5,7 +5,10 @@
 package main
 
 import (
+	"bytes"
+	"fmt"
 	"log"
+	"text/template/parse"
 
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent/entc"
@@ -25,6 +28,26 @@ func main() {
 	if err != nil {
 		log.Fatalf("creating entgql extension: %v", err)
 	}
+	// A page reads its extra row only when hasNextPage or hasPreviousPage
+	// is asked for, and a top-level page counts its rows only when
+	// totalCount is asked for, or pageInfo without a page to tell it
+	// (template/page_limit.tmpl).
+	for _, p := range []struct {
+		t              *gen.Template
+		name, old, new string
+	}{
+		{entgql.PaginationTemplate, "gql_pagination/helper/paginate",
+			"limit := paginateLimit(first, last)", "limit := pageLimitOf(ctx, first, last)"},
+		{entgql.PaginationTemplate, "gql_pagination/helper/paginate",
+			"if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {",
+			"if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) && !pageTellsPageInfo(ignoredEdges, first, last) {"},
+		{entgql.CollectionTemplate, "gql_collection",
+			"limit := paginateLimit(args.first, args.last)", "limit := pageLimit(opCtx, &field, args.first, args.last)"},
+	} {
+		if err := replaceText(p.t, p.name, p.old, p.new); err != nil {
+			log.Fatalf("patching entgql's templates: %v", err)
+		}
+	}
 	err = entc.Generate("./schema", &gen.Config{
 		Features: []gen.Feature{
 			gen.FeaturePrivacy,
@@ -41,7 +64,7 @@ func main() {
 		// overridden; with entgql's template functions (orderFields).
 		func(cfg *gen.Config) error {
 			t, err := gen.NewTemplate("external").Funcs(entgql.TemplateFuncs).
-				ParseFiles("template/total_in_page.tmpl", "template/raw_query.tmpl")
+				ParseFiles("template/total_in_page.tmpl", "template/raw_query.tmpl", "template/page_limit.tmpl")
 			if err != nil {
 				return err
 			}
@@ -71,5 +94,48 @@ func guardNodeFields(_ *gen.Graph, s *ast.Schema) error {
 			})
 		}
 	}
+	return nil
+}
+
+// replaceText replaces old with new in the text of template name of t, where
+// old must occur exactly once, so that a new version of the template that
+// moved or changed it stops the generator instead of being patched wrongly.
+func replaceText(t *gen.Template, name, old, new string) error {
+	tmpl := t.Lookup(name)
+	if tmpl == nil {
+		return fmt.Errorf("%s: no template %q", t.Name(), name)
+	}
+	var found []*parse.TextNode
+	var walk func(parse.Node)
+	walk = func(n parse.Node) {
+		switch n := n.(type) {
+		case *parse.ListNode:
+			if n != nil {
+				for _, c := range n.Nodes {
+					walk(c)
+				}
+			}
+		case *parse.TextNode:
+			if c := bytes.Count(n.Text, []byte(old)); c > 0 {
+				for range c {
+					found = append(found, n)
+				}
+			}
+		case *parse.IfNode:
+			walk(n.List)
+			walk(n.ElseList)
+		case *parse.RangeNode:
+			walk(n.List)
+			walk(n.ElseList)
+		case *parse.WithNode:
+			walk(n.List)
+			walk(n.ElseList)
+		}
+	}
+	walk(tmpl.Tree.Root)
+	if len(found) != 1 {
+		return fmt.Errorf("%s: %q occurs %d times, want once", name, old, len(found))
+	}
+	found[0].Text = bytes.Replace(found[0].Text, []byte(old), []byte(new), 1)
 	return nil
 }

@@ -681,7 +681,7 @@ func (_q *ProjectQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 					return err
 				}
 			}
-			if limit := paginateLimit(args.first, args.last); limit > 0 {
+			if limit := pageLimit(opCtx, &field, args.first, args.last); limit > 0 {
 				if oneNode {
 					pager.applyOrder(query.Limit(limit))
 				} else {
@@ -945,7 +945,7 @@ func (_q *TaskQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 					return err
 				}
 			}
-			if limit := paginateLimit(args.first, args.last); limit > 0 {
+			if limit := pageLimit(opCtx, &field, args.first, args.last); limit > 0 {
 				if oneNode {
 					pager.applyOrder(query.Limit(limit))
 				} else {

@@ -277,7 +277,7 @@ func (_m *ActivityLogQuery) Paginate(
 	}
 	conn := &ActivityLogConnection{Edges: []*ActivityLogEdge{}}
 	ignoredEdges := !hasCollectedField(ctx, edgesField)
-	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) && !pageTellsPageInfo(ignoredEdges, first, last) {
 		hasPagination := after != nil || first != nil || before != nil || last != nil
 		if hasPagination || ignoredEdges {
 			c := _m.Clone()
@@ -295,7 +295,7 @@ func (_m *ActivityLogQuery) Paginate(
 	if _m, err = pager.applyCursors(_m, after, before); err != nil {
 		return nil, err
 	}
-	limit := paginateLimit(first, last)
+	limit := pageLimitOf(ctx, first, last)
 	if limit != 0 {
 		_m.Limit(limit)
 	}
@@ -573,7 +573,7 @@ func (_m *CommentQuery) Paginate(
 	}
 	conn := &CommentConnection{Edges: []*CommentEdge{}}
 	ignoredEdges := !hasCollectedField(ctx, edgesField)
-	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) && !pageTellsPageInfo(ignoredEdges, first, last) {
 		hasPagination := after != nil || first != nil || before != nil || last != nil
 		if hasPagination || ignoredEdges {
 			c := _m.Clone()
@@ -591,7 +591,7 @@ func (_m *CommentQuery) Paginate(
 	if _m, err = pager.applyCursors(_m, after, before); err != nil {
 		return nil, err
 	}
-	limit := paginateLimit(first, last)
+	limit := pageLimitOf(ctx, first, last)
 	if limit != 0 {
 		_m.Limit(limit)
 	}
@@ -887,7 +887,7 @@ func (_m *MembershipQuery) Paginate(
 	}
 	conn := &MembershipConnection{Edges: []*MembershipEdge{}}
 	ignoredEdges := !hasCollectedField(ctx, edgesField)
-	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) && !pageTellsPageInfo(ignoredEdges, first, last) {
 		hasPagination := after != nil || first != nil || before != nil || last != nil
 		if hasPagination || ignoredEdges {
 			c := _m.Clone()
@@ -905,7 +905,7 @@ func (_m *MembershipQuery) Paginate(
 	if _m, err = pager.applyCursors(_m, after, before); err != nil {
 		return nil, err
 	}
-	limit := paginateLimit(first, last)
+	limit := pageLimitOf(ctx, first, last)
 	if limit != 0 {
 		_m.Limit(limit)
 	}
@@ -1201,7 +1201,7 @@ func (_m *NotificationQuery) Paginate(
 	}
 	conn := &NotificationConnection{Edges: []*NotificationEdge{}}
 	ignoredEdges := !hasCollectedField(ctx, edgesField)
-	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) && !pageTellsPageInfo(ignoredEdges, first, last) {
 		hasPagination := after != nil || first != nil || before != nil || last != nil
 		if hasPagination || ignoredEdges {
 			c := _m.Clone()
@@ -1219,7 +1219,7 @@ func (_m *NotificationQuery) Paginate(
 	if _m, err = pager.applyCursors(_m, after, before); err != nil {
 		return nil, err
 	}
-	limit := paginateLimit(first, last)
+	limit := pageLimitOf(ctx, first, last)
 	if limit != 0 {
 		_m.Limit(limit)
 	}
@@ -1515,7 +1515,7 @@ func (_m *ProjectQuery) Paginate(
 	}
 	conn := &ProjectConnection{Edges: []*ProjectEdge{}}
 	ignoredEdges := !hasCollectedField(ctx, edgesField)
-	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) && !pageTellsPageInfo(ignoredEdges, first, last) {
 		hasPagination := after != nil || first != nil || before != nil || last != nil
 		if hasPagination || ignoredEdges {
 			c := _m.Clone()
@@ -1533,7 +1533,7 @@ func (_m *ProjectQuery) Paginate(
 	if _m, err = pager.applyCursors(_m, after, before); err != nil {
 		return nil, err
 	}
-	limit := paginateLimit(first, last)
+	limit := pageLimitOf(ctx, first, last)
 	if limit != 0 {
 		_m.Limit(limit)
 	}
@@ -1865,7 +1865,7 @@ func (_m *TaskQuery) Paginate(
 	}
 	conn := &TaskConnection{Edges: []*TaskEdge{}}
 	ignoredEdges := !hasCollectedField(ctx, edgesField)
-	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) && !pageTellsPageInfo(ignoredEdges, first, last) {
 		hasPagination := after != nil || first != nil || before != nil || last != nil
 		if hasPagination || ignoredEdges {
 			c := _m.Clone()
@@ -1883,7 +1883,7 @@ func (_m *TaskQuery) Paginate(
 	if _m, err = pager.applyCursors(_m, after, before); err != nil {
 		return nil, err
 	}
-	limit := paginateLimit(first, last)
+	limit := pageLimitOf(ctx, first, last)
 	if limit != 0 {
 		_m.Limit(limit)
 	}
@@ -2251,7 +2251,7 @@ func (_m *TenantQuery) Paginate(
 	}
 	conn := &TenantConnection{Edges: []*TenantEdge{}}
 	ignoredEdges := !hasCollectedField(ctx, edgesField)
-	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) && !pageTellsPageInfo(ignoredEdges, first, last) {
 		hasPagination := after != nil || first != nil || before != nil || last != nil
 		if hasPagination || ignoredEdges {
 			c := _m.Clone()
@@ -2269,7 +2269,7 @@ func (_m *TenantQuery) Paginate(
 	if _m, err = pager.applyCursors(_m, after, before); err != nil {
 		return nil, err
 	}
-	limit := paginateLimit(first, last)
+	limit := pageLimitOf(ctx, first, last)
 	if limit != 0 {
 		_m.Limit(limit)
 	}
@@ -2565,7 +2565,7 @@ func (_m *UserQuery) Paginate(
 	}
 	conn := &UserConnection{Edges: []*UserEdge{}}
 	ignoredEdges := !hasCollectedField(ctx, edgesField)
-	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) && !pageTellsPageInfo(ignoredEdges, first, last) {
 		hasPagination := after != nil || first != nil || before != nil || last != nil
 		if hasPagination || ignoredEdges {
 			c := _m.Clone()
@@ -2583,7 +2583,7 @@ func (_m *UserQuery) Paginate(
 	if _m, err = pager.applyCursors(_m, after, before); err != nil {
 		return nil, err
 	}
-	limit := paginateLimit(first, last)
+	limit := pageLimitOf(ctx, first, last)
 	if limit != 0 {
 		_m.Limit(limit)
 	}

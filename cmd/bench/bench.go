@@ -93,7 +93,7 @@ func runDialect(ctx context.Context, name string, o options) error {
 	}
 
 	// Statements per request, one request at a time, as $first grows.
-	stmts := map[int]int64{}
+	stmts, rows := map[int]int64{}, map[int]int64{}
 	firsts := []int{1, 5, 20, 50}
 	for _, f := range firsts {
 		t := api
@@ -102,13 +102,18 @@ func runDialect(ctx context.Context, name string, o options) error {
 		if _, err := do(client, t, &buf); err != nil {
 			return fmt.Errorf("API first=%d: %w", f, err)
 		}
-		stmts[f] = counter.Count()
+		stmts[f], rows[f] = counter.Count(), counter.Rows()
 	}
 	fmt.Printf("SQL statements per API request (session lookup included), by $first:")
 	for _, f := range firsts {
 		fmt.Printf(" %d→%d", f, stmts[f])
 	}
 	fmt.Println("; floor: 3 by construction")
+	fmt.Printf("rows the API's statements returned, by $first:")
+	for _, f := range firsts {
+		fmt.Printf(" %d→%d", f, rows[f])
+	}
+	fmt.Println()
 	if o.showSQL {
 		fmt.Println("  the statements of one API request:")
 		showing.Store(true)

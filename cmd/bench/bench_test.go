@@ -87,6 +87,7 @@ func BenchmarkProjectTree(b *testing.B) {
 			}
 			if auth {
 				b.ReportMetric(float64(counter.Count())/float64(b.N), "stmts/op")
+				b.ReportMetric(float64(counter.Rows())/float64(b.N), "rows/op")
 			}
 		}
 	}

@@ -114,6 +114,7 @@ func newFixture(ctx context.Context, name, pgURL string, shape benchdata.Shape, 
 	if err := f.db.MigrateUp(ctx); err != nil {
 		return nil, fmt.Errorf("migrating: %w", err)
 	}
+	f.counter.CountRows(true)
 	if _, err := tenancy.EnsureDefault(ctx, f.db.Client); err != nil {
 		return nil, err
 	}

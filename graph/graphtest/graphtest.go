@@ -177,6 +177,7 @@ func newEnv(t testing.TB, dialectName, dbURL string, o Options) *Env {
 	if err := db.MigrateUp(ctx); err != nil { // PostgreSQL tests run on the versioned migrations
 		t.Fatalf("migrating: %v", err)
 	}
+	counter.CountRows(true)
 	if _, err := tenancy.EnsureDefault(ctx, db.Client); err != nil {
 		t.Fatalf("default tenant: %v", err)
 	}
