@@ -29,15 +29,17 @@ func main() {
 		log.Fatalf("creating entgql extension: %v", err)
 	}
 	// A page reads its extra row only when hasNextPage or hasPreviousPage
-	// is asked for, and a top-level page counts its rows only when
-	// totalCount is asked for, or pageInfo without a page to tell it
-	// (template/page_limit.tmpl).
+	// is asked for, a nested page is limited per parent in one SELECT, and
+	// a top-level page counts its rows only when totalCount is asked for,
+	// or pageInfo without a page to tell it (template/page_limit.tmpl).
 	for _, p := range []struct {
 		t              *gen.Template
 		name, old, new string
 	}{
 		{entgql.PaginationTemplate, "gql_pagination/helper/paginate",
 			"limit := paginateLimit(first, last)", "limit := pageLimitOf(ctx, first, last)"},
+		{entgql.CollectionTemplate, "gql_collection",
+			"modify := entgql.LimitPerRow(", "modify := limitPerRow("},
 		{entgql.PaginationTemplate, "gql_pagination/helper/paginate",
 			"if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {",
 			"if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) && !pageTellsPageInfo(ignoredEdges, first, last) {"},

@@ -608,7 +608,7 @@ func (_q *ProjectQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 				if hasPagination || ignoredEdges {
 					if pageFromStart := args.after == nil && args.before == nil &&
 						(args.first != nil && *args.first > 0 || args.first == nil && args.last != nil && *args.last > 0); !ignoredEdges && pageFromStart {
-						query.modifiers = append(query.modifiers, countPerParent(project.TasksColumn, true))
+						query.modifiers = append(query.modifiers, countPerParent(project.TasksColumn))
 						_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*Project) error {
 							for i := range nodes {
 								n := 0
@@ -685,7 +685,7 @@ func (_q *ProjectQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 				if oneNode {
 					pager.applyOrder(query.Limit(limit))
 				} else {
-					modify := entgql.LimitPerRow(project.TasksColumn, limit, pager.orderExpr(query))
+					modify := limitPerRow(project.TasksColumn, limit, pager.orderExpr(query))
 					query.modifiers = append(query.modifiers, modify)
 				}
 			} else {
@@ -872,7 +872,7 @@ func (_q *TaskQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 				if hasPagination || ignoredEdges {
 					if pageFromStart := args.after == nil && args.before == nil &&
 						(args.first != nil && *args.first > 0 || args.first == nil && args.last != nil && *args.last > 0); !ignoredEdges && pageFromStart {
-						query.modifiers = append(query.modifiers, countPerParent(task.CommentsColumn, true))
+						query.modifiers = append(query.modifiers, countPerParent(task.CommentsColumn))
 						_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*Task) error {
 							for i := range nodes {
 								n := 0
@@ -949,7 +949,7 @@ func (_q *TaskQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 				if oneNode {
 					pager.applyOrder(query.Limit(limit))
 				} else {
-					modify := entgql.LimitPerRow(task.CommentsColumn, limit, pager.orderExpr(query))
+					modify := limitPerRow(task.CommentsColumn, limit, pager.orderExpr(query))
 					query.modifiers = append(query.modifiers, modify)
 				}
 			} else {

@@ -5,6 +5,7 @@ package ent
 import (
 	"context"
 
+	"entgo.io/ent/dialect/sql"
 	"github.com/99designs/gqlgen/graphql"
 )
 
@@ -35,6 +36,30 @@ func pageLimit(oc *graphql.OperationContext, field *graphql.CollectedField, firs
 		}
 	}
 	return limit - 1
+}
+
+// limitPerRow keeps the first limit rows of each partitionBy group, in the
+// order of orderBy:
+//
+//	SELECT <the query's columns> FROM (
+//	  SELECT <the query's columns>, ROW_NUMBER() OVER (PARTITION BY partitionBy ORDER BY orderBy) AS row_number
+//	  FROM ... WHERE ...
+//	) AS <table> WHERE row_number <= limit
+//
+// It is entgql.LimitPerRow with one level instead of two; like it, it leaves
+// the rows in the order the window produced them, and selects the columns
+// the query selected (total_in_page among them when countPerParent ran).
+func limitPerRow(partitionBy string, limit int, orderBy ...sql.Querier) func(*sql.Selector) {
+	return func(s *sql.Selector) {
+		s.SetDistinct(false)
+		columns := s.UnqualifiedColumns()
+		if selectsTotalInPage(s) {
+			columns = append(columns, totalInPageColumn)
+		}
+		inner := s.Clone().AppendSelectExprAs(sql.RowNumber().PartitionBy(partitionBy).OrderExpr(orderBy...), "row_number")
+		t := inner.As(s.TableName())
+		*s = *sql.Dialect(s.Dialect()).Select(columns...).From(t).Where(sql.LTE(t.C("row_number"), limit))
+	}
 }
 
 // pageTellsPageInfo reports whether a top-level page will be read, and so

@@ -3,8 +3,8 @@
 package ent
 
 import (
+	"context"
 	"fmt"
-	"slices"
 	"strconv"
 
 	"entgo.io/ent/dialect/sql"
@@ -14,42 +14,29 @@ import (
 // totalCount in its page query (see ent/template/total_in_page.tmpl).
 const totalInPageColumn = "total_in_page"
 
-// countPerParent makes a page query read from
+// countPerParent makes a page query select, beside the node's columns,
 //
-//	(SELECT <columns>, COUNT(*) OVER (PARTITION BY parentColumn) AS total_in_page
-//	   FROM <table> WHERE <the query's predicates>) AS <table>
+//	COUNT(*) OVER (PARTITION BY parentColumn) AS total_in_page
 //
-// and select total_in_page beside the node's columns. The window is computed
-// after the WHERE clause (tenant scope, where-input filter, parent IDs) and
-// before any per-parent limit, so it is each parent's totalCount. It must
-// run before entgql.LimitPerRow, which wraps the query again.
-//
-// <columns> are the ones the query selects when narrow is set, else every
-// column (*). Narrow is set for a type whose orderings are all by its own
-// fields: entgql selects an ordered field (AppendFieldOnce), so the outer
-// query and LimitPerRow's ROW_NUMBER name no other column. Fewer columns
-// through the window make the query cheaper (on SQLite, about 0.2 ms for
-// each of ProjectTree's two nested pages).
-func countPerParent(parentColumn string, narrow bool) func(*sql.Selector) {
+// A window is computed after the WHERE clause (tenant scope, where-input
+// filter, parent IDs) and before any LIMIT, and limitPerRow (page_limit.tmpl)
+// keeps it in the same SELECT as its ROW_NUMBER, beneath the per-parent
+// limit: it is each parent's totalCount.
+func countPerParent(parentColumn string) func(*sql.Selector) {
 	return func(s *sql.Selector) {
-		b := sql.Dialect(s.Dialect())
-		columns := []string{"*"}
-		if narrow {
-			columns = s.UnqualifiedColumns()
-			if !slices.Contains(columns, parentColumn) {
-				columns = append(columns, parentColumn)
-			}
-		}
-		counted := b.Select(columns...).
-			AppendSelectExprAs(sql.Window(func(b *sql.Builder) { b.WriteString("COUNT(*)") }).PartitionBy(parentColumn), totalInPageColumn).
-			From(b.Table(s.TableName()))
-		if p := s.P(); p != nil {
-			counted.Where(p)
-			s.SetP(nil)
-		}
-		s.From(counted.As(s.TableName()))
-		s.AppendSelect(s.C(totalInPageColumn))
+		s.AppendSelectExprAs(sql.Window(func(b *sql.Builder) { b.WriteString("COUNT(*)") }).PartitionBy(parentColumn), totalInPageColumn)
+		s.WithContext(context.WithValue(s.Context(), countedInPage{}, true))
 	}
+}
+
+// countedInPage marks, in a selector's context, a query that selects
+// total_in_page: the selector's own list of columns does not show an
+// expression's alias, and limitPerRow must select it again.
+type countedInPage struct{}
+
+// selectsTotalInPage reports whether countPerParent ran on s.
+func selectsTotalInPage(s *sql.Selector) bool {
+	return s.Context().Value(countedInPage{}) != nil
 }
 
 // totalInPage converts the value of total_in_page as the driver returned it.

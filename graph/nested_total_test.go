@@ -103,8 +103,8 @@ func TestNestedTotalCount(t *testing.T) {
 		check("first: 10", []int{5, 0, 2}, []int{5, 0, 2})
 		check("last: 1", []int{5, 0, 2}, []int{1, 0, 1})
 		check("first: 3, orderBy: {field: CREATED_AT, direction: DESC}", []int{5, 0, 2}, []int{3, 0, 2})
-		// The page's inner count selects only the columns the query selects;
-		// the order is still applied, also by a field the query does not
+		// The count and the per-parent limit are windows of the page query's
+		// own SELECT; the order is applied, also by a field the query does not
 		// select (CREATED_AT above, PRIORITY below: entgql adds the ordered
 		// field to the selection).
 		byTitle := check("first: 3, orderBy: {field: TITLE, direction: DESC}", []int{5, 0, 2}, []int{3, 0, 2})
