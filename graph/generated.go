@@ -12191,7 +12191,7 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 var activityLogImplementors = []string{"ActivityLog", "Node"}
 
 func (ec *executionContext) _ActivityLog(ctx context.Context, sel ast.SelectionSet, obj *ent.ActivityLog) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, activityLogImplementors)
+	fields := collectFields(ec.OperationContext, sel, activityLogImplementors)
 
 	out := newObject(fields)
 	deferred := newDeferredGroup(ctx, fields)
@@ -12259,7 +12259,7 @@ func (ec *executionContext) _ActivityLog(ctx context.Context, sel ast.SelectionS
 var activityLogConnectionImplementors = []string{"ActivityLogConnection"}
 
 func (ec *executionContext) _ActivityLogConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.ActivityLogConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, activityLogConnectionImplementors)
+	fields := collectFields(ec.OperationContext, sel, activityLogConnectionImplementors)
 
 	out := newObject(fields)
 	deferred := newDeferredGroup(ctx, fields)
@@ -12302,7 +12302,7 @@ func (ec *executionContext) _ActivityLogConnection(ctx context.Context, sel ast.
 var activityLogEdgeImplementors = []string{"ActivityLogEdge"}
 
 func (ec *executionContext) _ActivityLogEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.ActivityLogEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, activityLogEdgeImplementors)
+	fields := collectFields(ec.OperationContext, sel, activityLogEdgeImplementors)
 
 	out := newObject(fields)
 	deferred := newDeferredGroup(ctx, fields)
@@ -12340,7 +12340,7 @@ func (ec *executionContext) _ActivityLogEdge(ctx context.Context, sel ast.Select
 var authPayloadImplementors = []string{"AuthPayload"}
 
 func (ec *executionContext) _AuthPayload(ctx context.Context, sel ast.SelectionSet, obj *model.AuthPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, authPayloadImplementors)
+	fields := collectFields(ec.OperationContext, sel, authPayloadImplementors)
 
 	out := newObject(fields)
 	deferred := newDeferredGroup(ctx, fields)
@@ -12383,7 +12383,7 @@ func (ec *executionContext) _AuthPayload(ctx context.Context, sel ast.SelectionS
 var changeImplementors = []string{"Change"}
 
 func (ec *executionContext) _Change(ctx context.Context, sel ast.SelectionSet, obj *changes.Change) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, changeImplementors)
+	fields := collectFields(ec.OperationContext, sel, changeImplementors)
 
 	out := newObject(fields)
 	deferred := newDeferredGroup(ctx, fields)
@@ -12426,7 +12426,7 @@ func (ec *executionContext) _Change(ctx context.Context, sel ast.SelectionSet, o
 var commentImplementors = []string{"Comment", "Node"}
 
 func (ec *executionContext) _Comment(ctx context.Context, sel ast.SelectionSet, obj *ent.Comment) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, commentImplementors)
+	fields := collectFields(ec.OperationContext, sel, commentImplementors)
 
 	out := newObject(fields)
 	deferred := newDeferredGroup(ctx, fields)
@@ -12484,7 +12484,7 @@ func (ec *executionContext) _Comment(ctx context.Context, sel ast.SelectionSet, 
 var commentConnectionImplementors = []string{"CommentConnection"}
 
 func (ec *executionContext) _CommentConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.CommentConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, commentConnectionImplementors)
+	fields := collectFields(ec.OperationContext, sel, commentConnectionImplementors)
 
 	out := newObject(fields)
 	deferred := newDeferredGroup(ctx, fields)
@@ -12527,7 +12527,7 @@ func (ec *executionContext) _CommentConnection(ctx context.Context, sel ast.Sele
 var commentEdgeImplementors = []string{"CommentEdge"}
 
 func (ec *executionContext) _CommentEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.CommentEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, commentEdgeImplementors)
+	fields := collectFields(ec.OperationContext, sel, commentEdgeImplementors)
 
 	out := newObject(fields)
 	deferred := newDeferredGroup(ctx, fields)
@@ -12565,7 +12565,7 @@ func (ec *executionContext) _CommentEdge(ctx context.Context, sel ast.SelectionS
 var membershipImplementors = []string{"Membership", "Node"}
 
 func (ec *executionContext) _Membership(ctx context.Context, sel ast.SelectionSet, obj *ent.Membership) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, membershipImplementors)
+	fields := collectFields(ec.OperationContext, sel, membershipImplementors)
 
 	out := newObject(fields)
 	deferred := newDeferredGroup(ctx, fields)
@@ -12623,7 +12623,7 @@ func (ec *executionContext) _Membership(ctx context.Context, sel ast.SelectionSe
 var membershipConnectionImplementors = []string{"MembershipConnection"}
 
 func (ec *executionContext) _MembershipConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.MembershipConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, membershipConnectionImplementors)
+	fields := collectFields(ec.OperationContext, sel, membershipConnectionImplementors)
 
 	out := newObject(fields)
 	deferred := newDeferredGroup(ctx, fields)
@@ -12666,7 +12666,7 @@ func (ec *executionContext) _MembershipConnection(ctx context.Context, sel ast.S
 var membershipEdgeImplementors = []string{"MembershipEdge"}
 
 func (ec *executionContext) _MembershipEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.MembershipEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, membershipEdgeImplementors)
+	fields := collectFields(ec.OperationContext, sel, membershipEdgeImplementors)
 
 	out := newObject(fields)
 	deferred := newDeferredGroup(ctx, fields)
@@ -12704,7 +12704,7 @@ func (ec *executionContext) _MembershipEdge(ctx context.Context, sel ast.Selecti
 var mutationImplementors = []string{"Mutation"}
 
 func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, mutationImplementors)
+	fields := collectFields(ec.OperationContext, sel, mutationImplementors)
 	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
 		Object: "Mutation",
 	})
@@ -12873,7 +12873,7 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 var notificationImplementors = []string{"Notification", "Node"}
 
 func (ec *executionContext) _Notification(ctx context.Context, sel ast.SelectionSet, obj *ent.Notification) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, notificationImplementors)
+	fields := collectFields(ec.OperationContext, sel, notificationImplementors)
 
 	out := newObject(fields)
 	deferred := newDeferredGroup(ctx, fields)
@@ -12946,7 +12946,7 @@ func (ec *executionContext) _Notification(ctx context.Context, sel ast.Selection
 var notificationConnectionImplementors = []string{"NotificationConnection"}
 
 func (ec *executionContext) _NotificationConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.NotificationConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, notificationConnectionImplementors)
+	fields := collectFields(ec.OperationContext, sel, notificationConnectionImplementors)
 
 	out := newObject(fields)
 	deferred := newDeferredGroup(ctx, fields)
@@ -12989,7 +12989,7 @@ func (ec *executionContext) _NotificationConnection(ctx context.Context, sel ast
 var notificationEdgeImplementors = []string{"NotificationEdge"}
 
 func (ec *executionContext) _NotificationEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.NotificationEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, notificationEdgeImplementors)
+	fields := collectFields(ec.OperationContext, sel, notificationEdgeImplementors)
 
 	out := newObject(fields)
 	deferred := newDeferredGroup(ctx, fields)
@@ -13027,7 +13027,7 @@ func (ec *executionContext) _NotificationEdge(ctx context.Context, sel ast.Selec
 var pageInfoImplementors = []string{"PageInfo"}
 
 func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet, obj *entgql.PageInfo[int]) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, pageInfoImplementors)
+	fields := collectFields(ec.OperationContext, sel, pageInfoImplementors)
 
 	out := newObject(fields)
 	deferred := newDeferredGroup(ctx, fields)
@@ -13075,7 +13075,7 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 var projectImplementors = []string{"Project", "Node"}
 
 func (ec *executionContext) _Project(ctx context.Context, sel ast.SelectionSet, obj *ent.Project) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, projectImplementors)
+	fields := collectFields(ec.OperationContext, sel, projectImplementors)
 
 	out := graphql.NewFieldSet(fields)
 	deferred := newDeferredGroup(ctx, fields)
@@ -13157,7 +13157,7 @@ func (ec *executionContext) _Project(ctx context.Context, sel ast.SelectionSet, 
 var projectConnectionImplementors = []string{"ProjectConnection"}
 
 func (ec *executionContext) _ProjectConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.ProjectConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, projectConnectionImplementors)
+	fields := collectFields(ec.OperationContext, sel, projectConnectionImplementors)
 
 	out := newObject(fields)
 	deferred := newDeferredGroup(ctx, fields)
@@ -13200,7 +13200,7 @@ func (ec *executionContext) _ProjectConnection(ctx context.Context, sel ast.Sele
 var projectEdgeImplementors = []string{"ProjectEdge"}
 
 func (ec *executionContext) _ProjectEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.ProjectEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, projectEdgeImplementors)
+	fields := collectFields(ec.OperationContext, sel, projectEdgeImplementors)
 
 	out := newObject(fields)
 	deferred := newDeferredGroup(ctx, fields)
@@ -13238,7 +13238,7 @@ func (ec *executionContext) _ProjectEdge(ctx context.Context, sel ast.SelectionS
 var projectStatusCountImplementors = []string{"ProjectStatusCount"}
 
 func (ec *executionContext) _ProjectStatusCount(ctx context.Context, sel ast.SelectionSet, obj *model.ProjectStatusCount) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, projectStatusCountImplementors)
+	fields := collectFields(ec.OperationContext, sel, projectStatusCountImplementors)
 
 	out := newObject(fields)
 	deferred := newDeferredGroup(ctx, fields)
@@ -13276,7 +13276,7 @@ func (ec *executionContext) _ProjectStatusCount(ctx context.Context, sel ast.Sel
 var queryImplementors = []string{"Query"}
 
 func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, queryImplementors)
+	fields := collectFields(ec.OperationContext, sel, queryImplementors)
 	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
 		Object: "Query",
 	})
@@ -13398,7 +13398,7 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 var subscriptionImplementors = []string{"Subscription"}
 
 func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, subscriptionImplementors)
+	fields := collectFields(ec.OperationContext, sel, subscriptionImplementors)
 	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
 		Object: "Subscription",
 	})
@@ -13418,7 +13418,7 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 var taskImplementors = []string{"Task", "Node"}
 
 func (ec *executionContext) _Task(ctx context.Context, sel ast.SelectionSet, obj *ent.Task) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, taskImplementors)
+	fields := collectFields(ec.OperationContext, sel, taskImplementors)
 
 	out := newObject(fields)
 	deferred := newDeferredGroup(ctx, fields)
@@ -13506,7 +13506,7 @@ func (ec *executionContext) _Task(ctx context.Context, sel ast.SelectionSet, obj
 var taskConnectionImplementors = []string{"TaskConnection"}
 
 func (ec *executionContext) _TaskConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.TaskConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, taskConnectionImplementors)
+	fields := collectFields(ec.OperationContext, sel, taskConnectionImplementors)
 
 	out := newObject(fields)
 	deferred := newDeferredGroup(ctx, fields)
@@ -13549,7 +13549,7 @@ func (ec *executionContext) _TaskConnection(ctx context.Context, sel ast.Selecti
 var taskEdgeImplementors = []string{"TaskEdge"}
 
 func (ec *executionContext) _TaskEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.TaskEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, taskEdgeImplementors)
+	fields := collectFields(ec.OperationContext, sel, taskEdgeImplementors)
 
 	out := newObject(fields)
 	deferred := newDeferredGroup(ctx, fields)
@@ -13587,7 +13587,7 @@ func (ec *executionContext) _TaskEdge(ctx context.Context, sel ast.SelectionSet,
 var taskStatusCountImplementors = []string{"TaskStatusCount"}
 
 func (ec *executionContext) _TaskStatusCount(ctx context.Context, sel ast.SelectionSet, obj *model.TaskStatusCount) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, taskStatusCountImplementors)
+	fields := collectFields(ec.OperationContext, sel, taskStatusCountImplementors)
 
 	out := newObject(fields)
 	deferred := newDeferredGroup(ctx, fields)
@@ -13625,7 +13625,7 @@ func (ec *executionContext) _TaskStatusCount(ctx context.Context, sel ast.Select
 var tenantImplementors = []string{"Tenant", "Node"}
 
 func (ec *executionContext) _Tenant(ctx context.Context, sel ast.SelectionSet, obj *ent.Tenant) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, tenantImplementors)
+	fields := collectFields(ec.OperationContext, sel, tenantImplementors)
 
 	out := graphql.NewFieldSet(fields)
 	deferred := newDeferredGroup(ctx, fields)
@@ -13684,7 +13684,7 @@ func (ec *executionContext) _Tenant(ctx context.Context, sel ast.SelectionSet, o
 var tenantConfigImplementors = []string{"TenantConfig"}
 
 func (ec *executionContext) _TenantConfig(ctx context.Context, sel ast.SelectionSet, obj *model.TenantConfig) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, tenantConfigImplementors)
+	fields := collectFields(ec.OperationContext, sel, tenantConfigImplementors)
 
 	out := newObject(fields)
 	deferred := newDeferredGroup(ctx, fields)
@@ -13722,7 +13722,7 @@ func (ec *executionContext) _TenantConfig(ctx context.Context, sel ast.Selection
 var tenantStatsImplementors = []string{"TenantStats"}
 
 func (ec *executionContext) _TenantStats(ctx context.Context, sel ast.SelectionSet, obj *model.TenantStats) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, tenantStatsImplementors)
+	fields := collectFields(ec.OperationContext, sel, tenantStatsImplementors)
 
 	out := newObject(fields)
 	deferred := newDeferredGroup(ctx, fields)
@@ -13780,7 +13780,7 @@ func (ec *executionContext) _TenantStats(ctx context.Context, sel ast.SelectionS
 var userImplementors = []string{"User", "Node"}
 
 func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj *ent.User) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, userImplementors)
+	fields := collectFields(ec.OperationContext, sel, userImplementors)
 
 	out := graphql.NewFieldSet(fields)
 	deferred := newDeferredGroup(ctx, fields)
@@ -13839,7 +13839,7 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 var workflowTransitionImplementors = []string{"WorkflowTransition"}
 
 func (ec *executionContext) _WorkflowTransition(ctx context.Context, sel ast.SelectionSet, obj *model.WorkflowTransition) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, workflowTransitionImplementors)
+	fields := collectFields(ec.OperationContext, sel, workflowTransitionImplementors)
 
 	out := newObject(fields)
 	deferred := newDeferredGroup(ctx, fields)
@@ -13882,7 +13882,7 @@ func (ec *executionContext) _WorkflowTransition(ctx context.Context, sel ast.Sel
 var __DirectiveImplementors = []string{"__Directive"}
 
 func (ec *executionContext) ___Directive(ctx context.Context, sel ast.SelectionSet, obj *introspection.Directive) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, __DirectiveImplementors)
+	fields := collectFields(ec.OperationContext, sel, __DirectiveImplementors)
 
 	out := newObject(fields)
 	deferred := newDeferredGroup(ctx, fields)
@@ -13935,7 +13935,7 @@ func (ec *executionContext) ___Directive(ctx context.Context, sel ast.SelectionS
 var __EnumValueImplementors = []string{"__EnumValue"}
 
 func (ec *executionContext) ___EnumValue(ctx context.Context, sel ast.SelectionSet, obj *introspection.EnumValue) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, __EnumValueImplementors)
+	fields := collectFields(ec.OperationContext, sel, __EnumValueImplementors)
 
 	out := newObject(fields)
 	deferred := newDeferredGroup(ctx, fields)
@@ -13983,7 +13983,7 @@ func (ec *executionContext) ___EnumValue(ctx context.Context, sel ast.SelectionS
 var __FieldImplementors = []string{"__Field"}
 
 func (ec *executionContext) ___Field(ctx context.Context, sel ast.SelectionSet, obj *introspection.Field) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, __FieldImplementors)
+	fields := collectFields(ec.OperationContext, sel, __FieldImplementors)
 
 	out := newObject(fields)
 	deferred := newDeferredGroup(ctx, fields)
@@ -14041,7 +14041,7 @@ func (ec *executionContext) ___Field(ctx context.Context, sel ast.SelectionSet, 
 var __InputValueImplementors = []string{"__InputValue"}
 
 func (ec *executionContext) ___InputValue(ctx context.Context, sel ast.SelectionSet, obj *introspection.InputValue) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, __InputValueImplementors)
+	fields := collectFields(ec.OperationContext, sel, __InputValueImplementors)
 
 	out := newObject(fields)
 	deferred := newDeferredGroup(ctx, fields)
@@ -14099,7 +14099,7 @@ func (ec *executionContext) ___InputValue(ctx context.Context, sel ast.Selection
 var __SchemaImplementors = []string{"__Schema"}
 
 func (ec *executionContext) ___Schema(ctx context.Context, sel ast.SelectionSet, obj *introspection.Schema) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, __SchemaImplementors)
+	fields := collectFields(ec.OperationContext, sel, __SchemaImplementors)
 
 	out := newObject(fields)
 	deferred := newDeferredGroup(ctx, fields)
@@ -14157,7 +14157,7 @@ func (ec *executionContext) ___Schema(ctx context.Context, sel ast.SelectionSet,
 var __TypeImplementors = []string{"__Type"}
 
 func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, obj *introspection.Type) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, __TypeImplementors)
+	fields := collectFields(ec.OperationContext, sel, __TypeImplementors)
 
 	out := newObject(fields)
 	deferred := newDeferredGroup(ctx, fields)

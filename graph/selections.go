@@ -54,3 +54,66 @@ func (w *fieldWalk) in(set ast.SelectionSet) bool {
 	}
 	return false
 }
+
+// directivesTakeVariables reports whether a directive anywhere in set, its
+// fragments included, has an argument that takes a variable, such as
+// @include(if: $all): what such a directive does then depends on the
+// request, not on the operation alone. A fragment it cannot see counts too.
+func directivesTakeVariables(set ast.SelectionSet) bool {
+	seen := map[string]bool{}
+	var in func(ast.SelectionSet) bool
+	in = func(set ast.SelectionSet) bool {
+		for _, sel := range set {
+			switch s := sel.(type) {
+			case *ast.Field:
+				if takeVariables(s.Directives) || in(s.SelectionSet) {
+					return true
+				}
+			case *ast.InlineFragment:
+				if takeVariables(s.Directives) || in(s.SelectionSet) {
+					return true
+				}
+			case *ast.FragmentSpread:
+				if takeVariables(s.Directives) || s.Definition == nil {
+					return true
+				}
+				if !seen[s.Name] {
+					seen[s.Name] = true
+					if in(s.Definition.SelectionSet) {
+						return true
+					}
+				}
+			default:
+				return true
+			}
+		}
+		return false
+	}
+	return in(set)
+}
+
+func takeVariables(ds ast.DirectiveList) bool {
+	for _, d := range ds {
+		for _, a := range d.Arguments {
+			if hasVariable(a.Value) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func hasVariable(v *ast.Value) bool {
+	if v == nil {
+		return false
+	}
+	if v.Kind == ast.Variable {
+		return true
+	}
+	for _, c := range v.Children {
+		if hasVariable(c.Value) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,6 +1,6 @@
 // Command graphgen generates the GraphQL executor: it runs gqlgen exactly as
-// `gqlgen generate` does, on gqlgen.yml, and then changes six things in how
-// the executor resolves fields whose data is already in memory. Run it from
+// `gqlgen generate` does, on gqlgen.yml, and then changes seven things in
+// how the executor resolves fields whose data is already in memory. Run it from
 // the repository root (`go generate ./...` does, through graph/generate.go).
 //
 // gqlgen's executor assumes any field might block on I/O, so it spends a
@@ -48,6 +48,11 @@
 //     its non-null type cannot encode (a zero time), the error's path ends
 //     at the object rather than at the field (the object is nulled as
 //     before); the NOT NULL columns behind these fields rule it out.
+//
+//  7. Every object's fields are collected by graph.collectFields, which
+//     remembers them across requests (gqlgen remembers them per request,
+//     behind a hash and a lock), unless a directive of the operation takes
+//     a variable.
 //
 // It fails when gqlgen's output no longer has the calls it replaces, so that
 // a gqlgen upgrade that changes them is noticed at generation time.
@@ -192,6 +197,7 @@ var rewrites = []struct{ from, to string }{
 	{"graphql.MarshalSliceConcurrently(ctx,", "marshalSlice(ctx,"},
 	{"deferred := graphql.NewDeferredGroup(ctx)", "deferred := newDeferredGroup(ctx, fields)"},
 	{"\n\treturn out\n}", "\n\treturn marshalObject(fields, out)\n}"},
+	{"graphql.CollectFields(ec.OperationContext, sel, ", "collectFields(ec.OperationContext, sel, "},
 	{"\t\t\tvar buf bytes.Buffer\n\t\t\tdata.MarshalGQL(&buf)\n\t\t\tresponse.Data = buf.Bytes()\n",
 		"\t\t\tbuf := responseBuffer(opCtx.Operation)\n\t\t\tdata.MarshalGQL(buf)\n\t\t\tresponse.Data = responseWritten(opCtx.Operation, buf)\n"},
 }
