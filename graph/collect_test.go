@@ -42,7 +42,9 @@ func TestCollectedFieldsFollowTypesAndVariables(t *testing.T) {
 				t.Fatalf("run %d: %v", run, r.Errors)
 			}
 			var out struct {
-				Projects struct{ Edges []struct{ Node map[string]json.RawMessage } }
+				Projects struct {
+					Edges []struct{ Node map[string]json.RawMessage }
+				}
 			}
 			if err := json.Unmarshal(r.Data, &out); err != nil {
 				t.Fatal(err)

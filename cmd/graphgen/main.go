@@ -48,7 +48,6 @@
 //     its non-null type cannot encode (a zero time), the error's path ends
 //     at the object rather than at the field (the object is nulled as
 //     before); the NOT NULL columns behind these fields rule it out.
-//
 //  7. Every object's fields are collected by graph.collectFields, which
 //     remembers them across requests (gqlgen remembers them per request,
 //     behind a hash and a lock), unless a directive of the operation takes
