@@ -41,6 +41,7 @@ type ActivityLog struct {
 	// The values are being populated by the ActivityLogQuery when eager-loading is set.
 	Edges        ActivityLogEdges `json:"edges"`
 	selectValues sql.SelectValues
+	totalInPage  int
 }
 
 // ActivityLogEdges holds the relations/edges for other nodes in the graph.
@@ -92,7 +93,7 @@ func (*ActivityLog) scanValues(columns []string) ([]any, error) {
 		case activitylog.FieldCreatedAt:
 			values[i] = new(sql.NullTime)
 		default:
-			values[i] = new(sql.UnknownType)
+			values[i] = scanValueOf(columns[i])
 		}
 	}
 	return values, nil
@@ -163,7 +164,7 @@ func (_m *ActivityLog) assignValues(columns []string, values []any) error {
 				}
 			}
 		default:
-			_m.selectValues.Set(columns[i], values[i])
+			_m.setValue(columns[i], values[i])
 		}
 	}
 	return nil
@@ -233,6 +234,16 @@ func (_m *ActivityLog) String() string {
 	builder.WriteString(fmt.Sprintf("%v", _m.Changes))
 	builder.WriteByte(')')
 	return builder.String()
+}
+
+// setValue keeps the value of a column that ActivityLog's fields do not
+// name: total_in_page in the node itself, anything else by its name.
+func (_m *ActivityLog) setValue(column string, v any) {
+	if n, ok := v.(*sql.NullInt64); ok && column == totalInPageColumn {
+		_m.totalInPage = int(n.Int64)
+		return
+	}
+	_m.selectValues.Set(column, v)
 }
 
 // ActivityLogs is a parsable slice of ActivityLog.

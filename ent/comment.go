@@ -36,6 +36,7 @@ type Comment struct {
 	// The values are being populated by the CommentQuery when eager-loading is set.
 	Edges        CommentEdges `json:"edges"`
 	selectValues sql.SelectValues
+	totalInPage  int
 }
 
 // CommentEdges holds the relations/edges for other nodes in the graph.
@@ -98,7 +99,7 @@ func (*Comment) scanValues(columns []string) ([]any, error) {
 		case comment.FieldCreatedAt, comment.FieldUpdatedAt:
 			values[i] = new(sql.NullTime)
 		default:
-			values[i] = new(sql.UnknownType)
+			values[i] = scanValueOf(columns[i])
 		}
 	}
 	return values, nil
@@ -155,7 +156,7 @@ func (_m *Comment) assignValues(columns []string, values []any) error {
 				_m.Body = value.String
 			}
 		default:
-			_m.selectValues.Set(columns[i], values[i])
+			_m.setValue(columns[i], values[i])
 		}
 	}
 	return nil
@@ -224,6 +225,16 @@ func (_m *Comment) String() string {
 	builder.WriteString(_m.Body)
 	builder.WriteByte(')')
 	return builder.String()
+}
+
+// setValue keeps the value of a column that Comment's fields do not
+// name: total_in_page in the node itself, anything else by its name.
+func (_m *Comment) setValue(column string, v any) {
+	if n, ok := v.(*sql.NullInt64); ok && column == totalInPageColumn {
+		_m.totalInPage = int(n.Int64)
+		return
+	}
+	_m.selectValues.Set(column, v)
 }
 
 // Comments is a parsable slice of Comment.

@@ -8,6 +8,9 @@ import (
 	"bytes"
 	"fmt"
 	"log"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"text/template/parse"
 
 	"entgo.io/contrib/entgql"
@@ -50,6 +53,20 @@ func main() {
 			log.Fatalf("patching entgql's templates: %v", err)
 		}
 	}
+	// A node scans total_in_page into a field of its own
+	// (template/total_in_page.tmpl), not ent's map of other columns.
+	decode, err := entTemplate("dialect/sql/decode.tmpl")
+	if err != nil {
+		log.Fatalf("reading ent's templates: %v", err)
+	}
+	for _, p := range []struct{ old, new string }{
+		{"values[i] = new(sql.UnknownType)", "values[i] = scanValueOf(columns[i])"},
+		{".selectValues.Set(columns[i], values[i])", ".setValue(columns[i], values[i])"},
+	} {
+		if err := replaceText(decode, "dialect/sql/decode/one", p.old, p.new); err != nil {
+			log.Fatalf("patching ent's templates: %v", err)
+		}
+	}
 	err = entc.Generate("./schema", &gen.Config{
 		Features: []gen.Feature{
 			gen.FeaturePrivacy,
@@ -70,7 +87,7 @@ func main() {
 			if err != nil {
 				return err
 			}
-			cfg.Templates = append(cfg.Templates, t)
+			cfg.Templates = append(cfg.Templates, t, decode)
 			return nil
 		})
 	if err != nil {
@@ -140,4 +157,16 @@ func replaceText(t *gen.Template, name, old, new string) error {
 	}
 	found[0].Text = bytes.Replace(found[0].Text, []byte(old), []byte(new), 1)
 	return nil
+}
+
+// entTemplate parses one of ent's own templates (entc/gen/template/<name>)
+// from the module the build uses, to be patched by replaceText and then
+// override the one ent parsed itself.
+func entTemplate(name string) (*gen.Template, error) {
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "entgo.io/ent").Output()
+	if err != nil {
+		return nil, fmt.Errorf("locating entgo.io/ent: %w", err)
+	}
+	path := filepath.Join(strings.TrimSpace(string(out)), "entc", "gen", "template", filepath.FromSlash(name))
+	return gen.NewTemplate("ent:" + name).ParseFiles(path)
 }

@@ -613,10 +613,7 @@ func (_q *ProjectQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 							for i := range nodes {
 								n := 0
 								if page := nodes[i].Edges.namedTasks[alias]; len(page) > 0 {
-									var err error
-									if n, err = totalInPage(page[0].Value(totalInPageColumn)); err != nil {
-										return err
-									}
+									n = page[0].totalInPage
 								}
 								if nodes[i].Edges.totalCount[1] == nil {
 									nodes[i].Edges.totalCount[1] = make(map[string]int)
@@ -877,10 +874,7 @@ func (_q *TaskQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 							for i := range nodes {
 								n := 0
 								if page := nodes[i].Edges.namedComments[alias]; len(page) > 0 {
-									var err error
-									if n, err = totalInPage(page[0].Value(totalInPageColumn)); err != nil {
-										return err
-									}
+									n = page[0].totalInPage
 								}
 								if nodes[i].Edges.totalCount[3] == nil {
 									nodes[i].Edges.totalCount[3] = make(map[string]int)

@@ -4,8 +4,6 @@ package ent
 
 import (
 	"context"
-	"fmt"
-	"strconv"
 
 	"entgo.io/ent/dialect/sql"
 )
@@ -39,21 +37,13 @@ func selectsTotalInPage(s *sql.Selector) bool {
 	return s.Context().Value(countedInPage{}) != nil
 }
 
-// totalInPage converts the value of total_in_page as the driver returned it.
-func totalInPage(v any, err error) (int, error) {
-	if err != nil {
-		return 0, err
+// scanValueOf is what a node scans a column into that its type does not
+// know: total_in_page into an integer, read straight into the node's
+// totalInPage, and anything else (a column a modifier added) into ent's
+// sql.UnknownType, whose type ent looks up on every row.
+func scanValueOf(column string) any {
+	if column == totalInPageColumn {
+		return new(sql.NullInt64)
 	}
-	switch n := v.(type) {
-	case int64:
-		return int(n), nil
-	case int:
-		return n, nil
-	case float64:
-		return int(n), nil
-	case []byte:
-		return strconv.Atoi(string(n))
-	default:
-		return 0, fmt.Errorf("ent: %s: unexpected %T", totalInPageColumn, v)
-	}
+	return new(sql.UnknownType)
 }

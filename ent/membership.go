@@ -34,6 +34,7 @@ type Membership struct {
 	// The values are being populated by the MembershipQuery when eager-loading is set.
 	Edges        MembershipEdges `json:"edges"`
 	selectValues sql.SelectValues
+	totalInPage  int
 }
 
 // MembershipEdges holds the relations/edges for other nodes in the graph.
@@ -83,7 +84,7 @@ func (*Membership) scanValues(columns []string) ([]any, error) {
 		case membership.FieldCreatedAt, membership.FieldUpdatedAt:
 			values[i] = new(sql.NullTime)
 		default:
-			values[i] = new(sql.UnknownType)
+			values[i] = scanValueOf(columns[i])
 		}
 	}
 	return values, nil
@@ -134,7 +135,7 @@ func (_m *Membership) assignValues(columns []string, values []any) error {
 				_m.Role = role.Role(value.String)
 			}
 		default:
-			_m.selectValues.Set(columns[i], values[i])
+			_m.setValue(columns[i], values[i])
 		}
 	}
 	return nil
@@ -195,6 +196,16 @@ func (_m *Membership) String() string {
 	builder.WriteString(fmt.Sprintf("%v", _m.Role))
 	builder.WriteByte(')')
 	return builder.String()
+}
+
+// setValue keeps the value of a column that Membership's fields do not
+// name: total_in_page in the node itself, anything else by its name.
+func (_m *Membership) setValue(column string, v any) {
+	if n, ok := v.(*sql.NullInt64); ok && column == totalInPageColumn {
+		_m.totalInPage = int(n.Int64)
+		return
+	}
+	_m.selectValues.Set(column, v)
 }
 
 // Memberships is a parsable slice of Membership.

@@ -45,6 +45,7 @@ type Notification struct {
 	// The values are being populated by the NotificationQuery when eager-loading is set.
 	Edges        NotificationEdges `json:"edges"`
 	selectValues sql.SelectValues
+	totalInPage  int
 }
 
 // NotificationEdges holds the relations/edges for other nodes in the graph.
@@ -122,7 +123,7 @@ func (*Notification) scanValues(columns []string) ([]any, error) {
 		case notification.FieldCreatedAt, notification.FieldUpdatedAt:
 			values[i] = new(sql.NullTime)
 		default:
-			values[i] = new(sql.UnknownType)
+			values[i] = scanValueOf(columns[i])
 		}
 	}
 	return values, nil
@@ -205,7 +206,7 @@ func (_m *Notification) assignValues(columns []string, values []any) error {
 				*_m.TaskID = int(value.Int64)
 			}
 		default:
-			_m.selectValues.Set(columns[i], values[i])
+			_m.setValue(columns[i], values[i])
 		}
 	}
 	return nil
@@ -295,6 +296,16 @@ func (_m *Notification) String() string {
 	}
 	builder.WriteByte(')')
 	return builder.String()
+}
+
+// setValue keeps the value of a column that Notification's fields do not
+// name: total_in_page in the node itself, anything else by its name.
+func (_m *Notification) setValue(column string, v any) {
+	if n, ok := v.(*sql.NullInt64); ok && column == totalInPageColumn {
+		_m.totalInPage = int(n.Int64)
+		return
+	}
+	_m.selectValues.Set(column, v)
 }
 
 // Notifications is a parsable slice of Notification.

@@ -45,6 +45,7 @@ type OutboxEntry struct {
 	// The values are being populated by the OutboxEntryQuery when eager-loading is set.
 	Edges        OutboxEntryEdges `json:"edges"`
 	selectValues sql.SelectValues
+	totalInPage  int
 }
 
 // OutboxEntryEdges holds the relations/edges for other nodes in the graph.
@@ -81,7 +82,7 @@ func (*OutboxEntry) scanValues(columns []string) ([]any, error) {
 		case outboxentry.FieldCreatedAt, outboxentry.FieldUpdatedAt, outboxentry.FieldNextAttemptAt, outboxentry.FieldClaimedUntil, outboxentry.FieldDeliveredAt:
 			values[i] = new(sql.NullTime)
 		default:
-			values[i] = new(sql.UnknownType)
+			values[i] = scanValueOf(columns[i])
 		}
 	}
 	return values, nil
@@ -172,7 +173,7 @@ func (_m *OutboxEntry) assignValues(columns []string, values []any) error {
 				*_m.DeliveredAt = value.Time
 			}
 		default:
-			_m.selectValues.Set(columns[i], values[i])
+			_m.setValue(columns[i], values[i])
 		}
 	}
 	return nil
@@ -250,6 +251,16 @@ func (_m *OutboxEntry) String() string {
 	}
 	builder.WriteByte(')')
 	return builder.String()
+}
+
+// setValue keeps the value of a column that OutboxEntry's fields do not
+// name: total_in_page in the node itself, anything else by its name.
+func (_m *OutboxEntry) setValue(column string, v any) {
+	if n, ok := v.(*sql.NullInt64); ok && column == totalInPageColumn {
+		_m.totalInPage = int(n.Int64)
+		return
+	}
+	_m.selectValues.Set(column, v)
 }
 
 // OutboxEntries is a parsable slice of OutboxEntry.

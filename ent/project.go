@@ -38,6 +38,7 @@ type Project struct {
 	// The values are being populated by the ProjectQuery when eager-loading is set.
 	Edges        ProjectEdges `json:"edges"`
 	selectValues sql.SelectValues
+	totalInPage  int
 }
 
 // ProjectEdges holds the relations/edges for other nodes in the graph.
@@ -112,7 +113,7 @@ func (*Project) scanValues(columns []string) ([]any, error) {
 		case project.FieldCreatedAt, project.FieldUpdatedAt:
 			values[i] = new(sql.NullTime)
 		default:
-			values[i] = new(sql.UnknownType)
+			values[i] = scanValueOf(columns[i])
 		}
 	}
 	return values, nil
@@ -176,7 +177,7 @@ func (_m *Project) assignValues(columns []string, values []any) error {
 				_m.CreatedByID = int(value.Int64)
 			}
 		default:
-			_m.selectValues.Set(columns[i], values[i])
+			_m.setValue(columns[i], values[i])
 		}
 	}
 	return nil
@@ -303,6 +304,16 @@ func (_m *Project) appendNamedNotifications(name string, edges ...*Notification)
 	} else {
 		_m.Edges.namedNotifications[name] = append(_m.Edges.namedNotifications[name], edges...)
 	}
+}
+
+// setValue keeps the value of a column that Project's fields do not
+// name: total_in_page in the node itself, anything else by its name.
+func (_m *Project) setValue(column string, v any) {
+	if n, ok := v.(*sql.NullInt64); ok && column == totalInPageColumn {
+		_m.totalInPage = int(n.Int64)
+		return
+	}
+	_m.selectValues.Set(column, v)
 }
 
 // Projects is a parsable slice of Project.

@@ -49,6 +49,7 @@ type Task struct {
 	// The values are being populated by the TaskQuery when eager-loading is set.
 	Edges        TaskEdges `json:"edges"`
 	selectValues sql.SelectValues
+	totalInPage  int
 }
 
 // TaskEdges holds the relations/edges for other nodes in the graph.
@@ -149,7 +150,7 @@ func (*Task) scanValues(columns []string) ([]any, error) {
 		case task.FieldCreatedAt, task.FieldUpdatedAt, task.FieldDueDate, task.FieldDueSort:
 			values[i] = new(sql.NullTime)
 		default:
-			values[i] = new(sql.UnknownType)
+			values[i] = scanValueOf(columns[i])
 		}
 	}
 	return values, nil
@@ -245,7 +246,7 @@ func (_m *Task) assignValues(columns []string, values []any) error {
 				_m.CreatedByID = int(value.Int64)
 			}
 		default:
-			_m.selectValues.Set(columns[i], values[i])
+			_m.setValue(columns[i], values[i])
 		}
 	}
 	return nil
@@ -401,6 +402,16 @@ func (_m *Task) appendNamedNotifications(name string, edges ...*Notification) {
 	} else {
 		_m.Edges.namedNotifications[name] = append(_m.Edges.namedNotifications[name], edges...)
 	}
+}
+
+// setValue keeps the value of a column that Task's fields do not
+// name: total_in_page in the node itself, anything else by its name.
+func (_m *Task) setValue(column string, v any) {
+	if n, ok := v.(*sql.NullInt64); ok && column == totalInPageColumn {
+		_m.totalInPage = int(n.Int64)
+		return
+	}
+	_m.selectValues.Set(column, v)
 }
 
 // Tasks is a parsable slice of Task.

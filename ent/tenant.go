@@ -34,6 +34,7 @@ type Tenant struct {
 	// The values are being populated by the TenantQuery when eager-loading is set.
 	Edges        TenantEdges `json:"edges"`
 	selectValues sql.SelectValues
+	totalInPage  int
 }
 
 // TenantEdges holds the relations/edges for other nodes in the graph.
@@ -142,7 +143,7 @@ func (*Tenant) scanValues(columns []string) ([]any, error) {
 		case tenant.FieldCreatedAt, tenant.FieldUpdatedAt:
 			values[i] = new(sql.NullTime)
 		default:
-			values[i] = new(sql.UnknownType)
+			values[i] = scanValueOf(columns[i])
 		}
 	}
 	return values, nil
@@ -201,7 +202,7 @@ func (_m *Tenant) assignValues(columns []string, values []any) error {
 				_m.SlackWebhookURL = value.String
 			}
 		default:
-			_m.selectValues.Set(columns[i], values[i])
+			_m.setValue(columns[i], values[i])
 		}
 	}
 	return nil
@@ -457,6 +458,16 @@ func (_m *Tenant) appendNamedActivityLogs(name string, edges ...*ActivityLog) {
 	} else {
 		_m.Edges.namedActivityLogs[name] = append(_m.Edges.namedActivityLogs[name], edges...)
 	}
+}
+
+// setValue keeps the value of a column that Tenant's fields do not
+// name: total_in_page in the node itself, anything else by its name.
+func (_m *Tenant) setValue(column string, v any) {
+	if n, ok := v.(*sql.NullInt64); ok && column == totalInPageColumn {
+		_m.totalInPage = int(n.Int64)
+		return
+	}
+	_m.selectValues.Set(column, v)
 }
 
 // Tenants is a parsable slice of Tenant.

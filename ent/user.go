@@ -31,6 +31,7 @@ type User struct {
 	// The values are being populated by the UserQuery when eager-loading is set.
 	Edges        UserEdges `json:"edges"`
 	selectValues sql.SelectValues
+	totalInPage  int
 }
 
 // UserEdges holds the relations/edges for other nodes in the graph.
@@ -137,7 +138,7 @@ func (*User) scanValues(columns []string) ([]any, error) {
 		case user.FieldCreatedAt, user.FieldUpdatedAt:
 			values[i] = new(sql.NullTime)
 		default:
-			values[i] = new(sql.UnknownType)
+			values[i] = scanValueOf(columns[i])
 		}
 	}
 	return values, nil
@@ -188,7 +189,7 @@ func (_m *User) assignValues(columns []string, values []any) error {
 				_m.PasswordHash = value.String
 			}
 		default:
-			_m.selectValues.Set(columns[i], values[i])
+			_m.setValue(columns[i], values[i])
 		}
 	}
 	return nil
@@ -441,6 +442,16 @@ func (_m *User) appendNamedActivityLogs(name string, edges ...*ActivityLog) {
 	} else {
 		_m.Edges.namedActivityLogs[name] = append(_m.Edges.namedActivityLogs[name], edges...)
 	}
+}
+
+// setValue keeps the value of a column that User's fields do not
+// name: total_in_page in the node itself, anything else by its name.
+func (_m *User) setValue(column string, v any) {
+	if n, ok := v.(*sql.NullInt64); ok && column == totalInPageColumn {
+		_m.totalInPage = int(n.Int64)
+		return
+	}
+	_m.selectValues.Set(column, v)
 }
 
 // Users is a parsable slice of User.

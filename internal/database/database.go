@@ -77,7 +77,7 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("database: connecting to %s: %w", name, err)
 	}
-	var drv dialect.Driver = columnTypesOnce{entsql.OpenDB(name, db)}
+	var drv dialect.Driver = entsql.OpenDB(name, db)
 	if opts.Wrap != nil {
 		drv = opts.Wrap(drv)
 	}
