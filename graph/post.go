@@ -67,7 +67,11 @@ func (t postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 		return
 	}
 	responses, ctx := exec.DispatchOperation(ctx, rc)
-	writeResponse(w, responses(ctx))
+	resp := responses(ctx)
+	writeResponse(w, resp)
+	// Written (a ResponseWriter keeps nothing it was given once Write has
+	// returned), the data's buffer can take the next response.
+	recycleResponse(resp.Data)
 }
 
 const graphqlResponseJSON = "application/graphql-response+json"
