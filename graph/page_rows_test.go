@@ -22,15 +22,7 @@ func TestPagesReadTheExtraRowOnlyWhenAsked(t *testing.T) {
 		c := owner.Caller("rows")
 		// Three projects, three tasks each, three comments on each task, all
 		// the owner's; the caller reads two of each.
-		for p := 0; p < 3; p++ {
-			pid := e.CreateProject(c, fmt.Sprintf("P%d", p))
-			for k := 0; k < 3; k++ {
-				tid := e.CreateTask(c, pid, fmt.Sprintf("T%d-%d", p, k))
-				for m := 0; m < 3; m++ {
-					e.CreateComment(c, tid, fmt.Sprintf("C%d-%d-%d", p, k, m))
-				}
-			}
-		}
+		createTree(e, c, 3, 3, 3)
 		// Rows of every request: the session reads the caller's membership
 		// (1); the comments' authors are one user (1); the nested totalCounts
 		// come with their pages (ent/template/total_in_page.tmpl). Statements:
@@ -191,12 +183,7 @@ func TestPageInfoAtTheEnds(t *testing.T) {
 		owner := e.Register("Owner")
 		e.CreateTenant(owner, "ends")
 		c := owner.Caller("ends")
-		for p := 0; p < 3; p++ {
-			pid := e.CreateProject(c, fmt.Sprintf("P%d", p))
-			for k := 0; k < 3; k++ {
-				e.CreateTask(c, pid, fmt.Sprintf("T%d-%d", p, k))
-			}
-		}
+		createTree(e, c, 3, 3, 0)
 		type page struct {
 			PageInfo struct{ HasNextPage, HasPreviousPage bool }
 			Edges    []struct {
@@ -250,4 +237,19 @@ func TestPageInfoAtTheEnds(t *testing.T) {
 			})
 		}
 	})
+}
+
+// createTree creates projects projects named P0, P1, …, each with tasks
+// tasks named T<p>-<k>, each with comments comments named C<p>-<k>-<m>,
+// in creation order.
+func createTree(e *graphtest.Env, c graphtest.Caller, projects, tasks, comments int) {
+	for p := 0; p < projects; p++ {
+		pid := e.CreateProject(c, fmt.Sprintf("P%d", p))
+		for k := 0; k < tasks; k++ {
+			tid := e.CreateTask(c, pid, fmt.Sprintf("T%d-%d", p, k))
+			for m := 0; m < comments; m++ {
+				e.CreateComment(c, tid, fmt.Sprintf("C%d-%d-%d", p, k, m))
+			}
+		}
+	}
 }
