@@ -13,4 +13,6 @@ COPY --from=build /out/server /app/server
 COPY --from=build --chown=65532:65532 /out/data /app/data
 USER 65532:65532
 EXPOSE 8080
+# `server health` asks the running server's /readyz (on LISTEN_ADDR).
+HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 CMD ["/app/server", "health"]
 ENTRYPOINT ["/app/server"]

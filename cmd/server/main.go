@@ -56,8 +56,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "":
 	case "migrate":
 		return runMigrate(ctx, flags.Args()[1:], getenv, stdout)
+	case "health":
+		return runHealth(ctx, flags.Args()[1:], getenv, stdout)
 	default:
-		return fmt.Errorf("unknown command %q: run without arguments to serve, or `migrate up|status`", flags.Arg(0))
+		return fmt.Errorf("unknown command %q: run without arguments to serve, `migrate up|status`, or `health`", flags.Arg(0))
 	}
 	cfg, err := loadConfig(getenv)
 	if err != nil {
