@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -304,8 +306,8 @@ func upgradePacket(t *testing.T, e *graphtest.Env, owner graphtest.User, pad int
 	fmt.Fprintf(&out, "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
 		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"+
 		"Sec-WebSocket-Protocol: graphql-transport-ws\r\n\r\n", u.Path, u.Host)
-	out.Write(clientFrame(init))
-	out.Write(clientFrame([]byte(`{"type":"ping"}`)))
+	out.Write(clientFrame(0x1, init))
+	out.Write(clientFrame(0x1, []byte(`{"type":"ping"}`)))
 	if _, err := conn.Write(out.Bytes()); err != nil {
 		t.Fatal(err)
 	}
@@ -326,16 +328,21 @@ func upgradePacket(t *testing.T, e *graphtest.Env, owner graphtest.User, pad int
 	}
 }
 
-// clientFrame is a masked text frame, as a client sends it.
-func clientFrame(payload []byte) []byte {
-	mask := [4]byte{1, 2, 3, 4}
-	f := []byte{0x81}
+// clientFrame is a final frame of the opcode (0x1: text) with the
+// payload, masked as a client must.
+func clientFrame(opcode byte, payload []byte) []byte {
+	f := []byte{0x80 | opcode}
 	switch n := len(payload); {
 	case n < 126:
 		f = append(f, 0x80|byte(n))
-	default:
+	case n <= 0xffff:
 		f = append(f, 0x80|126, byte(n>>8), byte(n))
+	default:
+		f = append(f, 0x80|127)
+		f = binary.BigEndian.AppendUint64(f, uint64(n))
 	}
+	var mask [4]byte
+	_, _ = rand.Read(mask[:])
 	f = append(f, mask[:]...)
 	for i, b := range payload {
 		f = append(f, b^mask[i%4])
