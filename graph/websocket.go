@@ -120,7 +120,7 @@ func (t *wsTransport) Supports(r *http.Request) bool {
 }
 
 func (t *wsTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
-	ws, err := websocket.Accept(smallBuffers{w}, r, &t.accept)
+	ws, err := websocket.Accept(smallBuffers{w, t.writeTimeout}, r, &t.accept)
 	if err != nil {
 		return // Accept has answered: 403 for a foreign origin, 426 for a bad handshake
 	}
@@ -163,10 +163,14 @@ const (
 )
 
 // smallBuffers hijacks the connection for websocket.Accept with buffers of
-// wsReadBuffer and wsWriteBuffer bytes in place of net/http's. Bytes the
-// client sent right behind its upgrade request, which net/http has already
-// read, move to the new read buffer.
-type smallBuffers struct{ http.ResponseWriter }
+// wsReadBuffer and wsWriteBuffer bytes in place of net/http's, and with
+// writeTimeout on every write (writeDeadline). Bytes the client sent right
+// behind its upgrade request, which net/http has already read, move to the
+// new read buffer.
+type smallBuffers struct {
+	http.ResponseWriter
+	writeTimeout time.Duration
+}
 
 func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	conn, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
@@ -184,7 +188,29 @@ func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		_ = conn.Close()
 		return nil, nil, err
 	}
-	return conn, bufio.NewReadWriter(br, bufio.NewWriterSize(conn, wsWriteBuffer)), nil
+	var out io.Writer = conn
+	if w.writeTimeout > 0 {
+		out = writeDeadline{conn, w.writeTimeout}
+	}
+	return conn, bufio.NewReadWriter(br, bufio.NewWriterSize(out, wsWriteBuffer)), nil
+}
+
+// writeDeadline gives each write to the connection a deadline of timeout
+// from its start: the server's messages, and coder/websocket's pongs and
+// close frames. A client that stops reading is disconnected once its
+// buffers are full (the failed write closes the connection). This costs a
+// timer update per write, where a context with a timeout per message cost
+// a timer, a context and coder/websocket's context.AfterFunc.
+type writeDeadline struct {
+	net.Conn
+	timeout time.Duration
+}
+
+func (c writeDeadline) Write(p []byte) (int, error) {
+	if err := c.SetWriteDeadline(time.Now().Add(c.timeout)); err != nil {
+		return 0, err
+	}
+	return c.Conn.Write(p)
 }
 
 // track registers c, and its server's shutdown to close it; false when that
@@ -434,9 +460,9 @@ var (
 // write sends one message within the write timeout. A write that fails
 // (the client stopped reading, or went away) ends the connection.
 func (c *wsConn) write(msg []byte) {
-	ctx, cancel := context.WithTimeout(context.Background(), c.t.writeTimeout)
-	err := c.ws.Write(ctx, websocket.MessageText, msg)
-	cancel()
+	// No deadline here: the connection puts one on every write
+	// (writeDeadline).
+	err := c.ws.Write(context.Background(), websocket.MessageText, msg)
 	if err != nil && !c.isClosing() {
 		_ = c.ws.CloseNow()
 	}
