@@ -576,8 +576,9 @@ func profileCPU(tb testing.TB, name string) (stop func()) {
 // the clients cost a few µs per message; FANOUT_CLIENT=websocket runs
 // coder/websocket clients instead, timed as each reads and decodes its
 // message (about 46 µs of CPU per message, which competes with the server
-// for this machine's cores), as the rounds before the ninth measured. (The server process's CPU includes the test's reading
-// of the child's report lines, one per receipt.) SQLite always; PostgreSQL too
+// for this machine's cores), as the rounds before the ninth measured.
+// (The server process's CPU includes the test's reading of the child's
+// report lines, one per receipt.) SQLite always; PostgreSQL too
 // when TEST_DATABASE_URL is set. FANOUT_SUBSCRIBERS=10000 for the large run;
 // FANOUT_PROFILES=<dir> writes profiles there: the heap and goroutines of
 // the idle connections (every allocation sampled, which slows the run) and
