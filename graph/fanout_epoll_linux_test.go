@@ -2,6 +2,7 @@ package graph_test
 
 import (
 	"bufio"
+	"cmp"
 	"bytes"
 	"crypto/rand"
 	"crypto/sha1"
@@ -66,7 +67,7 @@ func runEpollClients(rawURL string, tokens []string, stdout io.Writer) error {
 			c, err := dialEpollClient(addr, target, host, token)
 			if err != nil {
 				mu.Lock()
-				first = cmpOr(first, fmt.Errorf("subscriber %d: %w", i, err))
+				first = cmp.Or(first, fmt.Errorf("subscriber %d: %w", i, err))
 				mu.Unlock()
 				return
 			}
@@ -176,14 +177,6 @@ type frameAt struct {
 	at      time.Time
 	opcode  byte
 	payload []byte
-}
-
-// cmpOr returns a unless it is nil, then b.
-func cmpOr(a, b error) error {
-	if a != nil {
-		return a
-	}
-	return b
 }
 
 // wsTarget splits a ws:// URL into the IPv4 address to connect to, the
