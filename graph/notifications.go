@@ -60,6 +60,7 @@ func (r *Resolver) notificationFeed(ctx context.Context) (<-chan *ent.Notificati
 	if ended { // ctx ended, or the broker was closed, while subscribing
 		sub.Close()
 	}
+	logSubscribed(ctx)
 	return s.out, nil
 }
 

@@ -19,7 +19,8 @@ import (
 // tenant, user, duration, outcome and error codes; never tokens, passwords
 // or variables) and records it in the metrics. Operations refused before
 // they run (parse, validation, limits) are logged too; a subscription is
-// logged once, when it starts.
+// logged once, when its stream is set up (subscribed), or with the error
+// that refused it.
 type observeExtension struct {
 	log     *slog.Logger
 	metrics *metrics.Metrics
@@ -36,17 +37,35 @@ func (observeExtension) Validate(graphql.ExecutableSchema) error { return nil }
 
 type loggedKey struct{}
 
-// InterceptOperation logs the operation's first response (a subscription's
-// start), whether it ran or a later extension (the session) refused it.
+// operationLog is one operation's log line, written once.
+type operationLog struct {
+	e      observeExtension
+	logged atomic.Bool
+}
+
+// InterceptOperation logs the operation's first response, whether it ran
+// or a later extension (the session) refused it. A subscription's first
+// response is its first event, which may come much later or never: its
+// resolver logs it as soon as its stream is set up (logSubscribed).
 func (e observeExtension) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
-	logged := new(atomic.Bool)
-	h := next(context.WithValue(ctx, loggedKey{}, logged))
+	l := &operationLog{e: e}
+	h := next(context.WithValue(ctx, loggedKey{}, l))
 	return func(ctx context.Context) *graphql.Response {
 		resp := h(ctx)
-		if resp != nil && !logged.Swap(true) {
+		if resp != nil && !l.logged.Swap(true) {
 			e.record(ctx, resp)
 		}
 		return resp
+	}
+}
+
+// logSubscribed writes a subscription's log line (status "subscribed", the
+// setup's duration) once its resolver has set up the stream; its events
+// then add none. A subscription refused by its resolver is logged with the
+// error instead, as its first response.
+func logSubscribed(ctx context.Context) {
+	if l, ok := ctx.Value(loggedKey{}).(*operationLog); ok && !l.logged.Swap(true) {
+		l.e.record(ctx, &graphql.Response{})
 	}
 }
 
@@ -54,7 +73,7 @@ func (e observeExtension) InterceptOperation(ctx context.Context, next graphql.O
 // while parsing, validating or checking limits.
 func (e observeExtension) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 	resp := next(ctx)
-	if _, inOperation := ctx.Value(loggedKey{}).(*atomic.Bool); resp != nil && !inOperation {
+	if _, inOperation := ctx.Value(loggedKey{}).(*operationLog); resp != nil && !inOperation {
 		e.record(ctx, resp)
 	}
 	return resp

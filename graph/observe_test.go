@@ -149,3 +149,48 @@ func TestClientCancellationIsNotAnError(t *testing.T) {
 		}
 	})
 }
+
+// TestSubscriptionLoggedWhenSubscribed: a subscription's line is written
+// as soon as its stream is set up (status "subscribed"), not at its first
+// event, and its events add none; one refused at setup is logged with its
+// error.
+func TestSubscriptionLoggedWhenSubscribed(t *testing.T) {
+	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
+		owner, member, project := feedWorld(e)
+		lines := func() (out []map[string]any) {
+			for _, l := range graphqlLines(t, e.Logs()) {
+				if l["operation"] == "NotificationAdded" {
+					out = append(out, l)
+				}
+			}
+			return out
+		}
+		feed := subscribe(t, e, member, "acme")
+		var got []map[string]any
+		for deadline := time.Now().Add(5 * time.Second); len(got) == 0; time.Sleep(10 * time.Millisecond) {
+			if got = lines(); len(got) == 0 && time.Now().After(deadline) {
+				t.Fatalf("no log line for a subscription set up and waiting for its first event; logs:\n%s", e.Logs())
+			}
+		}
+		l := got[0]
+		if l["status"] != "subscribed" || l["type"] != "subscription" || l["tenant"] != "acme" || l["level"] != "INFO" {
+			t.Errorf("the subscription's line: got %v, want level INFO, type subscription, status subscribed, tenant acme", l)
+		}
+		if _, ok := l["duration_ms"].(float64); !ok {
+			t.Errorf("no duration_ms in %v", l)
+		}
+
+		createAssignedTask(t, e, owner.Caller("acme"), project, "Logged", member.ID)
+		feed.next(t, 5*time.Second)
+		if got := lines(); len(got) != 1 {
+			t.Errorf("after an event: %d lines for the subscription, want still 1: %v", len(got), got)
+		}
+
+		// Over plain HTTP a subscription is refused at setup: one error line.
+		e.Do(member.Caller("acme"), feedQuery, nil)
+		got = lines()
+		if len(got) != 2 || got[1]["status"] != "error" || toJSON(got[1]["codes"]) != `["BAD_USER_INPUT"]` {
+			t.Errorf("a subscription refused over HTTP: got lines %v, want a second with status error, codes [BAD_USER_INPUT]", got)
+		}
+	})
+}
