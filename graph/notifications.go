@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"tenantgraph/ent"
@@ -39,6 +40,9 @@ func (r *Resolver) notificationFeed(ctx context.Context) (<-chan *ent.Notificati
 		out:      make(chan *ent.Notification, pubsub.DefaultBuffer),
 		wake:     wakeOnEvent(ctx),
 	}
+	if enc := compileFeedEncoder(ctx, s.out); enc != nil && !feedEncoderOff.Load() {
+		writeEventsDirectly(ctx, enc.next)
+	}
 	r.metrics.Subscriptions(+1)
 	s.cleanup = func() {
 		release()
@@ -63,6 +67,10 @@ func (r *Resolver) notificationFeed(ctx context.Context) (<-chan *ent.Notificati
 	logSubscribed(ctx)
 	return s.out, nil
 }
+
+// feedEncoderOff sends every event through the executor (tests compare
+// the encoder's payloads with the executor's).
+var feedEncoderOff atomic.Bool
 
 // feedSubscriber is one live notificationAdded subscription.
 type feedSubscriber struct {

@@ -519,9 +519,12 @@ type wsOperation struct {
 	responses graphql.ResponseHandler
 	rctx      context.Context
 	evented   bool // its stream signals each event (wakeOnEvent)
-	pending   int  // events signalled and not yet taken
-	pumping   bool // a goroutine is taking them
-	done      bool
+	// direct, when set, writes each event's payload in place of the
+	// executor (writeEventsDirectly); false: the stream has ended.
+	direct  func(*bytes.Buffer) bool
+	pending int  // events signalled and not yet taken
+	pumping bool // a goroutine is taking them
+	done    bool
 }
 
 // start runs the operation up to its first response: parsing, validation,
@@ -647,22 +650,18 @@ func (op *wsOperation) claimPump() bool {
 	return run
 }
 
-// pump sends the pending events' responses. Each response handler call
-// takes one event that is already in the stream's channel (every wake
-// follows its event), so it does not block.
+// pump sends the pending events' responses. Each one takes an event that
+// is already in the stream's channel (every wake follows its event), so it
+// does not block.
 func (op *wsOperation) pump() {
 	for {
-		resp, ok := op.next()
-		switch {
-		case !ok: // failed
-		case resp == nil: // the stream has ended
+		ended, ok := op.take()
+		if ended {
 			op.end()
-		default:
-			op.send(resp)
 		}
 		op.mu.Lock()
 		op.pending--
-		stop := !ok || resp == nil || op.pending == 0 || op.done
+		stop := !ok || ended || op.pending == 0 || op.done
 		if stop {
 			op.pumping = false
 		}
@@ -671,6 +670,67 @@ func (op *wsOperation) pump() {
 			return
 		}
 	}
+}
+
+// take sends the next event's response, written by the resolver's own
+// writer when it has one (writeEventsDirectly), else by the executor.
+// ended: the stream has ended; ok false: the operation failed.
+func (op *wsOperation) take() (ended, ok bool) {
+	if op.direct != nil {
+		return op.sendDirect()
+	}
+	resp, ok := op.next()
+	switch {
+	case !ok:
+		return false, false
+	case resp == nil:
+		return true, true
+	}
+	op.send(resp)
+	return false, true
+}
+
+// writeEventsDirectly is for a subscription resolver that writes its
+// events' payloads itself ({"data":…}, as writeResponse would): the
+// transport then takes each signalled event from write rather than from
+// the executor. write returns false once the stream has ended. Over any
+// other transport it does nothing.
+func writeEventsDirectly(ctx context.Context, write func(*bytes.Buffer) bool) {
+	if op, ok := ctx.Value(wsOperationKey{}).(*wsOperation); ok {
+		op.mu.Lock()
+		op.direct = write
+		op.mu.Unlock()
+	}
+}
+
+// sendDirect sends the next event as op.direct writes it, unless the
+// client has completed the operation or the connection is closing (the
+// event is taken all the same). A panic in it fails the operation with an
+// internal error.
+func (op *wsOperation) sendDirect() (ended, ok bool) {
+	c := op.c
+	b := messageBuffers.Get().(*bytes.Buffer)
+	defer func() {
+		if r := recover(); r != nil {
+			op.fail(gqlerror.List{codedError(c.t.recover(op.rctx, r))})
+			ended, ok = false, false
+		}
+		putMessageBuffer(b)
+	}()
+	b.Reset()
+	writeHead(b, op, "next")
+	b.WriteString(`,"payload":`)
+	if !op.direct(b) {
+		return true, true
+	}
+	b.WriteByte('}')
+	c.mu.Lock()
+	current := c.current(op)
+	c.mu.Unlock()
+	if current {
+		c.write(b.Bytes())
+	}
+	return false, true
 }
 
 // pumpers runs pumps on goroutines kept between them. A pump executes a
@@ -857,17 +917,27 @@ var messageBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 func (c *wsConn) writeTo(op *wsOperation, typ string, payload func(*bytes.Buffer)) {
 	b := messageBuffers.Get().(*bytes.Buffer)
 	b.Reset()
-	b.WriteString(`{"id":`)
-	b.Write(op.idJSON)
-	b.WriteString(`,"type":"`)
-	b.WriteString(typ)
-	b.WriteByte('"')
+	writeHead(b, op, typ)
 	if payload != nil {
 		b.WriteString(`,"payload":`)
 		payload(b)
 	}
 	b.WriteByte('}')
 	c.write(b.Bytes())
+	putMessageBuffer(b)
+}
+
+// writeHead writes a message's opening: {"id":…,"type":typ".
+func writeHead(b *bytes.Buffer, op *wsOperation, typ string) {
+	b.WriteString(`{"id":`)
+	b.Write(op.idJSON)
+	b.WriteString(`,"type":"`)
+	b.WriteString(typ)
+	b.WriteByte('"')
+}
+
+// putMessageBuffer keeps b for the next message, unless it grew large.
+func putMessageBuffer(b *bytes.Buffer) {
 	if b.Cap() <= 64<<10 {
 		messageBuffers.Put(b)
 	}

@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -18,6 +19,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"tenantgraph/internal/apperr"
 	"tenantgraph/internal/tenancy"
 )
 
@@ -327,5 +329,56 @@ func TestWebsocketContextKeepsOnlyTheCredentials(t *testing.T) {
 	}
 	if ctx.Err() != nil || ctx.Done() != nil {
 		t.Error("the connection's context ends with the request's")
+	}
+}
+
+// A subscription that writes its events itself (writeEventsDirectly) has
+// them sent in order without the executor, and a panic while writing one
+// ends it with an internal error.
+func TestWebsocketDirectEvents(t *testing.T) {
+	ws, client := socketPair(t)
+	events := make(chan int, 10)
+	op, wake, _ := eventedOperation(t, ws, events)
+	op.c.t.recover = func(context.Context, any) error { return apperr.New(apperr.Internal, "internal server error") }
+	writeEventsDirectly(context.WithValue(op.ctx, wsOperationKey{}, op), func(b *bytes.Buffer) bool {
+		v, ok := <-events
+		if !ok {
+			return false
+		}
+		if v < 0 {
+			panic("a row the writer cannot write")
+		}
+		b.WriteString(`{"data":{"n":` + strconv.Itoa(v) + `}}`)
+		return true
+	})
+	op.serve(func(context.Context) *graphql.Response {
+		t.Error("the executor was asked for an event the operation writes itself")
+		return nil
+	}, op.ctx)
+	for _, v := range []int{1, 2, -1, 3} {
+		events <- v
+		wake()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, want := range []int{1, 2} {
+		var m struct {
+			ID, Type string
+			Payload  struct{ Data struct{ N int } }
+		}
+		if err := wsjson.Read(ctx, client, &m); err != nil || m.ID != "s" || m.Type != "next" || m.Payload.Data.N != want {
+			t.Fatalf("got %+v %v, want next %d for s", m, err, want)
+		}
+	}
+	var m struct {
+		ID, Type string
+		Payload  []struct{ Extensions struct{ Code string } }
+	}
+	if err := wsjson.Read(ctx, client, &m); err != nil || m.Type != "error" || len(m.Payload) != 1 || m.Payload[0].Extensions.Code != string(apperr.Internal) {
+		t.Fatalf("after the panic: got %+v %v, want an error with code %s", m, err, apperr.Internal)
+	}
+	op.c.write(pongMessage)
+	if err := wsjson.Read(ctx, client, &m); err != nil || m.Type != "pong" {
+		t.Fatalf("got %+v %v, want the pong and no event after the error", m, err)
 	}
 }

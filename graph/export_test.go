@@ -1,0 +1,6 @@
+package graph
+
+// SetFeedEncoder turns the live feed's encoder (feedEncoder) on or off for
+// the subscriptions set up from then on; off, the executor writes every
+// event, so that a test can compare the two.
+func SetFeedEncoder(on bool) { feedEncoderOff.Store(!on) }
