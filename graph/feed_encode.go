@@ -29,11 +29,23 @@ import (
 // project's name, say, or a deferred fragment), and the executor serves
 // that subscription as before.
 type feedEncoder struct {
-	out    <-chan *ent.Notification
-	done   <-chan struct{} // the subscription's context's
-	head   string          // {"data":{"<alias>":
+	out  <-chan *ent.Notification
+	done <-chan struct{} // the subscription's context's
+	plan *feedPlan
+}
+
+// feedPlan is what the encoder writes for a selection set: nil fields when
+// it does not cover it.
+type feedPlan struct {
+	head   string // {"data":{"<alias>":
 	fields []feedField
 }
+
+// feedPlans remembers the plan of each subscription field of a parsed
+// operation (the query cache hands out the same nodes for the same query)
+// whose directives take no variables: every subscriber of the contract's
+// query shares one.
+var feedPlans = newPlanCache[*ast.Field, *feedPlan]()
 
 // feedField is one field of the selection set, in response order.
 type feedField struct {
@@ -76,11 +88,21 @@ func compileFeedEncoder(ctx context.Context, out <-chan *ent.Notification) *feed
 	if oc.Operation == nil || fc == nil || fc.Field.Field == nil || fc.Field.Name != "notificationAdded" || len(fc.Field.Deferrables) > 0 {
 		return nil
 	}
-	fields, ok := compileFeedFields(oc, fc.Field.Selections, notificationImplementors, "Notification", notificationFields)
-	if !ok {
+	fixed := fixedSelections(oc.Operation)
+	plan, ok := feedPlans.get(fc.Field.Field)
+	if !ok || !fixed {
+		plan = &feedPlan{}
+		if fields, covered := compileFeedFields(oc, fc.Field.Selections, notificationImplementors, "Notification", notificationFields); covered {
+			plan = &feedPlan{head: `{"data":{"` + fc.Field.Alias + `":`, fields: fields}
+		}
+		if fixed {
+			feedPlans.put(fc.Field.Field, plan)
+		}
+	}
+	if plan.fields == nil {
 		return nil
 	}
-	return &feedEncoder{out: out, done: ctx.Done(), head: `{"data":{"` + fc.Field.Alias + `":`, fields: fields}
+	return &feedEncoder{out: out, done: ctx.Done(), plan: plan}
 }
 
 // compileFeedFields collects sel as the executor does (collectFields: the
@@ -135,8 +157,8 @@ func (e *feedEncoder) next(b *bytes.Buffer) bool {
 	case <-e.done:
 		return false
 	}
-	b.WriteString(e.head)
-	writeNotification(b, e.fields, n)
+	b.WriteString(e.plan.head)
+	writeNotification(b, e.plan.fields, n)
 	b.WriteString("}}")
 	return true
 }
