@@ -19,15 +19,16 @@ import (
 	"tenantgraph/internal/viewer"
 )
 
-// A broadcast writes its in-app rows with one INSERT … SELECT per 1,000
-// recipients (internal/notify/inapp.go), outside ent's builders. These
+// A broadcast writes its in-app rows with INSERT … SELECT (one per 1,000
+// recipients on SQLite, one in all on PostgreSQL: internal/notify/inapp.go),
+// outside ent's builders. These
 // tests hold it to what the builders wrote: one row per approver across
 // several statements, each field as ent would set it, in the tenant, and
 // refused where the Notification policy refuses it.
 
 func TestBroadcastWritesOneRowPerApprover(t *testing.T) {
 	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
-		const n = 2100 // three statements: 1,000, 1,000 and 100 recipients
+		const n = 2100 // on SQLite three statements: 1,000, 1,000 and 100 recipients
 		owner := e.Register("Owner")
 		tenantGID := e.CreateTenant(owner, "crowd")
 		tenant := authDecodeID(t, tenantGID)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"entgo.io/ent/dialect"
@@ -25,12 +26,17 @@ import (
 // mutation, the hooks and the policy per row, ten bind parameters per row
 // in the statement), which every subscriber waited out before the first
 // could be told. All the rows share everything but their recipient, so
-// they are written by one INSERT … SELECT per bulkRows recipients, which
-// reads the recipients' memberships and writes the rows in the database:
+// they are written by INSERT … SELECT, which reads the recipients'
+// memberships and writes the rows in the database:
 //
 //	INSERT INTO notifications (tenant_id, recipient_id, kind, …)
 //	SELECT tenant_id, user_id, ?, … FROM memberships
 //	WHERE tenant_id = ? AND user_id IN (…) RETURNING id, recipient_id
+//
+// On SQLite, one statement per bulkRows recipients (bind parameters are
+// few there); on PostgreSQL, one statement whatever their number, the IDs
+// bound as one array (user_id = ANY($n)): ten statements with 1,001
+// parameters each took about 50 ms more for 10,000 recipients.
 //
 // ent cannot build that statement, so it runs through Client.RawQuery (in
 // the request's transaction, counted and traced), and what ent's builders
@@ -55,7 +61,11 @@ func writeInApp(ctx context.Context, c *ent.Client, d delivery, title, body stri
 	now := notification.DefaultCreatedAt() // as ent stamps it: UTC, in microseconds
 	var events []pubsub.Event
 	var written []*ent.Notification
-	for ids := range slices.Chunk(d.recipients, bulkRows) {
+	chunk := bulkRows
+	if c.Dialect() == dialect.Postgres {
+		chunk = max(len(d.recipients), 1) // one array parameter: one statement
+	}
+	for ids := range slices.Chunk(d.recipients, chunk) {
 		query, args := inAppInsert(c.Dialect(), tenant, now, kind, title, body, d.projectID, d.taskID, ids)
 		var rows entsql.Rows
 		if err := c.RawQuery(ctx, query, args, &rows); err != nil {
@@ -124,15 +134,35 @@ func inAppInsert(dialectName string, tenant int, now time.Time, kind notificatio
 	arg(nillable(taskID), "bigint")
 	b.WriteString(" FROM ").Ident(membership.Table).
 		WriteString(" WHERE ").Ident(membership.FieldTenantID).WriteString(" = ").Arg(tenant).
-		WriteString(" AND ").Ident(membership.FieldUserID).WriteString(" IN (")
+		WriteString(" AND ").Ident(membership.FieldUserID)
+	if dialectName == dialect.Postgres {
+		b.WriteString(" = ANY(CAST(").Arg(int8Array(ids)).WriteString(" AS bigint[]))")
+	} else {
+		b.WriteString(" IN (")
+		for i, id := range ids {
+			if i > 0 {
+				b.Comma()
+			}
+			b.Arg(id)
+		}
+		b.WriteByte(')')
+	}
+	b.WriteString(" RETURNING ").IdentComma(notification.FieldID, notification.FieldRecipientID)
+	return b.Query()
+}
+
+// int8Array is ids as a PostgreSQL array literal ({1,2,3}), for a
+// bigint[] parameter.
+func int8Array(ids []int) string {
+	b := make([]byte, 0, 2+8*len(ids))
+	b = append(b, '{')
 	for i, id := range ids {
 		if i > 0 {
-			b.Comma()
+			b = append(b, ',')
 		}
-		b.Arg(id)
+		b = strconv.AppendInt(b, int64(id), 10)
 	}
-	b.WriteString(") RETURNING ").IdentComma(notification.FieldID, notification.FieldRecipientID)
-	return b.Query()
+	return string(append(b, '}'))
 }
 
 // clone is a pointer to a copy of *p, or nil: each row gets its own, as
