@@ -42,11 +42,6 @@ var (
 		},
 		Indexes: []*schema.Index{
 			{
-				Name:    "activitylog_tenant_id",
-				Unique:  false,
-				Columns: []*schema.Column{ActivityLogsColumns[7]},
-			},
-			{
 				Name:    "activitylog_tenant_id_created_at",
 				Unique:  false,
 				Columns: []*schema.Column{ActivityLogsColumns[7], ActivityLogsColumns[1]},
@@ -95,11 +90,6 @@ var (
 		},
 		Indexes: []*schema.Index{
 			{
-				Name:    "comment_tenant_id",
-				Unique:  false,
-				Columns: []*schema.Column{CommentsColumns[5]},
-			},
-			{
 				Name:    "comment_task_id_created_at",
 				Unique:  false,
 				Columns: []*schema.Column{CommentsColumns[4], CommentsColumns[1]},
@@ -140,11 +130,6 @@ var (
 			},
 		},
 		Indexes: []*schema.Index{
-			{
-				Name:    "membership_tenant_id",
-				Unique:  false,
-				Columns: []*schema.Column{MembershipsColumns[4]},
-			},
 			{
 				Name:    "membership_tenant_id_user_id",
 				Unique:  true,
@@ -199,11 +184,6 @@ var (
 		},
 		Indexes: []*schema.Index{
 			{
-				Name:    "notification_tenant_id",
-				Unique:  false,
-				Columns: []*schema.Column{NotificationsColumns[9]},
-			},
-			{
 				Name:    "notification_tenant_id_recipient_id_created_at",
 				Unique:  false,
 				Columns: []*schema.Column{NotificationsColumns[9], NotificationsColumns[10], NotificationsColumns[1]},
@@ -245,11 +225,6 @@ var (
 		},
 		Indexes: []*schema.Index{
 			{
-				Name:    "outboxentry_tenant_id",
-				Unique:  false,
-				Columns: []*schema.Column{OutboxEntriesColumns[11]},
-			},
-			{
 				Name:    "outboxentry_status_next_attempt_at",
 				Unique:  false,
 				Columns: []*schema.Column{OutboxEntriesColumns[5], OutboxEntriesColumns[7]},
@@ -287,11 +262,6 @@ var (
 			},
 		},
 		Indexes: []*schema.Index{
-			{
-				Name:    "project_tenant_id",
-				Unique:  false,
-				Columns: []*schema.Column{ProjectsColumns[6]},
-			},
 			{
 				Name:    "project_tenant_id_created_at",
 				Unique:  false,
@@ -347,11 +317,6 @@ var (
 			},
 		},
 		Indexes: []*schema.Index{
-			{
-				Name:    "task_tenant_id",
-				Unique:  false,
-				Columns: []*schema.Column{TasksColumns[10]},
-			},
 			{
 				Name:    "task_project_id_created_at",
 				Unique:  false,
