@@ -17,7 +17,7 @@ import (
 
 // subscriptionContext is the context notificationAdded's resolver runs in
 // for query: its operation and its root field.
-func subscriptionContext(t *testing.T, query string, vars map[string]any) context.Context {
+func subscriptionContext(t testing.TB, query string, vars map[string]any) context.Context {
 	t.Helper()
 	doc, err := gqlparser.LoadQuery(parsedSchema, query)
 	if err != nil {
@@ -98,4 +98,26 @@ func TestFeedEncoderEnds(t *testing.T) {
 	if enc.next(&b) {
 		t.Error("after its channel closed: got an event, want the end")
 	}
+}
+
+// BenchmarkFeedEncoder: one event of the contract's subscription, from the
+// pushed row to the payload's bytes.
+func BenchmarkFeedEncoder(b *testing.B) {
+	ctx := subscriptionContext(b, `subscription NotificationAdded {
+		notificationAdded { id kind title body read createdAt project { id } task { id } } }`, nil)
+	out := make(chan *ent.Notification, 1)
+	enc := compileFeedEncoder(ctx, out)
+	now := time.Now()
+	row := &ent.Notification{ID: 1 << 32, CreatedAt: now, UpdatedAt: now, Kind: notification.KindPROJECT_SUBMITTED,
+		Title: `"Broadcast 0" was submitted for approval`, Body: `Owner submitted the project "Broadcast 0" for approval.`}
+	row.Edges.SetProject(&ent.Project{ID: 2 << 32})
+	row.Edges.SetTask(nil)
+	var buf bytes.Buffer
+	b.ReportAllocs()
+	for b.Loop() {
+		buf.Reset()
+		out <- row
+		enc.next(&buf)
+	}
+	b.SetBytes(int64(buf.Len()))
 }
