@@ -95,7 +95,10 @@ func SQLiteDSN(path string) string {
 
 // Migrate creates or updates the schema to match the ent code.
 func (d *DB) Migrate(ctx context.Context) error {
-	if err := d.Client.Schema.Create(ctx, migrate.WithForeignKeys(true)); err != nil {
+	// Indexes the schema no longer declares are dropped (an index is cheap
+	// to rebuild, and a stale one is written with every row); columns and
+	// tables are never dropped.
+	if err := d.Client.Schema.Create(ctx, migrate.WithForeignKeys(true), migrate.WithDropIndex(true)); err != nil {
 		return fmt.Errorf("database: creating schema: %w", err)
 	}
 	return nil
