@@ -163,6 +163,8 @@ func (e *feedEncoder) next(b *bytes.Buffer) bool {
 	return true
 }
 
+// writeNotification writes n as fields select it, each value through the
+// marshaller the executor uses for its type.
 func writeNotification(b *bytes.Buffer, fields []feedField, n *ent.Notification) {
 	b.WriteByte('{')
 	for i := range fields {
