@@ -461,15 +461,15 @@ func TestNotificationsStayInTheirTenant(t *testing.T) {
 func TestFormerMembersAreNotNotified(t *testing.T) {
 	for _, channels := range []string{"[IN_APP, EMAIL]", "[IN_APP]"} {
 		t.Run(channels, func(t *testing.T) {
-			graphtest.Run(t, func(t *testing.T, e *graphtest.Env) { formerMembersNotNotified(t, e, "acme", channels) })
+			graphtest.Run(t, func(t *testing.T, e *graphtest.Env) { formerMembersNotNotified(t, e, channels) })
 		})
 	}
 }
 
-// formerMembersNotNotified is TestFormerMembersAreNotNotified in the
-// tenant slug, with channels on.
-func formerMembersNotNotified(t *testing.T, e *graphtest.Env, slug, channels string) {
-	w := newTrigWorld(t, e, slug)
+// formerMembersNotNotified is TestFormerMembersAreNotNotified with the
+// tenant's channels set to channels.
+func formerMembersNotNotified(t *testing.T, e *graphtest.Env, channels string) {
+	w := newTrigWorld(t, e, "acme")
 	e.MustDo(w.c("Olivia"), `mutation { updateTenantConfig(input: {notificationChannels: `+channels+`}) { id } }`, nil, nil)
 	project := e.CreateProject(w.c("Ada"), "Apollo")
 	task := w.createTask(t, "Ada", project, "Build the lander", "Bo")
@@ -513,8 +513,8 @@ func formerMembersNotNotified(t *testing.T, e *graphtest.Env, slug, channels str
 	trigCheck(t, got, nil)
 	for name, u := range former {
 		if r, m := heard(u); r != before[name][0] || m != before[name][1] {
-			t.Errorf("%s, removed from %s: got %d new notification rows and %d new emails, want none",
-				name, slug, r-before[name][0], m-before[name][1])
+			t.Errorf("%s, removed from acme: got %d new notification rows and %d new emails, want none",
+				name, r-before[name][0], m-before[name][1])
 		}
 	}
 
