@@ -94,9 +94,15 @@ func appliedVersions(as []database.AppliedMigration) []string {
 // recorded returns schema_migrations' version and name, in version order.
 func recorded(t *testing.T, db *sql.DB) []string {
 	t.Helper()
-	rows, err := db.Query(`SELECT version || '_' || name FROM schema_migrations ORDER BY version`)
+	return queryStrings(t, db, `SELECT version || '_' || name FROM schema_migrations ORDER BY version`)
+}
+
+// queryStrings returns the one text column of query's rows, in order.
+func queryStrings(t *testing.T, db *sql.DB, query string, args ...any) []string {
+	t.Helper()
+	rows, err := db.Query(query, args...)
 	if err != nil {
-		t.Fatalf("reading schema_migrations: %v", err)
+		t.Fatalf("%s: %v", query, err)
 	}
 	defer rows.Close()
 	var out []string
@@ -106,6 +112,9 @@ func recorded(t *testing.T, db *sql.DB) []string {
 			t.Fatal(err)
 		}
 		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
 	}
 	return out
 }

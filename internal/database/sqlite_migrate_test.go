@@ -36,20 +36,7 @@ func TestSQLiteMigrateDropsStaleIndexes(t *testing.T) {
 		t.Fatalf("migrating a file with a stale index: %v", err)
 	}
 	indexes := func(table string) []string {
-		rows, err := db.SQL.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ? ORDER BY name`, table)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rows.Close()
-		var names []string
-		for rows.Next() {
-			var n string
-			if err := rows.Scan(&n); err != nil {
-				t.Fatal(err)
-			}
-			names = append(names, n)
-		}
-		return names
+		return queryStrings(t, db.SQL, `SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ? ORDER BY name`, table)
 	}
 	if got := indexes("notifications"); slices.Contains(got, "notification_tenant_id") {
 		t.Errorf("notifications' indexes after Migrate: %v, want no notification_tenant_id", got)
