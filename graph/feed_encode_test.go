@@ -2,12 +2,8 @@ package graph_test
 
 import (
 	"bytes"
-	"context"
 	"testing"
 	"time"
-
-	"github.com/coder/websocket"
-	"github.com/coder/websocket/wsjson"
 
 	"tenantgraph/graph"
 	"tenantgraph/graph/graphtest"
@@ -51,7 +47,7 @@ func TestFeedEncoderWritesWhatTheExecutorWrites(t *testing.T) {
 				}{{"owner", owner}, {"member", member}} {
 					for _, encoder := range []bool{false, true} {
 						graph.SetFeedEncoder(encoder)
-						conn := dialFeedVars(t, wsURL(e.URL), initPayload(u.user.Token, "acme"), c.query, c.vars)
+						conn := dialFeedWith(t, wsURL(e.URL), initPayload(u.user.Token, "acme"), c.query, c.vars, nil)
 						clients[u.name+map[bool]string{false: " executor", true: " encoder"}[encoder]] = read(conn, 16)
 						n++
 						waitSubscribers(t, e, n, 5*time.Second)
@@ -84,33 +80,6 @@ func TestFeedEncoderWritesWhatTheExecutorWrites(t *testing.T) {
 			})
 		}
 	})
-}
-
-// dialFeedVars is dialFeed with variables.
-func dialFeedVars(t *testing.T, url string, payload map[string]any, query string, vars map[string]any) *websocket.Conn {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	conn, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
-	if err != nil {
-		t.Fatalf("dial: %v", err)
-	}
-	t.Cleanup(func() { conn.CloseNow() })
-	if err := wsjson.Write(ctx, conn, map[string]any{"type": "connection_init", "payload": payload}); err != nil {
-		t.Fatalf("connection_init: %v", err)
-	}
-	var ack wsMessage
-	if err := wsjson.Read(ctx, conn, &ack); err != nil || ack.Type != "connection_ack" {
-		t.Fatalf("got %+v %v, want connection_ack", ack, err)
-	}
-	msg := map[string]any{"query": query}
-	if vars != nil {
-		msg["variables"] = vars
-	}
-	if err := wsjson.Write(ctx, conn, map[string]any{"id": "feed", "type": "subscribe", "payload": msg}); err != nil {
-		t.Fatalf("subscribe: %v", err)
-	}
-	return conn
 }
 
 // nextPayload is the payload of c's next "next" message, as sent.

@@ -61,6 +61,12 @@ func feedWorld(e *graphtest.Env) (owner, member graphtest.User, project string) 
 // reading: see read.
 func dialFeed(t *testing.T, url string, payload map[string]any, query string, opts *websocket.DialOptions) *websocket.Conn {
 	t.Helper()
+	return dialFeedWith(t, url, payload, query, nil, opts)
+}
+
+// dialFeedWith is dialFeed with the subscription's variables (nil: none).
+func dialFeedWith(t *testing.T, url string, payload map[string]any, query string, vars map[string]any, opts *websocket.DialOptions) *websocket.Conn {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if opts == nil {
@@ -79,8 +85,11 @@ func dialFeed(t *testing.T, url string, payload map[string]any, query string, op
 	if err := wsjson.Read(ctx, conn, &ack); err != nil || ack.Type != "connection_ack" {
 		t.Fatalf("got %+v %v, want connection_ack", ack, err)
 	}
-	err = wsjson.Write(ctx, conn, map[string]any{"id": "feed", "type": "subscribe", "payload": map[string]any{"query": query}})
-	if err != nil {
+	request := map[string]any{"query": query}
+	if vars != nil {
+		request["variables"] = vars
+	}
+	if err := wsjson.Write(ctx, conn, map[string]any{"id": "feed", "type": "subscribe", "payload": request}); err != nil {
 		t.Fatalf("subscribe: %v", err)
 	}
 	return conn
