@@ -42,8 +42,8 @@ func (TimeMixin) Fields() []ent.Field {
 // (the tenant interceptor adds tenant_id = ? to every one), and a lone
 // tenant_id index beside them was written with every row and never the
 // best choice (ent/schema's TestTenantQueriesHaveAnIndex). The outbox is
-// read by the dispatcher by status, across tenants, and has none. Its privacy
-// policy and query interceptor live in policy.go.
+// read by the dispatcher by status, across tenants, and has none. The
+// mixin's privacy policy and query interceptor live in policy.go.
 type TenantMixin struct{ mixin.Schema }
 
 // Fields of the TenantMixin.
