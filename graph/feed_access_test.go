@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -144,6 +145,55 @@ func TestFeedClosesWhenTheTokenExpires(t *testing.T) {
 		}
 		waitSubscribers(t, e, 0, 2*time.Second)
 	})
+}
+
+// A websocket's token is verified once, at connection_init (the connection
+// keeps the token's user and expiry, not the token), but the caller's role
+// is read again for every operation: a MEMBER demoted to VIEWER after
+// connecting can no longer create a project over the same socket, and once
+// removed can no longer read the tenant.
+func TestWebsocketOperationsReadTheRoleAfresh(t *testing.T) {
+	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
+		owner, member := e.Register("Owner"), e.Register("Member")
+		e.CreateTenant(owner, "acme")
+		membership := e.AddMember(owner, "acme", member, "MEMBER")
+		conn := dialRaw(t, e)
+		initialise(t, conn, initPayload(member.Token, "acme"))
+		const create = `mutation { createProject(input: {name: "Over the socket"}) { name } }`
+		const read = `{ unreadNotificationCount }`
+		step := func(id, query, want string) {
+			t.Helper()
+			if got := wsResult(t, conn, id, query); !strings.Contains(got, want) {
+				t.Fatalf("%s: got %s, want %s", id, got, want)
+			}
+		}
+		step("as a member", create, `"name":"Over the socket"`)
+		e.MustDo(owner.Caller("acme"), permUpdateRole, map[string]any{"id": membership, "role": "VIEWER"}, nil)
+		step("as a viewer: create", create, `"code":"FORBIDDEN"`)
+		step("as a viewer: read", read, `"data":{"unreadNotificationCount":`)
+		e.MustDo(owner.Caller("acme"), permRemove, map[string]any{"id": membership}, nil)
+		step("removed", read, `"code":"FORBIDDEN"`)
+	})
+}
+
+// wsResult sends query as operation id on conn and returns the payload of
+// its next or error message.
+func wsResult(t *testing.T, conn *websocket.Conn, id, query string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := wsjson.Write(ctx, conn, map[string]any{"type": "subscribe", "id": id, "payload": map[string]any{"query": query}}); err != nil {
+		t.Fatalf("%s: %v", id, err)
+	}
+	for {
+		var m wsMessage
+		if err := wsjson.Read(ctx, conn, &m); err != nil {
+			t.Fatalf("%s: waiting for its result: %v", id, err)
+		}
+		if m.ID == id && (m.Type == "next" || m.Type == "error") {
+			return string(m.Payload)
+		}
+	}
 }
 
 // A query or mutation sent over the websocket is bounded in time as an HTTP

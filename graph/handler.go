@@ -211,7 +211,9 @@ func websocketInit(c Deps) func(context.Context, map[string]any) (context.Contex
 		case !s.Viewer.Member():
 			return nil, nil, errors.New("forbidden: not a member of this tenant")
 		}
-		ctx, cancel := context.WithDeadline(tenancy.WithCredentials(ctx, cred), s.TokenExpiry)
+		// The operations resolve their sessions from the token's user and
+		// expiry (the role is read again for each), not from the token.
+		ctx, cancel := context.WithDeadline(tenancy.WithCredentials(ctx, cred.Verified(s)), s.TokenExpiry)
 		ctx = withSubscriptionCap(ctx, c.MaxSubscriptionsPerConnection)
 		c.Metrics.Connections(+1)
 		return ctx, func() {

@@ -53,6 +53,9 @@ func (inputBounds) MutateOperationContext(_ context.Context, oc *graphql.Operati
 	}
 	var found *gqlerror.Error
 	eachField(oc.Operation.SelectionSet, map[string]bool{}, func(f *ast.Field) bool {
+		if f.Definition == nil || len(f.Definition.Arguments) == 0 {
+			return true // no arguments (and no map of them to build)
+		}
 		for name, v := range f.ArgumentMap(oc.Variables) {
 			path := f.Name + "." + name
 			if found = checkStrings(path, v); found != nil {

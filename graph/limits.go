@@ -165,8 +165,8 @@ func (w *walker) cost(set ast.SelectionSet, mult int64) int64 {
 // IDs of nodes, else 1. A connection's edges and node levels then resolve
 // once per item (they inherit the page's multiplier, not a new one).
 func (w *walker) fanOut(f *ast.Field) int64 {
-	if f.Definition == nil {
-		return 1
+	if f.Definition == nil || len(f.Definition.Arguments) == 0 {
+		return 1 // and no argument map to build: most fields take none
 	}
 	args := f.ArgumentMap(w.vars)
 	if f.Definition.Arguments.ForName("first") != nil {

@@ -67,6 +67,9 @@ func (t *Tokens) Issue(userID int) (string, time.Time, error) {
 	return signed, exp, nil
 }
 
+// leeway is the clock skew allowed on a token's times.
+const leeway = 5 * time.Second
+
 // Verify checks a token strictly (HS256 only, signature, expiry required,
 // issuer and audience) and returns the user it names and when it expires.
 // Every failure wraps ErrInvalidToken.
@@ -80,7 +83,7 @@ func (t *Tokens) Verify(token string) (int, time.Time, error) {
 		jwt.WithAudience(t.audience),
 		jwt.WithIssuedAt(),
 		jwt.WithTimeFunc(t.now),
-		jwt.WithLeeway(5*time.Second),
+		jwt.WithLeeway(leeway),
 		// One spelling per token: no spare base64 bits, no padding variants.
 		jwt.WithStrictDecoding(),
 	)
@@ -92,4 +95,15 @@ func (t *Tokens) Verify(token string) (int, time.Time, error) {
 		return 0, time.Time{}, fmt.Errorf("%w: subject %q is not a user", ErrInvalidToken, claims.Subject)
 	}
 	return id, claims.ExpiresAt.Time, nil
+}
+
+// Unexpired checks that a token Verify accepted, which expires at exp, has
+// not expired since (with Verify's leeway). A websocket's operations use it:
+// the connection's token was verified once, at connection_init. The error
+// wraps ErrInvalidToken.
+func (t *Tokens) Unexpired(exp time.Time) error {
+	if !t.now().Before(exp.Add(leeway)) {
+		return fmt.Errorf("%w: expired at %s", ErrInvalidToken, exp.UTC().Format(time.RFC3339))
+	}
+	return nil
 }

@@ -275,6 +275,32 @@ func TestVerifyLeeway(t *testing.T) {
 	}
 }
 
+// Unexpired, which a websocket's operations use after connection_init
+// verified the token, draws the line where Verify does, to the nanosecond.
+func TestUnexpiredAgreesWithVerify(t *testing.T) {
+	base := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	issuer := newTestTokens(t, func(c *auth.TokenConfig) { c.Now = func() time.Time { return base } })
+	token, exp, err := issuer.Issue(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, after := range []time.Duration{-time.Minute, -time.Nanosecond, 0, 5*time.Second - time.Nanosecond, 5 * time.Second, 5*time.Second + time.Nanosecond, time.Hour} {
+		at := exp.Add(after)
+		v := newTestTokens(t, func(c *auth.TokenConfig) { c.Now = func() time.Time { return at } })
+		_, _, verr := v.Verify(token)
+		uerr := v.Unexpired(exp)
+		if (verr == nil) != (uerr == nil) {
+			t.Errorf("%s after expiry: Verify says %v, Unexpired says %v", after, verr, uerr)
+		}
+		if uerr != nil && !errors.Is(uerr, auth.ErrInvalidToken) {
+			t.Errorf("%s after expiry: Unexpired's error %v does not wrap ErrInvalidToken", after, uerr)
+		}
+	}
+	if err := newTestTokens(t, func(c *auth.TokenConfig) { c.Now = func() time.Time { return exp.Add(time.Minute) } }).Unexpired(exp); err == nil {
+		t.Error("Unexpired accepted a token a minute past its expiry")
+	}
+}
+
 func TestNewTokensConfig(t *testing.T) {
 	tests := []struct {
 		name   string
