@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,7 +28,6 @@ import (
 
 	"tenantgraph/ent"
 	"tenantgraph/ent/privacy"
-	"tenantgraph/graph"
 	"tenantgraph/graph/graphtest"
 	"tenantgraph/internal/globalid"
 	"tenantgraph/internal/role"
@@ -590,8 +590,10 @@ func BenchmarkFanOut(b *testing.B) {
 	for _, d := range graphtest.Dialects(b) {
 		b.Run(d, func(b *testing.B) {
 			n := fanOutSubscribers()
-			// Traced fields off, as cmd/server runs without an OTLP endpoint.
-			e := graphtest.NewWithOptions(b, d, graphtest.Options{Deps: func(d *graph.Deps) { d.Tracing = false }})
+			// No spans, as cmd/server runs without an OTLP endpoint; the log
+			// lines written and dropped, as a server's standard output
+			// keeps none of them.
+			e := graphtest.NewWithOptions(b, d, graphtest.Options{Untraced: true, LogOutput: io.Discard})
 			f := newFanOut(b, e, n, clientsInAnotherOne)
 			var all []time.Duration
 			var mutations, serverCPU, clientCPU time.Duration

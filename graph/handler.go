@@ -64,9 +64,12 @@ type Deps struct {
 	MaxSubscriptionsPerConnection int
 	// WebsocketMessageBytes bounds one websocket message (default 64 KiB).
 	WebsocketMessageBytes int64
-	// Tracing makes every resolver that may touch the database a span
-	// (operations are spans either way). Set it when traces are exported:
-	// the field hook runs for each of a response's thousands of fields.
+	// Tracing makes each operation a span, and every resolver under it
+	// that may touch the database. Set it when traces are exported
+	// (cmd/server: with an OTLP endpoint); without it no span is started,
+	// not even a no-op one, which would still cost allocations, and the
+	// field hook, which runs for each of a response's thousands of fields,
+	// is not installed.
 	Tracing bool
 	// Metrics records operations, errors, connections and subscriptions
 	// (nil: none).
@@ -172,8 +175,8 @@ func NewHandler(c Deps) *handler.Server {
 		limits = DefaultLimits
 	}
 	srv.Use(observeExtension{log: c.Logger, metrics: c.Metrics})
-	srv.Use(traceExtension{})
 	if c.Tracing {
+		srv.Use(traceExtension{})
 		srv.Use(traceFields{})
 	}
 	srv.Use(limitsExtension{limits})
@@ -190,9 +193,9 @@ func NewHandler(c Deps) *handler.Server {
 // websocketInit authenticates a websocket from its connection_init payload
 // ({"Authorization": "Bearer …", "X-Tenant-Slug": "…"}): a bad or missing
 // token, an unknown tenant or a non-member closes the socket with 4403. The
-// returned context, the operations', ends when the token expires.
-func websocketInit(c Deps) func(context.Context, map[string]any) (context.Context, func(), error) {
-	return func(ctx context.Context, p map[string]any) (context.Context, func(), error) {
+// connection is closed, and its operations end, when the token expires.
+func websocketInit(c Deps) func(context.Context, map[string]any) (wsSession, error) {
+	return func(ctx context.Context, p map[string]any) (wsSession, error) {
 		cred := tenancy.Credentials{
 			Authorization: payloadString(p, "Authorization"),
 			TenantID:      payloadString(p, "X-Tenant-ID"),
@@ -205,21 +208,17 @@ func websocketInit(c Deps) func(context.Context, map[string]any) (context.Contex
 		}
 		switch {
 		case err != nil:
-			return nil, nil, errors.New("forbidden: " + codedError(err).Message)
+			return wsSession{}, errors.New("forbidden: " + codedError(err).Message)
 		case !s.Viewer.Authenticated():
-			return nil, nil, errors.New("forbidden: connection_init needs an Authorization token")
+			return wsSession{}, errors.New("forbidden: connection_init needs an Authorization token")
 		case !s.Viewer.Member():
-			return nil, nil, errors.New("forbidden: not a member of this tenant")
+			return wsSession{}, errors.New("forbidden: not a member of this tenant")
 		}
 		// The operations resolve their sessions from the token's user and
 		// expiry (the role is read again for each), not from the token.
-		ctx, cancel := context.WithDeadline(tenancy.WithCredentials(ctx, cred.Verified(s)), s.TokenExpiry)
-		ctx = withSubscriptionCap(ctx, c.MaxSubscriptionsPerConnection)
+		ctx = withSubscriptionCap(tenancy.WithCredentials(ctx, cred.Verified(s)), c.MaxSubscriptionsPerConnection)
 		c.Metrics.Connections(+1)
-		return ctx, func() {
-			cancel()
-			c.Metrics.Connections(-1)
-		}, nil
+		return wsSession{ctx: ctx, expires: s.TokenExpiry, release: func() { c.Metrics.Connections(-1) }}, nil
 	}
 }
 

@@ -12,8 +12,8 @@ import (
 
 var tracer = otel.Tracer("tenantgraph/graph")
 
-// traceExtension makes each operation a span. With no tracer provider
-// configured the spans are no-ops.
+// traceExtension makes each operation a span. It is installed only when
+// tracing is on (Deps.Tracing).
 type traceExtension struct{}
 
 var _ interface {

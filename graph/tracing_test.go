@@ -53,3 +53,23 @@ func TestTracingSpans(t *testing.T) {
 		t.Errorf("no sql span under resolve Query.projects")
 	}
 }
+
+// Without tracing (cmd/server with no OTLP endpoint; graphtest's Untraced)
+// nothing starts a span, not even one a provider would drop: a provider
+// installed anyway records none.
+func TestUntracedStartsNoSpans(t *testing.T) {
+	exporter := tracetest.NewInMemoryExporter()
+	provider := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exporter))
+	previous := otel.GetTracerProvider()
+	otel.SetTracerProvider(provider)
+	t.Cleanup(func() { otel.SetTracerProvider(previous) })
+
+	e := graphtest.NewWithOptions(t, graphtest.Dialects(t)[0], graphtest.Options{Untraced: true})
+	alice := e.Register("Alice")
+	e.CreateTenant(alice, "untraced")
+	e.CreateProject(alice.Caller("untraced"), "Rocket")
+	e.MustDo(alice.Caller("untraced"), `query Tree { projects(first: 5) { edges { node { name createdBy { name } } } } }`, nil, nil)
+	if spans := exporter.GetSpans(); len(spans) > 0 {
+		t.Errorf("got %d spans (the first %q), want none", len(spans), spans[0].Name)
+	}
+}

@@ -69,9 +69,9 @@ type wsTransport struct {
 type wsOptions struct {
 	origins []string // host patterns allowed to upgrade from another origin
 	// init authenticates connection_init's payload: it returns the
-	// connection's context for its operations and what to call when the
-	// connection ends, or an error with which the socket is closed (4403).
-	init func(ctx context.Context, payload map[string]any) (context.Context, func(), error)
+	// connection's session, or an error with which the socket is closed
+	// (4403).
+	init func(ctx context.Context, payload map[string]any) (wsSession, error)
 	// connContext returns the context a connection starts from, with what
 	// it needs of the upgrade request's; nil: the request's values, without
 	// its end.
@@ -248,6 +248,22 @@ func (t *wsTransport) shutdown() {
 	}
 }
 
+// wsSession is what init makes of an accepted connection_init.
+type wsSession struct {
+	// ctx is the operations' context: the connection's, with the
+	// session's values.
+	ctx context.Context
+	// expires is when the token expires (zero: never). The connection is
+	// then closed with 4403, and its operations end: the client must
+	// authenticate again (graphql-ws retries 4403 with its
+	// connectionParams). A timer does it rather than a deadline on ctx,
+	// which would cost each idle connection a timer context, a context
+	// for the close and a map of each one's children.
+	expires time.Time
+	// release is called when the connection ends (nil: nothing to call).
+	release func()
+}
+
 // wsConn is one graphql-transport-ws connection.
 type wsConn struct {
 	t    *wsTransport
@@ -267,7 +283,8 @@ type wsConn struct {
 	closing   bool                    // a close frame is on its way, or the connection has ended
 	heard     bool                    // a message arrived since the last ping
 	ops       map[string]*wsOperation // running, by id
-	initTimer *time.Timer
+	initTimer *time.Timer             // until connection_init has been answered
+	expiry    *time.Timer             // from then, until the token expires
 	pinger    *time.Timer
 }
 
@@ -290,9 +307,10 @@ func (c *wsConn) finish() {
 	c.closing = true
 	c.ops = nil
 	release := c.release
-	c.initTimer.Stop()
-	if c.pinger != nil {
-		c.pinger.Stop()
+	for _, t := range []*time.Timer{c.initTimer, c.expiry, c.pinger} {
+		if t != nil {
+			t.Stop()
+		}
 	}
 	c.mu.Unlock()
 	if !closing {
@@ -388,14 +406,13 @@ func (c *wsConn) initialise(payload json.RawMessage) bool {
 		return c.refuse(closeBadRequest, "Invalid message received")
 	}
 	type result struct {
-		ctx     context.Context
-		release func()
-		err     error
+		s   wsSession
+		err error
 	}
 	done := make(chan result, 1)
 	go func() {
-		ctx, release, err := c.t.init(c.ctx, fields)
-		done <- result{ctx, release, err}
+		s, err := c.t.init(c.ctx, fields)
+		done <- result{s, err}
 	}()
 	r := <-done
 	if r.err != nil {
@@ -403,22 +420,25 @@ func (c *wsConn) initialise(payload json.RawMessage) bool {
 	}
 	c.mu.Lock()
 	c.initTimer.Stop()
-	c.session, c.release = r.ctx, r.release
+	c.initTimer = nil
+	c.session, c.release = r.s.ctx, r.s.release
 	closing := c.closing
+	if !closing && !r.s.expires.IsZero() {
+		c.expiry = time.AfterFunc(time.Until(r.s.expires), c.tokenExpired)
+	}
 	c.mu.Unlock()
 	if closing { // timed out, or the server is shutting down, meanwhile
 		return false
 	}
-	// The session's context ends with the connection or when the token
-	// expires: then the client must authenticate again (graphql-ws
-	// retries 4403 with its connectionParams).
-	context.AfterFunc(r.ctx, func() {
-		if c.ctx.Err() == nil {
-			c.closeWith(closeForbidden, "forbidden: the token has expired")
-		}
-	})
 	c.write(ackMessage)
 	return true
+}
+
+// tokenExpired closes the connection when its token expires, and ends its
+// operations at once rather than after the close handshake.
+func (c *wsConn) tokenExpired() {
+	c.closeWith(closeForbidden, "forbidden: the token has expired")
+	c.cancel()
 }
 
 func (c *wsConn) initTimedOut() {

@@ -139,6 +139,15 @@ type Options struct {
 	Deps func(*graph.Deps)
 	// Server, when set, edits the HTTP server's configuration last.
 	Server func(*server.Config)
+	// Untraced runs the server as cmd/server runs without an OTLP
+	// endpoint: no spans for operations, resolvers or SQL statements (by
+	// default every one is a span, no-op unless a test installs a tracer
+	// provider).
+	Untraced bool
+	// LogOutput, when set, receives the server's log lines in place of the
+	// buffer Logs reads (which keeps every line in memory, as a server's
+	// standard output does not).
+	LogOutput io.Writer
 }
 
 // NewWithOptions starts a server on a fresh database configured by o.
@@ -167,6 +176,9 @@ func newEnv(t testing.TB, dialectName, dbURL string, o Options) *Env {
 	var counter *database.Counter
 	opts := database.Options{Wrap: func(d dialect.Driver) dialect.Driver {
 		counter = database.NewCounter(d)
+		if o.Untraced {
+			return counter
+		}
 		return database.NewTraced(counter) // spans are no-ops unless a test installs a tracer provider
 	}}
 	db, err := database.Open(ctx, dbURL, opts)
@@ -190,7 +202,11 @@ func newEnv(t testing.TB, dialectName, dbURL string, o Options) *Env {
 		t.Fatal(err)
 	}
 	logs := &lockedWriter{}
-	log := slog.New(slog.NewJSONHandler(logs, nil))
+	var out io.Writer = logs
+	if o.LogOutput != nil {
+		out = o.LogOutput
+	}
+	log := slog.New(slog.NewJSONHandler(out, nil))
 	e := &Env{T: t, Dialect: dialectName, DB: db, Counter: counter, Tokens: tokens, log: logs, Log: log, shared: &shared{}}
 	var broker pubsub.Broker = pubsub.NewLocal(0)
 	if dialectName == dialect.Postgres {
@@ -214,7 +230,7 @@ func newEnv(t testing.TB, dialectName, dbURL string, o Options) *Env {
 		WebhookGuard:  notify.WebhookGuard{AllowLoopback: true},
 		Introspection: true,
 		Limits:        o.Limits,
-		Tracing:       true, // as in production with an OTLP endpoint
+		Tracing:       !o.Untraced, // as in production with an OTLP endpoint, unless Untraced
 	}
 	if o.Deps != nil {
 		o.Deps(&deps)
