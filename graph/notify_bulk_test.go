@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"log/slog"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
 	"tenantgraph/ent/membership"
 	"tenantgraph/ent/notification"
+	"tenantgraph/ent/outboxentry"
 	"tenantgraph/ent/privacy"
 	"tenantgraph/graph/graphtest"
 	"tenantgraph/internal/globalid"
@@ -17,6 +19,7 @@ import (
 	"tenantgraph/internal/pubsub"
 	"tenantgraph/internal/role"
 	"tenantgraph/internal/viewer"
+	"tenantgraph/internal/workflow"
 )
 
 // A broadcast writes its in-app rows with INSERT … SELECT (one per 1,000
@@ -36,6 +39,7 @@ func TestBroadcastWritesOneRowPerApprover(t *testing.T) {
 		project := e.CreateProject(owner.Caller("crowd"), "Broadcast")
 		before := time.Now().UTC().Add(-time.Second)
 		e.Transition(owner.Caller("crowd"), project, "SUBMITTED")
+		e.Notifier.Wait() // the shares after the first thousand are written after the response
 
 		ctx := privacy.DecisionContext(context.Background(), privacy.Allow)
 		rows, err := e.DB.Client.Notification.Query().
@@ -64,6 +68,16 @@ func TestBroadcastWritesOneRowPerApprover(t *testing.T) {
 				r.CreatedAt.Nanosecond()%1000 != 0 {
 				t.Fatalf("row %d: created %v, updated %v: want now, equal, in microseconds", r.ID, r.CreatedAt, r.UpdatedAt)
 			}
+		}
+		// Rows of later shares (shares.go) are the broadcast's as much as
+		// the first thousand: one time for all, and no entry left behind.
+		for _, r := range rows {
+			if !r.CreatedAt.Equal(rows[0].CreatedAt) {
+				t.Fatalf("row %d created %v, row %d %v: want one time for the broadcast", r.ID, r.CreatedAt, rows[0].ID, rows[0].CreatedAt)
+			}
+		}
+		if left := inAppEntries(t, e); left != 0 {
+			t.Errorf("IN_APP outbox entries left: %d, want none", left)
 		}
 		slices.Sort(got)
 		slices.Sort(wantRecipients)
@@ -230,6 +244,183 @@ func TestFeedResolvesEdgesOfRowsJustWritten(t *testing.T) {
 		if got.Kind != "TASK_ASSIGNED" || got.Task == nil || got.Task.Title != "Fuel" || got.Task.Assignee.Name != "Member" ||
 			got.Project == nil || got.Project.Name != "Rocket" || got.Project.CreatedBy.Name != "Owner" {
 			t.Fatalf("assigned: got %+v", got)
+		}
+	})
+}
+
+// inAppEntries counts the IN_APP outbox entries: shares of broadcasts not
+// written yet.
+func inAppEntries(t *testing.T, e *graphtest.Env) int {
+	t.Helper()
+	n, err := e.DB.Client.OutboxEntry.Query().Where(outboxentry.ChannelEQ(outboxentry.ChannelIN_APP)).
+		Count(privacy.DecisionContext(context.Background(), privacy.Allow))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// A broadcast to more than a thousand writes the first thousand rows with
+// the change and queues the rest as IN_APP outbox entries, which the
+// committing instance writes right after commit (internal/notify/shares.go).
+// Here the instance stops right after the commit: only the first thousand
+// rows exist. The dispatcher leaves the entries alone during their grace,
+// then writes each share once, even with two dispatchers and the late
+// instance at it together, and pushes the rows to the live feed. A change
+// rolled back queues nothing.
+func TestBroadcastSharesLeftByAStoppedInstance(t *testing.T) {
+	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
+		const n = 2500 // the change's 1,000, then shares of 1,000 and 500
+		owner := e.Register("Owner")
+		tenant := authDecodeID(t, e.CreateTenant(owner, "crowd"))
+		tokens := managers(t, e, tenant, n)
+		system := privacy.DecisionContext(context.Background(), privacy.Allow)
+		p, err := e.DB.Client.Project.Get(system, authDecodeID(t, e.CreateProject(owner.Caller("crowd"), "Left")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Status = workflow.Submitted
+		ctx := viewer.NewContext(context.Background(), &viewer.Viewer{UserID: authDecodeID(t, owner.ID), TenantID: tenant, Role: role.Owner})
+		notifier := notify.NewNotifier(e.Broker, nil, slog.New(slog.DiscardHandler))
+		broadcast := func(commit bool) *notify.Batch {
+			t.Helper()
+			tx, err := e.DB.Client.Tx(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			bctx, batch := notify.WithBatch(ctx)
+			if err := notifier.ProjectTransitioned(bctx, tx.Client(), p, workflow.Draft); err != nil {
+				t.Fatal(err)
+			}
+			if commit {
+				err = tx.Commit()
+			} else {
+				err = tx.Rollback()
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			return batch
+		}
+		recipients := func() map[int]int {
+			t.Helper()
+			ids, err := e.DB.Client.Notification.Query().Where(notification.ProjectID(p.ID)).
+				Select(notification.FieldRecipientID).Ints(system)
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen := map[int]int{}
+			for _, id := range ids {
+				seen[id]++
+			}
+			return seen
+		}
+
+		broadcast(false)
+		if got, left := len(recipients()), inAppEntries(t, e); got != 0 || left != 0 {
+			t.Fatalf("rolled back: %d rows and %d entries, want none", got, left)
+		}
+		batch := broadcast(true) // and the instance stops: Committed is not called
+		written := recipients()
+		if len(written) != 1000 || inAppEntries(t, e) != 2 {
+			t.Fatalf("after the commit: %d rows and %d entries, want 1,000 and 2", len(written), inAppEntries(t, e))
+		}
+		// A manager whose row is in a share not written yet listens.
+		var waiting graphtest.User
+		for _, token := range tokens {
+			uid, _, err := e.Tokens.Verify(token)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if written[uid] == 0 {
+				waiting = graphtest.User{ID: globalid.Encode(uid), Token: token}
+				break
+			}
+		}
+		feed := subscribe(t, e, waiting, "crowd")
+
+		now := time.Now()
+		early := e.NewDispatcher(nil, notify.DispatcherConfig{Now: func() time.Time { return now.Add(30 * time.Second) }})
+		if claimed, err := early.RunOnce(context.Background()); err != nil || claimed != 0 {
+			t.Fatalf("within the grace: the dispatcher claimed %d (%v), want none", claimed, err)
+		}
+		late := notify.DispatcherConfig{Now: func() time.Time { return now.Add(2 * time.Minute) }}
+		one, two := e.NewDispatcher(nil, late), e.NewDispatcher(nil, late)
+		var wg sync.WaitGroup
+		for _, d := range []*notify.Dispatcher{one, two} {
+			wg.Go(func() {
+				if _, err := d.RunOnce(context.Background()); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Go(func() { notifier.Committed(ctx, e.DB.Client, batch, nil) }) // the instance, back late
+		wg.Wait()
+		notifier.Wait()
+		all := recipients()
+		if len(all) != n || inAppEntries(t, e) != 0 {
+			t.Fatalf("after the dispatchers: %d recipients and %d entries, want %d and none", len(all), inAppEntries(t, e), n)
+		}
+		for uid, rows := range all {
+			if rows != 1 {
+				t.Fatalf("user %d has %d rows, want one", uid, rows)
+			}
+		}
+		if got := feed.next(t, 5*time.Second); got.Kind != "PROJECT_SUBMITTED" || got.Project == nil {
+			t.Fatalf("pushed: got %+v, want the PROJECT_SUBMITTED of the project", got)
+		}
+	})
+}
+
+// The change's response does not wait for a broadcast's shares: they are
+// written in the background, and a notifier closed (a server shutting
+// down) writes none of those it has not begun, leaving them to the
+// dispatcher after a restart.
+func TestClosedNotifierLeavesSharesToTheDispatcher(t *testing.T) {
+	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
+		const n = 1500 // the change's 1,000, then one share of 500
+		owner := e.Register("Owner")
+		tenant := authDecodeID(t, e.CreateTenant(owner, "crowd"))
+		managers(t, e, tenant, n)
+		system := privacy.DecisionContext(context.Background(), privacy.Allow)
+		p, err := e.DB.Client.Project.Get(system, authDecodeID(t, e.CreateProject(owner.Caller("crowd"), "Closing")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Status = workflow.Submitted
+		ctx := viewer.NewContext(context.Background(), &viewer.Viewer{UserID: authDecodeID(t, owner.ID), TenantID: tenant, Role: role.Owner})
+		notifier := notify.NewNotifier(e.Broker, nil, slog.New(slog.DiscardHandler))
+		notifier.Close()
+		tx, err := e.DB.Client.Tx(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bctx, batch := notify.WithBatch(ctx)
+		if err := notifier.ProjectTransitioned(bctx, tx.Client(), p, workflow.Draft); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		notifier.Committed(ctx, e.DB.Client, batch, nil)
+		notifier.Wait()
+		count := func() int {
+			t.Helper()
+			c, err := e.DB.Client.Notification.Query().Where(notification.ProjectID(p.ID)).Count(system)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return c
+		}
+		if got, left := count(), inAppEntries(t, e); got != 1000 || left != 1 {
+			t.Fatalf("closed: %d rows and %d entries, want the change's 1,000 and one entry", got, left)
+		}
+		later := time.Now().Add(2 * time.Minute)
+		if _, err := e.NewDispatcher(nil, notify.DispatcherConfig{Now: func() time.Time { return later }}).RunOnce(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if got, left := count(), inAppEntries(t, e); got != n || left != 0 {
+			t.Fatalf("after the dispatcher: %d rows and %d entries, want %d and none", got, left, n)
 		}
 	})
 }

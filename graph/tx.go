@@ -81,10 +81,11 @@ func (e txExtension) InterceptResponse(ctx context.Context, next graphql.Respons
 	}
 	// Only now may anyone hear of what the mutation wrote.
 	if e.notifier != nil {
+		var written func([]*ent.Notification)
 		if e.feed != nil {
-			e.feed.remember(batch.Written())
+			written = e.feed.remember
 		}
-		e.notifier.Committed(ctx, batch)
+		e.notifier.Committed(ctx, e.client, batch, written)
 	}
 	return rsp
 }

@@ -24,7 +24,8 @@ type notifications struct {
 
 // startNotifications picks the broker (LISTEN/NOTIFY on PostgreSQL, so that
 // instances share one feed; in-process on SQLite) and starts the dispatcher.
-// stop ends the dispatcher, then the broker.
+// stop ends the notifier's writing of broadcasts, the dispatcher, then the
+// broker.
 func startNotifications(ctx context.Context, cfg config, db *database.DB, m *metrics.Metrics, log *slog.Logger) (*notifications, error) {
 	var broker pubsub.Broker = pubsub.NewLocal(0)
 	if db.Dialect == dialect.Postgres {
@@ -47,7 +48,7 @@ func startNotifications(ctx context.Context, cfg config, db *database.DB, m *met
 	dispatcher := notify.NewDispatcher(db.Client, db.Dialect, map[string]notify.Sender{
 		notify.Email: email,
 		notify.Slack: notify.NewSlackSender(notify.SlackConfig{Guard: guard}),
-	}, notify.DispatcherConfig{MaxAttempts: cfg.OutboxAttempts, Observe: m.Delivery}, log)
+	}, notify.DispatcherConfig{MaxAttempts: cfg.OutboxAttempts, Observe: m.Delivery, Broker: broker}, log)
 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
@@ -56,11 +57,13 @@ func startNotifications(ctx context.Context, cfg config, db *database.DB, m *met
 		defer wg.Done()
 		dispatcher.Run(runCtx)
 	}()
+	notifier := notify.NewNotifier(broker, dispatcher.Wake, log)
 	return &notifications{
 		broker:   broker,
-		notifier: notify.NewNotifier(broker, dispatcher.Wake, log),
+		notifier: notifier,
 		guard:    guard,
 		stop: func() {
+			notifier.Close() // the shares of broadcasts not written yet are the dispatcher's after a restart
 			cancel()
 			wg.Wait()
 			_ = broker.Close()

@@ -200,7 +200,7 @@ var (
 		{Name: "id", Type: field.TypeInt, Increment: true},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "updated_at", Type: field.TypeTime},
-		{Name: "channel", Type: field.TypeEnum, Enums: []string{"EMAIL", "SLACK"}},
+		{Name: "channel", Type: field.TypeEnum, Enums: []string{"EMAIL", "SLACK", "IN_APP"}},
 		{Name: "payload", Type: field.TypeJSON},
 		{Name: "status", Type: field.TypeEnum, Enums: []string{"PENDING", "DELIVERED", "FAILED"}, Default: "PENDING"},
 		{Name: "attempts", Type: field.TypeInt, Default: 0},

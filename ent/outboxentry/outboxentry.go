@@ -107,8 +107,9 @@ type Channel string
 
 // Channel values.
 const (
-	ChannelEMAIL Channel = "EMAIL"
-	ChannelSLACK Channel = "SLACK"
+	ChannelEMAIL  Channel = "EMAIL"
+	ChannelSLACK  Channel = "SLACK"
+	ChannelIN_APP Channel = "IN_APP"
 )
 
 func (c Channel) String() string {
@@ -118,7 +119,7 @@ func (c Channel) String() string {
 // ChannelValidator is a validator for the "channel" field enum values. It is called by the builders before save.
 func ChannelValidator(c Channel) error {
 	switch c {
-	case ChannelEMAIL, ChannelSLACK:
+	case ChannelEMAIL, ChannelSLACK, ChannelIN_APP:
 		return nil
 	default:
 		return fmt.Errorf("outboxentry: invalid enum value for channel field: %q", c)

@@ -10,7 +10,12 @@ import (
 
 // OutboxEntry is one outgoing EMAIL or SLACK delivery, written in the same
 // transaction as the change that caused it and delivered after commit by the
-// dispatcher (internal/notify), with retries. Not part of the GraphQL API.
+// dispatcher (internal/notify), with retries. An IN_APP entry is a share of
+// a large broadcast's in-app rows, beyond the first thousand (which the
+// change writes itself): the committing instance writes them right after
+// commit, share by share, each with the entry's deletion in one
+// transaction; the dispatcher writes those an instance left (it stopped
+// mid-way). Not part of the GraphQL API.
 type OutboxEntry struct{ ent.Schema }
 
 // Mixin of the OutboxEntry.
@@ -19,7 +24,7 @@ func (OutboxEntry) Mixin() []ent.Mixin { return []ent.Mixin{TenantMixin{}, TimeM
 // Fields of the OutboxEntry.
 func (OutboxEntry) Fields() []ent.Field {
 	return []ent.Field{
-		field.Enum("channel").Values("EMAIL", "SLACK").Immutable(),
+		field.Enum("channel").Values("EMAIL", "SLACK", "IN_APP").Immutable(),
 		// payload is the message, encoded by internal/notify.
 		field.JSON("payload", map[string]string{}).Immutable(),
 		field.Enum("status").Values("PENDING", "DELIVERED", "FAILED").Default("PENDING"),

@@ -220,6 +220,7 @@ func newEnv(t testing.TB, dialectName, dbURL string, o Options) *Env {
 	e.Broker = broker
 	e.DatabaseURL = dbURL
 	e.Notifier = notify.NewNotifier(broker, e.wakeDispatcher, log)
+	t.Cleanup(e.Notifier.Close) // before the broker and the database close
 	deps := graph.Deps{
 		Client:        db.Client,
 		Accounts:      account.NewService(tokens, passwords, o.LoginLimits),
@@ -250,6 +251,9 @@ func newEnv(t testing.TB, dialectName, dbURL string, o Options) *Env {
 // sending through senders; the server's mutations wake it. It does not run
 // until StartDispatcher (or RunOnce).
 func (e *Env) NewDispatcher(senders map[string]notify.Sender, cfg notify.DispatcherConfig) *notify.Dispatcher {
+	if cfg.Broker == nil {
+		cfg.Broker = e.Broker
+	}
 	d := notify.NewDispatcher(e.DB.Client, e.Dialect, senders, cfg, e.Log)
 	e.shared.mu.Lock()
 	e.shared.dispatcher = d

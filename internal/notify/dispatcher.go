@@ -14,6 +14,7 @@ import (
 	"tenantgraph/ent"
 	"tenantgraph/ent/outboxentry"
 	"tenantgraph/ent/privacy"
+	"tenantgraph/internal/pubsub"
 )
 
 // DispatcherConfig tunes outbox delivery. Zero fields take the defaults.
@@ -29,6 +30,11 @@ type DispatcherConfig struct {
 	// Observe, when set, hears of every attempt: its channel and outcome
 	// (delivered, retry or failed). The server counts them in its metrics.
 	Observe func(channel, outcome string)
+	// Broker, when set, receives the events of the in-app rows written for
+	// IN_APP entries (the shares of a broadcast that an instance left
+	// unwritten), for the live feed. Without it the rows are written but
+	// pushed to nobody.
+	Broker pubsub.Broker
 }
 
 func (c *DispatcherConfig) defaults() {
@@ -53,7 +59,9 @@ func (c *DispatcherConfig) defaults() {
 	}
 }
 
-// Dispatcher delivers outbox entries after their transaction committed:
+// Dispatcher delivers outbox entries after their transaction committed
+// (and writes the in-app rows of IN_APP entries that their instance left:
+// shares.go):
 // claim a batch of due entries (a lease, taken with FOR UPDATE SKIP LOCKED on
 // PostgreSQL, inside a serialised write transaction on SQLite, so that with
 // several instances each entry goes to one of them), send each through its
@@ -206,6 +214,19 @@ func (d *Dispatcher) deliver(ctx context.Context, e *ent.OutboxEntry, lease time
 }
 
 func (d *Dispatcher) send(ctx context.Context, e *ent.OutboxEntry) error {
+	if e.Channel == outboxentry.ChannelIN_APP {
+		events, _, err := writeShare(ctx, d.client, e.ID)
+		if err != nil {
+			return err
+		}
+		if d.cfg.Broker != nil && len(events) > 0 {
+			if err := d.cfg.Broker.Publish(ctx, events...); err != nil {
+				// The rows are committed; only the live push is lost.
+				d.log.ErrorContext(ctx, "outbox: publishing notifications", "entry", e.ID, "error", err.Error(), "count", len(events))
+			}
+		}
+		return nil
+	}
 	sender, ok := d.senders[string(e.Channel)]
 	if !ok {
 		return Permanent("outbox: no sender for channel %s", e.Channel)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"time"
 
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
@@ -14,12 +13,12 @@ import (
 	"tenantgraph/ent/membership"
 	"tenantgraph/ent/notification"
 	"tenantgraph/internal/pubsub"
-	"tenantgraph/internal/viewer"
 )
 
-// writeInApp writes one IN_APP notification for each recipient who is a
-// member of the current tenant and returns an event and the row (as
-// written, its edges not loaded) for each.
+// writeInApp writes one IN_APP notification for each of n's recipients who
+// is a member of n's tenant and returns an event and the row (as written,
+// its edges not loaded) for each. A broadcast calls it once per share of
+// shareRows recipients (shares.go).
 //
 // A project submitted in a large tenant notifies every approver: through
 // ent's bulk builder, 10,000 rows cost about 30 µs each (a builder, a
@@ -35,53 +34,48 @@ import (
 //
 // On SQLite, one statement per bulkRows recipients (bind parameters are
 // few there); on PostgreSQL, one statement whatever their number, the IDs
-// bound as one array (user_id = ANY($n)): ten statements with 1,001
-// parameters each took about 50 ms more for 10,000 recipients.
+// bound as one array (user_id = ANY($n)): when a broadcast's rows were
+// written in one transaction, ten statements with 1,001 parameters each
+// took about 50 ms more for 10,000 recipients than one.
 //
 // ent cannot build that statement, so it runs through Client.RawQuery (in
-// the request's transaction, counted and traced), and what ent's builders
-// would have applied is applied here: the Notification policy (evaluated
-// on a create mutation, as its hook does), the tenant (the viewer's, as
-// stampTenant sets it), the defaults and the field validators.
-func writeInApp(ctx context.Context, c *ent.Client, d delivery, title, body string) ([]pubsub.Event, []*ent.Notification, error) {
-	if err := notification.Policy.EvalMutation(ctx, c.Notification.Create().Mutation()); err != nil {
-		return nil, nil, fmt.Errorf("notify: writing in-app notifications: %w", err)
-	}
-	kind := notification.Kind(d.kind)
-	for _, err := range []error{notification.KindValidator(kind), notification.TitleValidator(title), notification.BodyValidator(body)} {
+// the caller's transaction, counted and traced), and what ent's builders
+// would have applied is applied here: the defaults and the field
+// validators; the caller has evaluated the Notification policy (deliver:
+// the change's viewer) or is system work writing a share the change
+// queued (writeShare). The rows' tenant is n.tenant.
+func writeInApp(ctx context.Context, c *ent.Client, n inApp) ([]pubsub.Event, []*ent.Notification, error) {
+	for _, err := range []error{notification.KindValidator(n.kind), notification.TitleValidator(n.title), notification.BodyValidator(n.body)} {
 		if err != nil {
 			return nil, nil, fmt.Errorf("notify: writing in-app notifications: %w", err)
 		}
 	}
-	v := viewer.FromContext(ctx)
-	if v == nil || v.TenantID == 0 { // as stampTenant refuses it
+	if n.tenant == 0 { // as stampTenant refuses it
 		return nil, nil, fmt.Errorf("notify: writing in-app notifications without a tenant")
 	}
-	tenant := v.TenantID
-	now := notification.DefaultCreatedAt() // as ent stamps it: UTC, in microseconds
 	var events []pubsub.Event
 	var written []*ent.Notification
 	chunk := bulkRows
 	if c.Dialect() == dialect.Postgres {
-		chunk = max(len(d.recipients), 1) // one array parameter: one statement
+		chunk = max(len(n.recipients), 1) // one array parameter: one statement
 	}
-	for ids := range slices.Chunk(d.recipients, chunk) {
-		query, args := inAppInsert(c.Dialect(), tenant, now, kind, title, body, d.projectID, d.taskID, ids)
+	for ids := range slices.Chunk(n.recipients, chunk) {
+		query, args := inAppInsert(c.Dialect(), n, ids)
 		var rows entsql.Rows
 		if err := c.RawQuery(ctx, query, args, &rows); err != nil {
 			return nil, nil, fmt.Errorf("notify: writing in-app notifications: %w", err)
 		}
 		for rows.Next() {
-			ev := pubsub.Event{TenantID: tenant}
+			ev := pubsub.Event{TenantID: n.tenant}
 			if err := rows.Scan(&ev.NotificationID, &ev.UserID); err != nil {
 				_ = rows.Close()
 				return nil, nil, fmt.Errorf("notify: reading written notifications: %w", err)
 			}
 			events = append(events, ev)
 			written = append(written, &ent.Notification{
-				ID: ev.NotificationID, TenantID: tenant, RecipientID: ev.UserID, CreatedAt: now, UpdatedAt: now,
-				Kind: kind, Title: title, Body: body, Read: notification.DefaultRead,
-				ProjectID: clone(d.projectID), TaskID: clone(d.taskID),
+				ID: ev.NotificationID, TenantID: n.tenant, RecipientID: ev.UserID, CreatedAt: n.at, UpdatedAt: n.at,
+				Kind: n.kind, Title: n.title, Body: n.body, Read: notification.DefaultRead,
+				ProjectID: clone(n.projectID), TaskID: clone(n.taskID),
 			})
 		}
 		err := rows.Err()
@@ -99,7 +93,7 @@ func writeInApp(ctx context.Context, c *ent.Client, d delivery, title, body stri
 // PostgreSQL types the bind parameters of a SELECT list as text unless
 // told otherwise, so there they are cast to their columns' types; SQLite
 // takes them as they are, as ent's own INSERT binds them.
-func inAppInsert(dialectName string, tenant int, now time.Time, kind notification.Kind, title, body string, projectID, taskID *int, ids []int) (string, []any) {
+func inAppInsert(dialectName string, n inApp, ids []int) (string, []any) {
 	b := &entsql.Builder{}
 	b.SetDialect(dialectName) // the dialect's placeholders and quoting
 	arg := func(v any, pgType string) {
@@ -117,23 +111,23 @@ func inAppInsert(dialectName string, tenant int, now time.Time, kind notificatio
 			notification.FieldKind, notification.FieldTitle, notification.FieldBody, notification.FieldRead,
 			notification.FieldProjectID, notification.FieldTaskID).
 		WriteString(") SELECT ").IdentComma(membership.FieldTenantID, membership.FieldUserID).Comma()
-	arg(now, "timestamptz")
+	arg(n.at, "timestamptz")
 	b.Comma()
-	arg(now, "timestamptz")
+	arg(n.at, "timestamptz")
 	b.Comma()
-	arg(string(kind), "text")
+	arg(string(n.kind), "text")
 	b.Comma()
-	arg(title, "text")
+	arg(n.title, "text")
 	b.Comma()
-	arg(body, "text")
+	arg(n.body, "text")
 	b.Comma()
 	arg(notification.DefaultRead, "boolean")
 	b.Comma()
-	arg(nillable(projectID), "bigint")
+	arg(nillable(n.projectID), "bigint")
 	b.Comma()
-	arg(nillable(taskID), "bigint")
+	arg(nillable(n.taskID), "bigint")
 	b.WriteString(" FROM ").Ident(membership.Table).
-		WriteString(" WHERE ").Ident(membership.FieldTenantID).WriteString(" = ").Arg(tenant).
+		WriteString(" WHERE ").Ident(membership.FieldTenantID).WriteString(" = ").Arg(n.tenant).
 		WriteString(" AND ").Ident(membership.FieldUserID)
 	if dialectName == dialect.Postgres {
 		b.WriteString(" = ANY(CAST(").Arg(int8Array(ids)).WriteString(" AS bigint[]))")

@@ -10,7 +10,9 @@ import (
 
 	"tenantgraph/ent"
 	"tenantgraph/ent/membership"
+	"tenantgraph/ent/notification"
 	"tenantgraph/ent/outboxentry"
+	"tenantgraph/ent/privacy"
 	"tenantgraph/ent/user"
 	"tenantgraph/internal/pubsub"
 	"tenantgraph/internal/role"
@@ -27,7 +29,20 @@ type Notifier struct {
 	broker pubsub.Broker
 	wake   func()
 	log    *slog.Logger
+
+	// The writers of committed broadcasts' shares (shares.go): at most
+	// shareWriters broadcasts at once, on goroutines of their own.
+	turns   chan struct{}
+	mu      sync.Mutex
+	idle    *sync.Cond // broadcast when writers falls to 0
+	writers int
+	closing chan struct{} // closed by Close
 }
+
+// shareWriters bounds the broadcasts whose shares are written at once: the
+// writing is done by the database, which more writers would only make
+// take turns (SQLite) or compete for its cores (PostgreSQL).
+const shareWriters = 2
 
 // NewNotifier returns a notifier publishing to broker; wake (may be nil)
 // tells the dispatcher that outbox entries are waiting.
@@ -35,7 +50,33 @@ func NewNotifier(broker pubsub.Broker, wake func(), log *slog.Logger) *Notifier 
 	if wake == nil {
 		wake = func() {}
 	}
-	return &Notifier{broker: broker, wake: wake, log: log}
+	n := &Notifier{broker: broker, wake: wake, log: log, turns: make(chan struct{}, shareWriters), closing: make(chan struct{})}
+	n.idle = sync.NewCond(&n.mu)
+	return n
+}
+
+// Wait returns once no broadcast's shares are being written.
+func (n *Notifier) Wait() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for n.writers > 0 {
+		n.idle.Wait()
+	}
+}
+
+// Close stops writing shares (each writer finishes the share it is
+// writing) and waits for the writers. The shares left are the
+// dispatcher's, once their grace has passed: a server shutting down closes
+// its notifier after its last request and before its database.
+func (n *Notifier) Close() {
+	n.mu.Lock()
+	select {
+	case <-n.closing:
+	default:
+		close(n.closing)
+	}
+	n.mu.Unlock()
+	n.Wait()
 }
 
 // Batch is what one transaction will publish once it has committed.
@@ -43,16 +84,8 @@ type Batch struct {
 	mu      sync.Mutex
 	events  []pubsub.Event
 	written []*ent.Notification
+	shares  []int // IN_APP outbox entries to write after commit (shares.go)
 	outbox  bool
-}
-
-// Written returns the in-app rows the batch's transaction wrote (their
-// edges not loaded): the live feed hands them to their subscribers without
-// reading them back. Call it only after the transaction committed.
-func (b *Batch) Written() []*ent.Notification {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.written
 }
 
 type batchKey struct{}
@@ -68,22 +101,89 @@ func batchFrom(ctx context.Context) *Batch {
 	return b
 }
 
-// Committed publishes the batch's in-app notifications to the live feed and
-// wakes the dispatcher. Call it only after the transaction committed.
-func (n *Notifier) Committed(ctx context.Context, b *Batch) {
+// Committed publishes the batch's in-app notifications to the live feed,
+// starts writing the shares of large broadcasts that the transaction queued
+// (shares.go) and wakes the dispatcher. c is the client outside the
+// transaction. written, when set, is given each set of rows before they
+// are published: the live feed hands them to their subscribers without
+// reading them back. Call it only after the transaction committed. It does
+// not wait for the shares: they are written in the background, one
+// transaction each, each published as it commits (Wait waits for them).
+func (n *Notifier) Committed(ctx context.Context, c *ent.Client, b *Batch, written func([]*ent.Notification)) {
 	b.mu.Lock()
-	events, outbox := b.events, b.outbox
-	b.events, b.outbox = nil, false
+	events, rows, shares, outbox := b.events, b.written, b.shares, b.outbox
+	b.events, b.written, b.shares, b.outbox = nil, nil, nil, false
 	b.mu.Unlock()
-	if len(events) > 0 {
-		if err := n.broker.Publish(context.WithoutCancel(ctx), events...); err != nil {
-			// The rows are committed: the notification list has them; only
-			// the live push is lost.
-			n.log.ErrorContext(ctx, "publishing notifications", "error", err.Error(), "count", len(events))
-		}
+	ctx = context.WithoutCancel(ctx)
+	n.publish(ctx, events, rows, written)
+	if len(shares) > 0 {
+		n.writeShares(ctx, c, shares, written)
 	}
 	if outbox {
 		n.wake()
+	}
+}
+
+// writeShares writes a committed broadcast's shares on a goroutine of its
+// own, in order, stopping at an error or when the notifier closes: the
+// dispatcher then writes the rest.
+func (n *Notifier) writeShares(ctx context.Context, c *ent.Client, shares []int, written func([]*ent.Notification)) {
+	n.mu.Lock()
+	select {
+	case <-n.closing:
+		n.mu.Unlock()
+		return
+	default:
+	}
+	n.writers++
+	n.mu.Unlock()
+	go func() {
+		defer func() {
+			n.mu.Lock()
+			n.writers--
+			if n.writers == 0 {
+				n.idle.Broadcast()
+			}
+			n.mu.Unlock()
+		}()
+		select {
+		case n.turns <- struct{}{}:
+			defer func() { <-n.turns }()
+		case <-n.closing:
+			return
+		}
+		sys := privacy.DecisionContext(ctx, privacy.Allow)
+		for i, id := range shares {
+			select {
+			case <-n.closing:
+				return
+			default:
+			}
+			events, rows, err := writeShare(sys, c, id)
+			if err != nil {
+				// Its entry stays: the dispatcher writes it, and those
+				// after it, once their grace has passed.
+				n.log.ErrorContext(ctx, "writing a broadcast's in-app notifications; the dispatcher will", "error", err.Error(),
+					"entry", id, "shares_left", len(shares)-i)
+				return
+			}
+			n.publish(ctx, events, rows, written)
+		}
+	}()
+}
+
+// publish hands committed rows to written and their events to the broker.
+func (n *Notifier) publish(ctx context.Context, events []pubsub.Event, rows []*ent.Notification, written func([]*ent.Notification)) {
+	if written != nil && len(rows) > 0 {
+		written(rows)
+	}
+	if len(events) == 0 {
+		return
+	}
+	if err := n.broker.Publish(ctx, events...); err != nil {
+		// The rows are committed: the notification list has them; only
+		// the live push is lost.
+		n.log.ErrorContext(ctx, "publishing notifications", "error", err.Error(), "count", len(events))
 	}
 }
 
@@ -218,14 +318,32 @@ func (n *Notifier) deliver(ctx context.Context, c *ent.Client, d delivery) error
 	for _, ch := range t.NotificationChannels {
 		switch ch {
 		case InApp:
-			events, rows, err := writeInApp(ctx, c, d, title, body)
+			// The Notification policy, as ent's create hook evaluates it:
+			// the rows are written outside ent's builders (inapp.go).
+			if err := notification.Policy.EvalMutation(ctx, c.Notification.Create().Mutation()); err != nil {
+				return fmt.Errorf("notify: writing in-app notifications: %w", err)
+			}
+			n := inApp{tenant: v.TenantID, at: notification.DefaultCreatedAt(), kind: notification.Kind(d.kind),
+				title: title, body: body, projectID: d.projectID, taskID: d.taskID, recipients: d.recipients}
+			later := []int(nil)
+			if len(n.recipients) > shareRows { // the rest after commit, in shares (shares.go)
+				n.recipients, later = n.recipients[:shareRows], n.recipients[shareRows:]
+			}
+			events, rows, err := writeInApp(ctx, c, n)
 			if err != nil {
 				return err
+			}
+			var shares []int
+			if len(later) > 0 {
+				if shares, err = queueShares(ctx, c, n, later); err != nil {
+					return err
+				}
 			}
 			if b != nil {
 				b.mu.Lock()
 				b.events = append(b.events, events...)
 				b.written = append(b.written, rows...)
+				b.shares = append(b.shares, shares...)
 				b.mu.Unlock()
 			}
 		case Email:

@@ -1,0 +1,50 @@
+package notify
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"tenantgraph/ent/notification"
+)
+
+// A share's outbox payload gives back the share it was made from, with or
+// without a project and a task, and a payload that does not decode is
+// refused with what is wrong in it, never half read.
+func TestSharePayloadRoundTrip(t *testing.T) {
+	project, task := 7, 11
+	at := time.Date(2026, 12, 2, 16, 20, 0, 123456000, time.UTC)
+	for _, n := range []inApp{
+		{tenant: 3, at: at, kind: notification.KindPROJECT_SUBMITTED, title: `"Rocket" was submitted`, body: "Ann: a, b; c", projectID: &project, recipients: []int{5, 6, 1 << 40}},
+		{tenant: 3, at: at, kind: notification.KindCOMMENT_ADDED, title: "t", body: "", projectID: &project, taskID: &task, recipients: []int{9}},
+		{tenant: 4, at: at, kind: notification.KindMEMBER_ADDED, title: "t", body: "b", recipients: []int{2, 3}},
+	} {
+		got, err := fromSharePayload(n.tenant, sharePayload(n))
+		if err != nil {
+			t.Fatalf("%+v: %v", n, err)
+		}
+		if !reflect.DeepEqual(got, n) {
+			t.Errorf("round trip: got %+v, want %+v", got, n)
+		}
+	}
+
+	good := sharePayload(inApp{tenant: 1, at: at, kind: notification.KindPROJECT_SUBMITTED, title: "t", body: "b", recipients: []int{1, 2}})
+	for _, tc := range []struct{ key, value, want string }{
+		{"at", "yesterday", "time"},
+		{"recipients", "", "recipient"},
+		{"recipients", "1,,2", "recipient"},
+		{"recipients", "1,-2", "recipient"},
+		{"project", "x", "project"},
+		{"task", "0", "task"},
+	} {
+		p := map[string]string{}
+		for k, v := range good {
+			p[k] = v
+		}
+		p[tc.key] = tc.value
+		if _, err := fromSharePayload(1, p); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s=%q: got %v, want an error about its %s", tc.key, tc.value, err, tc.want)
+		}
+	}
+}
