@@ -292,12 +292,32 @@ type wsConn struct {
 func (c *wsConn) serve() {
 	defer c.finish()
 	for {
-		_, data, err := c.ws.Read(context.Background())
-		if err != nil || !c.receive(data) {
+		_, r, err := c.ws.Reader(context.Background())
+		if err != nil {
+			return
+		}
+		buf := readBuffers.Get().(*bytes.Buffer)
+		buf.Reset()
+		_, err = buf.ReadFrom(r)
+		ok := err == nil && c.receive(buf.Bytes())
+		if buf.Cap() <= maxPooledRead {
+			readBuffers.Put(buf)
+		}
+		if !ok {
 			return
 		}
 	}
 }
+
+// readBuffers are what the read loops read the clients' messages into. A
+// message is decoded, and what is kept of it copied, before the next is
+// read, so a buffer serves any number of connections in turn, where a
+// fresh one per message (coder/websocket's Read) left 512 bytes of garbage
+// behind each, among the connections' long-lived objects. A buffer grown
+// past maxPooledRead by a large message is dropped.
+var readBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+const maxPooledRead = 4 << 10
 
 // finish ends the connection and everything on it: its operations (their
 // contexts are the connection's), its session and its timers.
@@ -345,7 +365,9 @@ type clientMessage struct {
 	Payload json.RawMessage `json:"payload"`
 }
 
-// receive acts on one message; false once the connection is closing.
+// receive acts on one message; false once the connection is closing. It
+// keeps nothing of data (a pooled buffer, read into again afterwards):
+// what it keeps is decoded from it.
 func (c *wsConn) receive(data []byte) bool {
 	if c.isClosing() { // the close handshake is under way: read on until it ends
 		return true

@@ -12,7 +12,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -370,4 +372,54 @@ func serverFrame(t *testing.T, r *bufio.Reader) []byte {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// The read loops read messages into pooled buffers, read into again as soon
+// as a message is decoded (websocket.go): an operation still starting must
+// not see its payload overwritten by the next message. Forty operations
+// sent back to back, two queries in turn on four sockets at once, each get
+// their own query's answer.
+func TestWebsocketBackToBackOperations(t *testing.T) {
+	e := graphtest.New(t, graphtest.Dialects(t)[0])
+	owner := e.Register("Owner")
+	e.CreateTenant(owner, "burst")
+	init := map[string]any{"Authorization": "Bearer " + owner.Token, "X-Tenant-Slug": "burst"}
+	queries := []struct{ query, want string }{
+		{`{ currentTenant { slug } }`, `{"data":{"currentTenant":{"slug":"burst"}}}`},
+		{`{ viewer { name } }`, `{"data":{"viewer":{"name":"Owner"}}}`},
+	}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			conn := dialRaw(t, e)
+			initialise(t, conn, init)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			const n = 40
+			for i := range n {
+				q := queries[i%2]
+				msg, _ := json.Marshal(map[string]any{"type": "subscribe", "id": strconv.Itoa(i), "payload": map[string]any{"query": q.query}})
+				if err := conn.Write(ctx, websocket.MessageText, msg); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+			for answered := 0; answered < n; {
+				var m wsMessage
+				if err := wsjson.Read(ctx, conn, &m); err != nil {
+					t.Errorf("after %d answers: %v", answered, err)
+					return
+				}
+				if m.Type != "next" {
+					continue
+				}
+				i, _ := strconv.Atoi(m.ID)
+				if want := queries[i%2].want; string(m.Payload) != want {
+					t.Errorf("operation %s: got %s, want %s", m.ID, m.Payload, want)
+				}
+				answered++
+			}
+		})
+	}
+	wg.Wait()
 }

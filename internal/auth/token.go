@@ -22,6 +22,9 @@ type Tokens struct {
 	audience string
 	ttl      time.Duration
 	now      func() time.Time
+	// parser verifies every token; built once (its options and validator
+	// are read-only while it parses, so it is safe for concurrent use).
+	parser *jwt.Parser
 }
 
 // TokenConfig configures Tokens.
@@ -45,7 +48,19 @@ func NewTokens(c TokenConfig) (*Tokens, error) {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	return &Tokens{secret: c.Secret, issuer: c.Issuer, audience: c.Audience, ttl: c.TTL, now: c.Now}, nil
+	t := &Tokens{secret: c.Secret, issuer: c.Issuer, audience: c.Audience, ttl: c.TTL, now: c.Now}
+	t.parser = jwt.NewParser(
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuer(t.issuer),
+		jwt.WithAudience(t.audience),
+		jwt.WithIssuedAt(),
+		jwt.WithTimeFunc(t.now),
+		jwt.WithLeeway(leeway),
+		// One spelling per token: no spare base64 bits, no padding variants.
+		jwt.WithStrictDecoding(),
+	)
+	return t, nil
 }
 
 // Issue returns a signed token for the user and when it expires.
@@ -75,18 +90,7 @@ const leeway = 5 * time.Second
 // Every failure wraps ErrInvalidToken.
 func (t *Tokens) Verify(token string) (int, time.Time, error) {
 	var claims jwt.RegisteredClaims
-	_, err := jwt.ParseWithClaims(token, &claims,
-		func(*jwt.Token) (any, error) { return t.secret, nil },
-		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
-		jwt.WithExpirationRequired(),
-		jwt.WithIssuer(t.issuer),
-		jwt.WithAudience(t.audience),
-		jwt.WithIssuedAt(),
-		jwt.WithTimeFunc(t.now),
-		jwt.WithLeeway(leeway),
-		// One spelling per token: no spare base64 bits, no padding variants.
-		jwt.WithStrictDecoding(),
-	)
+	_, err := t.parser.ParseWithClaims(token, &claims, t.key)
 	if err != nil {
 		return 0, time.Time{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
@@ -96,6 +100,10 @@ func (t *Tokens) Verify(token string) (int, time.Time, error) {
 	}
 	return id, claims.ExpiresAt.Time, nil
 }
+
+// key is the parser's key function: the one secret, whatever the token's
+// header says (the parser has already refused any method but HS256).
+func (t *Tokens) key(*jwt.Token) (any, error) { return t.secret, nil }
 
 // Unexpired checks that a token Verify accepted, which expires at exp, has
 // not expired since (with Verify's leeway). A websocket's operations use it:
