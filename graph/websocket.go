@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -120,7 +121,8 @@ func (t *wsTransport) Supports(r *http.Request) bool {
 }
 
 func (t *wsTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
-	ws, err := websocket.Accept(smallBuffers{w, t.writeTimeout}, r, &t.accept)
+	var hijacked hijackedConn
+	ws, err := websocket.Accept(smallBuffers{w, t.writeTimeout, &hijacked}, r, &t.accept)
 	if err != nil {
 		return // Accept has answered: 403 for a foreign origin, 426 for a bad handshake
 	}
@@ -137,7 +139,10 @@ func (t *wsTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 	}
 	ctx, cancel := context.WithCancel(base)
 	c := &wsConn{t: t, ws: ws, exec: exec, ctx: ctx, cancel: cancel, ops: map[string]*wsOperation{}, heard: true,
-		starting: make(chan struct{}, wsStarting)}
+		starting: make(chan struct{}, wsStarting), br: hijacked.br, early: hijacked.early}
+	if sc, ok := hijacked.conn.(syscall.Conn); ok {
+		c.raw, _ = sc.SyscallConn()
+	}
 	if !t.track(c, r) {
 		cancel()
 		go ws.Close(websocket.StatusGoingAway, "Server shutting down")
@@ -165,11 +170,21 @@ const (
 // smallBuffers hijacks the connection for websocket.Accept with buffers of
 // wsReadBuffer and wsWriteBuffer bytes in place of net/http's, and with
 // writeTimeout on every write (writeDeadline). Bytes the client sent right
-// behind its upgrade request, which net/http has already read, move to the
-// new read buffer.
+// behind its upgrade request, which net/http has already read, are read
+// before the socket (earlyConn).
 type smallBuffers struct {
 	http.ResponseWriter
 	writeTimeout time.Duration
+	hijacked     *hijackedConn // set by Hijack
+}
+
+// hijackedConn is what smallBuffers.Hijack handed coder/websocket: the
+// socket, the bytes that came with the upgrade request (nil: none) and the
+// read buffer in front of them (awaitMessage).
+type hijackedConn struct {
+	conn  net.Conn
+	early *earlyConn
+	br    *bufio.Reader
 }
 
 func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
@@ -177,22 +192,53 @@ func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	early := brw.Reader.Buffered()
-	var r io.Reader = conn
-	if early > 0 {
+	h := hijackedConn{conn: conn}
+	var in net.Conn = conn
+	if early := brw.Reader.Buffered(); early > 0 {
 		b, _ := brw.Reader.Peek(early)
-		r = io.MultiReader(bytes.NewReader(bytes.Clone(b)), conn)
+		h.early = &earlyConn{Conn: conn, early: bytes.Clone(b)}
+		in = h.early
 	}
-	br := bufio.NewReaderSize(r, max(wsReadBuffer, early))
-	if _, err := br.Peek(early); err != nil { // from the bytes.Reader: does not block
-		_ = conn.Close()
-		return nil, nil, err
-	}
+	h.br = bufio.NewReaderSize(in, wsReadBuffer)
 	var out io.Writer = conn
 	if w.writeTimeout > 0 {
 		out = writeDeadline{conn, w.writeTimeout}
 	}
-	return conn, bufio.NewReadWriter(br, bufio.NewWriterSize(out, wsWriteBuffer)), nil
+	*w.hijacked = h
+	return in, bufio.NewReadWriter(h.br, bufio.NewWriterSize(out, wsWriteBuffer)), nil
+}
+
+// earlyConn is the connection as coder/websocket reads it when the client
+// sent messages right behind its upgrade request, which net/http has
+// already read: those bytes first, then the socket. (coder/websocket
+// would keep them in a reader of its own, where awaitMessage could not
+// see that they are waiting.)
+type earlyConn struct {
+	net.Conn
+	mu    sync.Mutex
+	early []byte
+}
+
+func (c *earlyConn) Read(p []byte) (int, error) {
+	c.mu.Lock()
+	if len(c.early) > 0 {
+		n := copy(p, c.early)
+		c.early = c.early[n:]
+		if len(c.early) == 0 {
+			c.early = nil
+		}
+		c.mu.Unlock()
+		return n, nil
+	}
+	c.mu.Unlock()
+	return c.Conn.Read(p)
+}
+
+// pending reports whether early bytes are still to be read.
+func (c *earlyConn) pending() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.early) > 0
 }
 
 // writeDeadline gives each write to the connection a deadline of timeout
@@ -275,6 +321,13 @@ type wsConn struct {
 	ctx      context.Context
 	cancel   context.CancelFunc
 	starting chan struct{} // a slot per operation starting (wsStarting)
+	// br is the read buffer coder/websocket reads frames through, and raw
+	// the connection's descriptor (nil if it has none): awaitMessage waits
+	// on them for the client's next message, peeking into peek.
+	br    *bufio.Reader
+	early *earlyConn // nil: no bytes came with the upgrade request
+	raw   syscall.RawConn
+	peek  [1]byte
 
 	mu        sync.Mutex
 	session   context.Context // the operations' context, once initialised
@@ -288,25 +341,55 @@ type wsConn struct {
 	pinger    *time.Timer
 }
 
-// serve reads the client's messages until the connection ends.
+// serve waits for the client's next message, reads it and acts on it, then
+// waits for the next on a fresh goroutine, until the connection ends.
+//
+// An idle connection is this goroutine waiting, and its stack is most of
+// what the connection holds. Reading and acting on a message goes deep
+// (frames, JSON, replies) and grows a goroutine's stack to 4 KiB, which
+// the runtime never shrinks back while the goroutine waits in coder/
+// websocket's reader (it shrinks a stack only when less than a quarter of
+// it is in use, counting 800 bytes of reserve). So the wait is shallow
+// (awaitMessage, in the network poller, about 500 bytes deep) and happens
+// on a goroutine that has done nothing else: 2 KiB per idle connection.
+// Client messages are few (connection_init, subscribes, completes and the
+// pongs to the server's pings), so a goroutine each costs little.
 func (c *wsConn) serve() {
-	defer c.finish()
-	for {
-		_, r, err := c.ws.Reader(context.Background())
-		if err != nil {
-			return
-		}
-		buf := readBuffers.Get().(*bytes.Buffer)
-		buf.Reset()
-		_, err = buf.ReadFrom(r)
-		ok := err == nil && c.receive(buf.Bytes())
-		if buf.Cap() <= maxPooledRead {
-			readBuffers.Put(buf)
-		}
-		if !ok {
-			return
-		}
+	c.awaitMessage()
+	if !c.readMessage() {
+		c.finish()
+		return
 	}
+	go c.serve()
+}
+
+// awaitMessage returns once a byte of the client's is waiting: in the read
+// buffer, or on the connection (peekReady). It also returns when the
+// connection fails or ends, for readMessage to find out. Without a
+// descriptor to wait on (a TLS connection, say), or where peeking is not
+// supported, it returns at once and the wait is coder/websocket's.
+func (c *wsConn) awaitMessage() {
+	if c.raw == nil || c.br.Buffered() > 0 || (c.early != nil && c.early.pending()) {
+		return
+	}
+	_ = c.raw.Read(func(fd uintptr) bool { return peekReady(fd, c.peek[:]) })
+}
+
+// readMessage reads one message and acts on it; false once the connection
+// has ended or is closing.
+func (c *wsConn) readMessage() bool {
+	_, r, err := c.ws.Reader(context.Background())
+	if err != nil {
+		return false
+	}
+	buf := readBuffers.Get().(*bytes.Buffer)
+	buf.Reset()
+	_, err = buf.ReadFrom(r)
+	ok := err == nil && c.receive(buf.Bytes())
+	if buf.Cap() <= maxPooledRead {
+		readBuffers.Put(buf)
+	}
+	return ok
 }
 
 // readBuffers are what the read loops read the clients' messages into. A
