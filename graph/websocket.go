@@ -29,14 +29,16 @@ import (
 // idle connection, the HTTP handler's goroutine with its buffers and deep
 // stack, a goroutine that waits for the connection's end, and a goroutine
 // per subscription that waits for its next event. Here an idle connection
-// is one goroutine, blocked in a read on a shallow stack, and the objects
-// that describe it:
+// is one goroutine, waiting for its client's next message on a 2 KiB
+// stack, and the objects that describe it:
 //
-//   - The handler returns once the connection is upgraded; the read loop
-//     runs on a goroutine of its own. Work that goes deep (connection_init
-//     looks up the session; subscribe parses, validates and runs the
-//     resolver) runs on short-lived goroutines, so the read loop's stack
-//     stays small.
+//   - The handler returns once the connection is upgraded; the connection
+//     is read on a goroutine of its own, which waits shallowly, in the
+//     network poller, reads and acts on one message (connection_init
+//     looks up the session), then leaves the next wait to a fresh
+//     goroutine (serve), so no idle connection keeps a stack grown while
+//     reading. An operation (subscribe parses, validates and runs the
+//     resolver) starts on a short-lived goroutine.
 //   - A subscription whose resolver signals its events (the feed:
 //     wakeOnEvent) has no goroutine while it waits. Each event queues a
 //     pump for one of the kept workers (pumpers), which executes the
@@ -495,9 +497,9 @@ func (c *wsConn) refuse(code websocket.StatusCode, reason string) bool {
 	return false
 }
 
-// initialise authenticates the connection. It runs init on a goroutine of
-// its own (the session lookup goes deep; the read loop's stack stays as it
-// is) and waits for it: the client's next messages are read only after it.
+// initialise authenticates the connection: the client's next messages are
+// read only after it. (It runs on the goroutine that read the message,
+// which no idle wait keeps: serve.)
 func (c *wsConn) initialise(payload json.RawMessage) bool {
 	c.mu.Lock()
 	seen := c.initSeen
@@ -510,26 +512,17 @@ func (c *wsConn) initialise(payload json.RawMessage) bool {
 	if !isAbsentOrObject(payload) || (len(bytes.TrimSpace(payload)) > 0 && json.Unmarshal(payload, &fields) != nil) {
 		return c.refuse(closeBadRequest, "Invalid message received")
 	}
-	type result struct {
-		s   wsSession
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		s, err := c.t.init(c.ctx, fields)
-		done <- result{s, err}
-	}()
-	r := <-done
-	if r.err != nil {
-		return c.refuse(closeForbidden, r.err.Error())
+	session, err := c.t.init(c.ctx, fields)
+	if err != nil {
+		return c.refuse(closeForbidden, err.Error())
 	}
 	c.mu.Lock()
 	c.initTimer.Stop()
 	c.initTimer = nil
-	c.session, c.release = r.s.ctx, r.s.release
+	c.session, c.release = session.ctx, session.release
 	closing := c.closing
-	if !closing && !r.s.expires.IsZero() {
-		c.expiry = time.AfterFunc(time.Until(r.s.expires), c.tokenExpired)
+	if !closing && !session.expires.IsZero() {
+		c.expiry = time.AfterFunc(time.Until(session.expires), c.tokenExpired)
 	}
 	c.mu.Unlock()
 	if closing { // timed out, or the server is shutting down, meanwhile
