@@ -223,12 +223,13 @@ func websocketInit(c Deps) func(context.Context, map[string]any) (wsSession, err
 }
 
 // websocketContext is what a websocket connection keeps of its upgrade
-// request's context: the client's address and headers (tenancy's
-// credentials), not the request's context chain (net/http's values and
-// cancellations, the middleware's), which it would hold for its whole
-// life and walk on every lookup of a value.
+// request's context: the client's address (for rate limits), not the
+// request's context chain (net/http's values and cancellations, the
+// middleware's), which it would hold for its whole life and walk on every
+// lookup of a value, nor the request's headers: the connection
+// authenticates with connection_init's payload, and keeps no token.
 func websocketContext(r *http.Request) context.Context {
-	return tenancy.WithCredentials(context.Background(), tenancy.CredentialsFrom(r.Context()))
+	return tenancy.WithCredentials(context.Background(), tenancy.Credentials{ClientAddr: tenancy.CredentialsFrom(r.Context()).ClientAddr})
 }
 
 // payloadString reads a connection_init key case-insensitively.

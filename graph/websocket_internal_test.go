@@ -311,18 +311,19 @@ func TestPumpersMoveOnPastStuckWorkers(t *testing.T) {
 	}
 }
 
-// A connection keeps the client's address and headers from its upgrade
-// request, and nothing else of the request's context: not its values, not
-// its end.
-func TestWebsocketContextKeepsOnlyTheCredentials(t *testing.T) {
+// A connection keeps the client's address from its upgrade request, and
+// nothing else of the request's context: not its headers (a token sent
+// with the upgrade is not kept: connection_init's payload authenticates),
+// not its values, not its end.
+func TestWebsocketContextKeepsOnlyTheAddress(t *testing.T) {
 	type otherKey struct{}
-	cred := tenancy.Credentials{ClientAddr: "203.0.113.7", Authorization: "Bearer x"}
+	cred := tenancy.Credentials{ClientAddr: "203.0.113.7", Authorization: "Bearer x", TenantSlug: "acme"}
 	reqCtx, cancel := context.WithCancel(context.WithValue(tenancy.WithCredentials(context.Background(), cred), otherKey{}, "kept?"))
 	r := httptest.NewRequest(http.MethodGet, "/graphql", nil).WithContext(reqCtx)
 	ctx := websocketContext(r)
 	cancel()
-	if got := tenancy.CredentialsFrom(ctx); got != cred {
-		t.Errorf("credentials: got %+v, want %+v", got, cred)
+	if got, want := tenancy.CredentialsFrom(ctx), (tenancy.Credentials{ClientAddr: "203.0.113.7"}); got != want {
+		t.Errorf("credentials: got %+v, want %+v", got, want)
 	}
 	if v := ctx.Value(otherKey{}); v != nil {
 		t.Errorf("another value of the request: got %v, want none", v)
