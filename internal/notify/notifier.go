@@ -21,10 +21,12 @@ import (
 )
 
 // Notifier turns domain events into notifications, inside the transaction of
-// the change that caused them: IN_APP rows and EMAIL/SLACK outbox entries
-// are written with the change or not at all. What must happen after commit
-// (publishing to the live feed, waking the dispatcher) is collected in the
-// transaction's Batch and done by Committed.
+// the change that caused them: IN_APP rows (beyond a broadcast's first
+// 1,000, an IN_APP outbox entry per share: shares.go) and EMAIL/SLACK
+// outbox entries are written with the change or not at all. What must
+// happen after commit (publishing to the live feed, writing the shares,
+// waking the dispatcher) is collected in the transaction's Batch and done
+// by Committed.
 type Notifier struct {
 	broker pubsub.Broker
 	wake   func()
