@@ -11,6 +11,7 @@ import (
 
 	"entgo.io/ent/dialect"
 
+	"tenantgraph/ent"
 	"tenantgraph/ent/membership"
 	"tenantgraph/ent/notification"
 	"tenantgraph/ent/outboxentry"
@@ -279,63 +280,21 @@ func TestBroadcastSharesLeftByAStoppedInstance(t *testing.T) {
 		if e.Dialect == dialect.Postgres {
 			shares = 2
 		}
-		owner := e.Register("Owner")
-		tenant := authDecodeID(t, e.CreateTenant(owner, "crowd"))
-		tokens := managers(t, e, tenant, n)
-		system := privacy.DecisionContext(context.Background(), privacy.Allow)
-		p, err := e.DB.Client.Project.Get(system, authDecodeID(t, e.CreateProject(owner.Caller("crowd"), "Left")))
-		if err != nil {
-			t.Fatal(err)
-		}
-		p.Status = workflow.Submitted
-		ctx := viewer.NewContext(context.Background(), &viewer.Viewer{UserID: authDecodeID(t, owner.ID), TenantID: tenant, Role: role.Owner})
+		w := newBroadcastWorld(t, e, n, "Left")
 		notifier := notify.NewNotifier(e.Broker, nil, slog.New(slog.DiscardHandler))
-		broadcast := func(commit bool) *notify.Batch {
-			t.Helper()
-			tx, err := e.DB.Client.Tx(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			bctx, batch := notify.WithBatch(ctx)
-			if err := notifier.ProjectTransitioned(bctx, tx.Client(), p, workflow.Draft); err != nil {
-				t.Fatal(err)
-			}
-			if commit {
-				err = tx.Commit()
-			} else {
-				err = tx.Rollback()
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			return batch
-		}
-		recipients := func() map[int]int {
-			t.Helper()
-			ids, err := e.DB.Client.Notification.Query().Where(notification.ProjectID(p.ID)).
-				Select(notification.FieldRecipientID).Ints(system)
-			if err != nil {
-				t.Fatal(err)
-			}
-			seen := map[int]int{}
-			for _, id := range ids {
-				seen[id]++
-			}
-			return seen
-		}
 
-		broadcast(false)
-		if got, left := len(recipients()), inAppEntries(t, e); got != 0 || left != 0 {
+		w.broadcast(t, notifier, false)
+		if got, left := len(w.recipients(t)), inAppEntries(t, e); got != 0 || left != 0 {
 			t.Fatalf("rolled back: %d rows and %d entries, want none", got, left)
 		}
-		batch := broadcast(true) // and the instance stops: Committed is not called
-		written := recipients()
+		batch := w.broadcast(t, notifier, true) // and the instance stops: Committed is not called
+		written := w.recipients(t)
 		if len(written) != 1000 || inAppEntries(t, e) != shares {
 			t.Fatalf("after the commit: %d rows and %d entries, want 1,000 and %d", len(written), inAppEntries(t, e), shares)
 		}
 		// A manager whose row is in a share not written yet listens.
 		var waiting graphtest.User
-		for _, token := range tokens {
+		for _, token := range w.tokens {
 			uid, _, err := e.Tokens.Verify(token)
 			if err != nil {
 				t.Fatal(err)
@@ -362,10 +321,10 @@ func TestBroadcastSharesLeftByAStoppedInstance(t *testing.T) {
 				}
 			})
 		}
-		wg.Go(func() { notifier.Committed(ctx, e.DB.Client, batch, nil) }) // the instance, back late
+		wg.Go(func() { notifier.Committed(w.ctx, e.DB.Client, batch, nil) }) // the instance, back late
 		wg.Wait()
 		notifier.Wait()
-		all := recipients()
+		all := w.recipients(t)
 		if len(all) != n || inAppEntries(t, e) != 0 {
 			t.Fatalf("after the dispatchers: %d recipients and %d entries, want %d and none", len(all), inAppEntries(t, e), n)
 		}
@@ -387,38 +346,18 @@ func TestBroadcastSharesLeftByAStoppedInstance(t *testing.T) {
 func TestClosedNotifierLeavesSharesToTheDispatcher(t *testing.T) {
 	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
 		const n = 1500 // the change's 1,000, then one share of 500
-		owner := e.Register("Owner")
-		tenant := authDecodeID(t, e.CreateTenant(owner, "crowd"))
-		managers(t, e, tenant, n)
-		system := privacy.DecisionContext(context.Background(), privacy.Allow)
-		p, err := e.DB.Client.Project.Get(system, authDecodeID(t, e.CreateProject(owner.Caller("crowd"), "Closing")))
-		if err != nil {
-			t.Fatal(err)
-		}
-		p.Status = workflow.Submitted
-		ctx := viewer.NewContext(context.Background(), &viewer.Viewer{UserID: authDecodeID(t, owner.ID), TenantID: tenant, Role: role.Owner})
+		w := newBroadcastWorld(t, e, n, "Closing")
 		notifier := notify.NewNotifier(e.Broker, nil, slog.New(slog.DiscardHandler))
 		notifier.Close()
-		tx, err := e.DB.Client.Tx(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		bctx, batch := notify.WithBatch(ctx)
-		if err := notifier.ProjectTransitioned(bctx, tx.Client(), p, workflow.Draft); err != nil {
-			t.Fatal(err)
-		}
-		if err := tx.Commit(); err != nil {
-			t.Fatal(err)
-		}
-		notifier.Committed(ctx, e.DB.Client, batch, nil)
+		notifier.Committed(w.ctx, e.DB.Client, w.broadcast(t, notifier, true), nil)
 		notifier.Wait()
 		count := func() int {
 			t.Helper()
-			c, err := e.DB.Client.Notification.Query().Where(notification.ProjectID(p.ID)).Count(system)
-			if err != nil {
-				t.Fatal(err)
+			rows := 0
+			for _, c := range w.recipients(t) {
+				rows += c
 			}
-			return c
+			return rows
 		}
 		if got, left := count(), inAppEntries(t, e); got != 1000 || left != 1 {
 			t.Fatalf("closed: %d rows and %d entries, want the change's 1,000 and one entry", got, left)
@@ -431,4 +370,68 @@ func TestClosedNotifierLeavesSharesToTheDispatcher(t *testing.T) {
 			t.Fatalf("after the dispatcher: %d rows and %d entries, want %d and none", got, left, n)
 		}
 	})
+}
+
+// broadcastWorld is a tenant "crowd" with an OWNER and n MANAGERs, and a
+// project of the owner's about to be submitted: submitting it notifies
+// every manager, through a notifier the test drives itself.
+type broadcastWorld struct {
+	e       *graphtest.Env
+	tokens  []string        // the managers'
+	project *ent.Project    // with the status SUBMITTED, as ProjectTransitioned is given it
+	ctx     context.Context // the owner's, in the tenant
+}
+
+func newBroadcastWorld(t *testing.T, e *graphtest.Env, n int, name string) *broadcastWorld {
+	t.Helper()
+	owner := e.Register("Owner")
+	tenant := authDecodeID(t, e.CreateTenant(owner, "crowd"))
+	w := &broadcastWorld{e: e, tokens: managers(t, e, tenant, n)}
+	p, err := e.DB.Client.Project.Get(privacy.DecisionContext(context.Background(), privacy.Allow),
+		authDecodeID(t, e.CreateProject(owner.Caller("crowd"), name)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Status = workflow.Submitted
+	w.project = p
+	w.ctx = viewer.NewContext(context.Background(), &viewer.Viewer{UserID: authDecodeID(t, owner.ID), TenantID: tenant, Role: role.Owner})
+	return w
+}
+
+// broadcast has notifier notify the managers in a transaction, committed
+// or rolled back, and returns its batch (Committed is the caller's to call).
+func (w *broadcastWorld) broadcast(t *testing.T, notifier *notify.Notifier, commit bool) *notify.Batch {
+	t.Helper()
+	tx, err := w.e.DB.Client.Tx(w.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bctx, batch := notify.WithBatch(w.ctx)
+	if err := notifier.ProjectTransitioned(bctx, tx.Client(), w.project, workflow.Draft); err != nil {
+		t.Fatal(err)
+	}
+	if commit {
+		err = tx.Commit()
+	} else {
+		err = tx.Rollback()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return batch
+}
+
+// recipients counts the project's notification rows by recipient.
+func (w *broadcastWorld) recipients(t *testing.T) map[int]int {
+	t.Helper()
+	ids, err := w.e.DB.Client.Notification.Query().Where(notification.ProjectID(w.project.ID)).
+		Select(notification.FieldRecipientID).Ints(privacy.DecisionContext(context.Background(), privacy.Allow))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[int]int{}
+	for _, id := range ids {
+		seen[id]++
+	}
+	return seen
 }
