@@ -14,11 +14,7 @@ import (
 // TestTracingSpans: an operation is a span, its resolvers that may touch the
 // database are child spans, and its SQL statements are spans below them.
 func TestTracingSpans(t *testing.T) {
-	exporter := tracetest.NewInMemoryExporter()
-	provider := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exporter))
-	previous := otel.GetTracerProvider()
-	otel.SetTracerProvider(provider)
-	t.Cleanup(func() { otel.SetTracerProvider(previous) })
+	exporter := recordSpans(t)
 
 	e := graphtest.New(t, graphtest.Dialects(t)[0])
 	alice := e.Register("Alice")
@@ -58,11 +54,7 @@ func TestTracingSpans(t *testing.T) {
 // nothing starts a span, not even one a provider would drop: a provider
 // installed anyway records none.
 func TestUntracedStartsNoSpans(t *testing.T) {
-	exporter := tracetest.NewInMemoryExporter()
-	provider := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exporter))
-	previous := otel.GetTracerProvider()
-	otel.SetTracerProvider(provider)
-	t.Cleanup(func() { otel.SetTracerProvider(previous) })
+	exporter := recordSpans(t)
 
 	e := graphtest.NewWithOptions(t, graphtest.Dialects(t)[0], graphtest.Options{Untraced: true})
 	alice := e.Register("Alice")
@@ -72,4 +64,15 @@ func TestUntracedStartsNoSpans(t *testing.T) {
 	if spans := exporter.GetSpans(); len(spans) > 0 {
 		t.Errorf("got %d spans (the first %q), want none", len(spans), spans[0].Name)
 	}
+}
+
+// recordSpans installs a tracer provider recording every span in memory
+// for the rest of the test.
+func recordSpans(t *testing.T) *tracetest.InMemoryExporter {
+	t.Helper()
+	exporter := tracetest.NewInMemoryExporter()
+	previous := otel.GetTracerProvider()
+	otel.SetTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSyncer(exporter)))
+	t.Cleanup(func() { otel.SetTracerProvider(previous) })
+	return exporter
 }
