@@ -26,8 +26,10 @@ import (
 // Rules never Allow a request: an Allow would end evaluation before the
 // tenant filter ran. They Deny, or add a filter and Skip. Only system work
 // bypasses them, with privacy.DecisionContext(ctx, privacy.Allow): the
-// default tenant and the demo seed at start-up, the outbox dispatcher, the
-// live feed's batched reads (graph/notifications.go, which checks each
+// default tenant and the demo seed at start-up, the outbox dispatcher and
+// the notifier's writing of a committed broadcast's shares (in the tenant
+// of the entry the change wrote: internal/notify/shares.go), the live
+// feed's batched reads (graph/notifications.go, which checks each
 // row's recipient and tenant itself) and the benchmark's data set.
 
 // Policy of the Project: members read; MEMBER and up write.
