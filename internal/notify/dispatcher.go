@@ -219,12 +219,7 @@ func (d *Dispatcher) send(ctx context.Context, e *ent.OutboxEntry) error {
 		if err != nil {
 			return err
 		}
-		if d.cfg.Broker != nil && len(events) > 0 {
-			if err := d.cfg.Broker.Publish(ctx, events...); err != nil {
-				// The rows are committed; only the live push is lost.
-				d.log.ErrorContext(ctx, "outbox: publishing notifications", "entry", e.ID, "error", err.Error(), "count", len(events))
-			}
-		}
+		publishEvents(ctx, d.cfg.Broker, d.log, events)
 		return nil
 	}
 	sender, ok := d.senders[string(e.Channel)]

@@ -179,13 +179,18 @@ func (n *Notifier) publish(ctx context.Context, events []pubsub.Event, rows []*e
 	if written != nil && len(rows) > 0 {
 		written(rows)
 	}
-	if len(events) == 0 {
+	publishEvents(ctx, n.broker, n.log, events)
+}
+
+// publishEvents hands committed rows' events to broker. Failing, it logs:
+// the rows are committed, and the notification list has them; only the live
+// push is lost.
+func publishEvents(ctx context.Context, broker pubsub.Broker, log *slog.Logger, events []pubsub.Event) {
+	if broker == nil || len(events) == 0 {
 		return
 	}
-	if err := n.broker.Publish(ctx, events...); err != nil {
-		// The rows are committed: the notification list has them; only
-		// the live push is lost.
-		n.log.ErrorContext(ctx, "publishing notifications", "error", err.Error(), "count", len(events))
+	if err := broker.Publish(ctx, events...); err != nil {
+		log.ErrorContext(ctx, "publishing notifications", "error", err.Error(), "count", len(events))
 	}
 }
 
