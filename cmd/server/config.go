@@ -25,6 +25,7 @@ type config struct {
 	SMTPURL          string        // SMTP_URL: send EMAIL notifications through this server (else they are logged)
 	WebhookLoopback  bool          // WEBHOOK_ALLOW_LOOPBACK=1: let Slack webhooks point at 127.0.0.1 (tests, local demos)
 	OutboxAttempts   int           // OUTBOX_MAX_ATTEMPTS, default 10
+	Retention        time.Duration // NOTIFICATION_RETENTION: delete in-app notifications older than this (0, the default: keep them)
 	TrustProxy       bool          // TRUST_PROXY=1: client address from X-Forwarded-For
 	LoginPerAccount  float64       // LOGIN_RATE_PER_ACCOUNT: login attempts a minute per account (10; 0 disables)
 	LoginPerAddress  float64       // LOGIN_RATE_PER_ADDRESS: login attempts a minute per client address (60)
@@ -124,6 +125,14 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if v := getenv("OUTBOX_MAX_ATTEMPTS"); v != "" {
 		if c.OutboxAttempts, err = strconv.Atoi(v); err != nil || c.OutboxAttempts < 1 {
 			return c, fmt.Errorf("OUTBOX_MAX_ATTEMPTS: %q is not a positive number", v)
+		}
+	}
+	if v := getenv("NOTIFICATION_RETENTION"); v != "" && v != "0" {
+		if c.Retention, err = duration(getenv, "NOTIFICATION_RETENTION", 0); err != nil {
+			return c, err
+		}
+		if c.Retention < time.Hour {
+			return c, fmt.Errorf("NOTIFICATION_RETENTION: %q is under an hour; give an age such as 2160h (90 days), or 0 to keep notifications", v)
 		}
 	}
 	if c.WebhookLoopback && c.production() {

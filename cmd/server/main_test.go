@@ -146,6 +146,9 @@ func TestLoadConfigRejectsBadValues(t *testing.T) {
 		{"TOKEN_TTL", "-1h"},
 		{"BCRYPT_COST", "ten"},
 		{"SHUTDOWN_GRACE", "0s"},
+		{"NOTIFICATION_RETENTION", "90d"},
+		{"NOTIFICATION_RETENTION", "-24h"},
+		{"NOTIFICATION_RETENTION", "30m"},
 	} {
 		_, err := loadConfig(func(k string) string {
 			if k == tc.key {
@@ -158,7 +161,18 @@ func TestLoadConfigRejectsBadValues(t *testing.T) {
 		}
 	}
 	c, err := loadConfig(func(string) string { return "" })
-	if err != nil || !c.JWTSecretRandom || len(c.JWTSecret) < 32 || c.TokenTTL != 24*time.Hour || c.Addr != ":8080" {
+	if err != nil || !c.JWTSecretRandom || len(c.JWTSecret) < 32 || c.TokenTTL != 24*time.Hour || c.Addr != ":8080" || c.Retention != 0 {
 		t.Errorf("defaults: got %+v, %v", c, err)
+	}
+	for value, want := range map[string]time.Duration{"0": 0, "2160h": 90 * 24 * time.Hour} {
+		c, err := loadConfig(func(k string) string {
+			if k == "NOTIFICATION_RETENTION" {
+				return value
+			}
+			return ""
+		})
+		if err != nil || c.Retention != want {
+			t.Errorf("NOTIFICATION_RETENTION=%q: got %s, %v; want %s", value, c.Retention, err, want)
+		}
 	}
 }

@@ -14,7 +14,8 @@ import (
 )
 
 // notifications is the running notification machinery: the broker behind
-// the live feed, the notifier used by mutations and the outbox dispatcher.
+// the live feed, the notifier used by mutations, the outbox dispatcher and,
+// with NOTIFICATION_RETENTION, the deletion of old notifications.
 type notifications struct {
 	broker   pubsub.Broker
 	notifier *notify.Notifier
@@ -23,9 +24,9 @@ type notifications struct {
 }
 
 // startNotifications picks the broker (LISTEN/NOTIFY on PostgreSQL, so that
-// instances share one feed; in-process on SQLite) and starts the dispatcher.
-// stop ends the notifier's writing of broadcasts, the dispatcher, then the
-// broker.
+// instances share one feed; in-process on SQLite) and starts the dispatcher
+// and the retention sweep. stop ends the notifier's writing of broadcasts,
+// the dispatcher and the sweep, then the broker.
 func startNotifications(ctx context.Context, cfg config, db *database.DB, m *metrics.Metrics, log *slog.Logger) (*notifications, error) {
 	var broker pubsub.Broker = pubsub.NewLocal(0)
 	if db.Dialect == dialect.Postgres {
@@ -57,6 +58,13 @@ func startNotifications(ctx context.Context, cfg config, db *database.DB, m *met
 		defer wg.Done()
 		dispatcher.Run(runCtx)
 	}()
+	if cfg.Retention > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			notify.Retention{Client: db.Client, Keep: cfg.Retention, Deleted: m.Expired, Log: log}.Run(runCtx)
+		}()
+	}
 	notifier := notify.NewNotifier(broker, dispatcher.Wake, log)
 	return &notifications{
 		broker:   broker,

@@ -23,6 +23,7 @@ type Metrics struct {
 	connections   prometheus.Gauge
 	subscriptions prometheus.Gauge
 	deliveries    *prometheus.CounterVec
+	retained      prometheus.Counter
 
 	mu         sync.Mutex
 	operations map[string]bool
@@ -65,9 +66,13 @@ func New(db *sql.DB, backlog func() (pending, failed float64)) *Metrics {
 			Name: "tenantgraph_outbox_deliveries_total",
 			Help: "Outbox delivery attempts, by channel and outcome (delivered, retry, failed).",
 		}, []string{"channel", "outcome"}),
+		retained: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tenantgraph_notifications_expired_total",
+			Help: "In-app notifications deleted for being older than NOTIFICATION_RETENTION.",
+		}),
 		operations: map[string]bool{},
 	}
-	m.Registry.MustRegister(m.requests, m.duration, m.errors, m.connections, m.subscriptions, m.deliveries,
+	m.Registry.MustRegister(m.requests, m.duration, m.errors, m.connections, m.subscriptions, m.deliveries, m.retained,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if db != nil {
 		m.Registry.MustRegister(collectors.NewDBStatsCollector(db, "tenantgraph"))
@@ -118,6 +123,13 @@ func (m *Metrics) Subscriptions(delta float64) {
 func (m *Metrics) Delivery(channel, outcome string) {
 	if m != nil {
 		m.deliveries.WithLabelValues(channel, outcome).Inc()
+	}
+}
+
+// Expired records n notifications deleted by retention.
+func (m *Metrics) Expired(n int) {
+	if m != nil {
+		m.retained.Add(float64(n))
 	}
 }
 
