@@ -19,7 +19,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -336,16 +335,6 @@ func TestFanOutClientProcess(t *testing.T) {
 	}
 }
 
-// processCPU is the CPU time this process has used so far (user and
-// system), in nanoseconds.
-func processCPU() int64 {
-	var u syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &u); err != nil {
-		return 0
-	}
-	return u.Utime.Nano() + u.Stime.Nano()
-}
-
 // managers creates n users who are MANAGERs of the tenant, directly in the
 // database (a thousand addMember calls would dominate the test), and returns
 // their tokens.
@@ -497,26 +486,6 @@ func waitBroker(tb testing.TB, e *graphtest.Env, want int, within time.Duration)
 			tb.Fatalf("broker subscribers: got %d, want %d within %s", got, want, within)
 		}
 		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// raiseFileLimit raises the soft limit on open files to at least need (up
-// to the hard limit), failing when that is not enough.
-func raiseFileLimit(tb testing.TB, need int) {
-	tb.Helper()
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		tb.Fatalf("reading the open-file limit: %v", err)
-	}
-	if lim.Cur >= uint64(need) {
-		return
-	}
-	lim.Cur = min(lim.Max, uint64(need))
-	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		tb.Fatalf("raising the open-file limit to %d: %v", lim.Cur, err)
-	}
-	if lim.Cur < uint64(need) {
-		tb.Fatalf("open-file limit: %d (hard), want at least %d for this test", lim.Max, need)
 	}
 }
 

@@ -56,7 +56,7 @@ func stuckDialOptions() *websocket.DialOptions {
 	dialer := &net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
 		var err error
 		if cerr := c.Control(func(fd uintptr) {
-			err = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 2048)
+			err = setReceiveBuffer(fd, 2048)
 		}); cerr != nil {
 			return cerr
 		}
