@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -560,5 +561,33 @@ func TestOutboxClaimsAnExpiredLeaseAgain(t *testing.T) {
 				all[1].Status, all[1].Attempts, all[1].ClaimedUntil, held)
 		}
 		obCheckDeliveredOnce(t, w.slack, expired)
+	})
+}
+
+// TestOutboxBacklogsByChannel: the metrics' backlog counts PENDING and
+// FAILED entries by channel in one statement, leaves DELIVERED ones out,
+// and names every channel, empty ones with zeros.
+func TestOutboxBacklogsByChannel(t *testing.T) {
+	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
+		w := newObWorld(t, e, obStatus(http.StatusOK))
+		w.insertSlack(t, 2, nil)
+		w.insertSlack(t, 1, func(c *ent.OutboxEntryCreate) { c.SetStatus(outboxentry.StatusFAILED) })
+		w.insertSlack(t, 1, func(c *ent.OutboxEntryCreate) {
+			c.SetChannel(outboxentry.ChannelEMAIL).SetStatus(outboxentry.StatusDELIVERED)
+		})
+		w.insertSlack(t, 1, func(c *ent.OutboxEntryCreate) { c.SetChannel(outboxentry.ChannelIN_APP) })
+
+		got, err := notify.Backlogs(context.Background(), e.DB.Client)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]notify.Backlog{
+			notify.Slack: {Pending: 2, Failed: 1},
+			notify.Email: {},
+			notify.InApp: {Pending: 1},
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("Backlogs: got %+v, want %+v", got, want)
+		}
 	})
 }

@@ -185,7 +185,7 @@ func apiHandler(db *database.DB) (http.Handler, error) {
 		return nil, err
 	}
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	m := metrics.New(db.SQL, func() (float64, float64) { return 0, 0 })
+	m := metrics.New(db.SQL, nil)
 	broker := pubsub.NewLocal(0)
 	gql := graph.NewHandler(graph.Deps{
 		Client:        db.Client,

@@ -126,14 +126,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 	}
-	m := metrics.New(db.SQL, func() (float64, float64) {
+	m := metrics.New(db.SQL, func() map[string]metrics.Outbox {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		pending, failed, err := notify.Backlog(ctx, db.Client)
+		backlogs, err := notify.Backlogs(ctx, db.Client)
 		if err != nil {
 			log.Warn("metrics: reading the outbox backlog", "error", err.Error())
+			return nil
 		}
-		return float64(pending), float64(failed)
+		out := make(map[string]metrics.Outbox, len(backlogs))
+		for channel, b := range backlogs {
+			out[channel] = metrics.Outbox{Pending: b.Pending, Failed: b.Failed}
+		}
+		return out
 	})
 	n, err := startNotifications(ctx, cfg, db, m, log)
 	if err != nil {

@@ -41,7 +41,8 @@ func TestMetricsEndpoint(t *testing.T) {
 		`tenantgraph_graphql_requests_total{operation="Broken",outcome="error",type="query"} 1`,
 		`tenantgraph_graphql_errors_total{code="UNAUTHENTICATED"} 1`,
 		`tenantgraph_graphql_request_duration_seconds_count{operation="Cur",outcome="ok",type="query"} 1`,
-		"tenantgraph_outbox_pending 0",
+		`tenantgraph_outbox_pending{channel="EMAIL"} 0`,
+		`tenantgraph_outbox_failed{channel="IN_APP"} 0`,
 		"tenantgraph_websocket_connections 0",
 		`go_sql_open_connections{db_name="tenantgraph"}`,
 	} {

@@ -35,10 +35,14 @@ const maxOperations = 200
 
 var operationName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
 
+// Outbox is one channel's outbox backlog.
+type Outbox struct{ Pending, Failed int }
+
 // New registers every metric. db (may be nil) adds connection-pool
-// statistics; backlog (may be nil) is asked for the outbox backlog at each
-// scrape.
-func New(db *sql.DB, backlog func() (pending, failed float64)) *Metrics {
+// statistics; backlog (may be nil) is asked for the outbox backlog by
+// channel at each scrape, and a nil answer (it could not be read) leaves
+// the outbox gauges out of that scrape rather than reporting zeros.
+func New(db *sql.DB, backlog func() map[string]Outbox) *Metrics {
 	m := &Metrics{
 		Registry: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -79,8 +83,8 @@ func New(db *sql.DB, backlog func() (pending, failed float64)) *Metrics {
 	}
 	if backlog != nil {
 		m.Registry.MustRegister(&backlogCollector{read: backlog,
-			pending: prometheus.NewDesc("tenantgraph_outbox_pending", "Outbox entries waiting for delivery.", nil, nil),
-			failed:  prometheus.NewDesc("tenantgraph_outbox_failed", "Outbox entries that failed for good.", nil, nil),
+			pending: prometheus.NewDesc("tenantgraph_outbox_pending", "Outbox entries waiting for delivery, by channel (IN_APP: a large broadcast's shares).", []string{"channel"}, nil),
+			failed:  prometheus.NewDesc("tenantgraph_outbox_failed", "Outbox entries that failed for good, by channel.", []string{"channel"}, nil),
 		})
 	}
 	return m
@@ -155,14 +159,15 @@ func (m *Metrics) label(name string) string {
 }
 
 type backlogCollector struct {
-	read            func() (pending, failed float64)
+	read            func() map[string]Outbox
 	pending, failed *prometheus.Desc
 }
 
 func (c *backlogCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.pending; ch <- c.failed }
 
 func (c *backlogCollector) Collect(ch chan<- prometheus.Metric) {
-	pending, failed := c.read()
-	ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, pending)
-	ch <- prometheus.MustNewConstMetric(c.failed, prometheus.GaugeValue, failed)
+	for channel, o := range c.read() {
+		ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, float64(o.Pending), channel)
+		ch <- prometheus.MustNewConstMetric(c.failed, prometheus.GaugeValue, float64(o.Failed), channel)
+	}
 }

@@ -253,15 +253,40 @@ func (d *Dispatcher) backoff(attempt int) time.Duration {
 
 func (d *Dispatcher) now() time.Time { return d.cfg.Now().UTC().Truncate(time.Microsecond) }
 
-// Backlog counts the outbox entries waiting for delivery and those that
-// failed for good, across tenants (system work, for the metrics).
-func Backlog(ctx context.Context, c *ent.Client) (pending, failed int, err error) {
-	sys := privacy.DecisionContext(ctx, privacy.Allow)
-	if pending, err = c.OutboxEntry.Query().Where(outboxentry.StatusEQ(outboxentry.StatusPENDING)).Count(sys); err != nil {
-		return 0, 0, fmt.Errorf("outbox: counting pending: %w", err)
+// Backlog is one channel's outbox: entries waiting for delivery and those
+// that failed for good.
+type Backlog struct{ Pending, Failed int }
+
+// Backlogs counts the outbox by channel across tenants (system work, for
+// the metrics), in one statement; every channel is present, empty ones
+// with zeros. IN_APP entries are large broadcasts' shares of in-app rows,
+// written after their change commits (shares.go).
+func Backlogs(ctx context.Context, c *ent.Client) (map[string]Backlog, error) {
+	var rows []struct {
+		Channel string             `json:"channel"`
+		Status  outboxentry.Status `json:"status"`
+		Count   int                `json:"count"`
 	}
-	if failed, err = c.OutboxEntry.Query().Where(outboxentry.StatusEQ(outboxentry.StatusFAILED)).Count(sys); err != nil {
-		return 0, 0, fmt.Errorf("outbox: counting failed: %w", err)
+	err := c.OutboxEntry.Query().
+		Where(outboxentry.StatusIn(outboxentry.StatusPENDING, outboxentry.StatusFAILED)).
+		GroupBy(outboxentry.FieldChannel, outboxentry.FieldStatus).
+		Aggregate(ent.Count()).
+		Scan(privacy.DecisionContext(ctx, privacy.Allow), &rows)
+	if err != nil {
+		return nil, fmt.Errorf("outbox: counting the backlog: %w", err)
 	}
-	return pending, failed, nil
+	out := make(map[string]Backlog, len(Channels))
+	for _, ch := range Channels {
+		out[ch] = Backlog{}
+	}
+	for _, r := range rows {
+		b := out[r.Channel]
+		if r.Status == outboxentry.StatusPENDING {
+			b.Pending = r.Count
+		} else {
+			b.Failed = r.Count
+		}
+		out[r.Channel] = b
+	}
+	return out, nil
 }
