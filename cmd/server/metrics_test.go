@@ -110,6 +110,7 @@ func TestRetentionSweepsOnStart(t *testing.T) {
 	}
 }
 
+// grepLines is the lines of s that contain sub, for a failure message.
 func grepLines(s, sub string) string {
 	var out []string
 	for line := range strings.Lines(s) {
