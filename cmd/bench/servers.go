@@ -87,8 +87,8 @@ type fixture struct {
 // newFixture builds a fixture on a fresh database of dialect name ("sqlite",
 // or "postgres" on the server at pgURL). wrap, when not nil, wraps the API's
 // driver inside the counter (-show-sql's statement printer).
-func newFixture(ctx context.Context, name, pgURL string, shape benchdata.Shape, tenantIndex int, wrap func(dialect.Driver) dialect.Driver) (f *fixture, err error) {
-	f = &fixture{}
+func newFixture(ctx context.Context, name, pgURL string, shape benchdata.Shape, tenantIndex int, wrap func(dialect.Driver) dialect.Driver) (_ *fixture, err error) {
+	f := &fixture{}
 	defer func() {
 		if err != nil {
 			f.close()
