@@ -22,6 +22,7 @@ import (
 	"tenantgraph/ent/privacy"
 	"tenantgraph/graph/graphtest"
 	"tenantgraph/internal/globalid"
+	"tenantgraph/internal/metrics"
 	"tenantgraph/internal/notify"
 	"tenantgraph/internal/pubsub"
 )
@@ -581,7 +582,7 @@ func TestOutboxBacklogsByChannel(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := map[string]notify.Backlog{
+		want := map[string]metrics.Outbox{
 			notify.Slack: {Pending: 2, Failed: 1},
 			notify.Email: {},
 			notify.InApp: {Pending: 1},

@@ -134,11 +134,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			log.Warn("metrics: reading the outbox backlog", "error", err.Error())
 			return nil
 		}
-		out := make(map[string]metrics.Outbox, len(backlogs))
-		for channel, b := range backlogs {
-			out[channel] = metrics.Outbox{Pending: b.Pending, Failed: b.Failed}
-		}
-		return out
+		return backlogs
 	})
 	n, err := startNotifications(ctx, cfg, db, m, log)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"tenantgraph/ent"
 	"tenantgraph/ent/outboxentry"
 	"tenantgraph/ent/privacy"
+	"tenantgraph/internal/metrics"
 	"tenantgraph/internal/pubsub"
 )
 
@@ -253,15 +254,11 @@ func (d *Dispatcher) backoff(attempt int) time.Duration {
 
 func (d *Dispatcher) now() time.Time { return d.cfg.Now().UTC().Truncate(time.Microsecond) }
 
-// Backlog is one channel's outbox: entries waiting for delivery and those
-// that failed for good.
-type Backlog struct{ Pending, Failed int }
-
 // Backlogs counts the outbox by channel across tenants (system work, for
-// the metrics), in one statement; every channel is present, empty ones
-// with zeros. IN_APP entries are large broadcasts' shares of in-app rows,
-// written after their change commits (shares.go).
-func Backlogs(ctx context.Context, c *ent.Client) (map[string]Backlog, error) {
+// the metrics' gauges), in one statement; every channel is present, empty
+// ones with zeros. IN_APP entries are large broadcasts' shares of in-app
+// rows, written after their change commits (shares.go).
+func Backlogs(ctx context.Context, c *ent.Client) (map[string]metrics.Outbox, error) {
 	var rows []struct {
 		Channel string             `json:"channel"`
 		Status  outboxentry.Status `json:"status"`
@@ -275,9 +272,9 @@ func Backlogs(ctx context.Context, c *ent.Client) (map[string]Backlog, error) {
 	if err != nil {
 		return nil, fmt.Errorf("outbox: counting the backlog: %w", err)
 	}
-	out := make(map[string]Backlog, len(Channels))
+	out := make(map[string]metrics.Outbox, len(Channels))
 	for _, ch := range Channels {
-		out[ch] = Backlog{}
+		out[ch] = metrics.Outbox{}
 	}
 	for _, r := range rows {
 		b := out[r.Channel]
