@@ -15,6 +15,7 @@ import (
 	"tenantgraph/graph/graphtest"
 	"tenantgraph/internal/auth"
 	"tenantgraph/internal/globalid"
+	"tenantgraph/internal/pubsub"
 )
 
 // Who may open the live feed, and until when: credentials, origins and the
@@ -239,4 +240,76 @@ func TestWebsocketOperationTimeout(t *testing.T) {
 				t.Errorf("feed: got %+v, want the TASK_ASSIGNED notification", got)
 			}
 		})
+}
+
+// An open subscription resolves each event with the caller's role as it
+// is when the event comes, not as it was when they subscribed: demoted to
+// VIEWER, a member's stream no longer reads the OWNER-only activity log
+// through a notification's project; removed, their stream ends with
+// FORBIDDEN at the next event instead of delivering it.
+func TestSubscriptionEventsReadTheRoleAfresh(t *testing.T) {
+	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
+		owner, bob := e.Register("Owner"), e.Register("Bob")
+		acmeID := e.CreateTenant(owner, "acme")
+		membership := e.AddMember(owner, "acme", bob, "OWNER")
+		project := e.CreateProject(owner.Caller("acme"), "Secret plan")
+		// project { activity } is more than the feed's encoder writes: these
+		// events go through the executor, field by field.
+		const query = `subscription { notificationAdded { title project { activity(first: 1) { totalCount } } } }`
+		n := subscribers(t, e)
+		feed := read(dialFeed(t, wsURL(e.URL), initPayload(bob.Token, "acme"), query, nil), 16)
+		waitSubscribers(t, e, n+1, 5*time.Second)
+		next := func(step string) (typ string, payload string) {
+			t.Helper()
+			select {
+			case m, ok := <-feed.msgs:
+				if !ok {
+					t.Fatalf("%s: connection closed (%v)", step, feed.err)
+				}
+				return m.Type, string(m.Payload)
+			case <-time.After(5 * time.Second):
+				t.Fatalf("%s: no message", step)
+			}
+			return "", ""
+		}
+
+		createAssignedTask(t, e, owner.Caller("acme"), project, "As an owner", bob.ID)
+		if typ, got := next("as an OWNER"); typ != "next" || !strings.Contains(got, `"activity":{"totalCount":`) || strings.Contains(got, "errors") {
+			t.Fatalf("as an OWNER: got %s %s, want the activity log's count", typ, got)
+		}
+
+		e.MustDo(owner.Caller("acme"), permUpdateRole, map[string]any{"id": membership, "role": "VIEWER"}, nil)
+		createAssignedTask(t, e, owner.Caller("acme"), project, "As a viewer", bob.ID)
+		typ, got := next("as a VIEWER")
+		if typ != "next" || !strings.Contains(got, `"title":"`) || strings.Contains(got, `"totalCount"`) ||
+			!strings.Contains(got, `"code":"FORBIDDEN"`) || !strings.Contains(got, "yours is VIEWER") {
+			t.Fatalf("as a VIEWER: got %s %s, want the notification without the activity log, and FORBIDDEN", typ, got)
+		}
+
+		// A notification written while Bob was a member and delivered after
+		// his removal (its event forged here: no row is written for a
+		// non-member) ends the stream.
+		ids := notificationIDs(t, e, bob.Caller("acme"))
+		e.MustDo(owner.Caller("acme"), permRemove, map[string]any{"id": membership}, nil)
+		raw := func(id string) int {
+			t.Helper()
+			v, err := globalid.Decode(id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return v
+		}
+		if err := e.Broker.Publish(context.Background(),
+			pubsub.Event{TenantID: raw(acmeID), UserID: raw(bob.ID), NotificationID: raw(ids[0])}); err != nil {
+			t.Fatal(err)
+		}
+		if typ, got := next("removed"); typ != "next" || strings.Contains(got, `"title"`) ||
+			!strings.Contains(got, `"code":"FORBIDDEN"`) || !strings.Contains(got, "no longer a member") {
+			t.Fatalf("removed: got %s %s, want FORBIDDEN and no notification", typ, got)
+		}
+		if typ, got := next("removed, then"); typ != "complete" {
+			t.Fatalf("removed, then: got %s %s, want complete", typ, got)
+		}
+		waitSubscribers(t, e, n, 5*time.Second)
+	})
 }

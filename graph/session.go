@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"tenantgraph/ent"
@@ -28,6 +29,7 @@ type sessionExtension struct {
 var _ interface {
 	graphql.HandlerExtension
 	graphql.OperationInterceptor
+	graphql.ResponseInterceptor
 } = sessionExtension{}
 
 func (sessionExtension) ExtensionName() string                   { return "Session" }
@@ -53,6 +55,44 @@ func (e sessionExtension) InterceptOperation(ctx context.Context, next graphql.O
 			return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{codedError(
 				apperr.TooMany(wait, "request budget exhausted"))}})
 		}
+	}
+	return next(tenancy.NewContext(ctx, s))
+}
+
+// InterceptResponse reads the session again for each event of a
+// subscription that the executor writes, so that the event's fields are
+// resolved with the caller's role as it is now, not as it was when they
+// subscribed: a member demoted to VIEWER must not go on reading, through
+// an open stream's nested fields, what only an OWNER may (the activity
+// log, the tenant's Slack webhook). A caller who is no longer a member of
+// the tenant, or whose session cannot be read, gets the error in place of
+// the event, and the stream ends after it.
+//
+// Every call is an event: a subscription's resolver ran within
+// InterceptOperation, and the websocket transport asks for a response
+// only once an event is in the stream. Events written by the feed's
+// encoder (notificationAdded asking for the notification's own fields,
+// which every member may read) do not come here; they need no role.
+// Re-reading costs one indexed membership query per event on the
+// executor's path, beside the queries its nested fields make anyway.
+func (e sessionExtension) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+	if !graphql.HasOperationContext(ctx) {
+		return next(ctx)
+	}
+	if op := graphql.GetOperationContext(ctx).Operation; op == nil || op.Operation != ast.Subscription || tenancy.FromContext(ctx) == nil {
+		return next(ctx)
+	}
+	s, err := e.resolver.Resolve(ctx, e.client, tenancy.CredentialsFrom(ctx))
+	if err == nil && !s.Viewer.Member() {
+		err = apperr.New(apperr.Forbidden, "you are no longer a member of this tenant")
+	}
+	if err != nil {
+		err = asCancelled(ctx, err)
+		if apperr.KindOf(err) == apperr.Internal {
+			e.log.ErrorContext(ctx, "resolving session for a subscription's event", "error", err.Error())
+		}
+		endStreamAfter(ctx)
+		return &graphql.Response{Errors: gqlerror.List{codedError(err)}}
 	}
 	return next(tenancy.NewContext(ctx, s))
 }

@@ -642,6 +642,7 @@ type wsOperation struct {
 	direct  func(*bytes.Buffer) bool
 	pending int  // events signalled and not yet taken
 	pumping bool // a goroutine is taking them
+	last    bool // the response being produced is the stream's last (endStreamAfter)
 	done    bool
 }
 
@@ -723,7 +724,10 @@ func (op *wsOperation) serve(responses graphql.ResponseHandler, rctx context.Con
 			op.end()
 			return
 		}
-		op.send(resp)
+		if op.send(resp) {
+			op.end()
+			return
+		}
 	}
 }
 
@@ -804,8 +808,20 @@ func (op *wsOperation) take() (ended, ok bool) {
 	case resp == nil:
 		return true, true
 	}
-	op.send(resp)
-	return false, true
+	return op.send(resp), true
+}
+
+// endStreamAfter makes the response being produced for ctx's operation
+// its last: the transport sends it, then "complete". It is for an
+// extension that finds, while producing a subscription's event, that the
+// stream must not go on (sessionExtension: the caller is no longer a
+// member). Over any other transport it does nothing.
+func endStreamAfter(ctx context.Context) {
+	if op, ok := ctx.Value(wsOperationKey{}).(*wsOperation); ok {
+		op.mu.Lock()
+		op.last = true
+		op.mu.Unlock()
+	}
 }
 
 // writeEventsDirectly is for a subscription resolver that writes its
@@ -1018,7 +1034,7 @@ func (c *wsConn) current(op *wsOperation) bool {
 // send writes a response as a "next" message, unless the client has
 // completed the operation (and may have reused its id) or the connection
 // is closing.
-func (op *wsOperation) send(resp *graphql.Response) {
+func (op *wsOperation) send(resp *graphql.Response) (last bool) {
 	c := op.c
 	c.mu.Lock()
 	current := c.current(op)
@@ -1026,6 +1042,9 @@ func (op *wsOperation) send(resp *graphql.Response) {
 	if current {
 		c.writeTo(op, "next", func(b *bytes.Buffer) { writeResponse(b, resp) })
 	}
+	op.mu.Lock()
+	defer op.mu.Unlock()
+	return op.last
 }
 
 var messageBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
