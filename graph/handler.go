@@ -179,7 +179,7 @@ func NewHandler(c Deps) *handler.Server {
 		srv.Use(traceExtension{})
 		srv.Use(traceFields{})
 	}
-	srv.Use(limitsExtension{limits})
+	srv.Use(&limitsExtension{Limits: limits})
 	srv.Use(inputBounds{})
 	srv.Use(sessionExtension{client: c.Client, resolver: c.Sessions, log: c.Logger, budget: c.RequestBudget})
 	srv.Use(loaderExtension{client: c.Client})

@@ -35,17 +35,24 @@ var DefaultLimits = Limits{MaxDepth: 15, MaxComplexity: 250_000, MaxRootFields: 
 // aliases cannot multiply password guesses.
 var onceOnly = map[string]bool{"login": true, "register": true}
 
-type limitsExtension struct{ Limits }
+type limitsExtension struct {
+	Limits
+	schema *ast.Schema // introspection is counted on it (Validate sets it)
+}
 
 var _ interface {
 	graphql.HandlerExtension
 	graphql.OperationContextMutator
-} = limitsExtension{}
+} = &limitsExtension{}
 
-func (limitsExtension) ExtensionName() string                   { return "QueryLimits" }
-func (limitsExtension) Validate(graphql.ExecutableSchema) error { return nil }
+func (*limitsExtension) ExtensionName() string { return "QueryLimits" }
 
-func (e limitsExtension) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+func (e *limitsExtension) Validate(es graphql.ExecutableSchema) error {
+	e.schema = es.Schema()
+	return nil
+}
+
+func (e *limitsExtension) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
 	if oc.Operation == nil {
 		return nil
 	}
@@ -65,7 +72,7 @@ func (e limitsExtension) MutateOperationContext(_ context.Context, oc *graphql.O
 				map[string]any{"field": name, "count": seen[name]})
 		}
 	}
-	w := &walker{vars: oc.Variables, fragments: map[string]bool{}}
+	w := &walker{vars: oc.Variables, fragments: map[string]bool{}, schema: e.schema, limit: int64(e.MaxComplexity)}
 	if depth := w.depth(oc.Operation.SelectionSet, 0); depth > e.MaxDepth {
 		return limitError("QUERY_TOO_DEEP", fmt.Sprintf("the operation is %d levels deep; at most %d are allowed", depth, e.MaxDepth),
 			map[string]any{"depth": depth, "limit": e.MaxDepth})
@@ -103,11 +110,15 @@ func countRoots(set ast.SelectionSet, visit func(*ast.Field), inFragment map[str
 type walker struct {
 	vars      map[string]any
 	fragments map[string]bool // on the current path (the validator rejects cycles; this is belt and braces)
+	schema    *ast.Schema     // introspection's cost is counted on it
+	limit     int64           // past it, counting stops
 }
 
 // depth is the deepest field level below set. Introspection (__schema,
-// __type) is not counted: it is bounded by the schema and switched off in
-// production.
+// __type) is not counted: the validator bounds how deeply it nests
+// (gqlparser's MaxIntrospectionDepth), a wrapper's ofType chain ends with
+// its named type, and its cost counts every field it resolves
+// (introspectionCost).
 func (w *walker) depth(set ast.SelectionSet, level int) int {
 	deepest := level
 	for _, sel := range set {
@@ -140,7 +151,12 @@ func (w *walker) cost(set ast.SelectionSet, mult int64) int64 {
 		switch s := sel.(type) {
 		case *ast.Field:
 			if isIntrospection(s) {
-				continue
+				budget := int64(1 << 40)
+				if w.limit > 0 {
+					budget = max(w.limit-total, 0)
+				}
+				total += mult * w.introspectionCost(s, budget)
+				break
 			}
 			total += mult + w.cost(s.SelectionSet, mult*w.fanOut(s))
 		case *ast.InlineFragment:

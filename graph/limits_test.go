@@ -90,6 +90,8 @@ func TestLimitsRefuseBombsBeforeSQL(t *testing.T) {
 				nil, "QUERY_TOO_COMPLEX", map[string]func(int) bool{"count": func(n int) bool { return n == 2 }}},
 			{"register twice", `mutation { a: register(input: {email: "x1@example.test", password: "long enough", name: "x"}) { token } b: register(input: {email: "x2@example.test", password: "long enough", name: "x"}) { token } }`,
 				nil, "QUERY_TOO_COMPLEX", nil},
+			{"introspection alias bomb", "{ __schema { types {" + introspectionAliases(1000) + " } } }",
+				nil, "QUERY_TOO_COMPLEX", map[string]func(int) bool{"complexity": func(n int) bool { return n > 250_000 }}},
 			{"parser token bomb", "{" + strings.Repeat(" __typename", 15_001) + " }", nil, "GRAPHQL_PARSE_FAILED", nil},
 		}
 		for _, tt := range tests {
@@ -321,4 +323,13 @@ func limRefused(t *testing.T, conn *websocket.Conn, id string) {
 func limFifteen(leaf string) string {
 	return "projects(first: 1) { edges { node { tasks(first: 1) { edges { node { comments(first: 1) { edges { node { task { project { " +
 		"tasks(first: 1) { edges { node { " + leaf + " } } } } } } } } } } } } } }"
+}
+
+// introspectionAliases is n aliased `fields { name }` for a __Type.
+func introspectionAliases(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, " f%d: fields { name }", i)
+	}
+	return b.String()
 }
