@@ -32,3 +32,33 @@ func authenticated(ctx context.Context, _ any, next graphql.Resolver) (any, erro
 	}
 	return next(ctx)
 }
+
+// accessError is the error the @authenticated and @hasRole of ctx's field
+// give the caller, or nil if they let them through. gqlgen decodes a
+// field's arguments before its directives run, so a malformed argument
+// (an ID that is not one, an enum value in the wrong case) would answer
+// BAD_USER_INPUT to a caller who may not call the field at all; the error
+// presenter asks this first, and such a caller gets FORBIDDEN or
+// UNAUTHENTICATED whatever the arguments, as with well-formed ones.
+func accessError(ctx context.Context) error {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil || fc.Field.Definition == nil {
+		return nil
+	}
+	pass := func(context.Context) (any, error) { return nil, nil }
+	for _, d := range fc.Field.Definition.Directives {
+		var err error
+		switch d.Name {
+		case "authenticated":
+			_, err = authenticated(ctx, nil, pass)
+		case "hasRole":
+			if arg := d.Arguments.ForName("role"); arg != nil && arg.Value != nil {
+				_, err = hasRole(ctx, nil, pass, role.Role(arg.Value.Raw))
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

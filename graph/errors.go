@@ -27,6 +27,12 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 		if _, coded := gqlErr.Extensions["code"]; coded {
 			return gqlErr
 		}
+		if argumentError(ctx) {
+			// Who may call the field is answered before what they sent.
+			if denied := accessError(ctx); denied != nil {
+				err = denied
+			}
+		}
 		var (
 			ae      *apperr.Error
 			valErr  *ent.ValidationError

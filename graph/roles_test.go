@@ -322,3 +322,39 @@ func TestReadPermissions(t *testing.T) {
 		}
 	})
 }
+
+// Who may call a field is answered before what they sent: a caller below a
+// mutation's @hasRole gets FORBIDDEN whatever the ID, malformed ones and
+// wrong-case enum values included (gqlgen decodes arguments before the
+// directives run), and a caller with no token UNAUTHENTICATED. A caller who
+// may call it is told what is wrong with the input.
+func TestAccessIsCheckedBeforeArguments(t *testing.T) {
+	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
+		owner, viewer := e.Register("Owner"), e.Register("Viewer")
+		e.CreateTenant(owner, "acme")
+		membership := e.AddMember(owner, "acme", viewer, "VIEWER")
+		const (
+			deleteProject = `mutation($id: ID!) { deleteProject(id: $id) }`
+			updateRole    = `mutation($id: ID!, $role: Role!) { updateMemberRole(id: $id, role: $role) { id } }`
+		)
+		for _, tc := range []struct {
+			name   string
+			caller graphtest.Caller
+			query  string
+			vars   map[string]any
+			want   string
+		}{
+			{"viewer, malformed ID", viewer.Caller("acme"), deleteProject, map[string]any{"id": "garbage"}, "FORBIDDEN"},
+			{"viewer, empty ID", viewer.Caller("acme"), deleteProject, map[string]any{"id": ""}, "FORBIDDEN"},
+			{"viewer, wrong-case role", viewer.Caller("acme"), updateRole, map[string]any{"id": membership, "role": "viewer"}, "FORBIDDEN"},
+			{"no token, malformed ID", graphtest.Caller{TenantSlug: "acme"}, deleteProject, map[string]any{"id": "garbage"}, "UNAUTHENTICATED"},
+			{"owner, malformed ID", owner.Caller("acme"), deleteProject, map[string]any{"id": "garbage"}, "BAD_USER_INPUT"},
+			{"owner, wrong-case role", owner.Caller("acme"), updateRole, map[string]any{"id": membership, "role": "viewer"}, "BAD_USER_INPUT"},
+			{"owner, well-formed ID of nothing", owner.Caller("acme"), deleteProject, map[string]any{"id": membership}, "NOT_FOUND"},
+		} {
+			if got := e.Do(tc.caller, tc.query, tc.vars); got.Code() != tc.want {
+				t.Errorf("%s: got %+v, want %s", tc.name, got.Errors, tc.want)
+			}
+		}
+	})
+}
