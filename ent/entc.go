@@ -83,7 +83,7 @@ func main() {
 		// overridden; with entgql's template functions (orderFields).
 		func(cfg *gen.Config) error {
 			t, err := gen.NewTemplate("external").Funcs(entgql.TemplateFuncs).
-				ParseFiles("template/total_in_page.tmpl", "template/raw_query.tmpl", "template/page_limit.tmpl")
+				ParseFiles("template/total_in_page.tmpl", "template/raw_query.tmpl", "template/page_limit.tmpl", "template/noders_of.tmpl")
 			if err != nil {
 				return err
 			}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 
 	"tenantgraph/ent"
 	"tenantgraph/ent/membership"
@@ -40,49 +42,73 @@ func nodeType(_ context.Context, id int) (string, error) {
 // caller may not see (another tenant's object, a user who shares no tenant
 // with the caller) is null, exactly like an ID that does not exist.
 func (r *Resolver) node(ctx context.Context, id int) (ent.Noder, error) {
-	n, err := r.client.Noder(ctx, id, ent.WithNodeType(nodeType))
-	switch {
-	case ent.IsNotFound(err), errors.Is(err, errUnknownRange):
-		return nil, nil
-	case err != nil:
-		return nil, fmt.Errorf("graph: loading node: %w", err)
+	ns, err := r.nodes(ctx, []int{id})
+	if err != nil {
+		return nil, err
 	}
-	if u, ok := n.(*ent.User); ok {
-		visible, err := userVisible(ctx, r.client, u.ID)
-		if err != nil || !visible {
-			return nil, err
-		}
-	}
-	return n, nil
+	return ns[0], nil
 }
 
-// nodes loads up to maxNodes objects; each invisible one is null.
+// nodes loads up to maxNodes objects, as node does, in one query per table
+// they name and one more for the visibility of the users among them: a
+// statement per ID let one request of 50 aliased nodes(ids:) with 100 IDs
+// each run 10,000 statements for a complexity of about 5,000.
 func (r *Resolver) nodes(ctx context.Context, ids []int) ([]ent.Noder, error) {
 	if len(ids) > maxNodes {
 		return nil, apperr.InvalidField("ids", "at most %d IDs at a time, got %d", maxNodes, len(ids))
 	}
 	out := make([]ent.Noder, len(ids))
+	byTable := map[string][]int{} // indexes into ids
 	for i, id := range ids {
-		n, err := r.node(ctx, id)
-		if err != nil {
-			return nil, err
+		if t, err := nodeType(ctx, id); err == nil {
+			byTable[t] = append(byTable[t], i)
 		}
-		out[i] = n
+	}
+	for _, table := range slices.Sorted(maps.Keys(byTable)) {
+		at := byTable[table]
+		tableIDs := make([]int, len(at))
+		for j, i := range at {
+			tableIDs[j] = ids[i]
+		}
+		found, err := r.client.NodersOf(ctx, table, tableIDs)
+		if err != nil {
+			return nil, fmt.Errorf("graph: loading nodes: %w", err)
+		}
+		for j, i := range at {
+			out[i] = found[j]
+		}
+	}
+	if err := hideInvisibleUsers(ctx, r.client, out); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
 
-// userVisible reports whether the caller may see the user: themself, or a
-// member of the current tenant.
-func userVisible(ctx context.Context, c *ent.Client, id int) (bool, error) {
-	if id == viewer.FromContext(ctx).UserID {
-		return true, nil
+// hideInvisibleUsers sets to nil each user in ns the caller may not see:
+// anyone but themself who is not a member of the current tenant.
+func hideInvisibleUsers(ctx context.Context, c *ent.Client, ns []ent.Noder) error {
+	self := viewer.FromContext(ctx).UserID
+	var others []int
+	for _, n := range ns {
+		if u, ok := n.(*ent.User); ok && u.ID != self {
+			others = append(others, u.ID)
+		}
 	}
-	ok, err := c.Membership.Query().Where(membership.UserID(id)).Exist(ctx)
+	if len(others) == 0 {
+		return nil
+	}
+	// The Membership interceptor scopes this to the current tenant.
+	members, err := c.Membership.Query().Where(membership.UserIDIn(others...)).
+		Select(membership.FieldUserID).Ints(ctx)
 	if err != nil {
-		return false, fmt.Errorf("graph: checking user visibility: %w", err)
+		return fmt.Errorf("graph: checking user visibility: %w", err)
 	}
-	return ok, nil
+	for i, n := range ns {
+		if u, ok := n.(*ent.User); ok && u.ID != self && !slices.Contains(members, u.ID) {
+			ns[i] = nil
+		}
+	}
+	return nil
 }
 
 // userMemberships is the viewer's memberships in every tenant (with those
