@@ -364,3 +364,39 @@ func errsCheckStoredProjects(t *testing.T, e *graphtest.Env, names []string, sta
 		t.Errorf("tasks: got %d, want %d", n, tasks)
 	}
 }
+
+// A value an argument cannot take is BAD_USER_INPUT with extensions.field
+// naming the argument's path, and a message that says what the value must
+// be: an enum's values (in the case the schema spells them; gqlparser lets
+// a wrong-case one through validation), a time's format, a well-formed ID.
+func TestArgumentErrorsNameTheirField(t *testing.T) {
+	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
+		owner, viewer := e.Register("Owner"), e.Register("Viewer")
+		e.CreateTenant(owner, "acme")
+		membership := e.AddMember(owner, "acme", viewer, "VIEWER")
+		project := e.CreateProject(owner.Caller("acme"), "Anvil")
+		const createTask = `mutation($i: CreateTaskInput!) { createTask(input: $i) { id } }`
+		for _, tc := range []struct {
+			name, query       string
+			vars              map[string]any
+			field, wantPrefix string
+		}{
+			{"wrong-case enum", `mutation($id: ID!, $role: Role!) { updateMemberRole(id: $id, role: $role) { id } }`,
+				map[string]any{"id": membership, "role": "viewer"}, "updateMemberRole.role", "updateMemberRole.role: must be one of OWNER, MANAGER, MEMBER, VIEWER"},
+			{"enum in an input", createTask, map[string]any{"i": map[string]any{"projectID": project, "title": "t", "status": "done"}},
+				"createTask.input.status", "createTask.input.status: must be one of TODO, IN_PROGRESS, DONE"},
+			{"time", createTask, map[string]any{"i": map[string]any{"projectID": project, "title": "t", "dueDate": "tomorrow"}},
+				"createTask.input.dueDate", "createTask.input.dueDate: must be an RFC 3339 time"},
+			{"malformed ID in an input", createTask, map[string]any{"i": map[string]any{"projectID": "garbage", "title": "t"}},
+				"createTask.input.projectID", "createTask.input.projectID: malformed ID"},
+			{"malformed ID in a filter list", `{ projects(where: {idIn: ["garbage"]}) { totalCount } }`, nil,
+				"projects.where.idIn[0]", "projects.where.idIn[0]: malformed ID"},
+		} {
+			r := e.Do(owner.Caller("acme"), tc.query, tc.vars)
+			if len(r.Errors) != 1 || r.Code() != "BAD_USER_INPUT" || r.Errors[0].Extensions["field"] != tc.field ||
+				!strings.HasPrefix(r.Errors[0].Message, tc.wantPrefix) {
+				t.Errorf("%s: got %+v, want BAD_USER_INPUT with field %s and a message starting %q", tc.name, r.Errors, tc.field, tc.wantPrefix)
+			}
+		}
+	})
+}
