@@ -372,6 +372,60 @@ func TestClosedNotifierLeavesSharesToTheDispatcher(t *testing.T) {
 	})
 }
 
+// A project deleted after its broadcast committed, before the shares
+// after the first thousand were written: every recipient still gets the
+// notification, with no project, as the first thousand keep theirs once
+// the deletion has cleared it. (The shares used to copy the project's ID,
+// fail its foreign key on every attempt and end FAILED, unwritten.)
+func TestBroadcastSharesOfADeletedProject(t *testing.T) {
+	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
+		const n = 1500 // the change's 1,000, then one share of 500
+		w := newBroadcastWorld(t, e, n, "Doomed")
+		notifier := notify.NewNotifier(e.Broker, nil, slog.New(slog.DiscardHandler))
+		batch := w.broadcast(t, notifier, true)
+		system := privacy.DecisionContext(context.Background(), privacy.Allow)
+		if err := e.DB.Client.Project.DeleteOneID(w.project.ID).Exec(system); err != nil {
+			t.Fatal(err)
+		}
+		var mu sync.Mutex
+		var published []*ent.Notification
+		notifier.Committed(w.ctx, e.DB.Client, batch, func(rows []*ent.Notification) {
+			mu.Lock()
+			defer mu.Unlock()
+			published = append(published, rows...)
+		})
+		notifier.Wait()
+
+		if left := inAppEntries(t, e); left != 0 {
+			t.Fatalf("IN_APP outbox entries left: %d, want none (every share written)", left)
+		}
+		rows, err := e.DB.Client.Notification.Query().
+			Where(notification.TenantID(w.project.TenantID), notification.KindEQ(notification.KindPROJECT_SUBMITTED)).All(system)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rows) != n {
+			t.Fatalf("notifications: got %d, want one per manager (%d)", len(rows), n)
+		}
+		for _, r := range rows {
+			if r.ProjectID != nil || r.TaskID != nil {
+				t.Fatalf("row %d: project %v, task %v; want neither (the project is deleted)", r.ID, r.ProjectID, r.TaskID)
+			}
+		}
+		// The rows handed on after commit are as each was written: the
+		// change's thousand with the project, the share's without.
+		withProject := 0
+		for _, r := range published {
+			if r.ProjectID != nil {
+				withProject++
+			}
+		}
+		if len(published) != n || withProject != 1000 {
+			t.Fatalf("rows published: got %d, %d with a project; want %d, 1,000 with one", len(published), withProject, n)
+		}
+	})
+}
+
 // broadcastWorld is a tenant "crowd" with an OWNER and n MANAGERs, and a
 // project of the owner's about to be submitted: submitting it notifies
 // every manager, through a notifier the test drives itself.

@@ -114,6 +114,65 @@ func TestConnectionFilters(t *testing.T) {
 	})
 }
 
+// A time written with an offset means the same instant as in UTC, in a
+// filter as in a due date: on SQLite, which compares stored times as text,
+// a bound kept at its offset compared hours off (dueDateGT at +05:00 found
+// no task due after it).
+func TestTimeFiltersWithAnOffset(t *testing.T) {
+	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
+		owner := e.Register("Owner")
+		e.CreateTenant(owner, "acme")
+		c := owner.Caller("acme")
+		p := e.CreateProject(c, "P")
+		create := func(title, due string) {
+			t.Helper()
+			var out struct{ CreateTask struct{ DueDate string } }
+			e.MustDo(c, `mutation($p: ID!, $t: String!, $d: Time) { createTask(input: {projectID: $p, title: $t, dueDate: $d}) { dueDate } }`,
+				map[string]any{"p": p, "t": title, "d": due}, &out)
+			if got, want := out.CreateTask.DueDate, map[string]string{"early": "2029-12-31T18:00:00Z", "late": "2029-12-31T21:00:00Z"}[title]; got != want {
+				t.Fatalf("%s: dueDate got %s, want %s", title, got, want)
+			}
+		}
+		create("early", "2029-12-31T13:00:00-05:00")
+		create("late", "2030-01-01T02:00:00+05:00")
+
+		// 19:00 UTC, between the two, written three ways.
+		for _, bound := range []string{"2029-12-31T19:00:00Z", "2030-01-01T00:00:00+05:00", "2029-12-31T14:00:00-05:00"} {
+			for _, tc := range []struct {
+				filter string
+				want   []string
+			}{
+				{"dueDateGT", []string{"late"}},
+				{"dueDateLT", []string{"early"}},
+				{"dueDateNEQ", []string{"early", "late"}},
+			} {
+				t.Run(tc.filter+" "+bound, func(t *testing.T) {
+					var out struct {
+						Tasks struct {
+							Edges []struct{ Node struct{ Title string } }
+						}
+					}
+					e.MustDo(c, fmt.Sprintf(`query($b: Time!) { tasks(first: 10, where: {%s: $b}, orderBy: {field: DUE_DATE, direction: ASC}) { edges { node { title } } } }`, tc.filter),
+						map[string]any{"b": bound}, &out)
+					var got []string
+					for _, edge := range out.Tasks.Edges {
+						got = append(got, edge.Node.Title)
+					}
+					if !slices.Equal(got, tc.want) {
+						t.Errorf("got %v, want %v", got, tc.want)
+					}
+				})
+			}
+		}
+		// The same instant as a due date, written another way, is found.
+		var out struct{ Tasks struct{ TotalCount int } }
+		e.MustDo(c, `query($b: Time!) { tasks(where: {dueDate: $b}) { totalCount } }`, map[string]any{"b": "2029-12-31T16:00:00-05:00"}, &out)
+		if out.Tasks.TotalCount != 1 {
+			t.Errorf("dueDate 16:00-05:00 (the late task's): got %d tasks, want 1", out.Tasks.TotalCount)
+		}
+	})
+}
+
 // pgFirst100 widens the page of a filter query from 1 to 100.
 func pgFirst100(query string) string {
 	return strings.ReplaceAll(query, "(first: 1, ", "(first: 100, ")

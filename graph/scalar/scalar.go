@@ -1,6 +1,6 @@
 // Package scalar binds GraphQL scalars to Go types: ID is an opaque string on
 // the wire and the data layer's int inside; Time is written as gqlgen's own
-// Time scalar writes it, with fewer allocations.
+// Time scalar writes it, with fewer allocations, and read in UTC.
 package scalar
 
 import (
@@ -40,8 +40,15 @@ func MarshalTime(t time.Time) graphql.Marshaler {
 	return timeJSON(t)
 }
 
-// UnmarshalTime reads a time as gqlgen's graphql.UnmarshalTime does.
-func UnmarshalTime(v any) (time.Time, error) { return graphql.UnmarshalTime(v) }
+// UnmarshalTime reads a time as gqlgen's graphql.UnmarshalTime does, in
+// UTC whatever offset the client wrote: every time a client sends (a due
+// date, a filter's bound) enters the data layer through it. SQLite stores
+// times as text in UTC and compares them as text, so a bound kept at
+// +05:00 compared with the stored times five hours off.
+func UnmarshalTime(v any) (time.Time, error) {
+	t, err := graphql.UnmarshalTime(v)
+	return t.UTC(), err
+}
 
 type timeJSON time.Time
 

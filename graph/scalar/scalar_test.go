@@ -63,6 +63,18 @@ func TestMarshalTime(t *testing.T) {
 	}
 }
 
+// TestUnmarshalTimeInUTC: a time with any offset is read as the same
+// instant in UTC.
+func TestUnmarshalTimeInUTC(t *testing.T) {
+	want := time.Date(2029, 12, 31, 19, 0, 0, 500, time.UTC)
+	for _, s := range []string{"2029-12-31T19:00:00.0000005Z", "2030-01-01T00:00:00.0000005+05:00", "2029-12-31T14:00:00.0000005-05:00"} {
+		got, err := UnmarshalTime(s)
+		if err != nil || got != want {
+			t.Errorf("UnmarshalTime(%s): got %v, %v; want %v", s, got, err, want)
+		}
+	}
+}
+
 // TestMarshalIDAnyWriter: an ID is written the same to a writer that is not
 // the executor's buffer.
 func TestMarshalIDAnyWriter(t *testing.T) {

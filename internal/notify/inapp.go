@@ -2,6 +2,7 @@ package notify
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"slices"
 	"strconv"
@@ -12,6 +13,8 @@ import (
 	"tenantgraph/ent"
 	"tenantgraph/ent/membership"
 	"tenantgraph/ent/notification"
+	"tenantgraph/ent/project"
+	"tenantgraph/ent/task"
 	"tenantgraph/internal/pubsub"
 )
 
@@ -28,9 +31,19 @@ import (
 // they are written by INSERT … SELECT, which reads the recipients'
 // memberships and writes the rows in the database:
 //
-//	INSERT INTO notifications (tenant_id, recipient_id, kind, …)
-//	SELECT tenant_id, user_id, ?, … FROM memberships
-//	WHERE tenant_id = ? AND user_id IN (…) RETURNING id, recipient_id
+//	INSERT INTO notifications (tenant_id, recipient_id, kind, …, project_id, task_id)
+//	SELECT tenant_id, user_id, ?, …,
+//	  (SELECT id FROM projects WHERE id = ? AND tenant_id = ?), (SELECT id FROM tasks …)
+//	FROM memberships
+//	WHERE tenant_id = ? AND user_id IN (…) RETURNING id, recipient_id, project_id, task_id
+//
+// The project and the task are written through a subselect, NULL when the
+// row is gone: a share is written after its change committed (shares.go),
+// and the project or task may have been deleted since. The schema keeps
+// the rows of a deleted project's notifications with no project (the
+// edges are optional, deletion sets them NULL); a share written after the
+// deletion must do the same rather than fail its foreign key on every
+// attempt and never reach its recipients.
 //
 // On SQLite, one statement per bulkRows recipients (bind parameters are
 // few there); on PostgreSQL, one statement whatever their number, the IDs
@@ -67,7 +80,8 @@ func writeInApp(ctx context.Context, c *ent.Client, n inApp) ([]pubsub.Event, []
 		}
 		for rows.Next() {
 			ev := pubsub.Event{TenantID: n.tenant}
-			if err := rows.Scan(&ev.NotificationID, &ev.UserID); err != nil {
+			var project, task sql.NullInt64
+			if err := rows.Scan(&ev.NotificationID, &ev.UserID, &project, &task); err != nil {
 				_ = rows.Close()
 				return nil, nil, fmt.Errorf("notify: reading written notifications: %w", err)
 			}
@@ -75,7 +89,7 @@ func writeInApp(ctx context.Context, c *ent.Client, n inApp) ([]pubsub.Event, []
 			written = append(written, &ent.Notification{
 				ID: ev.NotificationID, TenantID: n.tenant, RecipientID: ev.UserID, CreatedAt: n.at, UpdatedAt: n.at,
 				Kind: n.kind, Title: n.title, Body: n.body, Read: notification.DefaultRead,
-				ProjectID: clone(n.projectID), TaskID: clone(n.taskID),
+				ProjectID: nullable(project), TaskID: nullable(task),
 			})
 		}
 		err := rows.Err()
@@ -97,12 +111,9 @@ func inAppInsert(dialectName string, n inApp, ids []int) (string, []any) {
 	b := &entsql.Builder{}
 	b.SetDialect(dialectName) // the dialect's placeholders and quoting
 	arg := func(v any, pgType string) {
-		switch {
-		case v == nil:
-			b.WriteString("NULL")
-		case dialectName == dialect.Postgres:
+		if dialectName == dialect.Postgres {
 			b.WriteString("CAST(").Arg(v).WriteString(" AS " + pgType + ")")
-		default:
+		} else {
 			b.Arg(v)
 		}
 	}
@@ -123,9 +134,9 @@ func inAppInsert(dialectName string, n inApp, ids []int) (string, []any) {
 	b.Comma()
 	arg(notification.DefaultRead, "boolean")
 	b.Comma()
-	arg(nillable(n.projectID), "bigint")
+	existing(b, project.Table, n.projectID, n.tenant)
 	b.Comma()
-	arg(nillable(n.taskID), "bigint")
+	existing(b, task.Table, n.taskID, n.tenant)
 	b.WriteString(" FROM ").Ident(membership.Table).
 		WriteString(" WHERE ").Ident(membership.FieldTenantID).WriteString(" = ").Arg(n.tenant).
 		WriteString(" AND ").Ident(membership.FieldUserID)
@@ -141,8 +152,24 @@ func inAppInsert(dialectName string, n inApp, ids []int) (string, []any) {
 		}
 		b.WriteByte(')')
 	}
-	b.WriteString(" RETURNING ").IdentComma(notification.FieldID, notification.FieldRecipientID)
+	b.WriteString(" RETURNING ").IdentComma(notification.FieldID, notification.FieldRecipientID,
+		notification.FieldProjectID, notification.FieldTaskID)
 	return b.Query()
+}
+
+// existing writes the ID *id as a subselect of table that yields NULL when
+// the tenant's row is gone (or NULL for a nil id). Projects and tasks
+// have the same id and tenant_id columns. The parameters are compared
+// with columns, so PostgreSQL types them without a cast, and the subselect
+// has the column's type.
+func existing(b *entsql.Builder, table string, id *int, tenant int) {
+	if id == nil {
+		b.WriteString("NULL")
+		return
+	}
+	b.WriteString("(SELECT ").Ident(project.FieldID).WriteString(" FROM ").Ident(table).
+		WriteString(" WHERE ").Ident(project.FieldID).WriteString(" = ").Arg(*id).
+		WriteString(" AND ").Ident(project.FieldTenantID).WriteString(" = ").Arg(tenant).WriteByte(')')
 }
 
 // int8Array is ids as a PostgreSQL array literal ({1,2,3}), for a
@@ -159,20 +186,12 @@ func int8Array(ids []int) string {
 	return string(append(b, '}'))
 }
 
-// clone is a pointer to a copy of *p, or nil: each row gets its own, as
-// ent's scan gives it.
-func clone(p *int) *int {
-	if p == nil {
+// nullable is v as ent scans a nillable ID: a pointer of the row's own, or
+// nil for NULL.
+func nullable(v sql.NullInt64) *int {
+	if !v.Valid {
 		return nil
 	}
-	v := *p
-	return &v
-}
-
-// nillable is *p, or an untyped nil (NULL) for a nil p.
-func nillable(p *int) any {
-	if p == nil {
-		return nil
-	}
-	return *p
+	id := int(v.Int64)
+	return &id
 }

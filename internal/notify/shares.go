@@ -35,7 +35,9 @@ import (
 // share whose writer died is written by the dispatcher once its grace has
 // passed, so nothing of a committed broadcast is lost; only its live push
 // comes late. Rows of later shares are the broadcast's as much as the
-// first's: the same created_at, texts, project and task.
+// first's: the same created_at, texts, project and task, or no project or
+// task when it was deleted meanwhile, as the first's lose theirs then
+// (writeInApp).
 const shareRows = bulkRows
 
 // shareGrace is how long the committing instance has to write a

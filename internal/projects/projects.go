@@ -9,6 +9,8 @@ import (
 	"context"
 	"fmt"
 
+	"entgo.io/ent/dialect"
+
 	"tenantgraph/ent"
 	"tenantgraph/ent/comment"
 	"tenantgraph/ent/project"
@@ -98,8 +100,14 @@ func (s *Service) UpdateProject(ctx context.Context, c *ent.Client, id int, in U
 			return nil, err
 		}
 	}
-	before, err := writableProject(ctx, c, id)
+	// Read without a lock: the update below is conditional on the status
+	// (taking the row's share lock here, two concurrent updates would each
+	// wait for the other's to end before writing).
+	before, err := getProject(ctx, c, id)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkWritable(before); err != nil {
 		return nil, err
 	}
 	u := c.Project.Update().
@@ -215,16 +223,40 @@ func getProject(ctx context.Context, c *ent.Client, id int) (*ent.Project, error
 	return p, nil
 }
 
-// writableProject loads a project that accepts changes: not archived.
+// writableProject loads a project whose tasks and comments accept changes:
+// not archived. The change is written by the task's or comment's ID, with
+// no condition on the project, so the status read must still hold when the
+// change commits: on PostgreSQL the project's row is read FOR SHARE and
+// stays locked until the transaction ends, so that a concurrent archive
+// (an UPDATE of the row) waits for the change, and a change that reads the
+// project after an archive committed finds it archived (Conflict). The
+// lock lets changes to one project's tasks go on side by side. SQLite's
+// write transactions take turns from their start, so there the status
+// read holds anyway.
 func writableProject(ctx context.Context, c *ent.Client, id int) (*ent.Project, error) {
-	p, err := getProject(ctx, c, id)
+	q := c.Project.Query().Where(project.ID(id))
+	if c.Dialect() == dialect.Postgres {
+		q.ForShare()
+	}
+	p, err := q.Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, errProjectNotFound
+	}
 	if err != nil {
+		return nil, fmt.Errorf("projects: loading project %d: %w", id, err)
+	}
+	if err := checkWritable(p); err != nil {
 		return nil, err
 	}
-	if workflow.ReadOnly(p.Status) {
-		return nil, apperr.New(apperr.Conflict, "the project is %s and read-only", p.Status)
-	}
 	return p, nil
+}
+
+// checkWritable refuses changes to an archived project (Conflict).
+func checkWritable(p *ent.Project) error {
+	if workflow.ReadOnly(p.Status) {
+		return apperr.New(apperr.Conflict, "the project is %s and read-only", p.Status)
+	}
+	return nil
 }
 
 func validateDescription(d *string) error {

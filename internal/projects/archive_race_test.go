@@ -1,0 +1,175 @@
+package projects_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"entgo.io/ent/dialect"
+
+	"tenantgraph/ent"
+	"tenantgraph/ent/privacy"
+	"tenantgraph/graph/graphtest"
+	"tenantgraph/internal/apperr"
+	"tenantgraph/internal/globalid"
+	"tenantgraph/internal/projects"
+	"tenantgraph/internal/role"
+	"tenantgraph/internal/viewer"
+	"tenantgraph/internal/workflow"
+)
+
+// An ARCHIVED project is read-only, and archiving it while one of its tasks
+// or comments is being changed keeps it so: the archive, committed by a
+// second transaction at the moment the change writes, either waits for the
+// change to commit, or the change fails with the archived case's Conflict.
+// It never commits a change to a project that was archived before it.
+// PostgreSQL only: SQLite's write transactions take turns from their start,
+// so the archive cannot come between the change's check and its write.
+func TestArchiveRacingAChangeOfItsTasks(t *testing.T) {
+	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
+		if e.Dialect != dialect.Postgres {
+			t.Skip("SQLite serialises write transactions")
+		}
+		owner := e.Register("Olga")
+		tenant := mustDecode(t, e.CreateTenant(owner, "acme"))
+		caller := owner.Caller("acme")
+		ctx := viewer.NewContext(context.Background(),
+			&viewer.Viewer{UserID: mustDecode(t, owner.ID), TenantID: tenant, Role: role.Owner})
+		svc := projects.NewService(nil)
+		title, body := "after", "after"
+		// A context carrying a firstWrite func runs it at each write made
+		// with it (hooks are the client's, its transactions' too).
+		e.DB.Client.Use(func(next ent.Mutator) ent.Mutator {
+			return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+				if f, ok := ctx.Value(firstWrite{}).(func()); ok {
+					f()
+				}
+				return next.Mutate(ctx, m)
+			})
+		})
+
+		for _, tc := range []struct {
+			name   string
+			change func(ctx context.Context, c *ent.Client, project, task, comment int) error
+		}{
+			{"createTask", func(ctx context.Context, c *ent.Client, p, _, _ int) error {
+				_, err := svc.CreateTask(ctx, c, projects.CreateTaskInput{ProjectID: p, Title: title})
+				return err
+			}},
+			{"updateTask", func(ctx context.Context, c *ent.Client, _, tk, _ int) error {
+				_, err := svc.UpdateTask(ctx, c, tk, projects.UpdateTaskInput{Title: &title})
+				return err
+			}},
+			{"deleteTask", func(ctx context.Context, c *ent.Client, _, tk, _ int) error { return svc.DeleteTask(ctx, c, tk) }},
+			{"createComment", func(ctx context.Context, c *ent.Client, _, tk, _ int) error {
+				_, err := svc.CreateComment(ctx, c, tk, body)
+				return err
+			}},
+			{"updateComment", func(ctx context.Context, c *ent.Client, _, _, cm int) error {
+				_, err := svc.UpdateComment(ctx, c, cm, body)
+				return err
+			}},
+			{"deleteComment", func(ctx context.Context, c *ent.Client, _, _, cm int) error { return svc.DeleteComment(ctx, c, cm) }},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				p := e.CreateProject(caller, tc.name)
+				tk := e.CreateTask(caller, p, "before")
+				cm := e.CreateComment(caller, tk, "before")
+				project := mustDecode(t, p)
+
+				// At the change's first write, after its checks, a manager
+				// archives the project.
+				archived := make(chan error, 1)
+				var archivedFirst bool
+				var once sync.Once
+				changeCtx := context.WithValue(ctx, firstWrite{}, func() {
+					once.Do(func() {
+						go func() { archived <- archive(ctx, e.DB.Client, svc, project) }()
+						archivedFirst = archivedOrWaiting(t, e, archived)
+					})
+				})
+				tx, err := e.DB.Client.Tx(changeCtx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+				err = tc.change(changeCtx, tx.Client(), project, mustDecode(t, tk), mustDecode(t, cm))
+				if err == nil {
+					err = tx.Commit()
+				}
+				switch {
+				case archivedFirst && err == nil:
+					t.Errorf("the change committed after the project was archived")
+				case archivedFirst && !apperr.Is(err, apperr.Conflict):
+					t.Errorf("the change after the archive: got %v, want Conflict", err)
+				case !archivedFirst && err != nil:
+					t.Errorf("the change the archive waited for: got %v, want it committed", err)
+				}
+				_ = tx.Rollback()
+				select {
+				case err := <-archived: // once the change has ended
+					if err != nil {
+						t.Fatalf("archiving: %v", err)
+					}
+				case <-time.After(10 * time.Second):
+					t.Fatal("the archive still waits 10s after the change ended")
+				}
+				got, err := e.DB.Client.Project.Get(privacy.DecisionContext(context.Background(), privacy.Allow), project)
+				if err != nil || got.Status != workflow.Archived {
+					t.Fatalf("the project after the race: %v (%v), want ARCHIVED", got, err)
+				}
+			})
+		}
+	})
+}
+
+// firstWrite is the context key of a func run at each write (ent hook).
+type firstWrite struct{}
+
+// archive moves the project to ARCHIVED in a transaction of its own.
+func archive(ctx context.Context, c *ent.Client, svc *projects.Service, project int) error {
+	tx, err := c.Tx(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := svc.Transition(ctx, tx.Client(), project, workflow.Archived); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// archivedOrWaiting waits until the archive has committed (true) or waits
+// on a lock (false). It fails the test after 10s of neither.
+func archivedOrWaiting(t *testing.T, e *graphtest.Env, archived chan error) bool {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		select {
+		case err := <-archived:
+			archived <- err // for the test to read once the change has ended
+			return err == nil
+		default:
+		}
+		var waiting int
+		if err := e.DB.SQL.QueryRowContext(t.Context(),
+			`SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting); err != nil {
+			t.Fatalf("watching locks: %v", err)
+		}
+		if waiting > 0 {
+			return false
+		}
+	}
+	t.Fatal("the archive neither committed nor waited on a lock within 10s")
+	return false
+}
+
+// mustDecode is the integer ID of a global ID.
+func mustDecode(t *testing.T, gid string) int {
+	t.Helper()
+	id, err := globalid.Decode(gid)
+	if err != nil {
+		t.Fatalf("decoding %q: %v", gid, err)
+	}
+	return id
+}
