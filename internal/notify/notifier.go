@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"tenantgraph/ent"
@@ -182,13 +183,21 @@ func (n *Notifier) publish(ctx context.Context, events []pubsub.Event, rows []*e
 	publishEvents(ctx, n.broker, n.log, events)
 }
 
-// publishEvents hands committed rows' events to broker. Failing, it logs:
-// the rows are committed, and the notification list has them; only the live
-// push is lost.
+// publishTimeout bounds one Publish. A mutation's response waits for it
+// (Committed runs before the response is written), and on PostgreSQL it
+// is a statement: a stalled database must not hold an answer whose
+// transaction has already committed.
+var publishTimeout = 5 * time.Second
+
+// publishEvents hands committed rows' events to broker. Failing, or taking
+// longer than publishTimeout, it logs: the rows are committed, and the
+// notification list has them; only the live push is lost.
 func publishEvents(ctx context.Context, broker pubsub.Broker, log *slog.Logger, events []pubsub.Event) {
 	if broker == nil || len(events) == 0 {
 		return
 	}
+	ctx, cancel := context.WithTimeout(ctx, publishTimeout)
+	defer cancel()
 	if err := broker.Publish(ctx, events...); err != nil {
 		log.ErrorContext(ctx, "publishing notifications", "error", err.Error(), "count", len(events))
 	}

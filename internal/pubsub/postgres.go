@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lib/pq"
@@ -73,6 +74,7 @@ func (p *Postgres) fanOut() {
 	defer p.wg.Done()
 	ping := time.NewTicker(30 * time.Second)
 	defer ping.Stop()
+	var pinging atomic.Bool
 	for {
 		select {
 		case <-p.done:
@@ -91,7 +93,14 @@ func (p *Postgres) fanOut() {
 			}
 			_ = p.Local.Publish(context.Background(), events...)
 		case <-ping.C:
-			go func() { _ = p.listener.Ping() }()
+			// One ping at a time: on a half-open connection Ping can block
+			// until TCP gives up, and a new one every tick would pile up.
+			if pinging.CompareAndSwap(false, true) {
+				go func() {
+					defer pinging.Store(false)
+					_ = p.listener.Ping()
+				}()
+			}
 		}
 	}
 }
