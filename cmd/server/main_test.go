@@ -149,6 +149,14 @@ func TestLoadConfigRejectsBadValues(t *testing.T) {
 		{"NOTIFICATION_RETENTION", "90d"},
 		{"NOTIFICATION_RETENTION", "-24h"},
 		{"NOTIFICATION_RETENTION", "30m"},
+		// A misspelt APP_ENV would otherwise serve with every production
+		// safeguard off.
+		{"APP_ENV", "Production"},
+		{"APP_ENV", "PRODUCTION"},
+		{"APP_ENV", "prod"},
+		{"APP_ENV", "production "},
+		{"APP_ENV", "staging"},
+		{"APP_ENV", "dev"},
 	} {
 		_, err := loadConfig(func(k string) string {
 			if k == tc.key {
@@ -163,6 +171,18 @@ func TestLoadConfigRejectsBadValues(t *testing.T) {
 	c, err := loadConfig(func(string) string { return "" })
 	if err != nil || !c.JWTSecretRandom || len(c.JWTSecret) < 32 || c.TokenTTL != 24*time.Hour || c.Addr != ":8080" || c.Retention != 0 {
 		t.Errorf("defaults: got %+v, %v", c, err)
+	}
+	for value, production := range map[string]bool{"": false, "development": false, "production": true} {
+		c, err := loadConfig(func(k string) string {
+			return map[string]string{"APP_ENV": value, "JWT_SECRET": strings.Repeat("s", 32)}[k]
+		})
+		if err != nil || c.production() != production {
+			t.Errorf("APP_ENV=%q: got production() %v, %v; want %v, nil", value, c.production(), err, production)
+		}
+	}
+	_, err = loadConfig(func(k string) string { return map[string]string{"APP_ENV": "prod"}[k] })
+	if err == nil || !strings.Contains(err.Error(), "development") || !strings.Contains(err.Error(), "production") {
+		t.Errorf("APP_ENV=prod: got %v, want an error naming the allowed values development and production", err)
 	}
 	for value, want := range map[string]time.Duration{"0": 0, "2160h": 90 * 24 * time.Hour} {
 		c, err := loadConfig(func(k string) string {
