@@ -15,10 +15,11 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
-// postTransport serves GraphQL over HTTP POST exactly as gqlgen's
-// transport.POST does (the same content negotiation, status codes and error
-// messages), except for the last step: it writes the response around the
-// executor's data instead of handing the whole response to json.Marshal.
+// postTransport serves GraphQL over HTTP POST as gqlgen's transport.POST
+// does (the same content negotiation and status codes), but for two things.
+// A body that is not one GraphQL request is refused in words a client can
+// act on (undecodableBody), not in Go's. And it writes the response around
+// the executor's data instead of handing the whole response to json.Marshal.
 // The executor has already written the data as compact JSON; json.Marshal
 // would scan all of it again, byte by byte, to validate and compact it (on
 // the contract's ProjectTree, 391 kB, about 5% of the request's CPU). The
@@ -45,8 +46,7 @@ func (t postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 	dec.UseNumber()
 	if err := dec.Decode(params); err != nil {
 		w.WriteHeader(http.StatusBadRequest)
-		writeResponse(w, exec.DispatchError(ctx, gqlerror.List{gqlerror.Errorf(
-			"json request body could not be decoded: %+v body:%s", err, string(body))}))
+		writeResponse(w, exec.DispatchError(ctx, gqlerror.List{undecodableBody(err)}))
 		return
 	}
 	params.Headers = r.Header
