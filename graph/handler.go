@@ -152,7 +152,7 @@ func NewHandler(c Deps) *handler.Server {
 		operationTimeout: c.WebsocketOperationTimeout,
 	}))
 	srv.AddTransport(transport.Options{})
-	srv.AddTransport(transport.GET{})
+	srv.AddTransport(getTransport{})
 	srv.AddTransport(postTransport{})
 	srv.AddTransport(unsupportedTransport{}) // last: whatever the others leave
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))

@@ -167,3 +167,58 @@ func TestPostTransportRefusesUndecodableBodies(t *testing.T) {
 		})
 	}
 }
+
+// TestGetTransportMatchesGqlgen holds getTransport to gqlgen's
+// transport.GET: the same status, Content-Type and body, but for
+// json.Marshal's HTML escaping, which getTransport leaves out.
+func TestGetTransportMatchesGqlgen(t *testing.T) {
+	validation := gqlerror.List{{Message: "Unexpected <Invalid>", Extensions: map[string]any{"code": errcode.ParseFailed}}}
+	data := &graphql.Response{Data: []byte(`{"a":"R&D <lab>"}`)}
+	cases := []struct {
+		name   string
+		exec   cannedExecutor
+		accept string
+		query  string
+	}{
+		{"data", cannedExecutor{resp: data}, "", "query=%7Ba%7D"},
+		{"data, variables and extensions", cannedExecutor{resp: data}, "application/json", "query=%7Ba%7D&variables=%7B%22n%22%3A1%7D&extensions=%7B%7D"},
+		{"parse error, application/json", cannedExecutor{opErr: validation}, "application/json", "query=%3C"},
+		{"parse error, graphql-response+json", cannedExecutor{opErr: validation}, "application/graphql-response+json", "query=%3C"},
+		{"parse error, unknown Accept", cannedExecutor{opErr: validation}, "text/html", "query=%3C"},
+		{"a mutation", cannedExecutor{resp: data, op: ast.Mutation}, "", "query=mutation%7Ba%7D"},
+		{"a broken escape", cannedExecutor{resp: data}, "", "query=%zz"},
+		{"broken variables", cannedExecutor{resp: data}, "", "query=%7Ba%7D&variables=%7Bx"},
+		{"broken extensions", cannedExecutor{resp: data}, "", "query=%7Ba%7D&extensions=%5B"},
+	}
+	serve := func(tr graphql.Transport, exec graphql.GraphExecutor, accept, query string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(http.MethodGet, "/graphql?"+query, nil)
+		if accept != "" {
+			r.Header.Set("Accept", accept)
+		}
+		if !tr.Supports(r) {
+			t.Fatalf("%T does not support the request", tr)
+		}
+		w := httptest.NewRecorder()
+		tr.Do(w, r, exec)
+		return w
+	}
+	unescapeHTML := strings.NewReplacer(`\u003c`, "<", `\u003e`, ">", `\u0026`, "&")
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			want := serve(transport.GET{}, c.exec, c.accept, c.query)
+			got := serve(getTransport{}, c.exec, c.accept, c.query)
+			if got.Code != want.Code {
+				t.Errorf("status: got %d, want %d", got.Code, want.Code)
+			}
+			if g, w := got.Header().Values("Content-Type"), want.Header().Values("Content-Type"); strings.Join(g, ";") != strings.Join(w, ";") {
+				t.Errorf("Content-Type: got %q, want %q", g, w)
+			}
+			if g, w := got.Body.String(), unescapeHTML.Replace(want.Body.String()); g != w {
+				t.Errorf("body:\n got %s\nwant %s", g, w)
+			}
+			if strings.Contains(got.Body.String(), `\u003c`) {
+				t.Errorf("body: got %s, want no \\u003c", got.Body)
+			}
+		})
+	}
+}
