@@ -196,3 +196,68 @@ func TestLoadConfigRejectsBadValues(t *testing.T) {
 		}
 	}
 }
+
+// TestRunHelp: -h, --help and `help` print the usage (the commands, the
+// flags, and where the settings come from) on stdout and succeed, where the
+// flag package's "flag: help requested" was an error and exit 1; each
+// subcommand's -h prints its own usage. A bad flag is an error with the
+// usage on stderr.
+func TestRunHelp(t *testing.T) {
+	serverUsage := []string{"usage: server [-demo]", "server migrate up|status", "server health", "-demo",
+		"Configuration is by environment variables", "Configuration section of the\nREADME"}
+	tests := []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"-h"}, serverUsage},
+		{[]string{"--help"}, serverUsage},
+		{[]string{"-help"}, serverUsage},
+		{[]string{"help"}, serverUsage},
+		{[]string{"migrate", "-h"}, []string{"usage: server migrate up|status", "DATABASE_URL"}},
+		{[]string{"health", "--help"}, []string{"usage: server health", "LISTEN_ADDR"}},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			// No environment at all: asking for help opens no database.
+			err := run(context.Background(), append([]string{"server"}, tc.args...), func(string) string { return "" }, &stdout, &stderr)
+			if err != nil {
+				t.Errorf("got error %v, want none", err)
+			}
+			for _, want := range tc.want {
+				if !strings.Contains(stdout.String(), want) {
+					t.Errorf("stdout: got %q, want it to contain %q", stdout.String(), want)
+				}
+			}
+			if stderr.Len() != 0 {
+				t.Errorf("stderr: got %q, want nothing", stderr.String())
+			}
+		})
+	}
+	t.Run("a bad flag", func(t *testing.T) {
+		var stdout, stderr bytes.Buffer
+		err := run(context.Background(), []string{"server", "-port", "9000"}, func(string) string { return "" }, &stdout, &stderr)
+		if err == nil || !strings.Contains(err.Error(), "-port") {
+			t.Errorf("got error %v, want one naming -port", err)
+		}
+		if !strings.Contains(stderr.String(), "usage: server") || stdout.Len() != 0 {
+			t.Errorf("got stdout %q, stderr %q; want the usage on stderr only", stdout.String(), stderr.String())
+		}
+	})
+}
+
+// TestBannerHasNoStraySpace: the start-up line reads "GraphiQL at URL/, API
+// at URL/graphql", without a space before the comma.
+func TestBannerHasNoStraySpace(t *testing.T) {
+	env := map[string]string{"LISTEN_ADDR": "127.0.0.1:0", "DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "app.db")}
+	_, stdout, stop := startServer(t, nil, env)
+	defer func() {
+		if err := stop(); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	}()
+	banner := regexp.MustCompile(`GraphiQL at http://\S+:\d+/, API at http://\S+:\d+/graphql\n`)
+	if !banner.MatchString(stdout.String()) {
+		t.Errorf("banner: got %q, want GraphiQL at …/, API at …/graphql", stdout.String())
+	}
+}
