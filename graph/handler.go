@@ -152,8 +152,9 @@ func NewHandler(c Deps) *handler.Server {
 		operationTimeout: c.WebsocketOperationTimeout,
 	}))
 	srv.AddTransport(transport.Options{})
-	srv.AddTransport(transport.GET{})
+	srv.AddTransport(getTransport{})
 	srv.AddTransport(postTransport{})
+	srv.AddTransport(unsupportedTransport{}) // last: whatever the others leave
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(c.ParserTokenLimit)
 	srv.SetDisableSuggestion(c.DisableSuggestions)

@@ -15,18 +15,19 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
-// postTransport serves GraphQL over HTTP POST exactly as gqlgen's
-// transport.POST does (the same content negotiation, status codes and error
-// messages), except for the last step: it writes the response around the
-// executor's data instead of handing the whole response to json.Marshal.
+// postTransport serves GraphQL over HTTP POST as gqlgen's transport.POST
+// does (the same content negotiation and status codes), but for two things.
+// A body that is not one GraphQL request is refused in words a client can
+// act on (undecodableBody), not in Go's. And it writes the response around
+// the executor's data instead of handing the whole response to json.Marshal.
 // The executor has already written the data as compact JSON; json.Marshal
 // would scan all of it again, byte by byte, to validate and compact it (on
 // the contract's ProjectTree, 391 kB, about 5% of the request's CPU). The
 // one difference in the bytes: json.Marshal also escapes <, > and & inside
-// strings as \u003c, \u003e and \u0026; the data is now written as the
-// executor encodes it. The response is application/json with
-// X-Content-Type-Options: nosniff (internal/server), so no browser takes it
-// for HTML.
+// strings as \u003c, \u003e and \u0026; here neither the data (written as
+// the executor encodes it) nor the errors (appendJSON) are. The response is
+// application/json with X-Content-Type-Options: nosniff (internal/server),
+// so no browser takes it for HTML.
 type postTransport struct{ transport.POST }
 
 func (t postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
@@ -45,8 +46,7 @@ func (t postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 	dec.UseNumber()
 	if err := dec.Decode(params); err != nil {
 		w.WriteHeader(http.StatusBadRequest)
-		writeResponse(w, exec.DispatchError(ctx, gqlerror.List{gqlerror.Errorf(
-			"json request body could not be decoded: %+v body:%s", err, string(body))}))
+		writeResponse(w, exec.DispatchError(ctx, gqlerror.List{undecodableBody(err)}))
 		return
 	}
 	params.Headers = r.Header
@@ -140,14 +140,38 @@ func writeResponse(w io.Writer, resp *graphql.Response) {
 	_, _ = w.Write(head.Bytes())
 }
 
-// appendJSON appends v's JSON encoding. The values written with it (errors,
-// a label, a path, extensions) are plain data that always encode; were one
-// not to, the response would be malformed, so that is a panic, as in
-// gqlgen's transport.
+// appendJSON appends v's JSON encoding, with <, > and & left as they are
+// (json.Marshal would write \u003c, \u003e and \u0026): error messages
+// such as "send Authorization: Bearer <token>" or the parser's "found
+// <Invalid>" reach the client as written, as the data does. The values
+// written with it (errors, a label, a path, extensions) are plain data that
+// always encode; were one not to, the response would be malformed, so that
+// is a panic, as in gqlgen's transport.
 func appendJSON(b *bytes.Buffer, v any) {
-	enc, err := json.Marshal(v)
-	if err != nil {
+	if err := encodeJSON(b, v); err != nil {
 		panic(err)
 	}
-	b.Write(enc)
+}
+
+// marshalJSON is json.Marshal without HTML escaping (see appendJSON).
+func marshalJSON(v any) ([]byte, error) {
+	var b bytes.Buffer
+	if err := encodeJSON(&b, v); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// encodeJSON appends v's JSON to b without HTML escaping and without the
+// newline json.Encoder ends each value with; on error b is as it was.
+func encodeJSON(b *bytes.Buffer, v any) error {
+	n := b.Len()
+	enc := json.NewEncoder(b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		b.Truncate(n)
+		return err
+	}
+	b.Truncate(b.Len() - 1) // Encode's '\n'
+	return nil
 }

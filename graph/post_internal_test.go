@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -19,10 +20,16 @@ import (
 type cannedExecutor struct {
 	opErr gqlerror.List
 	resp  *graphql.Response
+	op    ast.Operation // the operation's type: a query when empty
 }
 
 func (c cannedExecutor) CreateOperationContext(context.Context, *graphql.RawParams) (*graphql.OperationContext, gqlerror.List) {
-	return &graphql.OperationContext{}, c.opErr
+	op := c.op
+	if op == "" {
+		op = ast.Query
+	}
+	doc := &ast.QueryDocument{Operations: ast.OperationList{{Operation: op}}}
+	return &graphql.OperationContext{Doc: doc}, c.opErr
 }
 
 func (c cannedExecutor) DispatchOperation(ctx context.Context, _ *graphql.OperationContext) (graphql.ResponseHandler, context.Context) {
@@ -34,9 +41,10 @@ func (cannedExecutor) DispatchError(_ context.Context, list gqlerror.List) *grap
 }
 
 // TestPostTransportMatchesGqlgen holds postTransport to gqlgen's
-// transport.POST: the same status, Content-Type and body for every case,
-// but for json.Marshal's HTML escaping inside the data, which postTransport
-// leaves out.
+// transport.POST: the same status, Content-Type and body for every request
+// body that decodes, but for json.Marshal's HTML escaping, which
+// postTransport leaves out. A body that does not decode gets its own
+// message (TestPostTransportRefusesUndecodableBodies).
 func TestPostTransportMatchesGqlgen(t *testing.T) {
 	hasNext := false
 	validation := gqlerror.List{{Message: "Cannot query field \"nope\" on type \"Query\".", Extensions: map[string]any{"code": errcode.ValidationFailed}}}
@@ -64,8 +72,6 @@ func TestPostTransportMatchesGqlgen(t *testing.T) {
 		{"validation error, application/*", cannedExecutor{opErr: validation}, "application/*", `{"query":"{nope}"}`},
 		{"validation error, unknown Accept", cannedExecutor{opErr: validation}, "text/html", `{"query":"{nope}"}`},
 		{"resolver-kind operation error", cannedExecutor{opErr: gqlerror.List{{Message: "limit", Extensions: map[string]any{"code": "COMPLEXITY_LIMIT_EXCEEDED"}}}}, "application/graphql-response+json", `{"query":"{a}"}`},
-		{"malformed JSON", cannedExecutor{}, "", `{"query": `},
-		{"wrong JSON type", cannedExecutor{}, "", `{"query": 5}`},
 		{"variables with numbers", cannedExecutor{resp: &graphql.Response{Data: []byte(`{}`)}}, "", `{"query":"{a}","variables":{"n":12345678901234567890}}`},
 	}
 	serve := func(tr graphql.Transport, exec graphql.GraphExecutor, accept, body string) *httptest.ResponseRecorder {
@@ -81,8 +87,7 @@ func TestPostTransportMatchesGqlgen(t *testing.T) {
 		tr.Do(w, r, exec)
 		return w
 	}
-	// Both sides go through it: postTransport's errors and extensions
-	// still pass through json.Marshal, and only its data is written as is.
+	// gqlgen's side goes through it; postTransport escapes nothing.
 	unescapeHTML := strings.NewReplacer(`\u003c`, "<", `\u003e`, ">", `\u0026`, "&")
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -110,5 +115,110 @@ func TestPostTransportWritesNullForEmptyData(t *testing.T) {
 	postTransport{}.Do(w, r, cannedExecutor{resp: &graphql.Response{Data: []byte{}, Errors: gqlerror.List{{Message: "boom"}}}})
 	if got, want := w.Body.String(), `{"errors":[{"message":"boom"}],"data":null}`; got != want {
 		t.Errorf("got %s, want %s", got, want)
+	}
+}
+
+// TestPostTransportRefusesUndecodableBodies: a body that is not one GraphQL
+// request is refused with 400 and BAD_USER_INPUT, in words that say what to
+// send instead and name no Go type (gqlgen's: "json: cannot unmarshal array
+// into Go value of type graphql.RawParams", followed by the whole body).
+func TestPostTransportRefusesUndecodableBodies(t *testing.T) {
+	cases := []struct {
+		name, body string
+		want       string // a substring of the message
+	}{
+		{"a batch", `[{"query": "{ a }"}, {"query": "{ b }"}]`, "batching is not supported (the body is a JSON array); send one operation per request"},
+		{"an empty batch", ` [] `, "batching is not supported"},
+		{"a string", `"{ a }"`, "the request body is a JSON string, not an object; send one operation per request"},
+		{"a number", `42`, "the request body is a JSON number, not an object"},
+		{"query is a number", `{"query": 5}`, `"query" in the request body must be a string, not a JSON number`},
+		{"variables is a list", `{"query": "{ a }", "variables": [1]}`, `"variables" in the request body must be an object, not a JSON array`},
+		{"operationName is an object", `{"query": "{ a }", "operationName": {}}`, `"operationName" in the request body must be a string, not a JSON object`},
+		{"truncated", `{"query": `, "the request body is not valid JSON (unexpected EOF); send one operation per request"},
+		{"empty", ``, "the request body is empty; send one operation per request"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(c.body))
+			r.Header.Set("Content-Type", "application/json")
+			w := httptest.NewRecorder()
+			postTransport{}.Do(w, r, cannedExecutor{})
+			var resp struct {
+				Errors []struct {
+					Message    string
+					Extensions map[string]any
+				}
+			}
+			if err := json.Unmarshal(w.Body.Bytes(), &resp); err != nil || len(resp.Errors) != 1 {
+				t.Fatalf("got %d %s, want one error", w.Code, w.Body)
+			}
+			msg := resp.Errors[0].Message
+			if w.Code != http.StatusBadRequest || resp.Errors[0].Extensions["code"] != "BAD_USER_INPUT" {
+				t.Errorf("got %d %v, want 400 BAD_USER_INPUT", w.Code, resp.Errors[0].Extensions["code"])
+			}
+			if !strings.Contains(msg, c.want) {
+				t.Errorf("message: got %q, want it to contain %q", msg, c.want)
+			}
+			for _, goTalk := range []string{"Go value", "Go struct", "RawParams", "unmarshal"} {
+				if strings.Contains(msg, goTalk) {
+					t.Errorf("message: got %q, want no %q", msg, goTalk)
+				}
+			}
+		})
+	}
+}
+
+// TestGetTransportMatchesGqlgen holds getTransport to gqlgen's
+// transport.GET: the same status, Content-Type and body, but for
+// json.Marshal's HTML escaping, which getTransport leaves out.
+func TestGetTransportMatchesGqlgen(t *testing.T) {
+	validation := gqlerror.List{{Message: "Unexpected <Invalid>", Extensions: map[string]any{"code": errcode.ParseFailed}}}
+	data := &graphql.Response{Data: []byte(`{"a":"R&D <lab>"}`)}
+	cases := []struct {
+		name   string
+		exec   cannedExecutor
+		accept string
+		query  string
+	}{
+		{"data", cannedExecutor{resp: data}, "", "query=%7Ba%7D"},
+		{"data, variables and extensions", cannedExecutor{resp: data}, "application/json", "query=%7Ba%7D&variables=%7B%22n%22%3A1%7D&extensions=%7B%7D"},
+		{"parse error, application/json", cannedExecutor{opErr: validation}, "application/json", "query=%3C"},
+		{"parse error, graphql-response+json", cannedExecutor{opErr: validation}, "application/graphql-response+json", "query=%3C"},
+		{"parse error, unknown Accept", cannedExecutor{opErr: validation}, "text/html", "query=%3C"},
+		{"a mutation", cannedExecutor{resp: data, op: ast.Mutation}, "", "query=mutation%7Ba%7D"},
+		{"a broken escape", cannedExecutor{resp: data}, "", "query=%zz"},
+		{"broken variables", cannedExecutor{resp: data}, "", "query=%7Ba%7D&variables=%7Bx"},
+		{"broken extensions", cannedExecutor{resp: data}, "", "query=%7Ba%7D&extensions=%5B"},
+	}
+	serve := func(tr graphql.Transport, exec graphql.GraphExecutor, accept, query string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(http.MethodGet, "/graphql?"+query, nil)
+		if accept != "" {
+			r.Header.Set("Accept", accept)
+		}
+		if !tr.Supports(r) {
+			t.Fatalf("%T does not support the request", tr)
+		}
+		w := httptest.NewRecorder()
+		tr.Do(w, r, exec)
+		return w
+	}
+	unescapeHTML := strings.NewReplacer(`\u003c`, "<", `\u003e`, ">", `\u0026`, "&")
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			want := serve(transport.GET{}, c.exec, c.accept, c.query)
+			got := serve(getTransport{}, c.exec, c.accept, c.query)
+			if got.Code != want.Code {
+				t.Errorf("status: got %d, want %d", got.Code, want.Code)
+			}
+			if g, w := got.Header().Values("Content-Type"), want.Header().Values("Content-Type"); strings.Join(g, ";") != strings.Join(w, ";") {
+				t.Errorf("Content-Type: got %q, want %q", g, w)
+			}
+			if g, w := got.Body.String(), unescapeHTML.Replace(want.Body.String()); g != w {
+				t.Errorf("body:\n got %s\nwant %s", g, w)
+			}
+			if strings.Contains(got.Body.String(), `\u003c`) {
+				t.Errorf("body: got %s, want no \\u003c", got.Body)
+			}
+		})
 	}
 }

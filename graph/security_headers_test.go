@@ -41,7 +41,7 @@ func TestSecurityHeaders(t *testing.T) {
 			{"GET /graphql", http.MethodGet, "/graphql?query=" + url.QueryEscape("{ currentTenant { id } }"), nil, "", http.StatusOK, "default-src 'none'; frame-ancestors 'none'"},
 			{"a GraphQL error", http.MethodPost, "/graphql", secJSON, `{"query": "{ nope }"}`, http.StatusUnprocessableEntity, "default-src 'none'; frame-ancestors 'none'"},
 			{"malformed JSON", http.MethodPost, "/graphql", secJSON, `{"query": `, http.StatusBadRequest, "default-src 'none'; frame-ancestors 'none'"},
-			{"wrong content type", http.MethodPost, "/graphql", http.Header{"Content-Type": {"text/plain"}}, `{}`, http.StatusBadRequest, "default-src 'none'; frame-ancestors 'none'"},
+			{"wrong content type", http.MethodPost, "/graphql", http.Header{"Content-Type": {"text/plain"}}, `{}`, http.StatusUnsupportedMediaType, "default-src 'none'; frame-ancestors 'none'"},
 			{"oversized body", http.MethodPost, "/graphql", secJSON, strings.Repeat(" ", 2<<20), http.StatusRequestEntityTooLarge, "default-src 'none'; frame-ancestors 'none'"},
 			{"healthz", http.MethodGet, "/healthz", nil, "", http.StatusOK, "default-src 'none'; frame-ancestors 'none'"},
 			{"readyz", http.MethodGet, "/readyz", nil, "", http.StatusOK, "default-src 'none'; frame-ancestors 'none'"},

@@ -604,7 +604,7 @@ func (c *wsConn) subscribe(id string, payload json.RawMessage) bool {
 		c.mu.Unlock()
 		return c.refuse(closeSubscriberExists, "Subscriber for "+shortened(id, 64)+" already exists")
 	}
-	idJSON, _ := json.Marshal(id) // a string always encodes
+	idJSON, _ := marshalJSON(id) // a string always encodes
 	op := &wsOperation{c: c, id: id, idJSON: idJSON}
 	op.ctx, op.cancel = context.WithCancel(c.session)
 	c.ops[id] = op
@@ -996,7 +996,7 @@ func (op *wsOperation) end() {
 // fail ends the operation with "error" (which ends it in the protocol).
 func (op *wsOperation) fail(errs gqlerror.List) {
 	if op.finish() {
-		payload, err := json.Marshal(errs)
+		payload, err := marshalJSON(errs)
 		if err != nil {
 			payload = []byte(`[{"message":"internal server error","extensions":{"code":"INTERNAL_SERVER_ERROR"}}]`)
 		}

@@ -16,6 +16,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -70,7 +71,20 @@ func run(ctx context.Context, args []string) error {
 	coldRuns := fs.Int("coldstart-runs", 5, "cold starts per case")
 	tenant := fs.Int("tenant", 0, "index of the tenant whose member drives the load")
 	showSQL := fs.Bool("show-sql", false, "print the SQL statements of one API request")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `usage: go run ./cmd/bench [flags]
+
+Serves the API in-process on a generated data set and measures the contract's
+ProjectTree against a hand-written SQL floor (docs/BENCHMARKS.md).
+
+flags:
+`)
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil // Parse has printed the usage; asking for it is no failure
+		}
 		return err
 	}
 	o := options{duration: *duration, warmup: *warmup, first: *first, pgURL: *pg, contract: *contract,

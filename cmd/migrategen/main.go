@@ -47,14 +47,27 @@ var validName = regexp.MustCompile(`^[a-z0-9]+(_[a-z0-9]+)*$`)
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	flags := flag.NewFlagSet(args[0], flag.ContinueOnError)
-	flags.SetOutput(stderr)
 	dev := flags.String("dev", "", "URL of a PostgreSQL server where a throwaway dev database may be created (default $TEST_DATABASE_URL)")
 	dirPath := flags.String("dir", migrations.PostgresDir, "migration directory")
 	flags.Usage = func() {
-		fmt.Fprintf(stderr, "usage: go run ./cmd/migrategen [-dev postgres://…] [-dir %s] NAME\n", migrations.PostgresDir)
+		fmt.Fprintf(flags.Output(), "usage: go run ./cmd/migrategen [-dev postgres://…] [-dir %s] NAME\n\n"+
+			"Writes the next PostgreSQL migration, NAME (such as add_task_due_date), from the change in ent/schema.\n\n",
+			migrations.PostgresDir)
 		flags.PrintDefaults()
 	}
-	if err := flags.Parse(args[1:]); err != nil {
+	// Parse would print its complaint and the usage itself; the usage is
+	// printed below instead: on stdout for -h (no failure), on stderr after
+	// a bad flag, whose error main prints.
+	flags.SetOutput(io.Discard)
+	err := flags.Parse(args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		flags.SetOutput(stdout)
+		flags.Usage()
+		return nil
+	}
+	flags.SetOutput(stderr)
+	if err != nil {
+		flags.Usage()
 		return err
 	}
 	if flags.NArg() != 1 {

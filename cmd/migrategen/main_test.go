@@ -194,3 +194,13 @@ func TestGenerateRefusesBadArguments(t *testing.T) {
 		t.Errorf("refused runs wrote %v, want nothing", got)
 	}
 }
+
+// TestHelp: -h prints the usage on stdout and succeeds, where the flag
+// package's "flag: help requested" was an error and exit 1.
+func TestHelp(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), []string{"migrategen", "-h"}, func(string) string { return "" }, &stdout, &stderr)
+	if err != nil || !strings.Contains(stdout.String(), "usage: go run ./cmd/migrategen") || !strings.Contains(stdout.String(), "-dev") || stderr.Len() != 0 {
+		t.Errorf("got %v, stdout %q, stderr %q; want nil and the usage on stdout", err, stdout.String(), stderr.String())
+	}
+}

@@ -45,8 +45,8 @@ type config struct {
 
 func (c config) production() bool { return c.Env == "production" }
 
-// loadConfig reads the environment. It refuses a production start without a
-// JWT secret.
+// loadConfig reads the environment. It refuses an APP_ENV other than
+// development and production, and a production start without a JWT secret.
 func loadConfig(getenv func(string) string) (config, error) {
 	c := config{
 		Env:             orDefault(getenv("APP_ENV"), "development"),
@@ -57,6 +57,12 @@ func loadConfig(getenv func(string) string) (config, error) {
 		SeedDemo:        truthy(getenv("SEED_DEMO")),
 		SMTPURL:         getenv("SMTP_URL"),
 		WebhookLoopback: truthy(getenv("WEBHOOK_ALLOW_LOOPBACK")),
+	}
+	// Only the exact word "production" turns the production safeguards on, so
+	// a misspelling ("Production", "prod") must stop the start rather than
+	// quietly serve with them off.
+	if c.Env != "development" && c.Env != "production" {
+		return c, fmt.Errorf("APP_ENV: %q is not an environment: use development (the default when unset) or production", c.Env)
 	}
 	var err error
 	if c.TokenTTL, err = duration(getenv, "TOKEN_TTL", 24*time.Hour); err != nil {

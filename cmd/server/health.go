@@ -24,6 +24,10 @@ const healthTimeout = 3 * time.Second
 // runHealth runs `server health`. Like runMigrate, it reads only what it
 // needs (LISTEN_ADDR), so that the check needs no secret.
 func runHealth(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	if len(args) == 1 && isHelp(args[0]) {
+		fmt.Fprintln(stdout, healthUsage)
+		return nil
+	}
 	if len(args) != 0 {
 		return errors.New(healthUsage)
 	}

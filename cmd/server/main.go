@@ -8,6 +8,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -47,19 +48,31 @@ func main() {
 // run starts the server and blocks until ctx ends or serving fails.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	flags := flag.NewFlagSet(args[0], flag.ContinueOnError)
-	flags.SetOutput(stderr)
-	demo := flags.Bool("demo", false, "fill the default tenant with demo users, projects, tasks and comments")
+	// The flag package prints its complaint and the usage to the output
+	// itself; both are printed here instead: the usage on stdout for -h
+	// (which is no error: exit 0), on stderr after a bad flag, whose error
+	// main prints.
+	flags.SetOutput(io.Discard)
+	demo := flags.Bool("demo", false, "fill the default tenant with demo users, projects, tasks and comments (also SEED_DEMO=1)")
 	if err := flags.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			printUsage(stdout, flags)
+			return nil
+		}
+		printUsage(stderr, flags)
 		return err
 	}
 	switch flags.Arg(0) {
 	case "":
+	case "help":
+		printUsage(stdout, flags)
+		return nil
 	case "migrate":
 		return runMigrate(ctx, flags.Args()[1:], getenv, stdout)
 	case "health":
 		return runHealth(ctx, flags.Args()[1:], getenv, stdout)
 	default:
-		return fmt.Errorf("unknown command %q: run without arguments to serve, `migrate up|status`, or `health`", flags.Arg(0))
+		return fmt.Errorf("unknown command %q: run without arguments to serve, `migrate up|status`, or `health` (-h for help)", flags.Arg(0))
 	}
 	cfg, err := loadConfig(getenv)
 	if err != nil {
@@ -176,12 +189,42 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		RequestTimeout: cfg.RequestTimeout,
 		Metrics:        promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}),
 	}, cfg.ShutdownGrace, func(addr string) {
-		ide := "GraphiQL at " + baseURL(addr) + "/ , "
+		ide := "GraphiQL at " + baseURL(addr) + "/, "
 		if !cfg.GraphiQL {
 			ide = ""
 		}
 		fmt.Fprintf(stdout, "TenantGraph (%s) on %s: %sAPI at %s/graphql\n", db.Dialect, addr, ide, baseURL(addr))
 	})
+}
+
+// isHelp reports whether a subcommand's argument asks for its usage.
+func isHelp(arg string) bool {
+	switch arg {
+	case "-h", "-help", "--help", "help":
+		return true
+	}
+	return false
+}
+
+// printUsage writes the server's usage: its commands, its flags, and where
+// its settings come from.
+func printUsage(w io.Writer, flags *flag.FlagSet) {
+	fmt.Fprint(w, `usage: server [-demo]            serve the API (on LISTEN_ADDR, default :8080)
+       server migrate up|status  PostgreSQL: apply, or list, the schema migrations
+       server health             exit 0 if the server on LISTEN_ADDR is ready (for container health checks)
+       server help               this text (also -h)
+
+flags:
+`)
+	flags.SetOutput(w)
+	flags.PrintDefaults()
+	flags.SetOutput(io.Discard)
+	fmt.Fprint(w, `
+Configuration is by environment variables, read once at start: LISTEN_ADDR,
+DATABASE_URL (empty: an SQLite file under ./data), JWT_SECRET, APP_ENV
+(development or production) and more; see the Configuration section of the
+README for each one and its default.
+`)
 }
 
 func baseURL(addr string) string {

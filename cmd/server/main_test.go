@@ -149,6 +149,14 @@ func TestLoadConfigRejectsBadValues(t *testing.T) {
 		{"NOTIFICATION_RETENTION", "90d"},
 		{"NOTIFICATION_RETENTION", "-24h"},
 		{"NOTIFICATION_RETENTION", "30m"},
+		// A misspelt APP_ENV would otherwise serve with every production
+		// safeguard off.
+		{"APP_ENV", "Production"},
+		{"APP_ENV", "PRODUCTION"},
+		{"APP_ENV", "prod"},
+		{"APP_ENV", "production "},
+		{"APP_ENV", "staging"},
+		{"APP_ENV", "dev"},
 	} {
 		_, err := loadConfig(func(k string) string {
 			if k == tc.key {
@@ -164,6 +172,18 @@ func TestLoadConfigRejectsBadValues(t *testing.T) {
 	if err != nil || !c.JWTSecretRandom || len(c.JWTSecret) < 32 || c.TokenTTL != 24*time.Hour || c.Addr != ":8080" || c.Retention != 0 {
 		t.Errorf("defaults: got %+v, %v", c, err)
 	}
+	for value, production := range map[string]bool{"": false, "development": false, "production": true} {
+		c, err := loadConfig(func(k string) string {
+			return map[string]string{"APP_ENV": value, "JWT_SECRET": strings.Repeat("s", 32)}[k]
+		})
+		if err != nil || c.production() != production {
+			t.Errorf("APP_ENV=%q: got production() %v, %v; want %v, nil", value, c.production(), err, production)
+		}
+	}
+	_, err = loadConfig(func(k string) string { return map[string]string{"APP_ENV": "prod"}[k] })
+	if err == nil || !strings.Contains(err.Error(), "development") || !strings.Contains(err.Error(), "production") {
+		t.Errorf("APP_ENV=prod: got %v, want an error naming the allowed values development and production", err)
+	}
 	for value, want := range map[string]time.Duration{"0": 0, "2160h": 90 * 24 * time.Hour} {
 		c, err := loadConfig(func(k string) string {
 			if k == "NOTIFICATION_RETENTION" {
@@ -174,5 +194,70 @@ func TestLoadConfigRejectsBadValues(t *testing.T) {
 		if err != nil || c.Retention != want {
 			t.Errorf("NOTIFICATION_RETENTION=%q: got %s, %v; want %s", value, c.Retention, err, want)
 		}
+	}
+}
+
+// TestRunHelp: -h, --help and `help` print the usage (the commands, the
+// flags, and where the settings come from) on stdout and succeed, where the
+// flag package's "flag: help requested" was an error and exit 1; each
+// subcommand's -h prints its own usage. A bad flag is an error with the
+// usage on stderr.
+func TestRunHelp(t *testing.T) {
+	serverUsage := []string{"usage: server [-demo]", "server migrate up|status", "server health", "-demo",
+		"Configuration is by environment variables", "Configuration section of the\nREADME"}
+	tests := []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"-h"}, serverUsage},
+		{[]string{"--help"}, serverUsage},
+		{[]string{"-help"}, serverUsage},
+		{[]string{"help"}, serverUsage},
+		{[]string{"migrate", "-h"}, []string{"usage: server migrate up|status", "DATABASE_URL"}},
+		{[]string{"health", "--help"}, []string{"usage: server health", "LISTEN_ADDR"}},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			// No environment at all: asking for help opens no database.
+			err := run(context.Background(), append([]string{"server"}, tc.args...), func(string) string { return "" }, &stdout, &stderr)
+			if err != nil {
+				t.Errorf("got error %v, want none", err)
+			}
+			for _, want := range tc.want {
+				if !strings.Contains(stdout.String(), want) {
+					t.Errorf("stdout: got %q, want it to contain %q", stdout.String(), want)
+				}
+			}
+			if stderr.Len() != 0 {
+				t.Errorf("stderr: got %q, want nothing", stderr.String())
+			}
+		})
+	}
+	t.Run("a bad flag", func(t *testing.T) {
+		var stdout, stderr bytes.Buffer
+		err := run(context.Background(), []string{"server", "-port", "9000"}, func(string) string { return "" }, &stdout, &stderr)
+		if err == nil || !strings.Contains(err.Error(), "-port") {
+			t.Errorf("got error %v, want one naming -port", err)
+		}
+		if !strings.Contains(stderr.String(), "usage: server") || stdout.Len() != 0 {
+			t.Errorf("got stdout %q, stderr %q; want the usage on stderr only", stdout.String(), stderr.String())
+		}
+	})
+}
+
+// TestBannerHasNoStraySpace: the start-up line reads "GraphiQL at URL/, API
+// at URL/graphql", without a space before the comma.
+func TestBannerHasNoStraySpace(t *testing.T) {
+	env := map[string]string{"LISTEN_ADDR": "127.0.0.1:0", "DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "app.db")}
+	_, stdout, stop := startServer(t, nil, env)
+	defer func() {
+		if err := stop(); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	}()
+	banner := regexp.MustCompile(`GraphiQL at http://\S+:\d+/, API at http://\S+:\d+/graphql\n`)
+	if !banner.MatchString(stdout.String()) {
+		t.Errorf("banner: got %q, want GraphiQL at …/, API at …/graphql", stdout.String())
 	}
 }

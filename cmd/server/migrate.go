@@ -28,6 +28,10 @@ from the ent schema automatically and there are no versioned migrations.`
 // than through loadConfig, so that a migration job needs no JWT secret or
 // other serving setting.
 func runMigrate(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	if len(args) == 1 && isHelp(args[0]) {
+		fmt.Fprintln(stdout, migrateUsage)
+		return nil
+	}
 	if len(args) != 1 || (args[0] != "up" && args[0] != "status") {
 		return errors.New(migrateUsage)
 	}

@@ -122,7 +122,9 @@ func clientAddr(r *http.Request, trustProxy bool) string {
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // as every other response: see marshalJSON
+	_ = enc.Encode(v)
 }
 
 // Serve listens on c.Addr and serves until ctx ends, then shuts down
