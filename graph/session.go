@@ -79,7 +79,11 @@ func (e sessionExtension) InterceptResponse(ctx context.Context, next graphql.Re
 	if !graphql.HasOperationContext(ctx) {
 		return next(ctx)
 	}
-	if op := graphql.GetOperationContext(ctx).Operation; op == nil || op.Operation != ast.Subscription || tenancy.FromContext(ctx) == nil {
+	op, subscribed := graphql.GetOperationContext(ctx).Operation, tenancy.FromContext(ctx)
+	if op == nil || op.Operation != ast.Subscription || subscribed == nil || !subscribed.Viewer.Member() {
+		// Not a subscription, or not a member's: the websocket refuses
+		// non-members at connection_init, and were one to subscribe, the
+		// field's own check would answer.
 		return next(ctx)
 	}
 	s, err := e.resolver.Resolve(ctx, e.client, tenancy.CredentialsFrom(ctx))
