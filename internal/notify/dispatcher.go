@@ -70,7 +70,8 @@ func (c *DispatcherConfig) defaults() {
 // exponential backoff, or, after MaxAttempts or a permanent error, mark it
 // FAILED with the last error kept. Entries left pending by a stopped server
 // are delivered after it restarts; an entry whose deliverer died mid-way is
-// retried when its lease runs out (delivery is at least once).
+// retried when its lease runs out (delivery is at least once), or marked
+// FAILED then if that was its last attempt.
 //
 // The dispatcher is system work: it runs with privacy bypassed, outside any
 // request.
@@ -120,14 +121,14 @@ func (d *Dispatcher) Run(ctx context.Context) {
 }
 
 // RunOnce claims the entries due now and delivers them. It returns how many
-// it claimed.
+// it took: claimed, or marked FAILED because their attempts had run out.
 func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 	sys := privacy.DecisionContext(ctx, privacy.Allow)
 	now := d.now()
 	lease := now.Add(d.cfg.Lease)
-	entries, err := d.claim(sys, now, lease)
+	entries, failed, err := d.claim(sys, now, lease)
 	if err != nil || len(entries) == 0 {
-		return 0, err
+		return failed, err
 	}
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 4)
@@ -141,13 +142,19 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 		}()
 	}
 	wg.Wait()
-	return len(entries), nil
+	return len(entries) + failed, nil
 }
 
-func (d *Dispatcher) claim(ctx context.Context, now, lease time.Time) ([]*ent.OutboxEntry, error) {
+// claim leases up to BatchSize due entries and counts an attempt for each.
+// A due entry whose attempts have already reached MaxAttempts is not
+// claimed again but marked FAILED, and counted in failed: its last
+// attempt's outcome was never recorded (its deliverer died, or the
+// database refused the record), and without this it would be sent at every
+// lease's end for ever.
+func (d *Dispatcher) claim(ctx context.Context, now, lease time.Time) (entries []*ent.OutboxEntry, failed int, err error) {
 	tx, err := d.client.Tx(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("outbox: opening claim transaction: %w", err)
+		return nil, 0, fmt.Errorf("outbox: opening claim transaction: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 	q := tx.OutboxEntry.Query().
@@ -161,52 +168,98 @@ func (d *Dispatcher) claim(ctx context.Context, now, lease time.Time) ([]*ent.Ou
 	if d.dialect == dialect.Postgres {
 		q = q.ForUpdate(sql.WithLockAction(sql.SkipLocked))
 	}
-	entries, err := q.All(ctx)
+	due, err := q.All(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("outbox: finding due entries: %w", err)
+		return nil, 0, fmt.Errorf("outbox: finding due entries: %w", err)
 	}
-	if len(entries) == 0 {
-		return nil, nil
+	if len(due) == 0 {
+		return nil, 0, nil
 	}
-	ids := make([]int, len(entries))
-	for i, e := range entries {
-		ids[i] = e.ID
+	var ids []int
+	var spent []*ent.OutboxEntry
+	for _, e := range due {
+		if e.Attempts >= d.cfg.MaxAttempts {
+			spent = append(spent, e)
+			continue
+		}
+		entries = append(entries, e)
+		ids = append(ids, e.ID)
 	}
-	if err := tx.OutboxEntry.Update().Where(outboxentry.IDIn(ids...)).
-		SetClaimedUntil(lease).AddAttempts(1).Exec(ctx); err != nil {
-		return nil, fmt.Errorf("outbox: claiming entries: %w", err)
+	if len(ids) > 0 {
+		if err := tx.OutboxEntry.Update().Where(outboxentry.IDIn(ids...)).
+			SetClaimedUntil(lease).AddAttempts(1).Exec(ctx); err != nil {
+			return nil, 0, fmt.Errorf("outbox: claiming entries: %w", err)
+		}
+	}
+	for _, e := range spent {
+		last := e.LastError
+		if last == "" {
+			last = "none"
+		}
+		why := fmt.Errorf("outbox: gave up after %d attempts: the last one's outcome was never recorded; the last error recorded: %s", e.Attempts, last)
+		if err := tx.OutboxEntry.UpdateOneID(e.ID).SetStatus(outboxentry.StatusFAILED).ClearClaimedUntil().
+			SetLastError(errorText(why)).Exec(ctx); err != nil {
+			return nil, 0, fmt.Errorf("outbox: failing entry %d: %w", e.ID, err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("outbox: committing claim: %w", err)
+		return nil, 0, fmt.Errorf("outbox: committing claim: %w", err)
 	}
-	return entries, nil
+	for _, e := range spent {
+		d.log.ErrorContext(ctx, "outbox: delivery failed for good", "entry", e.ID, "channel", e.Channel,
+			"tenant_id", e.TenantID, "attempts", e.Attempts, "error", "its last attempt's outcome was never recorded")
+		if d.cfg.Observe != nil {
+			d.cfg.Observe(string(e.Channel), "failed")
+		}
+	}
+	return entries, len(spent), nil
 }
 
+// deliver sends e and records the outcome: DELIVERED, a retry or FAILED,
+// with the error's text kept (errorText). If the database refuses it with
+// the error's text, it is recorded without.
 func (d *Dispatcher) deliver(ctx context.Context, e *ent.OutboxEntry, lease time.Time) {
 	attempt := e.Attempts + 1
 	err := d.send(ctx, e)
 	now := d.now()
-	// Only while the lease is still ours: if it ran out, another instance
-	// owns the entry now.
-	u := d.client.OutboxEntry.Update().
-		Where(outboxentry.ID(e.ID), outboxentry.ClaimedUntilEQ(lease)).
-		ClearClaimedUntil()
 	outcome := "retry"
 	switch {
 	case err == nil:
 		outcome = "delivered"
-		u.SetStatus(outboxentry.StatusDELIVERED).SetDeliveredAt(now)
 	case IsPermanent(err) || attempt >= d.cfg.MaxAttempts:
 		outcome = "failed"
-		u.SetStatus(outboxentry.StatusFAILED).SetLastError(err.Error())
 		d.log.ErrorContext(ctx, "outbox: delivery failed for good", "entry", e.ID, "channel", e.Channel,
 			"tenant_id", e.TenantID, "attempts", attempt, "error", err.Error())
 	default:
-		u.SetNextAttemptAt(now.Add(d.backoff(attempt))).SetLastError(err.Error())
 		d.log.WarnContext(ctx, "outbox: delivery failed; will retry", "entry", e.ID, "channel", e.Channel,
 			"tenant_id", e.TenantID, "attempts", attempt, "error", err.Error())
 	}
-	if uerr := u.Exec(ctx); uerr != nil {
+	record := func(lastError string) error {
+		// Only while the lease is still ours: if it ran out, another
+		// instance owns the entry now.
+		u := d.client.OutboxEntry.Update().
+			Where(outboxentry.ID(e.ID), outboxentry.ClaimedUntilEQ(lease)).
+			ClearClaimedUntil()
+		switch outcome {
+		case "delivered":
+			u.SetStatus(outboxentry.StatusDELIVERED).SetDeliveredAt(now)
+		case "failed":
+			u.SetStatus(outboxentry.StatusFAILED).SetLastError(lastError)
+		default:
+			u.SetNextAttemptAt(now.Add(d.backoff(attempt))).SetLastError(lastError)
+		}
+		return u.Exec(ctx)
+	}
+	var uerr error
+	if err == nil {
+		uerr = record("")
+	} else if uerr = record(errorText(err)); uerr != nil {
+		d.log.WarnContext(ctx, "outbox: recording delivery with its error; trying without", "entry", e.ID, "error", uerr.Error())
+		uerr = record("outbox: this attempt's error could not be stored; see the logs")
+	}
+	if uerr != nil {
+		// The entry keeps its claim until the lease runs out; then it is
+		// claimed again, or FAILED if that was its last attempt (claim).
 		d.log.ErrorContext(ctx, "outbox: recording delivery", "entry", e.ID, "error", uerr.Error())
 	}
 	if d.cfg.Observe != nil {
