@@ -27,7 +27,10 @@ type DispatcherConfig struct {
 	MaxBackoff  time.Duration // longest wait between attempts (5m)
 	BatchSize   int           // entries claimed at once (20)
 	SendTimeout time.Duration // bound on one delivery (10s)
-	Now         func() time.Time
+	// StopGrace is how long the sends under way may finish once RunOnce's
+	// (or Run's) context ends, before their own contexts are cancelled (5s).
+	StopGrace time.Duration
+	Now       func() time.Time
 	// Observe, when set, hears of every attempt: its channel and outcome
 	// (delivered, retry or failed). The server counts them in its metrics.
 	Observe func(channel, outcome string)
@@ -49,6 +52,7 @@ func (c *DispatcherConfig) defaults() {
 	set(&c.BaseBackoff, 2*time.Second)
 	set(&c.MaxBackoff, 5*time.Minute)
 	set(&c.SendTimeout, 10*time.Second)
+	set(&c.StopGrace, 5*time.Second)
 	if c.MaxAttempts <= 0 {
 		c.MaxAttempts = 10
 	}
@@ -59,6 +63,15 @@ func (c *DispatcherConfig) defaults() {
 		c.Now = time.Now
 	}
 }
+
+// workers is how many entries of a batch are delivered at once.
+const workers = 4
+
+// recordTimeout bounds the update that records an attempt's outcome, and
+// the one that hands back entries not started. Both run on a context that
+// shutdown does not cancel: a message that was sent must be marked so, or
+// it is sent again after the restart.
+const recordTimeout = 5 * time.Second
 
 // Dispatcher delivers outbox entries after their transaction committed
 // (and writes the in-app rows of IN_APP entries that their instance left:
@@ -99,7 +112,9 @@ func (d *Dispatcher) Wake() {
 	}
 }
 
-// Run delivers until ctx ends.
+// Run delivers until ctx ends. Then it claims nothing more, and returns once
+// the sends under way have finished or been cancelled (StopGrace) and their
+// outcomes are recorded.
 func (d *Dispatcher) Run(ctx context.Context) {
 	ticker := time.NewTicker(d.cfg.Poll)
 	defer ticker.Stop()
@@ -122,6 +137,13 @@ func (d *Dispatcher) Run(ctx context.Context) {
 
 // RunOnce claims the entries due now and delivers them. It returns how many
 // it took: claimed, or marked FAILED because their attempts had run out.
+//
+// When ctx ends, RunOnce starts no more of its entries and hands them back
+// (their claim and attempt undone, so that they are due at once, here after
+// a restart or at another instance). The sends under way get StopGrace to
+// finish before their contexts are cancelled, and their outcomes are
+// recorded whatever ctx says: a message sent while the server stopped must
+// not stay PENDING, or it is sent again after the restart.
 func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 	sys := privacy.DecisionContext(ctx, privacy.Allow)
 	now := d.now()
@@ -130,19 +152,55 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 	if err != nil || len(entries) == 0 {
 		return failed, err
 	}
+	sendCtx, cancelSends := context.WithCancel(context.WithoutCancel(sys))
+	defer cancelSends()
+	stopGrace := context.AfterFunc(ctx, func() { time.AfterFunc(d.cfg.StopGrace, cancelSends) })
+	defer stopGrace()
+
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, 4)
-	for _, e := range entries {
+	sem := make(chan struct{}, workers)
+	for i, e := range entries {
+		if ctx.Err() == nil {
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+			}
+		}
+		if ctx.Err() != nil {
+			d.handBack(sendCtx, entries[i:], lease)
+			break
+		}
 		wg.Add(1)
-		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			d.deliver(sys, e, lease)
+			d.deliver(sendCtx, e, lease)
 		}()
 	}
 	wg.Wait()
 	return len(entries) + failed, nil
+}
+
+// handBack undoes the claim of entries that were not started because
+// shutdown began.
+func (d *Dispatcher) handBack(ctx context.Context, entries []*ent.OutboxEntry, lease time.Time) {
+	ids := make([]int, len(entries))
+	for i, e := range entries {
+		ids[i] = e.ID
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	err := d.client.OutboxEntry.Update().
+		Where(outboxentry.IDIn(ids...), outboxentry.ClaimedUntilEQ(lease)).
+		ClearClaimedUntil().AddAttempts(-1).Exec(rctx)
+	reason := "stopping"
+	if err != nil {
+		// Their lease runs out and they are claimed again: one attempt
+		// more is counted than was made.
+		d.log.ErrorContext(ctx, "outbox: handing back entries not started", "entries", len(ids), "reason", reason, "error", err.Error())
+		return
+	}
+	d.log.InfoContext(ctx, "outbox: handed back entries not started", "entries", len(ids), "reason", reason)
 }
 
 // claim leases up to BatchSize due entries and counts an attempt for each.
@@ -216,8 +274,9 @@ func (d *Dispatcher) claim(ctx context.Context, now, lease time.Time) (entries [
 }
 
 // deliver sends e and records the outcome: DELIVERED, a retry or FAILED,
-// with the error's text kept (errorText). If the database refuses it with
-// the error's text, it is recorded without.
+// with the error's text kept (errorText). The record runs on a context of
+// its own, bounded by recordTimeout and not cancelled with ctx. If the
+// database refuses it with the error's text, it is recorded without.
 func (d *Dispatcher) deliver(ctx context.Context, e *ent.OutboxEntry, lease time.Time) {
 	attempt := e.Attempts + 1
 	err := d.send(ctx, e)
@@ -234,6 +293,8 @@ func (d *Dispatcher) deliver(ctx context.Context, e *ent.OutboxEntry, lease time
 		d.log.WarnContext(ctx, "outbox: delivery failed; will retry", "entry", e.ID, "channel", e.Channel,
 			"tenant_id", e.TenantID, "attempts", attempt, "error", err.Error())
 	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
 	record := func(lastError string) error {
 		// Only while the lease is still ours: if it ran out, another
 		// instance owns the entry now.
@@ -248,7 +309,7 @@ func (d *Dispatcher) deliver(ctx context.Context, e *ent.OutboxEntry, lease time
 		default:
 			u.SetNextAttemptAt(now.Add(d.backoff(attempt))).SetLastError(lastError)
 		}
-		return u.Exec(ctx)
+		return u.Exec(rctx)
 	}
 	var uerr error
 	if err == nil {
