@@ -181,3 +181,56 @@ func TestOutboxStopCancelsSendsAfterTheGrace(t *testing.T) {
 		}
 	})
 }
+
+// No send is under way when its entry's lease runs out, however slow the
+// batch: an entry is started only if its send (SendTimeout) can end, and be
+// recorded, within its lease, and handed back otherwise, so another
+// instance claiming it then cannot deliver it a second time. Before, the
+// fifth entry of a batch whose first four took most of the lease was sent
+// anyway.
+func TestOutboxNeverSendsPastTheLease(t *testing.T) {
+	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
+		w := newObWorld(t, e, obStatus(http.StatusOK))
+		w.insertSlack(t, 5, nil)
+		const lease, sendTimeout = time.Minute, 10 * time.Second
+		var clock obClock
+		gate := newObGate(clock.now, false)
+		d := e.NewDispatcher(map[string]notify.Sender{notify.Slack: gate}, notify.DispatcherConfig{
+			Lease: lease, SendTimeout: sendTimeout, BatchSize: 5, Now: clock.now, // a minute is enough for 5
+		})
+		claimed := clock.now()
+		wait := obRunOnce(context.Background(), d)
+		started := gate.await(t, 4)
+		clock.advance(lease - 5*time.Second) // the first four took most of the lease
+		close(gate.open)
+		if n, err := wait(t); err != nil || n != 5 {
+			t.Fatalf("RunOnce: got (%d, %v), want (5, nil)", n, err)
+		}
+		for len(gate.started) > 0 {
+			started = append(started, <-gate.started)
+		}
+		for i, at := range started {
+			if end := at.Add(sendTimeout); end.After(claimed.Add(lease)) {
+				t.Errorf("send %d started %v after the claim: it could end %v after the lease ran out",
+					i+1, at.Sub(claimed).Round(time.Second), end.Sub(claimed.Add(lease)).Round(time.Second))
+			}
+		}
+		all := w.entries(t)
+		last := all[len(all)-1]
+		if last.Status != outboxentry.StatusPENDING || last.Attempts != 0 || last.ClaimedUntil != nil {
+			t.Errorf("the fifth entry: got %s after %d attempts, claimed until %v; want PENDING after 0, handed back",
+				last.Status, last.Attempts, last.ClaimedUntil)
+		}
+		if n, err := d.RunOnce(context.Background()); err != nil || n != 1 {
+			t.Errorf("the next RunOnce: got (%d, %v), want (1, nil): the fifth entry", n, err)
+		}
+		for _, en := range w.entries(t) {
+			if en.Status != outboxentry.StatusDELIVERED || en.Attempts != 1 {
+				t.Errorf("entry %d: got %s after %d attempts, want DELIVERED after 1", en.ID, en.Status, en.Attempts)
+			}
+		}
+		if !strings.Contains(e.Logs(), "handed back") {
+			t.Errorf("logs: no line about the entries handed back, want one")
+		}
+	})
+}

@@ -21,12 +21,15 @@ import (
 // DispatcherConfig tunes outbox delivery. Zero fields take the defaults.
 type DispatcherConfig struct {
 	Poll        time.Duration // how often to look for due entries without a wake-up (1s)
-	Lease       time.Duration // how long a claimed entry is ours before others may retry it (1m)
 	MaxAttempts int           // attempts before an entry is FAILED (10)
 	BaseBackoff time.Duration // wait after the first failure, doubled each time (2s)
 	MaxBackoff  time.Duration // longest wait between attempts (5m)
 	BatchSize   int           // entries claimed at once (20)
-	SendTimeout time.Duration // bound on one delivery (10s)
+	SendTimeout time.Duration // bound on one delivery, its tenant's lookup included (10s)
+	// Lease is how long a claimed entry is ours before others may claim it
+	// again: never less than a batch's worst case (leaseFor), which it is
+	// by default: 85s with the defaults.
+	Lease time.Duration
 	// StopGrace is how long the sends under way may finish once RunOnce's
 	// (or Run's) context ends, before their own contexts are cancelled (5s).
 	StopGrace time.Duration
@@ -48,7 +51,6 @@ func (c *DispatcherConfig) defaults() {
 		}
 	}
 	set(&c.Poll, time.Second)
-	set(&c.Lease, time.Minute)
 	set(&c.BaseBackoff, 2*time.Second)
 	set(&c.MaxBackoff, 5*time.Minute)
 	set(&c.SendTimeout, 10*time.Second)
@@ -59,6 +61,7 @@ func (c *DispatcherConfig) defaults() {
 	if c.BatchSize <= 0 {
 		c.BatchSize = 20
 	}
+	c.Lease = max(c.Lease, leaseFor(c.BatchSize, c.SendTimeout))
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -72,6 +75,33 @@ const workers = 4
 // shutdown does not cancel: a message that was sent must be marked so, or
 // it is sent again after the restart.
 const recordTimeout = 5 * time.Second
+
+// leaseSlack bounds the claim's own transaction, and is kept free at the
+// end of a lease for instances whose clocks disagree a little.
+const leaseSlack = 5 * time.Second
+
+// leaseFor is the worst case of a batch, and the shortest lease. The lease
+// starts when the claim does, and the claim takes at most leaseSlack. Each
+// entry's work is bounded: its send, tenant lookup included, by
+// sendTimeout, and the record of its outcome by recordTimeout. workers
+// deliver the batch in order, each taking the next entry as soon as it is
+// done, so k such bounds after the claim every worker has started k+1
+// entries: the last of a batch of n ends within ceil(n/workers) of them.
+// With leaseSlack kept free at the end for the clocks: 20 entries, 4 at a
+// time, 10s + 5s each, is 5 + 75 + 5 = 85s.
+//
+// And whatever the timing, a send never starts unless it and its record
+// can end leaseSlack before the lease does (inTime; RunOnce hands the rest
+// back), so no other instance can claim an entry while it is being sent:
+// what the bounds above cannot cover (an IN_APP share's writing, which is
+// not bounded, or a sender that ignores its context) delays an entry, it
+// never sends it twice. IN_APP shares need no such care: a share's rows
+// commit with its entry's deletion, so a second writer writes nothing
+// (shares.go).
+func leaseFor(batch int, sendTimeout time.Duration) time.Duration {
+	waves := (batch + workers - 1) / workers
+	return leaseSlack + time.Duration(waves)*(sendTimeout+recordTimeout) + leaseSlack
+}
 
 // Dispatcher delivers outbox entries after their transaction committed
 // (and writes the in-app rows of IN_APP entries that their instance left:
@@ -166,8 +196,8 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 			case <-ctx.Done():
 			}
 		}
-		if ctx.Err() != nil {
-			d.handBack(sendCtx, entries[i:], lease)
+		if ctx.Err() != nil || !d.inTime(lease) {
+			d.handBack(sendCtx, entries[i:], lease, ctx.Err() != nil)
 			break
 		}
 		wg.Add(1)
@@ -181,9 +211,15 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 	return len(entries) + failed, nil
 }
 
-// handBack undoes the claim of entries that were not started because
-// shutdown began.
-func (d *Dispatcher) handBack(ctx context.Context, entries []*ent.OutboxEntry, lease time.Time) {
+// inTime reports whether an entry's send, started now, and the record of
+// its outcome end leaseSlack before lease does (leaseFor).
+func (d *Dispatcher) inTime(lease time.Time) bool {
+	return !d.now().Add(d.cfg.SendTimeout + recordTimeout + leaseSlack).After(lease)
+}
+
+// handBack undoes the claim of entries that were not started: shutdown
+// began, or their sends could have outlived the lease.
+func (d *Dispatcher) handBack(ctx context.Context, entries []*ent.OutboxEntry, lease time.Time, stopping bool) {
 	ids := make([]int, len(entries))
 	for i, e := range entries {
 		ids[i] = e.ID
@@ -193,7 +229,10 @@ func (d *Dispatcher) handBack(ctx context.Context, entries []*ent.OutboxEntry, l
 	err := d.client.OutboxEntry.Update().
 		Where(outboxentry.IDIn(ids...), outboxentry.ClaimedUntilEQ(lease)).
 		ClearClaimedUntil().AddAttempts(-1).Exec(rctx)
-	reason := "stopping"
+	reason := "their sends could have outlived the lease"
+	if stopping {
+		reason = "stopping"
+	}
 	if err != nil {
 		// Their lease runs out and they are claimed again: one attempt
 		// more is counted than was made.
@@ -210,6 +249,8 @@ func (d *Dispatcher) handBack(ctx context.Context, entries []*ent.OutboxEntry, l
 // database refused the record), and without this it would be sent at every
 // lease's end for ever.
 func (d *Dispatcher) claim(ctx context.Context, now, lease time.Time) (entries []*ent.OutboxEntry, failed int, err error) {
+	ctx, cancel := context.WithTimeout(ctx, leaseSlack) // leaseFor counts on it
+	defer cancel()
 	tx, err := d.client.Tx(ctx)
 	if err != nil {
 		return nil, 0, fmt.Errorf("outbox: opening claim transaction: %w", err)
@@ -328,6 +369,10 @@ func (d *Dispatcher) deliver(ctx context.Context, e *ent.OutboxEntry, lease time
 	}
 }
 
+// send delivers e through its channel. An external send, its tenant's
+// lookup included, is bounded by SendTimeout (leaseFor counts on it). An
+// IN_APP share is not: it is safe past its lease, and cutting a large one
+// short would only make it fail again.
 func (d *Dispatcher) send(ctx context.Context, e *ent.OutboxEntry) error {
 	if e.Channel == outboxentry.ChannelIN_APP {
 		events, _, err := writeShare(ctx, d.client, e.ID)
@@ -341,16 +386,16 @@ func (d *Dispatcher) send(ctx context.Context, e *ent.OutboxEntry) error {
 	if !ok {
 		return Permanent("outbox: no sender for channel %s", e.Channel)
 	}
+	sctx, cancel := context.WithTimeout(ctx, d.cfg.SendTimeout)
+	defer cancel()
 	m := fromPayload(e.TenantID, e.Payload)
 	if e.Channel == outboxentry.ChannelSLACK {
-		t, err := d.client.Tenant.Get(ctx, e.TenantID)
+		t, err := d.client.Tenant.Get(sctx, e.TenantID)
 		if err != nil {
 			return fmt.Errorf("outbox: loading tenant %d: %w", e.TenantID, err)
 		}
 		m.WebhookURL = t.SlackWebhookURL
 	}
-	sctx, cancel := context.WithTimeout(ctx, d.cfg.SendTimeout)
-	defer cancel()
 	return sender.Send(sctx, m)
 }
 
