@@ -14,7 +14,6 @@ import (
 	"tenantgraph/ent"
 	"tenantgraph/ent/outboxentry"
 	"tenantgraph/ent/privacy"
-	"tenantgraph/internal/metrics"
 	"tenantgraph/internal/pubsub"
 )
 
@@ -412,37 +411,3 @@ func (d *Dispatcher) backoff(attempt int) time.Duration {
 }
 
 func (d *Dispatcher) now() time.Time { return d.cfg.Now().UTC().Truncate(time.Microsecond) }
-
-// Backlogs counts the outbox by channel across tenants (system work, for
-// the metrics' gauges), in one statement; every channel is present, empty
-// ones with zeros. IN_APP entries are large broadcasts' shares of in-app
-// rows, written after their change commits (shares.go).
-func Backlogs(ctx context.Context, c *ent.Client) (map[string]metrics.Outbox, error) {
-	var rows []struct {
-		Channel string             `json:"channel"`
-		Status  outboxentry.Status `json:"status"`
-		Count   int                `json:"count"`
-	}
-	err := c.OutboxEntry.Query().
-		Where(outboxentry.StatusIn(outboxentry.StatusPENDING, outboxentry.StatusFAILED)).
-		GroupBy(outboxentry.FieldChannel, outboxentry.FieldStatus).
-		Aggregate(ent.Count()).
-		Scan(privacy.DecisionContext(ctx, privacy.Allow), &rows)
-	if err != nil {
-		return nil, fmt.Errorf("outbox: counting the backlog: %w", err)
-	}
-	out := make(map[string]metrics.Outbox, len(Channels))
-	for _, ch := range Channels {
-		out[ch] = metrics.Outbox{}
-	}
-	for _, r := range rows {
-		b := out[r.Channel]
-		if r.Status == outboxentry.StatusPENDING {
-			b.Pending = r.Count
-		} else {
-			b.Failed = r.Count
-		}
-		out[r.Channel] = b
-	}
-	return out, nil
-}
