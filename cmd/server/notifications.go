@@ -25,8 +25,10 @@ type notifications struct {
 
 // startNotifications picks the broker (LISTEN/NOTIFY on PostgreSQL, so that
 // instances share one feed; in-process on SQLite) and starts the dispatcher
-// and the retention sweep. stop ends the notifier's writing of broadcasts,
-// the dispatcher and the sweep, then the broker.
+// and the retention sweep. The dispatcher stops claiming when ctx ends;
+// stop ends the notifier's writing of broadcasts, waits for the
+// dispatcher's sends under way (bounded: notify.DispatcherConfig.StopGrace)
+// and ends the sweep, then the broker.
 func startNotifications(ctx context.Context, cfg config, db *database.DB, m *metrics.Metrics, log *slog.Logger) (*notifications, error) {
 	var broker pubsub.Broker = pubsub.NewLocal(0)
 	if db.Dialect == dialect.Postgres {
@@ -52,11 +54,19 @@ func startNotifications(ctx context.Context, cfg config, db *database.DB, m *met
 	}, notify.DispatcherConfig{MaxAttempts: cfg.OutboxAttempts, Observe: m.Delivery, Broker: broker}, log)
 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	// The dispatcher stops claiming as soon as shutdown begins (ctx ends),
+	// while the HTTP server drains, rather than after: its sends under way
+	// get the dispatcher's StopGrace (5s) and their records 5s more, at the
+	// same time as requests get SHUTDOWN_GRACE (15s), so the shutdown takes
+	// the longer of the two, no longer than it did with the defaults.
+	// Entries queued by the requests still draining are delivered after the
+	// restart, or by another instance.
+	dispatchCtx, stopDispatching := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		dispatcher.Run(runCtx)
+		dispatcher.Run(dispatchCtx)
 	}()
 	if cfg.Retention > 0 {
 		wg.Add(1)
@@ -72,6 +82,7 @@ func startNotifications(ctx context.Context, cfg config, db *database.DB, m *met
 		guard:    guard,
 		stop: func() {
 			notifier.Close() // the shares of broadcasts not written yet are the dispatcher's after a restart
+			stopDispatching()
 			cancel()
 			wg.Wait()
 			_ = broker.Close()

@@ -14,20 +14,25 @@ import (
 	"tenantgraph/ent"
 	"tenantgraph/ent/outboxentry"
 	"tenantgraph/ent/privacy"
-	"tenantgraph/internal/metrics"
 	"tenantgraph/internal/pubsub"
 )
 
 // DispatcherConfig tunes outbox delivery. Zero fields take the defaults.
 type DispatcherConfig struct {
 	Poll        time.Duration // how often to look for due entries without a wake-up (1s)
-	Lease       time.Duration // how long a claimed entry is ours before others may retry it (1m)
 	MaxAttempts int           // attempts before an entry is FAILED (10)
 	BaseBackoff time.Duration // wait after the first failure, doubled each time (2s)
 	MaxBackoff  time.Duration // longest wait between attempts (5m)
 	BatchSize   int           // entries claimed at once (20)
-	SendTimeout time.Duration // bound on one delivery (10s)
-	Now         func() time.Time
+	SendTimeout time.Duration // bound on one delivery, its tenant's lookup included (10s)
+	// Lease is how long a claimed entry is ours before others may claim it
+	// again: never less than a batch's worst case (leaseFor), which it is
+	// by default: 85s with the defaults.
+	Lease time.Duration
+	// StopGrace is how long the sends under way may finish once RunOnce's
+	// (or Run's) context ends, before their own contexts are cancelled (5s).
+	StopGrace time.Duration
+	Now       func() time.Time
 	// Observe, when set, hears of every attempt: its channel and outcome
 	// (delivered, retry or failed). The server counts them in its metrics.
 	Observe func(channel, outcome string)
@@ -45,19 +50,56 @@ func (c *DispatcherConfig) defaults() {
 		}
 	}
 	set(&c.Poll, time.Second)
-	set(&c.Lease, time.Minute)
 	set(&c.BaseBackoff, 2*time.Second)
 	set(&c.MaxBackoff, 5*time.Minute)
 	set(&c.SendTimeout, 10*time.Second)
+	set(&c.StopGrace, 5*time.Second)
 	if c.MaxAttempts <= 0 {
 		c.MaxAttempts = 10
 	}
 	if c.BatchSize <= 0 {
 		c.BatchSize = 20
 	}
+	c.Lease = max(c.Lease, leaseFor(c.BatchSize, c.SendTimeout))
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+}
+
+// workers is how many entries of a batch are delivered at once.
+const workers = 4
+
+// recordTimeout bounds the update that records an attempt's outcome, and
+// the one that hands back entries not started. Both run on a context that
+// shutdown does not cancel: a message that was sent must be marked so, or
+// it is sent again after the restart.
+const recordTimeout = 5 * time.Second
+
+// leaseSlack bounds the claim's own transaction, and is kept free at the
+// end of a lease for instances whose clocks disagree a little.
+const leaseSlack = 5 * time.Second
+
+// leaseFor is the worst case of a batch, and the shortest lease. The lease
+// starts when the claim does, and the claim takes at most leaseSlack. Each
+// entry's work is bounded: its send, tenant lookup included, by
+// sendTimeout, and the record of its outcome by recordTimeout. workers
+// deliver the batch in order, each taking the next entry as soon as it is
+// done, so k such bounds after the claim every worker has started k+1
+// entries: the last of a batch of n ends within ceil(n/workers) of them.
+// With leaseSlack kept free at the end for the clocks: 20 entries, 4 at a
+// time, 10s + 5s each, is 5 + 75 + 5 = 85s.
+//
+// And whatever the timing, a send never starts unless it and its record
+// can end leaseSlack before the lease does (inTime; RunOnce hands the rest
+// back), so no other instance can claim an entry while it is being sent:
+// what the bounds above cannot cover (an IN_APP share's writing, which is
+// not bounded, or a sender that ignores its context) delays an entry, it
+// never sends it twice. IN_APP shares need no such care: a share's rows
+// commit with its entry's deletion, so a second writer writes nothing
+// (shares.go).
+func leaseFor(batch int, sendTimeout time.Duration) time.Duration {
+	waves := (batch + workers - 1) / workers
+	return leaseSlack + time.Duration(waves)*(sendTimeout+recordTimeout) + leaseSlack
 }
 
 // Dispatcher delivers outbox entries after their transaction committed
@@ -70,7 +112,8 @@ func (c *DispatcherConfig) defaults() {
 // exponential backoff, or, after MaxAttempts or a permanent error, mark it
 // FAILED with the last error kept. Entries left pending by a stopped server
 // are delivered after it restarts; an entry whose deliverer died mid-way is
-// retried when its lease runs out (delivery is at least once).
+// retried when its lease runs out (delivery is at least once), or marked
+// FAILED then if that was its last attempt.
 //
 // The dispatcher is system work: it runs with privacy bypassed, outside any
 // request.
@@ -98,7 +141,9 @@ func (d *Dispatcher) Wake() {
 	}
 }
 
-// Run delivers until ctx ends.
+// Run delivers until ctx ends. Then it claims nothing more, and returns once
+// the sends under way have finished or been cancelled (StopGrace) and their
+// outcomes are recorded.
 func (d *Dispatcher) Run(ctx context.Context) {
 	ticker := time.NewTicker(d.cfg.Poll)
 	defer ticker.Stop()
@@ -120,34 +165,94 @@ func (d *Dispatcher) Run(ctx context.Context) {
 }
 
 // RunOnce claims the entries due now and delivers them. It returns how many
-// it claimed.
+// it took: claimed, or marked FAILED because their attempts had run out.
+//
+// When ctx ends, RunOnce starts no more of its entries and hands them back
+// (their claim and attempt undone, so that they are due at once, here after
+// a restart or at another instance). The sends under way get StopGrace to
+// finish before their contexts are cancelled, and their outcomes are
+// recorded whatever ctx says: a message sent while the server stopped must
+// not stay PENDING, or it is sent again after the restart.
 func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 	sys := privacy.DecisionContext(ctx, privacy.Allow)
 	now := d.now()
 	lease := now.Add(d.cfg.Lease)
-	entries, err := d.claim(sys, now, lease)
+	entries, failed, err := d.claim(sys, now, lease)
 	if err != nil || len(entries) == 0 {
-		return 0, err
+		return failed, err
 	}
+	sendCtx, cancelSends := context.WithCancel(context.WithoutCancel(sys))
+	defer cancelSends()
+	stopGrace := context.AfterFunc(ctx, func() { time.AfterFunc(d.cfg.StopGrace, cancelSends) })
+	defer stopGrace()
+
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, 4)
-	for _, e := range entries {
+	sem := make(chan struct{}, workers)
+	for i, e := range entries {
+		if ctx.Err() == nil {
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+			}
+		}
+		if ctx.Err() != nil || !d.inTime(lease) {
+			d.handBack(sendCtx, entries[i:], lease, ctx.Err() != nil)
+			break
+		}
 		wg.Add(1)
-		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			d.deliver(sys, e, lease)
+			d.deliver(sendCtx, e, lease)
 		}()
 	}
 	wg.Wait()
-	return len(entries), nil
+	return len(entries) + failed, nil
 }
 
-func (d *Dispatcher) claim(ctx context.Context, now, lease time.Time) ([]*ent.OutboxEntry, error) {
+// inTime reports whether an entry's send, started now, and the record of
+// its outcome end leaseSlack before lease does (leaseFor).
+func (d *Dispatcher) inTime(lease time.Time) bool {
+	return !d.now().Add(d.cfg.SendTimeout + recordTimeout + leaseSlack).After(lease)
+}
+
+// handBack undoes the claim of entries that were not started: shutdown
+// began, or their sends could have outlived the lease.
+func (d *Dispatcher) handBack(ctx context.Context, entries []*ent.OutboxEntry, lease time.Time, stopping bool) {
+	ids := make([]int, len(entries))
+	for i, e := range entries {
+		ids[i] = e.ID
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	err := d.client.OutboxEntry.Update().
+		Where(outboxentry.IDIn(ids...), outboxentry.ClaimedUntilEQ(lease)).
+		ClearClaimedUntil().AddAttempts(-1).Exec(rctx)
+	reason := "their sends could have outlived the lease"
+	if stopping {
+		reason = "stopping"
+	}
+	if err != nil {
+		// Their lease runs out and they are claimed again: one attempt
+		// more is counted than was made.
+		d.log.ErrorContext(ctx, "outbox: handing back entries not started", "entries", len(ids), "reason", reason, "error", err.Error())
+		return
+	}
+	d.log.InfoContext(ctx, "outbox: handed back entries not started", "entries", len(ids), "reason", reason)
+}
+
+// claim leases up to BatchSize due entries and counts an attempt for each.
+// A due entry whose attempts have already reached MaxAttempts is not
+// claimed again but marked FAILED, and counted in failed: its last
+// attempt's outcome was never recorded (its deliverer died, or the
+// database refused the record), and without this it would be sent at every
+// lease's end for ever.
+func (d *Dispatcher) claim(ctx context.Context, now, lease time.Time) (entries []*ent.OutboxEntry, failed int, err error) {
+	ctx, cancel := context.WithTimeout(ctx, leaseSlack) // leaseFor counts on it
+	defer cancel()
 	tx, err := d.client.Tx(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("outbox: opening claim transaction: %w", err)
+		return nil, 0, fmt.Errorf("outbox: opening claim transaction: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 	q := tx.OutboxEntry.Query().
@@ -161,52 +266,101 @@ func (d *Dispatcher) claim(ctx context.Context, now, lease time.Time) ([]*ent.Ou
 	if d.dialect == dialect.Postgres {
 		q = q.ForUpdate(sql.WithLockAction(sql.SkipLocked))
 	}
-	entries, err := q.All(ctx)
+	due, err := q.All(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("outbox: finding due entries: %w", err)
+		return nil, 0, fmt.Errorf("outbox: finding due entries: %w", err)
 	}
-	if len(entries) == 0 {
-		return nil, nil
+	if len(due) == 0 {
+		return nil, 0, nil
 	}
-	ids := make([]int, len(entries))
-	for i, e := range entries {
-		ids[i] = e.ID
+	var ids []int
+	var spent []*ent.OutboxEntry
+	for _, e := range due {
+		if e.Attempts >= d.cfg.MaxAttempts {
+			spent = append(spent, e)
+			continue
+		}
+		entries = append(entries, e)
+		ids = append(ids, e.ID)
 	}
-	if err := tx.OutboxEntry.Update().Where(outboxentry.IDIn(ids...)).
-		SetClaimedUntil(lease).AddAttempts(1).Exec(ctx); err != nil {
-		return nil, fmt.Errorf("outbox: claiming entries: %w", err)
+	if len(ids) > 0 {
+		if err := tx.OutboxEntry.Update().Where(outboxentry.IDIn(ids...)).
+			SetClaimedUntil(lease).AddAttempts(1).Exec(ctx); err != nil {
+			return nil, 0, fmt.Errorf("outbox: claiming entries: %w", err)
+		}
+	}
+	for _, e := range spent {
+		last := e.LastError
+		if last == "" {
+			last = "none"
+		}
+		why := fmt.Errorf("outbox: gave up after %d attempts: the last one's outcome was never recorded; the last error recorded: %s", e.Attempts, last)
+		if err := tx.OutboxEntry.UpdateOneID(e.ID).SetStatus(outboxentry.StatusFAILED).ClearClaimedUntil().
+			SetLastError(errorText(why)).Exec(ctx); err != nil {
+			return nil, 0, fmt.Errorf("outbox: failing entry %d: %w", e.ID, err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("outbox: committing claim: %w", err)
+		return nil, 0, fmt.Errorf("outbox: committing claim: %w", err)
 	}
-	return entries, nil
+	for _, e := range spent {
+		d.log.ErrorContext(ctx, "outbox: delivery failed for good", "entry", e.ID, "channel", e.Channel,
+			"tenant_id", e.TenantID, "attempts", e.Attempts, "error", "its last attempt's outcome was never recorded")
+		if d.cfg.Observe != nil {
+			d.cfg.Observe(string(e.Channel), "failed")
+		}
+	}
+	return entries, len(spent), nil
 }
 
+// deliver sends e and records the outcome: DELIVERED, a retry or FAILED,
+// with the error's text kept (errorText). The record runs on a context of
+// its own, bounded by recordTimeout and not cancelled with ctx. If the
+// database refuses it with the error's text, it is recorded without.
 func (d *Dispatcher) deliver(ctx context.Context, e *ent.OutboxEntry, lease time.Time) {
 	attempt := e.Attempts + 1
 	err := d.send(ctx, e)
 	now := d.now()
-	// Only while the lease is still ours: if it ran out, another instance
-	// owns the entry now.
-	u := d.client.OutboxEntry.Update().
-		Where(outboxentry.ID(e.ID), outboxentry.ClaimedUntilEQ(lease)).
-		ClearClaimedUntil()
 	outcome := "retry"
 	switch {
 	case err == nil:
 		outcome = "delivered"
-		u.SetStatus(outboxentry.StatusDELIVERED).SetDeliveredAt(now)
 	case IsPermanent(err) || attempt >= d.cfg.MaxAttempts:
 		outcome = "failed"
-		u.SetStatus(outboxentry.StatusFAILED).SetLastError(err.Error())
 		d.log.ErrorContext(ctx, "outbox: delivery failed for good", "entry", e.ID, "channel", e.Channel,
 			"tenant_id", e.TenantID, "attempts", attempt, "error", err.Error())
 	default:
-		u.SetNextAttemptAt(now.Add(d.backoff(attempt))).SetLastError(err.Error())
 		d.log.WarnContext(ctx, "outbox: delivery failed; will retry", "entry", e.ID, "channel", e.Channel,
 			"tenant_id", e.TenantID, "attempts", attempt, "error", err.Error())
 	}
-	if uerr := u.Exec(ctx); uerr != nil {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	record := func(lastError string) error {
+		// Only while the lease is still ours: if it ran out, another
+		// instance owns the entry now.
+		u := d.client.OutboxEntry.Update().
+			Where(outboxentry.ID(e.ID), outboxentry.ClaimedUntilEQ(lease)).
+			ClearClaimedUntil()
+		switch outcome {
+		case "delivered":
+			u.SetStatus(outboxentry.StatusDELIVERED).SetDeliveredAt(now)
+		case "failed":
+			u.SetStatus(outboxentry.StatusFAILED).SetLastError(lastError)
+		default:
+			u.SetNextAttemptAt(now.Add(d.backoff(attempt))).SetLastError(lastError)
+		}
+		return u.Exec(rctx)
+	}
+	var uerr error
+	if err == nil {
+		uerr = record("")
+	} else if uerr = record(errorText(err)); uerr != nil {
+		d.log.WarnContext(ctx, "outbox: recording delivery with its error; trying without", "entry", e.ID, "error", uerr.Error())
+		uerr = record("outbox: this attempt's error could not be stored; see the logs")
+	}
+	if uerr != nil {
+		// The entry keeps its claim until the lease runs out; then it is
+		// claimed again, or FAILED if that was its last attempt (claim).
 		d.log.ErrorContext(ctx, "outbox: recording delivery", "entry", e.ID, "error", uerr.Error())
 	}
 	if d.cfg.Observe != nil {
@@ -214,6 +368,10 @@ func (d *Dispatcher) deliver(ctx context.Context, e *ent.OutboxEntry, lease time
 	}
 }
 
+// send delivers e through its channel. An external send, its tenant's
+// lookup included, is bounded by SendTimeout (leaseFor counts on it). An
+// IN_APP share is not: it is safe past its lease, and cutting a large one
+// short would only make it fail again.
 func (d *Dispatcher) send(ctx context.Context, e *ent.OutboxEntry) error {
 	if e.Channel == outboxentry.ChannelIN_APP {
 		events, _, err := writeShare(ctx, d.client, e.ID)
@@ -227,16 +385,16 @@ func (d *Dispatcher) send(ctx context.Context, e *ent.OutboxEntry) error {
 	if !ok {
 		return Permanent("outbox: no sender for channel %s", e.Channel)
 	}
+	sctx, cancel := context.WithTimeout(ctx, d.cfg.SendTimeout)
+	defer cancel()
 	m := fromPayload(e.TenantID, e.Payload)
 	if e.Channel == outboxentry.ChannelSLACK {
-		t, err := d.client.Tenant.Get(ctx, e.TenantID)
+		t, err := d.client.Tenant.Get(sctx, e.TenantID)
 		if err != nil {
 			return fmt.Errorf("outbox: loading tenant %d: %w", e.TenantID, err)
 		}
 		m.WebhookURL = t.SlackWebhookURL
 	}
-	sctx, cancel := context.WithTimeout(ctx, d.cfg.SendTimeout)
-	defer cancel()
 	return sender.Send(sctx, m)
 }
 
@@ -253,37 +411,3 @@ func (d *Dispatcher) backoff(attempt int) time.Duration {
 }
 
 func (d *Dispatcher) now() time.Time { return d.cfg.Now().UTC().Truncate(time.Microsecond) }
-
-// Backlogs counts the outbox by channel across tenants (system work, for
-// the metrics' gauges), in one statement; every channel is present, empty
-// ones with zeros. IN_APP entries are large broadcasts' shares of in-app
-// rows, written after their change commits (shares.go).
-func Backlogs(ctx context.Context, c *ent.Client) (map[string]metrics.Outbox, error) {
-	var rows []struct {
-		Channel string             `json:"channel"`
-		Status  outboxentry.Status `json:"status"`
-		Count   int                `json:"count"`
-	}
-	err := c.OutboxEntry.Query().
-		Where(outboxentry.StatusIn(outboxentry.StatusPENDING, outboxentry.StatusFAILED)).
-		GroupBy(outboxentry.FieldChannel, outboxentry.FieldStatus).
-		Aggregate(ent.Count()).
-		Scan(privacy.DecisionContext(ctx, privacy.Allow), &rows)
-	if err != nil {
-		return nil, fmt.Errorf("outbox: counting the backlog: %w", err)
-	}
-	out := make(map[string]metrics.Outbox, len(Channels))
-	for _, ch := range Channels {
-		out[ch] = metrics.Outbox{}
-	}
-	for _, r := range rows {
-		b := out[r.Channel]
-		if r.Status == outboxentry.StatusPENDING {
-			b.Pending = r.Count
-		} else {
-			b.Failed = r.Count
-		}
-		out[r.Channel] = b
-	}
-	return out, nil
-}

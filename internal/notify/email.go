@@ -59,7 +59,9 @@ func NewSMTPEmail(raw string) (*SMTPEmail, error) {
 }
 
 // Send delivers the message. net/smtp has no context: the dispatcher's
-// timeout bounds it through the connection deadline instead.
+// timeout bounds it through the connection deadline instead, and a
+// cancellation (the dispatcher's stop, once its grace is over) ends it by
+// moving that deadline to now.
 func (s *SMTPEmail) Send(ctx context.Context, m Message) error {
 	if strings.ContainsAny(m.To+m.Subject, "\r\n") {
 		return Permanent("notify: header injection attempt in email to %q", m.To)
@@ -76,6 +78,8 @@ func (s *SMTPEmail) Send(ctx context.Context, m Message) error {
 		return fmt.Errorf("notify: connecting to SMTP: %w", err)
 	}
 	_ = conn.SetDeadline(deadline)
+	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Now()) })
+	defer stop()
 	c, err := smtp.NewClient(conn, s.host)
 	if err != nil {
 		conn.Close()

@@ -268,6 +268,38 @@ func TestSMTPEmailQuitFailureAfterAcceptance(t *testing.T) {
 	}
 }
 
+// A cancelled context ends a send under way, although net/smtp has no
+// context: the dispatcher's stop cancels its sends after a grace and must
+// not wait for an SMTP server that stopped answering.
+func TestSMTPEmailHearsCancellation(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		_, _ = io.WriteString(c, "220 smtp.test ESMTP ready\r\n")
+		_, _ = io.Copy(io.Discard, c) // and never answers EHLO
+	}()
+	sender, err := notify.NewSMTPEmail("smtp://" + ln.Addr().String() + "?from=noreply@tenantgraph.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	time.AfterFunc(100*time.Millisecond, cancel)
+	start := time.Now()
+	err = sender.Send(ctx, notify.Message{To: "bob@example.test", Subject: "s", Body: "b"})
+	if took := time.Since(start); err == nil || took > 5*time.Second {
+		t.Errorf("Send cancelled after 100ms: got %v after %v, want an error soon after", err, took.Round(time.Millisecond))
+	}
+}
+
 // testSMTP is a minimal SMTP server on loopback: just enough of RFC 5321
 // (greeting, EHLO, AUTH PLAIN, MAIL, RCPT, DATA, QUIT) for net/smtp.
 type testSMTP struct {
