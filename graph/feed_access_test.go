@@ -291,16 +291,8 @@ func TestSubscriptionEventsReadTheRoleAfresh(t *testing.T) {
 		// non-member) ends the stream.
 		ids := notificationIDs(t, e, bob.Caller("acme"))
 		e.MustDo(owner.Caller("acme"), permRemove, map[string]any{"id": membership}, nil)
-		raw := func(id string) int {
-			t.Helper()
-			v, err := globalid.Decode(id)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return v
-		}
-		if err := e.Broker.Publish(context.Background(),
-			pubsub.Event{TenantID: raw(acmeID), UserID: raw(bob.ID), NotificationID: raw(ids[0])}); err != nil {
+		if err := e.Broker.Publish(context.Background(), pubsub.Event{TenantID: authDecodeID(t, acmeID),
+			UserID: authDecodeID(t, bob.ID), NotificationID: authDecodeID(t, ids[0])}); err != nil {
 			t.Fatal(err)
 		}
 		if typ, got := next("removed"); typ != "next" || strings.Contains(got, `"title"`) ||

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"tenantgraph/graph/graphtest"
-	"tenantgraph/internal/globalid"
 	"tenantgraph/internal/pubsub"
 )
 
@@ -28,14 +27,7 @@ func TestFeedLoaderChecksRecipientAndTenant(t *testing.T) {
 		if len(ids) == 0 {
 			t.Fatal("Bob has no notification in acme")
 		}
-		raw := func(id string) int {
-			t.Helper()
-			n, err := globalid.Decode(id)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return n
-		}
+		raw := func(id string) int { return authDecodeID(t, id) }
 		bobsNote, aliceID, bobID := raw(ids[0]), raw(alice.ID), raw(bob.ID)
 		acme, globex := raw(acmeID), raw(globexID)
 
