@@ -173,3 +173,75 @@ func mustDecode(t *testing.T, gid string) int {
 	}
 	return id
 }
+
+// Two mutations that each change a task of one project and then update the
+// project itself, at the same time, both commit: the change's lock on the
+// project's row is the one the update takes anyway, so neither waits for a
+// lock the other holds (with FOR SHARE, both held the row shared and each
+// update waited for the other: PostgreSQL's deadlock error).
+func TestTaskChangeThenProjectUpdateDoNotDeadlock(t *testing.T) {
+	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
+		if e.Dialect != dialect.Postgres {
+			t.Skip("SQLite serialises write transactions")
+		}
+		owner := e.Register("Olga")
+		tenant := mustDecode(t, e.CreateTenant(owner, "acme"))
+		ctx := viewer.NewContext(context.Background(),
+			&viewer.Viewer{UserID: mustDecode(t, owner.ID), TenantID: tenant, Role: role.Owner})
+		p := mustDecode(t, e.CreateProject(owner.Caller("acme"), "Shared"))
+		svc := projects.NewService(nil)
+		mutation := func(tx *ent.Tx, name string) error {
+			if _, err := svc.CreateTask(ctx, tx.Client(), projects.CreateTaskInput{ProjectID: p, Title: name}); err != nil {
+				return err
+			}
+			if _, err := svc.UpdateProject(ctx, tx.Client(), p, projects.UpdateProjectInput{Name: &name}); err != nil {
+				return err
+			}
+			return tx.Commit()
+		}
+		tx1, err := e.DB.Client.Tx(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx1.Rollback() //nolint:errcheck // a no-op after Commit
+		if _, err := svc.CreateTask(ctx, tx1.Client(), projects.CreateTaskInput{ProjectID: p, Title: "first"}); err != nil {
+			t.Fatal(err)
+		}
+		second := make(chan error, 1)
+		go func() {
+			tx2, err := e.DB.Client.Tx(ctx)
+			if err == nil {
+				err = mutation(tx2, "second")
+				_ = tx2.Rollback()
+			}
+			second <- err
+		}()
+		waitForALockWait(t, e)
+		name := "first"
+		if _, err := svc.UpdateProject(ctx, tx1.Client(), p, projects.UpdateProjectInput{Name: &name}); err != nil {
+			t.Fatalf("the first mutation's update: %v", err)
+		}
+		if err := tx1.Commit(); err != nil {
+			t.Fatalf("the first mutation's commit: %v", err)
+		}
+		if err := <-second; err != nil {
+			t.Fatalf("the second mutation: %v", err)
+		}
+	})
+}
+
+// waitForALockWait returns once a session of e's database waits on a lock.
+func waitForALockWait(t *testing.T, e *graphtest.Env) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		var waiting int
+		if err := e.DB.SQL.QueryRowContext(t.Context(),
+			`SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting); err != nil {
+			t.Fatalf("watching locks: %v", err)
+		}
+		if waiting > 0 {
+			return
+		}
+	}
+	t.Fatal("no session waited on a lock within 10s")
+}

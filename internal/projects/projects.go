@@ -100,9 +100,7 @@ func (s *Service) UpdateProject(ctx context.Context, c *ent.Client, id int, in U
 			return nil, err
 		}
 	}
-	// Read without a lock: the update below is conditional on the status
-	// (taking the row's share lock here, two concurrent updates would each
-	// wait for the other's to end before writing).
+	// Read without a lock: the update below is conditional on the status.
 	before, err := getProject(ctx, c, id)
 	if err != nil {
 		return nil, err
@@ -226,17 +224,23 @@ func getProject(ctx context.Context, c *ent.Client, id int) (*ent.Project, error
 // writableProject loads a project whose tasks and comments accept changes:
 // not archived. The change is written by the task's or comment's ID, with
 // no condition on the project, so the status read must still hold when the
-// change commits: on PostgreSQL the project's row is read FOR SHARE and
+// change commits: on PostgreSQL the project's row is read FOR UPDATE and
 // stays locked until the transaction ends, so that a concurrent archive
 // (an UPDATE of the row) waits for the change, and a change that reads the
-// project after an archive committed finds it archived (Conflict). The
-// lock lets changes to one project's tasks go on side by side. SQLite's
+// project after an archive committed finds it archived (Conflict). SQLite's
 // write transactions take turns from their start, so there the status
 // read holds anyway.
+//
+// The lock is exclusive: changes to one project's tasks and comments take
+// turns, each for the rest of its transaction. A shared lock (FOR SHARE)
+// let them run side by side, but a mutation that changes a task and then
+// updates or moves the project needs the row exclusively, and two of them
+// at once each held it shared and waited for the other (PostgreSQL's
+// deadlock error; archive_race_test.go).
 func writableProject(ctx context.Context, c *ent.Client, id int) (*ent.Project, error) {
 	q := c.Project.Query().Where(project.ID(id))
 	if c.Dialect() == dialect.Postgres {
-		q.ForShare()
+		q.ForUpdate()
 	}
 	p, err := q.Only(ctx)
 	if ent.IsNotFound(err) {
