@@ -71,6 +71,9 @@ func (r *Resolver) nodes(ctx context.Context, ids []int) ([]ent.Noder, error) {
 			tableIDs[j] = ids[i]
 		}
 		found, err := r.client.NodersOf(ctx, table, tableIDs)
+		if ent.IsNotFound(err) {
+			continue // a table with IDs but no node type (the outbox): nothing to see
+		}
 		if err != nil {
 			return nil, fmt.Errorf("graph: loading nodes: %w", err)
 		}

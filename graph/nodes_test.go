@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"testing"
 
+	"tenantgraph/ent/migrate"
 	"tenantgraph/graph/graphtest"
 	"tenantgraph/internal/globalid"
 )
@@ -20,14 +21,17 @@ func TestNodesBatchesByTable(t *testing.T) {
 		e.AddMember(owner, "acme", member, "MEMBER")
 		theirs := e.CreateProject(stranger.Caller("globex"), "Theirs")
 		c := owner.Caller("acme")
+		outboxRange := *migrate.OutboxEntriesTable.Annotation.IncrementStart
 		var ids, want []string
 		for _, name := range []string{"One", "Two", "Three"} {
 			p := e.CreateProject(c, name)
 			ids = append(ids, p, e.CreateTask(c, p, name+" task"))
 			want = append(want, "Project", "Task")
 		}
-		ids = append(ids, owner.ID, member.ID, stranger.ID, theirs, globalid.Encode(60<<32)) // the last in no table's range
-		want = append(want, "User", "User", "", "", "")
+		// Then IDs in no table's range, and in the outbox's (a table with
+		// IDs but no node type).
+		ids = append(ids, owner.ID, member.ID, stranger.ID, theirs, globalid.Encode(60<<32), globalid.Encode(outboxRange+1))
+		want = append(want, "User", "User", "", "", "", "")
 
 		const query = `query($ids: [ID!]!) { nodes(ids: $ids) { __typename id } }`
 		statements := func(ids []string) ([]string, int64) {
@@ -64,6 +68,11 @@ func TestNodesBatchesByTable(t *testing.T) {
 		// The session's role, projects, tasks, users, the users' visibility.
 		if few != 5 {
 			t.Errorf("nodes of %d IDs in three tables: %d statements, want 5", len(ids), few)
+		}
+		for _, id := range []string{globalid.Encode(outboxRange + 1), globalid.Encode(60 << 32)} {
+			if r := e.Do(c, `query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": id}); len(r.Errors) > 0 || string(jsonField(t, r, "node")) != "null" {
+				t.Errorf("node(%s): got %s %+v, want null", id, r.Data, r.Errors)
+			}
 		}
 		if _, many := statements(append(append([]string{}, ids...), ids...)); many != few {
 			t.Errorf("twice the IDs: %d statements, want %d as for once", many, few)
