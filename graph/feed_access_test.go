@@ -245,8 +245,8 @@ func TestWebsocketOperationTimeout(t *testing.T) {
 // An open subscription resolves each event with the caller's role as it
 // is when the event comes, not as it was when they subscribed: demoted to
 // VIEWER, a member's stream no longer reads the OWNER-only activity log
-// through a notification's project; removed, their stream ends with
-// FORBIDDEN at the next event instead of delivering it.
+// through a notification's project; no longer a member, their stream ends
+// with FORBIDDEN at the next event instead of delivering it.
 func TestSubscriptionEventsReadTheRoleAfresh(t *testing.T) {
 	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
 		owner, bob := e.Register("Owner"), e.Register("Bob")
@@ -286,11 +286,16 @@ func TestSubscriptionEventsReadTheRoleAfresh(t *testing.T) {
 			t.Fatalf("as a VIEWER: got %s %s, want the notification without the activity log, and FORBIDDEN", typ, got)
 		}
 
-		// A notification written while Bob was a member and delivered after
-		// his removal (its event forged here: no row is written for a
-		// non-member) ends the stream.
+		// A removal ends the member's streams (TestRemovedMembersFeedEnds);
+		// were that lost (PostgreSQL's NOTIFY does not survive the listener's
+		// reconnection), the next event still finds him gone. The membership
+		// is deleted here behind the service's back, and a notification
+		// written while Bob was a member is delivered after it (its event
+		// forged: no row is written for a non-member).
 		ids := notificationIDs(t, e, bob.Caller("acme"))
-		e.MustDo(owner.Caller("acme"), permRemove, map[string]any{"id": membership}, nil)
+		if err := e.DB.Client.Membership.DeleteOneID(authDecodeID(t, membership)).Exec(obSystem()); err != nil {
+			t.Fatal(err)
+		}
 		if err := e.Broker.Publish(context.Background(), pubsub.Event{TenantID: authDecodeID(t, acmeID),
 			UserID: authDecodeID(t, bob.ID), NotificationID: authDecodeID(t, ids[0])}); err != nil {
 			t.Fatal(err)
@@ -303,5 +308,40 @@ func TestSubscriptionEventsReadTheRoleAfresh(t *testing.T) {
 			t.Fatalf("removed, then: got %s %s, want complete", typ, got)
 		}
 		waitSubscribers(t, e, n, 5*time.Second)
+	})
+}
+
+// Removing a member ends their live feeds in the tenant at once, on the
+// feed encoder's path too (the notification's own fields, which need no
+// role): the stream completes, its subscription is released, and nothing
+// more reaches it. Their feeds in other tenants go on.
+func TestRemovedMembersFeedEnds(t *testing.T) {
+	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
+		owner, bob := e.Register("Owner"), e.Register("Bob")
+		e.CreateTenant(owner, "acme")
+		e.CreateTenant(owner, "globex")
+		membership := e.AddMember(owner, "acme", bob, "MEMBER")
+		e.AddMember(owner, "globex", bob, "MEMBER")
+		n := subscribers(t, e)
+		home := subscribe(t, e, bob, "acme")
+		elsewhere := subscribe(t, e, bob, "globex")
+		waitSubscribers(t, e, n+2, 5*time.Second)
+
+		e.MustDo(owner.Caller("acme"), permRemove, map[string]any{"id": membership}, nil)
+		select {
+		case m, ok := <-home.msgs:
+			if !ok || m.Type != "complete" {
+				t.Fatalf("after the removal: got %+v (open %v), want complete", m, ok)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("the removed member's feed is still open 5s after the removal")
+		}
+		waitSubscribers(t, e, n+1, 5*time.Second)
+
+		project := e.CreateProject(owner.Caller("globex"), "Elsewhere")
+		createAssignedTask(t, e, owner.Caller("globex"), project, "Still here", bob.ID)
+		if got := elsewhere.next(t, 5*time.Second); got.Kind != "TASK_ASSIGNED" {
+			t.Errorf("the feed in another tenant: got %+v, want the assignment", got)
+		}
 	})
 }

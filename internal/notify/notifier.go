@@ -272,6 +272,19 @@ func (n *Notifier) MemberAdded(ctx context.Context, c *ent.Client, m *ent.Member
 	})
 }
 
+// MemberRemoved ends, once the transaction has committed, every live feed
+// the removed member has open in the tenant, on every instance
+// (pubsub.Revoke): notifications written while they were a member and
+// not yet pushed are then not pushed, and their streams complete rather
+// than stay open, empty, until their tokens expire.
+func (n *Notifier) MemberRemoved(ctx context.Context, m *ent.Membership) {
+	if b := batchFrom(ctx); b != nil {
+		b.mu.Lock()
+		b.events = append(b.events, pubsub.Revoke(m.TenantID, m.UserID))
+		b.mu.Unlock()
+	}
+}
+
 // bulkRows bounds the rows of one INSERT (and the IDs of one IN list): each
 // row takes about ten bind parameters, and SQLite allows 32,766 per
 // statement, PostgreSQL 65,535. A project submitted in a tenant with

@@ -2,6 +2,7 @@ package pubsub
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -54,19 +55,25 @@ func NewLocal(buffer int) *Local {
 	return &Local{subs: map[key]map[*Subscription]struct{}{}, buffer: buffer}
 }
 
-// Publish hands each event to the subscribers of its (tenant, user).
+// Publish hands each event to the subscribers of its (tenant, user); a
+// Revoke ends them instead, after the events before it in events.
 func (l *Local) Publish(_ context.Context, events ...Event) error {
-	var slow []*Subscription
+	var slow, revoked []*Subscription
 	l.mu.RLock()
 	for _, e := range events {
 		for s := range l.subs[key{e.TenantID, e.UserID}] {
-			if !s.deliver(e) {
+			switch {
+			case slices.Contains(revoked, s):
+			case e.Revokes():
+				revoked = append(revoked, s)
+			case !s.deliver(e):
 				slow = append(slow, s)
 			}
 		}
 	}
 	l.mu.RUnlock()
 	l.remove(slow, true)
+	l.remove(revoked, false)
 	return nil
 }
 

@@ -102,6 +102,42 @@ func TestLocalDeliversToTheTenantAndUserOnly(t *testing.T) {
 	}
 }
 
+// A Revoke ends every subscription of its (tenant, user), after the
+// events before it in the same Publish and before any after it; nothing
+// else is touched, and the ended ones are not counted as dropped.
+func TestLocalRevokeEndsTheUsersSubscriptions(t *testing.T) {
+	l := pubsub.NewLocal(0)
+	defer l.Close()
+	alice, aliceAgain := l.Subscribe(1, 10), l.Subscribe(1, 10)
+	bob, aliceElsewhere := l.Subscribe(1, 20), l.Subscribe(2, 10)
+	var funcGot []int
+	ended := false
+	aliceFunc := l.SubscribeFunc(1, 10, func(e pubsub.Event) bool { funcGot = append(funcGot, e.NotificationID); return true },
+		func() { ended = true })
+
+	if err := l.Publish(context.Background(), pubsub.Event{TenantID: 1, UserID: 10, NotificationID: 100}, pubsub.Revoke(1, 10),
+		pubsub.Event{TenantID: 1, UserID: 10, NotificationID: 101}, pubsub.Event{TenantID: 1, UserID: 20, NotificationID: 102}); err != nil {
+		t.Fatal(err)
+	}
+	for name, s := range map[string]*pubsub.Subscription{"alice": alice, "alice's second": aliceAgain} {
+		if got, closed := drain(s); len(got) != 1 || got[0].NotificationID != 100 || !closed || s.Dropped() {
+			t.Errorf("%s: got %v (ended %v, dropped %v), want 100, then the end, not a drop", name, got, closed, s.Dropped())
+		}
+	}
+	if !slices.Equal(funcGot, []int{100}) || !ended || aliceFunc.Dropped() {
+		t.Errorf("alice's func subscriber: got %v (ended %v), want 100, then the end", funcGot, ended)
+	}
+	if got, closed := drain(bob); len(got) != 1 || got[0].NotificationID != 102 || closed {
+		t.Errorf("bob: got %v (ended %v), want 102 and still subscribed", got, closed)
+	}
+	if _, closed := drain(aliceElsewhere); closed {
+		t.Error("alice in another tenant: ended, want still subscribed")
+	}
+	if got := l.Subscribers(); got != 2 {
+		t.Errorf("Subscribers: got %d, want 2", got)
+	}
+}
+
 func TestLocalDropsASubscriberThatFallsBehind(t *testing.T) {
 	l := pubsub.NewLocal(0)
 	defer l.Close()

@@ -152,7 +152,7 @@ func decode(s string) ([]Event, error) {
 		var n [3]int
 		for i, part := range parts {
 			v, err := strconv.Atoi(part)
-			if err != nil || v <= 0 {
+			if err != nil || v < 0 || v == 0 && i < 2 { // a notification 0 is a Revoke
 				return nil, fmt.Errorf("pubsub: malformed event %q", one)
 			}
 			n[i] = v

@@ -109,7 +109,7 @@ func TestPostgresIgnoresMalformedPayloads(t *testing.T) {
 	b, db := newTestBroker(t, url, &logs)
 	sub := b.Subscribe(1, 10)
 
-	malformed := []string{"", "garbage", "1:10", "1:10:x", "1:10:5:6", "0:10:5", "1:0:5", "1:10:0", "-1:10:5", "1:10:-5", " 1:10:5", "1.5:10:5", "99999999999999999999:10:5",
+	malformed := []string{"", "garbage", "1:10", "1:10:x", "1:10:5:6", "0:10:5", "1:0:5", "-1:10:5", "1:10:-5", " 1:10:5", "1.5:10:5", "99999999999999999999:10:5",
 		// A payload with one bad event is refused whole.
 		"1:10:5;", ";1:10:5", "1:10:5;;1:10:6", "1:10:5;garbage", "1:10:5,1:10:6"}
 	for _, p := range malformed {
@@ -131,6 +131,40 @@ func TestPostgresIgnoresMalformedPayloads(t *testing.T) {
 	}
 	if got := strings.Count(logs.String(), "ignoring malformed notification event"); got != len(malformed) {
 		t.Errorf("warnings logged: got %d, want %d\n%s", got, len(malformed), logs.String())
+	}
+}
+
+// A Revoke ("tenant:user:0") ends the user's subscriptions in that tenant
+// on every instance, after the events published before it; other users'
+// and other tenants' stay.
+func TestPostgresRevokeEndsSubscriptionsAcrossInstances(t *testing.T) {
+	url := newTestPostgres(t)
+	var logs logBuffer
+	one, _ := newTestBroker(t, url, &logs)
+	two, _ := newTestBroker(t, url, &logs)
+	onTwo, onOne := two.Subscribe(1, 10), one.Subscribe(1, 10)
+	otherUser, otherTenant := two.Subscribe(1, 11), two.Subscribe(2, 10)
+	otherUserOnOne := one.Subscribe(1, 11) // a marker: each instance got past the Revoke
+
+	before := pubsub.Event{TenantID: 1, UserID: 10, NotificationID: 100}
+	if err := one.Publish(context.Background(), before, pubsub.Revoke(1, 10), pubsub.Event{TenantID: 1, UserID: 11, NotificationID: 101}); err != nil {
+		t.Fatal(err)
+	}
+	for _, sub := range []*pubsub.Subscription{otherUser, otherUserOnOne} {
+		if got := mustReceive(t, sub); got.NotificationID != 101 {
+			t.Fatalf("another user: got %+v, want 101", got)
+		}
+	}
+	for name, sub := range map[string]*pubsub.Subscription{"the other instance": onTwo, "the publishing instance": onOne} {
+		if got, closed := drain(sub); len(got) != 1 || got[0] != before || !closed {
+			t.Errorf("%s: got %v (ended %v), want the event before the Revoke, then the end", name, got, closed)
+		}
+	}
+	if _, closed := drain(otherTenant); closed {
+		t.Error("the same user in another tenant: ended, want still subscribed")
+	}
+	if logs.String() != "" {
+		t.Errorf("logged: %s", logs.String())
 	}
 }
 

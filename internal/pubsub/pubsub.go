@@ -6,12 +6,21 @@ package pubsub
 import "context"
 
 // Event says that notification NotificationID for UserID in TenantID has
-// been committed.
+// been committed; or, with no NotificationID (Revoke), that UserID's
+// membership in TenantID has ended.
 type Event struct {
 	TenantID       int
 	UserID         int
 	NotificationID int
 }
+
+// Revoke is the event that ends every subscription of userID in tenantID,
+// on every instance: their membership there has ended, and a stream must
+// not go on carrying notifications written before that.
+func Revoke(tenantID, userID int) Event { return Event{TenantID: tenantID, UserID: userID} }
+
+// Revokes reports whether e is a Revoke.
+func (e Event) Revokes() bool { return e.NotificationID == 0 }
 
 // Broker publishes events and hands them to the subscribers of their
 // (tenant, user).

@@ -15,9 +15,11 @@ import (
 	"tenantgraph/internal/viewer"
 )
 
-// MemberNotifier is told, inside the transaction, that a user was added.
+// MemberNotifier is told, inside the transaction, that a user was added
+// or removed.
 type MemberNotifier interface {
 	MemberAdded(ctx context.Context, c *ent.Client, m *ent.Membership) error
+	MemberRemoved(ctx context.Context, m *ent.Membership)
 }
 
 // Members administers the members of the current tenant.
@@ -113,6 +115,9 @@ func (s *Members) RemoveMember(ctx context.Context, c *ent.Client, id int) error
 	}
 	if err := c.Membership.DeleteOne(m).Exec(ctx); err != nil {
 		return fmt.Errorf("tenancy: removing member: %w", err)
+	}
+	if s.notify != nil {
+		s.notify.MemberRemoved(ctx, m)
 	}
 	var ch changes.List
 	ch.Add("role", string(m.Role), "")
