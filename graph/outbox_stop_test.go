@@ -150,16 +150,17 @@ func TestOutboxStopMidBatchSendsEachMessageOnce(t *testing.T) {
 	})
 }
 
-// A send that does not end within StopGrace of the stop is cancelled, and
-// the failure recorded as any other: a retry later, its claim released.
-// The stop waits for no more than that.
+// A send that does not end within StopGrace of the stop is cancelled, its
+// claim released and the attempt not counted: it is due again at once, and
+// a stop during its last attempt (MaxAttempts 1 here) does not make it
+// FAILED. The stop waits for no more than that.
 func TestOutboxStopCancelsSendsAfterTheGrace(t *testing.T) {
 	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
 		w := newObWorld(t, e, obStatus(http.StatusOK))
 		w.insertSlack(t, 1, nil)
 		gate := newObGate(time.Now, true)
 		defer close(gate.open)
-		d := e.NewDispatcher(map[string]notify.Sender{notify.Slack: gate}, notify.DispatcherConfig{StopGrace: 100 * time.Millisecond})
+		d := e.NewDispatcher(map[string]notify.Sender{notify.Slack: gate}, notify.DispatcherConfig{StopGrace: 100 * time.Millisecond, MaxAttempts: 1})
 		ctx, stop := context.WithCancel(context.Background())
 		wait := obRunOnce(ctx, d)
 		gate.await(t, 1)
@@ -172,8 +173,8 @@ func TestOutboxStopCancelsSendsAfterTheGrace(t *testing.T) {
 			t.Errorf("RunOnce returned %v after the stop, want about the 100ms grace", took)
 		}
 		en := w.entries(t)[0]
-		if en.Status != outboxentry.StatusPENDING || en.Attempts != 1 || en.ClaimedUntil != nil || !en.NextAttemptAt.After(stopped) {
-			t.Errorf("the cancelled entry: got %s after %d attempts, claimed until %v, next attempt at %v; want PENDING after 1, no claim, a retry later",
+		if en.Status != outboxentry.StatusPENDING || en.Attempts != 0 || en.ClaimedUntil != nil || en.NextAttemptAt.After(time.Now()) {
+			t.Errorf("the cancelled entry: got %s after %d attempts, claimed until %v, next attempt at %v; want PENDING, the cut-off attempt not counted, no claim, due at once",
 				en.Status, en.Attempts, en.ClaimedUntil, en.NextAttemptAt)
 		}
 		if !strings.Contains(en.LastError, context.Canceled.Error()) {

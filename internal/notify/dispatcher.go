@@ -322,9 +322,17 @@ func (d *Dispatcher) deliver(ctx context.Context, e *ent.OutboxEntry, lease time
 	err := d.send(ctx, e)
 	now := d.now()
 	outcome := "retry"
+	// Cut off by the stop (its grace ran out: ctx is the sends' context,
+	// cancelled only then): the attempt is not the entry's fault and is
+	// not counted, so a restart during its last attempt does not make it
+	// FAILED; it is due again at once.
+	interrupted := err != nil && ctx.Err() != nil && !IsPermanent(err)
 	switch {
 	case err == nil:
 		outcome = "delivered"
+	case interrupted:
+		d.log.WarnContext(ctx, "outbox: delivery cut off by the stop; not counted as an attempt", "entry", e.ID,
+			"channel", e.Channel, "tenant_id", e.TenantID, "error", err.Error())
 	case IsPermanent(err) || attempt >= d.cfg.MaxAttempts:
 		outcome = "failed"
 		d.log.ErrorContext(ctx, "outbox: delivery failed for good", "entry", e.ID, "channel", e.Channel,
@@ -346,8 +354,12 @@ func (d *Dispatcher) deliver(ctx context.Context, e *ent.OutboxEntry, lease time
 			u.SetStatus(outboxentry.StatusDELIVERED).SetDeliveredAt(now)
 		case "failed":
 			u.SetStatus(outboxentry.StatusFAILED).SetLastError(lastError)
-		default:
-			u.SetNextAttemptAt(now.Add(d.backoff(attempt))).SetLastError(lastError)
+		case "retry":
+			if interrupted {
+				u.AddAttempts(-1).SetNextAttemptAt(now).SetLastError(lastError)
+			} else {
+				u.SetNextAttemptAt(now.Add(d.backoff(attempt))).SetLastError(lastError)
+			}
 		}
 		return u.Exec(rctx)
 	}
