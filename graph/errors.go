@@ -23,7 +23,11 @@ import (
 // errors keep their message; the parser's and validator's codes stay;
 // everything else is logged in full and answered as a masked
 // INTERNAL_SERVER_ERROR, so no SQL, stack or driver text reaches a client.
-func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
+//
+// listValues lets a refused enum argument's message list the enum's values;
+// off in production, with the validator's "did you mean" suggestions
+// (Deps.DisableSuggestions).
+func errorPresenter(log *slog.Logger, listValues bool) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		gqlErr := graphql.DefaultErrorPresenter(ctx, err)
 		if _, coded := gqlErr.Extensions["code"]; coded {
@@ -56,12 +60,12 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 		case errors.Is(err, globalid.ErrMalformed):
 			kind, message = apperr.Invalid, "malformed ID"
 			if argumentError(ctx) {
-				message = argumentMessage(ctx, gqlErr, message)
+				message = argumentMessage(ctx, gqlErr, message, listValues)
 			}
 		case requestError(err):
 			kind, message = apperr.Invalid, requestMessage(gqlErr.Message)
 		case argumentError(ctx):
-			kind, message = apperr.Invalid, argumentMessage(ctx, gqlErr, "")
+			kind, message = apperr.Invalid, argumentMessage(ctx, gqlErr, "", listValues)
 		case ent.IsNotFound(err):
 			kind, message = apperr.NotFound, "not found"
 		case errors.Is(err, privacy.Deny):
@@ -142,11 +146,11 @@ func argumentError(ctx context.Context) bool {
 
 // argumentMessage is the message for a value that ctx's field could not
 // decode into its argument at gqlErr's path: what the value must be
-// (enums list their values, times their format; else why, or "invalid
-// value"), after the argument's path, which also becomes
-// extensions.field, as for every BAD_USER_INPUT (createTask.input.dueDate,
-// updateMemberRole.role, projects.where.idIn[0]).
-func argumentMessage(ctx context.Context, gqlErr *gqlerror.Error, why string) string {
+// (enums list their values if listValues, else name their type; times
+// their format; else why, or "invalid value"), after the argument's path,
+// which also becomes extensions.field, as for every BAD_USER_INPUT
+// (createTask.input.dueDate, updateMemberRole.role, projects.where.idIn[0]).
+func argumentMessage(ctx context.Context, gqlErr *gqlerror.Error, why string, listValues bool) string {
 	field := gqlErr.Path.String()
 	if field == "" {
 		return cmp.Or(why, "invalid value")
@@ -157,6 +161,11 @@ func argumentMessage(ctx context.Context, gqlErr *gqlerror.Error, why string) st
 		why = "invalid value"
 		if t := argumentType(ctx, gqlErr.Path); t != nil {
 			switch def := parsedSchema.Types[t.Name()]; {
+			case def != nil && def.Kind == ast.Enum && !listValues:
+				why = "must be a " + def.Name + " value, as the schema spells it"
+				if t.Elem != nil {
+					why = "each value " + why
+				}
 			case def != nil && def.Kind == ast.Enum:
 				values := make([]string, len(def.EnumValues))
 				for i, v := range def.EnumValues {

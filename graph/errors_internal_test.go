@@ -42,7 +42,7 @@ func TestErrorPresenterMapping(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var logs bytes.Buffer
-			got := errorPresenter(slog.New(slog.NewTextHandler(&logs, nil)))(ctx, tc.err)
+			got := errorPresenter(slog.New(slog.NewTextHandler(&logs, nil)), true)(ctx, tc.err)
 			if code := got.Extensions["code"]; code != tc.wantCode {
 				t.Errorf("code: got %v, want %s", code, tc.wantCode)
 			}
@@ -92,7 +92,7 @@ func TestErrorPresenterCancelledRequest(t *testing.T) {
 		{"live request", base, "INTERNAL_SERVER_ERROR", true},
 	} {
 		var logs bytes.Buffer
-		got := errorPresenter(slog.New(slog.NewTextHandler(&logs, nil)))(tc.ctx, pqCancel)
+		got := errorPresenter(slog.New(slog.NewTextHandler(&logs, nil)), true)(tc.ctx, pqCancel)
 		if got.Extensions["code"] != tc.wantCode {
 			t.Errorf("%s: code %v, want %s", tc.name, got.Extensions["code"], tc.wantCode)
 		}

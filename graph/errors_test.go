@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"tenantgraph/ent/project"
+	"tenantgraph/graph"
 	"tenantgraph/graph/graphtest"
 	"tenantgraph/internal/globalid"
 )
@@ -397,6 +398,22 @@ func TestArgumentErrorsNameTheirField(t *testing.T) {
 				!strings.HasPrefix(r.Errors[0].Message, tc.wantPrefix) {
 				t.Errorf("%s: got %+v, want BAD_USER_INPUT with field %s and a message starting %q", tc.name, r.Errors, tc.field, tc.wantPrefix)
 			}
+		}
+	})
+}
+
+// With suggestions off (production), a refused enum value's message names
+// the enum, not its values, as the validator's messages then suggest none.
+func TestArgumentErrorsListNoValuesWithoutSuggestions(t *testing.T) {
+	graphtest.RunWith(t, graphtest.Options{Deps: func(d *graph.Deps) { d.DisableSuggestions = true }}, func(t *testing.T, e *graphtest.Env) {
+		owner, viewer := e.Register("Owner"), e.Register("Viewer")
+		e.CreateTenant(owner, "acme")
+		membership := e.AddMember(owner, "acme", viewer, "VIEWER")
+		r := e.Do(owner.Caller("acme"), `mutation($id: ID!, $role: Role!) { updateMemberRole(id: $id, role: $role) { id } }`,
+			map[string]any{"id": membership, "role": "viewer"})
+		if r.Code() != "BAD_USER_INPUT" || len(r.Errors) != 1 ||
+			r.Errors[0].Message != "updateMemberRole.role: must be a Role value, as the schema spells it" {
+			t.Errorf("got %+v, want BAD_USER_INPUT naming Role without its values", r.Errors)
 		}
 	})
 }
