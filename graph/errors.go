@@ -16,6 +16,7 @@ import (
 	"tenantgraph/ent"
 	"tenantgraph/ent/privacy"
 	"tenantgraph/internal/apperr"
+	"tenantgraph/internal/database"
 	"tenantgraph/internal/globalid"
 )
 
@@ -66,6 +67,8 @@ func errorPresenter(log *slog.Logger, listValues bool) graphql.ErrorPresenterFun
 			kind, message = apperr.Invalid, requestMessage(gqlErr.Message)
 		case argumentError(ctx):
 			kind, message = apperr.Invalid, argumentMessage(ctx, gqlErr, "", listValues)
+		case database.Contended(err):
+			kind, message = apperr.Conflict, "a concurrent change got in the way, and nothing was written: send the mutation again"
 		case ent.IsNotFound(err):
 			kind, message = apperr.NotFound, "not found"
 		case errors.Is(err, privacy.Deny):

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/lib/pq"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"tenantgraph/ent"
@@ -33,6 +34,8 @@ func TestErrorPresenterMapping(t *testing.T) {
 		{"wrapped domain error", fmt.Errorf("outer: %w", apperr.InvalidField("name", "too long")), "BAD_USER_INPUT", "name: too long", false},
 		{"malformed ID", fmt.Errorf("arg: %w", globalid.ErrMalformed), "BAD_USER_INPUT", "malformed ID", false},
 		{"ent not found", &ent.NotFoundError{}, "NOT_FOUND", "not found", false},
+		{"deadlock", fmt.Errorf("projects: loading project: %w", &pq.Error{Code: "40P01", Message: "deadlock detected"}), "CONFLICT",
+			"a concurrent change got in the way, and nothing was written: send the mutation again", false},
 		{"privacy deny", fmt.Errorf("q: %w", privacy.Deny), "FORBIDDEN", "access denied", false},
 		{"driver error is masked", fmt.Errorf("projects: creating: %w", secret), "INTERNAL_SERVER_ERROR", "internal server error", true},
 		{"cancelled", fmt.Errorf("querying: %w", context.Canceled), "CANCELLED", "the request was cancelled", false},

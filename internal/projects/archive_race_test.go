@@ -1,7 +1,9 @@
 package projects_test
 
 import (
+	"cmp"
 	"context"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -10,8 +12,10 @@ import (
 
 	"tenantgraph/ent"
 	"tenantgraph/ent/privacy"
+	"tenantgraph/ent/task"
 	"tenantgraph/graph/graphtest"
 	"tenantgraph/internal/apperr"
+	"tenantgraph/internal/database"
 	"tenantgraph/internal/globalid"
 	"tenantgraph/internal/projects"
 	"tenantgraph/internal/role"
@@ -244,4 +248,75 @@ func waitForALockWait(t *testing.T, e *graphtest.Env) {
 		}
 	}
 	t.Fatal("no session waited on a lock within 10s")
+}
+
+// Two mutations that change tasks of two projects in opposite orders each
+// hold one project's lock and wait for the other's. PostgreSQL breaks the
+// deadlock by failing one; its error is database.Contended (the API
+// answers CONFLICT: send it again), its transaction writes nothing, and
+// the other commits.
+func TestOppositeOrderTaskChangesOneFailsContended(t *testing.T) {
+	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
+		if e.Dialect != dialect.Postgres {
+			t.Skip("SQLite serialises write transactions")
+		}
+		owner := e.Register("Olga")
+		tenant := mustDecode(t, e.CreateTenant(owner, "acme"))
+		ctx := viewer.NewContext(context.Background(),
+			&viewer.Viewer{UserID: mustDecode(t, owner.ID), TenantID: tenant, Role: role.Owner})
+		p1 := mustDecode(t, e.CreateProject(owner.Caller("acme"), "One"))
+		p2 := mustDecode(t, e.CreateProject(owner.Caller("acme"), "Two"))
+		svc := projects.NewService(nil)
+		create := func(tx *ent.Tx, p int, title string) error {
+			_, err := svc.CreateTask(ctx, tx.Client(), projects.CreateTaskInput{ProjectID: p, Title: title})
+			return err
+		}
+		txA, err := e.DB.Client.Tx(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer txA.Rollback() //nolint:errcheck // a no-op after Commit
+		txB, err := e.DB.Client.Tx(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer txB.Rollback() //nolint:errcheck // a no-op after Commit
+		if err := create(txA, p1, "A1"); err != nil {
+			t.Fatal(err)
+		}
+		if err := create(txB, p2, "B2"); err != nil {
+			t.Fatal(err)
+		}
+		aDone := make(chan error, 1)
+		go func() {
+			err := create(txA, p2, "A2")
+			if err == nil {
+				err = txA.Commit()
+			}
+			aDone <- err
+		}()
+		waitForALockWait(t, e)
+		errB := create(txB, p1, "B1")
+		if errB == nil {
+			errB = txB.Commit()
+		} else {
+			_ = txB.Rollback() // let A go on
+		}
+		errA := <-aDone
+		if (errA == nil) == (errB == nil) {
+			t.Fatalf("got A: %v, B: %v; want exactly one to fail", errA, errB)
+		}
+		failed := cmp.Or(errA, errB)
+		if !database.Contended(failed) {
+			t.Errorf("the failure: %v; want it Contended (a deadlock PostgreSQL broke)", failed)
+		}
+		titles, err := e.DB.Client.Task.Query().Select(task.FieldTitle).Strings(privacy.DecisionContext(ctx, privacy.Allow))
+		if err != nil {
+			t.Fatal(err)
+		}
+		slices.Sort(titles)
+		if want := map[bool][]string{true: {"A1", "A2"}, false: {"B1", "B2"}}[errA == nil]; !slices.Equal(titles, want) {
+			t.Errorf("tasks: got %v, want only the committed mutation's %v", titles, want)
+		}
+	})
 }
