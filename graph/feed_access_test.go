@@ -345,3 +345,19 @@ func TestRemovedMembersFeedEnds(t *testing.T) {
 		}
 	})
 }
+
+// A member removed and added again in one mutation is a member when it
+// commits: their feed goes on, and hears that they were added.
+func TestMemberRemovedAndAddedInOneMutationKeepsTheirFeed(t *testing.T) {
+	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
+		owner, bob := e.Register("Owner"), e.Register("Bob")
+		e.CreateTenant(owner, "acme")
+		membership := e.AddMember(owner, "acme", bob, "MEMBER")
+		feed := subscribe(t, e, bob, "acme")
+		e.MustDo(owner.Caller("acme"), `mutation($id: ID!, $i: AddMemberInput!) { removeMember(id: $id) addMember(input: $i) { id } }`,
+			map[string]any{"id": membership, "i": map[string]any{"email": bob.Email, "role": "VIEWER"}}, nil)
+		if got := feed.next(t, 5*time.Second); got.Kind != "MEMBER_ADDED" {
+			t.Errorf("got %+v, want the MEMBER_ADDED notification on the same feed", got)
+		}
+	})
+}

@@ -109,8 +109,8 @@ func (s *feedSubscriber) signal() {
 	}
 }
 
-// end closes the stream (the transport then completes the subscription)
-// and gives back what it held. It runs once, whichever comes first: the
+// end closes the stream, dropping what it still buffers (the transport
+// then completes the subscription), and gives back what it held. It runs once, whichever comes first: the
 // connection's context ends, the subscriber falls behind, or the broker
 // ends the subscription (closing; its Close from here then does nothing).
 func (s *feedSubscriber) end() {
@@ -129,6 +129,16 @@ func (s *feedSubscriber) finish() *pubsub.Subscription {
 		return nil
 	}
 	s.done = true
+	// What is still buffered is not sent: a stream ends because its
+	// member was removed, its client went or fell behind, or the server
+	// stops, and in none of those should it go on delivering. The rows
+	// stay in the notifications list.
+	for len(s.out) > 0 {
+		select {
+		case <-s.out:
+		default: // the transport took it meanwhile
+		}
+	}
 	close(s.out)
 	sub := s.sub
 	s.mu.Unlock()

@@ -261,8 +261,17 @@ func (n *Notifier) CommentAdded(ctx context.Context, c *ent.Client, cm *ent.Comm
 	})
 }
 
-// MemberAdded notifies a user added to the current tenant.
+// MemberAdded notifies a user added to the current tenant. A removal of
+// the same user earlier in the transaction no longer ends their feeds:
+// they are a member when it commits.
 func (n *Notifier) MemberAdded(ctx context.Context, c *ent.Client, m *ent.Membership) error {
+	if b := batchFrom(ctx); b != nil {
+		b.mu.Lock()
+		b.events = slices.DeleteFunc(b.events, func(e pubsub.Event) bool {
+			return e.Revokes() && e.TenantID == m.TenantID && e.UserID == m.UserID
+		})
+		b.mu.Unlock()
+	}
 	return n.deliver(ctx, c, delivery{
 		kind:       KindMemberAdded,
 		recipients: MemberRecipients(m.UserID, viewer.FromContext(ctx).UserID),
