@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -63,7 +64,22 @@ func (p *Postgres) Publish(ctx context.Context, events ...Event) error {
 	if len(events) == 0 {
 		return nil
 	}
-	_, err := p.db.ExecContext(ctx, `SELECT pg_notify($1, x) FROM unnest($2::text[]) AS x`, Channel, pq.Array(encode(events)))
+	// Revokes travel in payloads of their own, after the notifications: an
+	// instance of an older release, during a rolling upgrade, refuses a
+	// payload with one (it knows no notification 0) and would lose the
+	// notifications packed beside it. A notification is never written for
+	// a user after their revoke in the same publish (they are not a member
+	// then), so sending the revokes last keeps every user's order.
+	revokes := slices.DeleteFunc(slices.Clone(events), func(e Event) bool { return !e.Revokes() })
+	events = slices.DeleteFunc(slices.Clone(events), Event.Revokes)
+	var payloads []string
+	if len(events) > 0 {
+		payloads = encode(events)
+	}
+	if len(revokes) > 0 {
+		payloads = append(payloads, encode(revokes)...)
+	}
+	_, err := p.db.ExecContext(ctx, `SELECT pg_notify($1, x) FROM unnest($2::text[]) AS x`, Channel, pq.Array(payloads))
 	if err != nil {
 		return fmt.Errorf("pubsub: NOTIFY: %w", err)
 	}

@@ -150,9 +150,16 @@ func TestPostgresRevokeEndsSubscriptionsAcrossInstances(t *testing.T) {
 	if err := one.Publish(context.Background(), before, pubsub.Revoke(1, 10), pubsub.Event{TenantID: 1, UserID: 11, NotificationID: 101}); err != nil {
 		t.Fatal(err)
 	}
+	// The revoke travels last, in a payload of its own; a later publish is
+	// a marker that each instance got past it.
+	if err := one.Publish(context.Background(), pubsub.Event{TenantID: 1, UserID: 11, NotificationID: 102}); err != nil {
+		t.Fatal(err)
+	}
 	for _, sub := range []*pubsub.Subscription{otherUser, otherUserOnOne} {
-		if got := mustReceive(t, sub); got.NotificationID != 101 {
-			t.Fatalf("another user: got %+v, want 101", got)
+		for _, want := range []int{101, 102} {
+			if got := mustReceive(t, sub); got.NotificationID != want {
+				t.Fatalf("another user: got %+v, want %d", got, want)
+			}
 		}
 	}
 	for name, sub := range map[string]*pubsub.Subscription{"the other instance": onTwo, "the publishing instance": onOne} {
@@ -165,6 +172,35 @@ func TestPostgresRevokeEndsSubscriptionsAcrossInstances(t *testing.T) {
 	}
 	if logs.String() != "" {
 		t.Errorf("logged: %s", logs.String())
+	}
+}
+
+// Revokes travel last, in payloads of their own: an instance of an older
+// release, which refuses a payload holding one, loses no notification.
+func TestPostgresRevokesTravelApart(t *testing.T) {
+	url := newTestPostgres(t)
+	var logs logBuffer
+	b, _ := newTestBroker(t, url, &logs)
+	raw := pq.NewListener(url, 100*time.Millisecond, time.Second, nil)
+	t.Cleanup(func() { raw.Close() })
+	if err := raw.Listen(pubsub.Channel); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Publish(context.Background(), pubsub.Event{TenantID: 1, UserID: 10, NotificationID: 100}, pubsub.Revoke(1, 20),
+		pubsub.Event{TenantID: 1, UserID: 11, NotificationID: 101}, pubsub.Revoke(1, 21)); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for len(got) < 2 {
+		select {
+		case m := <-raw.Notify:
+			got = append(got, m.Extra)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("payloads: got %q, want 2", got)
+		}
+	}
+	if want := []string{"1:10:100;1:11:101", "1:20:0;1:21:0"}; !slices.Equal(got, want) {
+		t.Errorf("payloads: got %q, want %q", got, want)
 	}
 }
 
