@@ -110,9 +110,10 @@ func (s *feedSubscriber) signal() {
 }
 
 // end closes the stream, dropping what it still buffers (the transport
-// then completes the subscription), and gives back what it held. It runs once, whichever comes first: the
-// connection's context ends, the subscriber falls behind, or the broker
-// ends the subscription (closing; its Close from here then does nothing).
+// then completes the subscription), and gives back what it held. It runs
+// once, whichever comes first: the connection's context ends, the
+// subscriber falls behind, or the broker ends the subscription (a revoke,
+// or closing; its Close from here then does nothing).
 func (s *feedSubscriber) end() {
 	if sub := s.finish(); sub != nil {
 		sub.Close()
