@@ -35,11 +35,7 @@ func TestArchiveRacingAChangeOfItsTasks(t *testing.T) {
 		if e.Dialect != dialect.Postgres {
 			t.Skip("SQLite serialises write transactions")
 		}
-		owner := e.Register("Olga")
-		tenant := mustDecode(t, e.CreateTenant(owner, "acme"))
-		caller := owner.Caller("acme")
-		ctx := viewer.NewContext(context.Background(),
-			&viewer.Viewer{UserID: mustDecode(t, owner.ID), TenantID: tenant, Role: role.Owner})
+		ctx, caller := ownerOfAcme(t, e)
 		svc := projects.NewService(nil)
 		title, body := "after", "after"
 		// A context carrying a firstWrite func runs it at each write made
@@ -168,6 +164,28 @@ func archivedOrWaiting(t *testing.T, e *graphtest.Env, archived chan error) bool
 	return false
 }
 
+// ownerOfAcme registers Olga, the OWNER of a new tenant acme, and returns
+// her context for the service and her caller for the API.
+func ownerOfAcme(t *testing.T, e *graphtest.Env) (context.Context, graphtest.Caller) {
+	t.Helper()
+	owner := e.Register("Olga")
+	tenant := mustDecode(t, e.CreateTenant(owner, "acme"))
+	return viewer.NewContext(context.Background(),
+		&viewer.Viewer{UserID: mustDecode(t, owner.ID), TenantID: tenant, Role: role.Owner}), owner.Caller("acme")
+}
+
+// begin opens a transaction, rolled back at the test's end unless
+// committed.
+func begin(t *testing.T, e *graphtest.Env, ctx context.Context) *ent.Tx {
+	t.Helper()
+	tx, err := e.DB.Client.Tx(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tx.Rollback() }) // a no-op after Commit
+	return tx
+}
+
 // mustDecode is the integer ID of a global ID.
 func mustDecode(t *testing.T, gid string) int {
 	t.Helper()
@@ -188,11 +206,8 @@ func TestTaskChangeThenProjectUpdateDoNotDeadlock(t *testing.T) {
 		if e.Dialect != dialect.Postgres {
 			t.Skip("SQLite serialises write transactions")
 		}
-		owner := e.Register("Olga")
-		tenant := mustDecode(t, e.CreateTenant(owner, "acme"))
-		ctx := viewer.NewContext(context.Background(),
-			&viewer.Viewer{UserID: mustDecode(t, owner.ID), TenantID: tenant, Role: role.Owner})
-		p := mustDecode(t, e.CreateProject(owner.Caller("acme"), "Shared"))
+		ctx, caller := ownerOfAcme(t, e)
+		p := mustDecode(t, e.CreateProject(caller, "Shared"))
 		svc := projects.NewService(nil)
 		mutation := func(tx *ent.Tx, name string) error {
 			if _, err := svc.CreateTask(ctx, tx.Client(), projects.CreateTaskInput{ProjectID: p, Title: name}); err != nil {
@@ -203,11 +218,7 @@ func TestTaskChangeThenProjectUpdateDoNotDeadlock(t *testing.T) {
 			}
 			return tx.Commit()
 		}
-		tx1, err := e.DB.Client.Tx(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer tx1.Rollback() //nolint:errcheck // a no-op after Commit
+		tx1 := begin(t, e, ctx)
 		if _, err := svc.CreateTask(ctx, tx1.Client(), projects.CreateTaskInput{ProjectID: p, Title: "first"}); err != nil {
 			t.Fatal(err)
 		}
@@ -260,27 +271,15 @@ func TestOppositeOrderTaskChangesOneFailsContended(t *testing.T) {
 		if e.Dialect != dialect.Postgres {
 			t.Skip("SQLite serialises write transactions")
 		}
-		owner := e.Register("Olga")
-		tenant := mustDecode(t, e.CreateTenant(owner, "acme"))
-		ctx := viewer.NewContext(context.Background(),
-			&viewer.Viewer{UserID: mustDecode(t, owner.ID), TenantID: tenant, Role: role.Owner})
-		p1 := mustDecode(t, e.CreateProject(owner.Caller("acme"), "One"))
-		p2 := mustDecode(t, e.CreateProject(owner.Caller("acme"), "Two"))
+		ctx, caller := ownerOfAcme(t, e)
+		p1 := mustDecode(t, e.CreateProject(caller, "One"))
+		p2 := mustDecode(t, e.CreateProject(caller, "Two"))
 		svc := projects.NewService(nil)
 		create := func(tx *ent.Tx, p int, title string) error {
 			_, err := svc.CreateTask(ctx, tx.Client(), projects.CreateTaskInput{ProjectID: p, Title: title})
 			return err
 		}
-		txA, err := e.DB.Client.Tx(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer txA.Rollback() //nolint:errcheck // a no-op after Commit
-		txB, err := e.DB.Client.Tx(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer txB.Rollback() //nolint:errcheck // a no-op after Commit
+		txA, txB := begin(t, e, ctx), begin(t, e, ctx)
 		if err := create(txA, p1, "A1"); err != nil {
 			t.Fatal(err)
 		}
