@@ -175,17 +175,25 @@ func TestPostgresRevokeEndsSubscriptionsAcrossInstances(t *testing.T) {
 	}
 }
 
+// rawListener listens on the brokers' channel itself, to see the payloads
+// as they travel.
+func rawListener(t *testing.T, url string) *pq.Listener {
+	t.Helper()
+	raw := pq.NewListener(url, 100*time.Millisecond, time.Second, nil)
+	t.Cleanup(func() { raw.Close() })
+	if err := raw.Listen(pubsub.Channel); err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
 // Revokes travel last, in payloads of their own: an instance of an older
 // release, which refuses a payload holding one, loses no notification.
 func TestPostgresRevokesTravelApart(t *testing.T) {
 	url := newTestPostgres(t)
 	var logs logBuffer
 	b, _ := newTestBroker(t, url, &logs)
-	raw := pq.NewListener(url, 100*time.Millisecond, time.Second, nil)
-	t.Cleanup(func() { raw.Close() })
-	if err := raw.Listen(pubsub.Channel); err != nil {
-		t.Fatal(err)
-	}
+	raw := rawListener(t, url)
 	if err := b.Publish(context.Background(), pubsub.Event{TenantID: 1, UserID: 10, NotificationID: 100}, pubsub.Revoke(1, 20),
 		pubsub.Event{TenantID: 1, UserID: 11, NotificationID: 101}, pubsub.Revoke(1, 21)); err != nil {
 		t.Fatal(err)
@@ -211,11 +219,7 @@ func TestPostgresBatchesLargeBroadcasts(t *testing.T) {
 	url := newTestPostgres(t)
 	var logs logBuffer
 	b, _ := newTestBroker(t, url, &logs)
-	raw := pq.NewListener(url, 100*time.Millisecond, time.Second, nil)
-	t.Cleanup(func() { raw.Close() })
-	if err := raw.Listen(pubsub.Channel); err != nil {
-		t.Fatal(err)
-	}
+	raw := rawListener(t, url)
 	const n = 3000
 	subs := make([]*pubsub.Subscription, n)
 	events := make([]pubsub.Event, n)
