@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -53,29 +52,14 @@ func (t getTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 	}
 	raw.ReadTime.End = graphql.Now()
 
-	rc, opErr := exec.CreateOperationContext(r.Context(), raw)
-	if opErr != nil {
-		if errcode.GetErrorKind(opErr) == errcode.KindProtocol {
-			// As in postTransport: 400 for the newer media type, 422 as
-			// gqlgen answers application/json.
-			if contentType == graphqlResponseJSON {
-				w.WriteHeader(http.StatusBadRequest)
-			} else {
-				w.WriteHeader(http.StatusUnprocessableEntity)
-			}
+	runOperation(r.Context(), w, exec, raw, contentType, func(rc *graphql.OperationContext) bool {
+		if rc.Doc.Operations.ForName(rc.OperationName).Operation == ast.Query {
+			return false
 		}
-		writeResponse(w, exec.DispatchError(graphql.WithOperationContext(r.Context(), rc), opErr))
-		return
-	}
-	if op := rc.Doc.Operations.ForName(rc.OperationName); op.Operation != ast.Query {
 		w.WriteHeader(http.StatusNotAcceptable)
 		writeMessage(w, "GET requests only allow query operations")
-		return
-	}
-	responses, ctx := exec.DispatchOperation(r.Context(), rc)
-	resp := responses(ctx)
-	writeResponse(w, resp)
-	recycleResponse(resp.Data)
+		return true
+	})
 }
 
 // decodeJSONParam decodes a JSON query parameter, numbers kept as written.

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"mime"
@@ -52,11 +53,19 @@ func (t postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 	params.Headers = r.Header
 	params.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
 
+	runOperation(ctx, w, exec, params, contentType, nil)
+}
+
+// runOperation runs the request params and writes its response, for the
+// POST and GET transports: a request that does not parse or validate is
+// answered as the GraphQL-over-HTTP spec says (400 for the newer media
+// type, 422 as gqlgen answers application/json); refuse, when set, may
+// answer a valid operation instead of running it (GET: queries only).
+func runOperation(ctx context.Context, w http.ResponseWriter, exec graphql.GraphExecutor, params *graphql.RawParams,
+	contentType string, refuse func(*graphql.OperationContext) bool) {
 	rc, opErr := exec.CreateOperationContext(ctx, params)
 	if opErr != nil {
 		if errcode.GetErrorKind(opErr) == errcode.KindProtocol {
-			// The GraphQL-over-HTTP spec: 400 for the newer media type,
-			// 422 as gqlgen answers application/json.
 			if contentType == graphqlResponseJSON {
 				w.WriteHeader(http.StatusBadRequest)
 			} else {
@@ -64,6 +73,9 @@ func (t postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 			}
 		}
 		writeResponse(w, exec.DispatchError(graphql.WithOperationContext(ctx, rc), opErr))
+		return
+	}
+	if refuse != nil && refuse(rc) {
 		return
 	}
 	responses, ctx := exec.DispatchOperation(ctx, rc)
