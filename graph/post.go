@@ -14,6 +14,8 @@ import (
 	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"tenantgraph/internal/jsonenc"
 )
 
 // postTransport serves GraphQL over HTTP POST as gqlgen's transport.POST
@@ -152,38 +154,12 @@ func writeResponse(w io.Writer, resp *graphql.Response) {
 	_, _ = w.Write(head.Bytes())
 }
 
-// appendJSON appends v's JSON encoding, with <, > and & left as they are
-// (json.Marshal would write \u003c, \u003e and \u0026): error messages
-// such as "send Authorization: Bearer <token>" or the parser's "found
-// <Invalid>" reach the client as written, as the data does. The values
-// written with it (errors, a label, a path, extensions) are plain data that
-// always encode; were one not to, the response would be malformed, so that
-// is a panic, as in gqlgen's transport.
+// appendJSON appends v's JSON encoding (jsonenc: <, > and & as written).
+// The values written with it (errors, a label, a path, extensions) are
+// plain data that always encode; were one not to, the response would be
+// malformed, so that is a panic, as in gqlgen's transport.
 func appendJSON(b *bytes.Buffer, v any) {
-	if err := encodeJSON(b, v); err != nil {
+	if err := jsonenc.Append(b, v); err != nil {
 		panic(err)
 	}
-}
-
-// marshalJSON is json.Marshal without HTML escaping (see appendJSON).
-func marshalJSON(v any) ([]byte, error) {
-	var b bytes.Buffer
-	if err := encodeJSON(&b, v); err != nil {
-		return nil, err
-	}
-	return b.Bytes(), nil
-}
-
-// encodeJSON appends v's JSON to b without HTML escaping and without the
-// newline json.Encoder ends each value with; on error b is as it was.
-func encodeJSON(b *bytes.Buffer, v any) error {
-	n := b.Len()
-	enc := json.NewEncoder(b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		b.Truncate(n)
-		return err
-	}
-	b.Truncate(b.Len() - 1) // Encode's '\n'
-	return nil
 }

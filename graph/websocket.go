@@ -21,6 +21,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"tenantgraph/internal/apperr"
+	"tenantgraph/internal/jsonenc"
 )
 
 // wsTransport serves GraphQL over websockets with graphql-transport-ws, the
@@ -604,7 +605,7 @@ func (c *wsConn) subscribe(id string, payload json.RawMessage) bool {
 		c.mu.Unlock()
 		return c.refuse(closeSubscriberExists, "Subscriber for "+shortened(id, 64)+" already exists")
 	}
-	idJSON, _ := marshalJSON(id) // a string always encodes
+	idJSON, _ := jsonenc.Marshal(id) // a string always encodes
 	op := &wsOperation{c: c, id: id, idJSON: idJSON}
 	op.ctx, op.cancel = context.WithCancel(c.session)
 	c.ops[id] = op
@@ -996,7 +997,7 @@ func (op *wsOperation) end() {
 // fail ends the operation with "error" (which ends it in the protocol).
 func (op *wsOperation) fail(errs gqlerror.List) {
 	if op.finish() {
-		payload, err := marshalJSON(errs)
+		payload, err := jsonenc.Marshal(errs)
 		if err != nil {
 			payload = []byte(`[{"message":"internal server error","extensions":{"code":"INTERNAL_SERVER_ERROR"}}]`)
 		}

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/rs/cors"
+
+	"tenantgraph/internal/jsonenc"
 )
 
 // apiCSP forbids everything: API responses are JSON, never rendered.
@@ -205,28 +207,14 @@ func withCodes(body []byte) ([]byte, bool) {
 	if !changed {
 		return nil, false
 	}
-	raw, err := marshalJSON(errs)
+	raw, err := jsonenc.Marshal(errs)
 	if err != nil {
 		return nil, false
 	}
 	resp["errors"] = raw
-	out, err := marshalJSON(resp)
+	out, err := jsonenc.Marshal(resp)
 	if err != nil {
 		return nil, false
 	}
 	return append(out, '\n'), true
-}
-
-// marshalJSON is json.Marshal without its HTML escaping: <, > and & in a
-// message ("found <Invalid>") reach the client as written, as they do from
-// the GraphQL layer (graph/post.go). The responses are application/json
-// under nosniff, never taken for HTML.
-func marshalJSON(v any) ([]byte, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }

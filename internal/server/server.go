@@ -5,7 +5,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql/playground"
 
+	"tenantgraph/internal/jsonenc"
 	"tenantgraph/internal/tenancy"
 )
 
@@ -122,9 +122,8 @@ func clientAddr(r *http.Request, trustProxy bool) string {
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false) // as every other response: see marshalJSON
-	_ = enc.Encode(v)
+	body, _ := jsonenc.Marshal(v) // a status map always encodes
+	_, _ = w.Write(append(body, '\n'))
 }
 
 // Serve listens on c.Addr and serves until ctx ends, then shuts down
