@@ -252,7 +252,8 @@ func TestParseAndValidationCodes(t *testing.T) {
 }
 
 // Each mutation operation is one transaction: when any root field fails,
-// the writes of the others are rolled back.
+// the writes of the others are rolled back, the answer's data is null, and
+// the fields after the failed one do not run (only its error is reported).
 func TestMutationIsOneTransaction(t *testing.T) {
 	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
 		alice := e.Register("Alice")
@@ -260,41 +261,63 @@ func TestMutationIsOneTransaction(t *testing.T) {
 		c := alice.Caller("acme")
 		existing := e.CreateProject(c, "Existing")
 
+		gone := globalid.Encode(authDecodeID(t, existing) + 1000)
 		tests := []struct {
-			name  string
-			query string
-			vars  map[string]any
+			name   string
+			query  string
+			vars   map[string]any
+			failed string // the alias of the field that fails
 		}{
 			{"second createProject invalid", `mutation {
 				a: createProject(input: {name: "First"}) { id }
-				b: createProject(input: {name: ""}) { id } }`, nil},
+				b: createProject(input: {name: ""}) { id } }`, nil, "b"},
 			{"first createProject invalid", `mutation {
 				a: createProject(input: {name: ""}) { id }
-				b: createProject(input: {name: "Second"}) { id } }`, nil},
+				b: createProject(input: {name: "Second"}) { id } }`, nil, "a"},
 			{"three fields, last invalid", `mutation {
 				a: createProject(input: {name: "One"}) { id }
 				b: createProject(input: {name: "Two"}) { id }
-				c: createProject(input: {name: "` + strings.Repeat("x", 201) + `"}) { id } }`, nil},
+				c: createProject(input: {name: "` + strings.Repeat("x", 201) + `"}) { id } }`, nil, "c"},
+			{"three fields, first invalid", `mutation {
+				a: createProject(input: {name: "` + strings.Repeat("x", 201) + `"}) { id }
+				b: createProject(input: {name: "Two"}) { id }
+				c: createProject(input: {name: ""}) { id } }`, nil, "a"},
 			{"create then a bad transition", `mutation($id: ID!) {
 				a: createProject(input: {name: "Created"}) { id }
-				b: transitionProject(id: $id, to: COMPLETED) { id } }`, map[string]any{"id": existing}},
+				b: transitionProject(id: $id, to: COMPLETED) { id } }`, map[string]any{"id": existing}, "b"},
 			{"update then not found", `mutation($id: ID!, $gone: ID!) {
 				a: updateProject(id: $id, input: {name: "Renamed"}) { id }
-				b: deleteProject(id: $gone) }`, map[string]any{"id": existing, "gone": globalid.Encode(authDecodeID(t, existing) + 1000)}},
+				b: deleteProject(id: $gone) }`, map[string]any{"id": existing, "gone": gone}, "b"},
 			{"transition then invalid task", `mutation($id: ID!) {
 				a: transitionProject(id: $id, to: SUBMITTED) { id }
-				b: createTask(input: {projectID: $id, title: ""}) { id } }`, map[string]any{"id": existing}},
+				b: createTask(input: {projectID: $id, title: ""}) { id } }`, map[string]any{"id": existing}, "b"},
 			{"task then comment on a missing task", `mutation($id: ID!, $gone: ID!) {
 				a: createTask(input: {projectID: $id, title: "Task"}) { id }
-				b: createComment(input: {taskID: $gone, body: "hi"}) { id } }`, map[string]any{"id": existing, "gone": globalid.Encode(authDecodeID(t, existing) + 1000)}},
+				b: createComment(input: {taskID: $gone, body: "hi"}) { id } }`, map[string]any{"id": existing, "gone": gone}, "b"},
+			// A taken slug fails a statement: on PostgreSQL the transaction
+			// is aborted, and the fields after it used to answer
+			// INTERNAL_SERVER_ERROR ("current transaction is aborted").
+			{"taken slug then a tenant", `mutation {
+				a: createTenant(input: {name: "Again", slug: "acme"}) { id }
+				b: createTenant(input: {name: "Fresh", slug: "fresh"}) { id } }`, nil, "a"},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
+				e := envFor(t, e)
 				r := e.Do(c, tt.query, tt.vars)
-				if len(r.Errors) == 0 {
-					t.Fatalf("got no error (data %s), want the failing field's error", r.Data)
+				if len(r.Errors) != 1 || len(r.Errors[0].Path) != 1 || r.Errors[0].Path[0] != tt.failed {
+					t.Fatalf("errors: got %+v, want one, at [%s] (the fields after it do not run)", r.Errors, tt.failed)
+				}
+				if string(r.Data) != "null" {
+					t.Errorf("data: got %s, want null (nothing answered was kept)", r.Data)
 				}
 				errsCheckStoredProjects(t, e, []string{"Existing"}, "DRAFT", 0)
+				if n := e.DB.Client.Tenant.Query().CountX(acctSystemContext()); n != 2 { // default and acme
+					t.Errorf("tenants: got %d, want 2", n)
+				}
+				if logs := e.Logs(); strings.Contains(logs, `"level":"ERROR"`) {
+					t.Errorf("a refused mutation logged an error:\n%s", logs)
+				}
 			})
 		}
 
@@ -414,6 +437,48 @@ func TestArgumentErrorsListNoValuesWithoutSuggestions(t *testing.T) {
 		if r.Code() != "BAD_USER_INPUT" || len(r.Errors) != 1 ||
 			r.Errors[0].Message != "updateMemberRole.role: must be a Role value, as the schema spells it" {
 			t.Errorf("got %+v, want BAD_USER_INPUT naming Role without its values", r.Errors)
+		}
+	})
+}
+
+// A nested field's error rolls a mutation back too, and its answer must not
+// show what was undone: a MEMBER's comment whose selection also asks for
+// the tenant's Slack webhook URL (OWNER only) is not kept, and the answer
+// carries no comment ID for a client to cache (on SQLite the next comment
+// would be given that same ID).
+func TestRolledBackMutationAnswersNoData(t *testing.T) {
+	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
+		tm := newPermTeam(t, e, "ghosts")
+		member := tm.caller("MEMBER")
+		task := e.CreateTask(member, e.CreateProject(member, "Project"), "Task")
+		r := e.Do(member, `mutation($t: ID!) {
+			createComment(input: {taskID: $t, body: "ghost"}) {
+				id
+				author { memberships { tenant { config { slackWebhookURL } } } }
+			} }`, map[string]any{"t": task})
+		if got := r.Code(); got != forbidden {
+			t.Fatalf("code: got %q (%+v), want %s", got, r.Errors, forbidden)
+		}
+		if len(r.Errors) != 1 || len(r.Errors[0].Path) != 7 {
+			t.Errorf("errors: got %+v, want one, at the webhook URL's path", r.Errors)
+		}
+		if string(r.Data) != "null" {
+			t.Errorf("data: got %s, want null: the comment was rolled back", r.Data)
+		}
+		var out struct {
+			Node struct{ Comments struct{ TotalCount int } }
+		}
+		e.MustDo(member, `query($t: ID!) { node(id: $t) { ... on Task { comments { totalCount } } } }`, map[string]any{"t": task}, &out)
+		if out.Node.Comments.TotalCount != 0 {
+			t.Errorf("comments: got %d, want 0", out.Node.Comments.TotalCount)
+		}
+
+		// The same selection without the refused field is written.
+		r = e.Do(member, `mutation($t: ID!) {
+			createComment(input: {taskID: $t, body: "kept"}) { id author { memberships { tenant { slug } } } } }`,
+			map[string]any{"t": task})
+		if len(r.Errors) > 0 || field(t, r, "createComment") == "" {
+			t.Fatalf("got %+v (data %s), want the comment", r.Errors, r.Data)
 		}
 	})
 }

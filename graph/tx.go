@@ -20,6 +20,15 @@ import (
 // mutation writes nothing. The transaction is opened on first use (a
 // resolver's r.tx), so that work before it, such as hashing a password, does
 // not hold SQLite's write lock.
+//
+// A rolled-back mutation answers "data": null, whatever its fields
+// returned before the error: an object it created and then undid must not
+// reach a client's cache with an ID that names nothing (or, once the ID is
+// taken again, someone else's object). An error anywhere counts, a nested
+// field's too: a comment created by a MEMBER who also asked for the
+// tenant's Slack webhook URL is not kept. Root fields after the first that
+// failed do not run: their writes would be rolled back, and on PostgreSQL
+// their statements would fail in the aborted transaction.
 type txExtension struct {
 	client   *ent.Client
 	notifier *notify.Notifier
@@ -36,8 +45,9 @@ var _ interface {
 func (txExtension) ExtensionName() string                   { return "Transaction" }
 func (txExtension) Validate(graphql.ExecutableSchema) error { return nil }
 
-// MutateOperationContext serialises the resolvers of a mutation: a
-// transaction is one connection and must not be used concurrently.
+// MutateOperationContext serialises the resolvers of a mutation (a
+// transaction is one connection and must not be used concurrently) and
+// skips its root fields after the first error.
 func (txExtension) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
 	if !isMutation(oc) {
 		return nil
@@ -48,6 +58,15 @@ func (txExtension) MutateOperationContext(_ context.Context, oc *graphql.Operati
 		mu.Lock()
 		defer mu.Unlock()
 		return previous(ctx, next)
+	}
+	// gqlgen runs a mutation's root fields one after another, each with its
+	// whole selection, so the errors so far are those of the fields before.
+	previousRoot := oc.RootResolverMiddleware
+	oc.RootResolverMiddleware = func(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
+		if len(graphql.GetErrors(ctx)) > 0 {
+			return graphql.Null // the answer's data is null (InterceptResponse)
+		}
+		return previousRoot(ctx, next)
 	}
 	return nil
 }
@@ -69,6 +88,9 @@ func (e txExtension) InterceptResponse(ctx context.Context, next graphql.Respons
 		// already (Rollback then reports it done).
 		if err := lt.tx.Rollback(); err != nil && !cancelled(ctx, err) {
 			e.log.ErrorContext(ctx, "rolling back transaction", "error", err.Error())
+		}
+		if rsp != nil {
+			rsp.Data = nil // nothing it answered was kept
 		}
 		return rsp
 	}
