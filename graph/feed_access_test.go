@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -344,6 +345,58 @@ func TestRemovedMembersFeedEnds(t *testing.T) {
 			t.Errorf("the feed in another tenant: got %+v, want the assignment", got)
 		}
 	})
+}
+
+// A removal that commits between the membership check that lets a
+// subscription start and the subscription's registration with the broker
+// publishes its revoke to no one: the feed reads the membership again once
+// registered, and the stream ends at once. (A broker that runs the removal
+// just before it registers the subscription makes the race certain.)
+func TestFeedOfAMemberRemovedWhileSubscribingEnds(t *testing.T) {
+	for _, d := range graphtest.Dialects(t) {
+		t.Run(d, func(t *testing.T) {
+			racing := &removingBroker{}
+			e := graphtest.NewWithOptions(t, d, graphtest.Options{Deps: func(deps *graph.Deps) {
+				racing.Broker = deps.Broker
+				deps.Broker = racing
+			}})
+			owner, bob := e.Register("Owner"), e.Register("Bob")
+			e.CreateTenant(owner, "acme")
+			membership := e.AddMember(owner, "acme", bob, "MEMBER")
+			removed := make(chan struct{})
+			remove := func() {
+				defer close(removed)
+				e.MustDo(owner.Caller("acme"), permRemove, map[string]any{"id": membership}, nil)
+			}
+			racing.before.Store(&remove)
+			n := subscribers(t, e)
+			feed := read(dialFeed(t, wsURL(e.URL), initPayload(bob.Token, "acme"), feedQuery, nil), 16)
+			<-removed
+			select {
+			case m, ok := <-feed.msgs:
+				if !ok || m.Type != "complete" {
+					t.Fatalf("got %+v (open %v), want complete", m, ok)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("the feed of a member removed while it started is still open after 5s")
+			}
+			waitSubscribers(t, e, n, 5*time.Second)
+		})
+	}
+}
+
+// removingBroker runs before, once, as a subscription is about to be
+// registered.
+type removingBroker struct {
+	pubsub.Broker
+	before atomic.Pointer[func()]
+}
+
+func (b *removingBroker) SubscribeFunc(tenantID, userID int, deliver func(pubsub.Event) bool, end func()) *pubsub.Subscription {
+	if f := b.before.Swap(nil); f != nil {
+		(*f)()
+	}
+	return b.Broker.SubscribeFunc(tenantID, userID, deliver, end)
 }
 
 // A member removed and added again in one mutation is a member when it

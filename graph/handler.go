@@ -105,6 +105,7 @@ func newSchema(c Deps, feed *feedHub) graphql.ExecutableSchema {
 			guard:    c.WebhookGuard,
 			metrics:  c.Metrics,
 			feed:     feed,
+			log:      c.Logger,
 		},
 		Directives: DirectiveRoot{
 			HasRole:       hasRole,

@@ -17,6 +17,7 @@ import (
 	"tenantgraph/internal/apperr"
 	"tenantgraph/internal/notify"
 	"tenantgraph/internal/pubsub"
+	"tenantgraph/internal/tenancy"
 	"tenantgraph/internal/viewer"
 )
 
@@ -63,8 +64,25 @@ func (r *Resolver) notificationFeed(ctx context.Context) (<-chan *ent.Notificati
 	s.mu.Unlock()
 	if ended { // ctx ended, or the broker was closed, while subscribing
 		sub.Close()
+		return s.out, nil
 	}
-	logSubscribed(ctx)
+	// The caller's membership was read when the operation started. A
+	// removal that committed since published its revoke before the broker
+	// knew of this subscription, so nothing ended it: read the membership
+	// again, now that any later revoke will. (Removals publish after they
+	// commit, so this read or the revoke sees each one.) Not a member, or
+	// no answer: the stream ends at once, as a revoke ends it.
+	switch now, err := tenancy.RoleIn(ctx, r.client, v.TenantID, v.UserID); {
+	case err != nil:
+		if !cancelled(ctx, err) {
+			r.log.ErrorContext(ctx, "reading the membership of a new notificationAdded subscription", "error", err.Error())
+		}
+		s.end()
+	case now == "":
+		s.end()
+	default:
+		logSubscribed(ctx)
+	}
 	return s.out, nil
 }
 

@@ -5,6 +5,7 @@ package graph
 
 import (
 	"context"
+	"log/slog"
 
 	"tenantgraph/ent"
 	"tenantgraph/internal/account"
@@ -26,6 +27,7 @@ type Resolver struct {
 	guard    notify.WebhookGuard
 	metrics  *metrics.Metrics
 	feed     *feedHub
+	log      *slog.Logger
 }
 
 // tx returns the client of the mutation's transaction (see tx.go): every

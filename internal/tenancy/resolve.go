@@ -127,7 +127,7 @@ func (r *Resolver) Resolve(ctx context.Context, c *ent.Client, cred Credentials)
 	s.TenantSlug = t.slug
 	s.Viewer.TenantID = t.id
 	if s.Viewer.Authenticated() {
-		if s.Viewer.Role, err = lookupRole(viewer.NewContext(ctx, s.Viewer), c, t.id, s.Viewer.UserID); err != nil {
+		if s.Viewer.Role, err = RoleIn(viewer.NewContext(ctx, s.Viewer), c, t.id, s.Viewer.UserID); err != nil {
 			return nil, fmt.Errorf("tenancy: looking up role: %w", err)
 		}
 	}
@@ -150,11 +150,11 @@ func roleStatement(d string) string {
 	return q
 }
 
-// lookupRole reads userID's role in tenantID: "" when they are not a
+// RoleIn reads userID's role in tenantID: "" when they are not a
 // member. The statement names the tenant itself, as the Membership
 // interceptor would add it, and runs on c's driver (in its transaction,
 // counted and traced).
-func lookupRole(ctx context.Context, c *ent.Client, tenantID, userID int) (role.Role, error) {
+func RoleIn(ctx context.Context, c *ent.Client, tenantID, userID int) (role.Role, error) {
 	q, ok := roleStatements[c.Dialect()]
 	if !ok {
 		return "", fmt.Errorf("no role statement for dialect %q", c.Dialect())
