@@ -161,3 +161,37 @@ func TestOutboxFailsAnEntryWhoseLastOutcomeWasLost(t *testing.T) {
 		}
 	})
 }
+
+// An entry waiting for a retry that a lowered OUTBOX_MAX_ATTEMPTS no longer
+// allows (its outcomes were all recorded: no claim is left on it) is marked
+// FAILED without another send, and its last_error says that the limit was
+// lowered, not that an outcome was lost.
+func TestOutboxFailsAnEntryPastALoweredLimit(t *testing.T) {
+	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
+		w := newObWorld(t, e, obStatus(http.StatusOK))
+		now := time.Now()
+		w.insertSlack(t, 1, func(c *ent.OutboxEntryCreate) {
+			c.SetAttempts(5).SetLastError("notify: Slack answered 503 Service Unavailable").
+				SetNextAttemptAt(now.Add(-time.Minute))
+		})
+		d := e.NewDispatcher(w.senders(), notify.DispatcherConfig{MaxAttempts: 3})
+		if n, err := d.RunOnce(context.Background()); err != nil || n != 1 {
+			t.Fatalf("RunOnce: got (%d, %v), want (1, nil): the entry FAILED", n, err)
+		}
+		spent := w.entries(t)[0]
+		if spent.Status != outboxentry.StatusFAILED || spent.Attempts != 5 {
+			t.Errorf("the entry: got %s after %d attempts, want FAILED after 5", spent.Status, spent.Attempts)
+		}
+		for _, want := range []string{"limit of 3 (OUTBOX_MAX_ATTEMPTS), lowered", "503"} {
+			if !strings.Contains(spent.LastError, want) {
+				t.Errorf("last_error: got %q, want it to contain %q", spent.LastError, want)
+			}
+		}
+		if strings.Contains(spent.LastError, "never recorded") || strings.Contains(e.Logs(), "never recorded") {
+			t.Errorf("last_error %q (or the log) says an outcome was lost; every one was recorded", spent.LastError)
+		}
+		if got, _ := w.slack.counts(); got != 0 {
+			t.Errorf("sends: got %d, want none", got)
+		}
+	})
+}

@@ -243,10 +243,12 @@ func (d *Dispatcher) handBack(ctx context.Context, entries []*ent.OutboxEntry, l
 
 // claim leases up to BatchSize due entries and counts an attempt for each.
 // A due entry whose attempts have already reached MaxAttempts is not
-// claimed again but marked FAILED, and counted in failed: its last
+// claimed again but marked FAILED, and counted in failed. Either its last
 // attempt's outcome was never recorded (its deliverer died, or the
-// database refused the record), and without this it would be sent at every
-// lease's end for ever.
+// database refused the record: its claim is still on it), and without
+// this it would be sent at every lease's end for ever; or it is waiting
+// for a retry that a lower MaxAttempts (OUTBOX_MAX_ATTEMPTS, changed since)
+// no longer allows. Its last_error says which.
 func (d *Dispatcher) claim(ctx context.Context, now, lease time.Time) (entries []*ent.OutboxEntry, failed int, err error) {
 	ctx, cancel := context.WithTimeout(ctx, leaseSlack) // leaseFor counts on it
 	defer cancel()
@@ -289,12 +291,17 @@ func (d *Dispatcher) claim(ctx context.Context, now, lease time.Time) (entries [
 			return nil, 0, fmt.Errorf("outbox: claiming entries: %w", err)
 		}
 	}
-	for _, e := range spent {
+	reasons := make([]string, len(spent))
+	for i, e := range spent {
 		last := e.LastError
 		if last == "" {
 			last = "none"
 		}
-		why := fmt.Errorf("outbox: gave up after %d attempts: the last one's outcome was never recorded; the last error recorded: %s", e.Attempts, last)
+		reasons[i] = "its last attempt's outcome was never recorded"
+		if e.ClaimedUntil == nil { // recorded as a retry: the limit was lowered since
+			reasons[i] = fmt.Sprintf("its %d attempts reach the limit of %d (OUTBOX_MAX_ATTEMPTS), lowered since its last one", e.Attempts, d.cfg.MaxAttempts)
+		}
+		why := fmt.Errorf("outbox: gave up after %d attempts: %s; the last error recorded: %s", e.Attempts, reasons[i], last)
 		if err := tx.OutboxEntry.UpdateOneID(e.ID).SetStatus(outboxentry.StatusFAILED).ClearClaimedUntil().
 			SetLastError(errorText(why)).Exec(ctx); err != nil {
 			return nil, 0, fmt.Errorf("outbox: failing entry %d: %w", e.ID, err)
@@ -303,9 +310,9 @@ func (d *Dispatcher) claim(ctx context.Context, now, lease time.Time) (entries [
 	if err := tx.Commit(); err != nil {
 		return nil, 0, fmt.Errorf("outbox: committing claim: %w", err)
 	}
-	for _, e := range spent {
+	for i, e := range spent {
 		d.log.ErrorContext(ctx, "outbox: delivery failed for good", "entry", e.ID, "channel", e.Channel,
-			"tenant_id", e.TenantID, "attempts", e.Attempts, "error", "its last attempt's outcome was never recorded")
+			"tenant_id", e.TenantID, "attempts", e.Attempts, "error", reasons[i])
 		if d.cfg.Observe != nil {
 			d.cfg.Observe(string(e.Channel), "failed")
 		}
