@@ -130,9 +130,11 @@ func newFixture(ctx context.Context, name, pgURL string, shape benchdata.Shape, 
 			return nil, err
 		}
 	}
-	if f.api, err = apiHandler(f.db); err != nil {
+	var closeAPI func()
+	if f.api, closeAPI, err = apiHandler(f.db); err != nil {
 		return nil, err
 	}
+	f.cleanup = append(f.cleanup, closeAPI)
 	fdb, err := database.Open(ctx, dbURL, database.Options{})
 	if err != nil {
 		return nil, err
@@ -172,33 +174,39 @@ func serve(h http.Handler) (string, func(), error) {
 
 // apiHandler builds the production HTTP handler (cmd/server's wiring, minus
 // the per-user request budget, which would throttle a load test by design,
-// and with the log lines written to io.Discard but still formatted).
-func apiHandler(db *database.DB) (http.Handler, error) {
+// and with the log lines written to io.Discard but still formatted), and
+// what closes its notifier and broker, as cmd/server closes them.
+func apiHandler(db *database.DB) (http.Handler, func(), error) {
 	tokens, err := auth.NewTokens(auth.TokenConfig{
 		Secret: []byte("bench-secret-bench-secret-0123456789abcdef"), Issuer: "tenantgraph", Audience: "tenantgraph-api", TTL: time.Hour,
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	passwords, err := auth.NewPasswords(bcrypt.MinCost)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	m := metrics.New(db.SQL, nil)
 	broker := pubsub.NewLocal(0)
+	notifier := notify.NewNotifier(broker, func() {}, log)
 	gql := graph.NewHandler(graph.Deps{
 		Client:        db.Client,
 		Accounts:      account.NewService(tokens, passwords, account.LoginLimits{}),
 		Sessions:      tenancy.NewResolver(tokens),
 		Logger:        log,
-		Notifier:      notify.NewNotifier(broker, func() {}, log),
+		Notifier:      notifier,
 		Metrics:       m,
 		Broker:        broker,
 		Introspection: false,
 		Limits:        graph.DefaultLimits,
 	})
-	return server.Handler(server.Config{GraphQL: gql, DB: db, Logger: log}), nil
+	closeAll := func() {
+		notifier.Close()
+		_ = broker.Close()
+	}
+	return server.Handler(server.Config{GraphQL: gql, DB: db, Logger: log}), closeAll, nil
 }
 
 // hashPassword hashes the generated users' password once.
