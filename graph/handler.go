@@ -213,6 +213,12 @@ func websocketInit(c Deps) func(context.Context, map[string]any) (wsSession, err
 			return wsSession{}, errors.New("forbidden: " + codedError(err).Message)
 		case !s.Viewer.Authenticated():
 			return wsSession{}, errors.New("forbidden: connection_init needs an Authorization token")
+		case !time.Now().Before(s.TokenExpiry):
+			// Verify allows a few seconds of clock skew, but a connection
+			// lives until the token's own expiry. Acknowledged, it would be
+			// closed at once, and graphql-ws, having connected, would retry
+			// at once with the same token, until the skew ran out.
+			return wsSession{}, errors.New("forbidden: the token has expired")
 		case !s.Viewer.Member():
 			return wsSession{}, errors.New("forbidden: not a member of this tenant")
 		}
