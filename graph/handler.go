@@ -186,6 +186,7 @@ func NewHandler(c Deps) *handler.Server {
 	srv.Use(sessionExtension{client: c.Client, resolver: c.Sessions, log: c.Logger, budget: c.RequestBudget})
 	srv.Use(loaderExtension{client: c.Client})
 	srv.Use(pageLimits{})
+	srv.Use(deferSupport{})
 	srv.Use(txExtension{client: c.Client, notifier: c.Notifier, feed: feed, log: c.Logger})
 	srv.SetErrorPresenter(errorPresenter(c.Logger, !c.DisableSuggestions))
 	srv.SetRecoverFunc(recoverFunc(c.Logger))
