@@ -149,6 +149,34 @@ func TestFeedClosesWhenTheTokenExpires(t *testing.T) {
 	})
 }
 
+// A token past its own expiry, though still within the server's leeway for
+// clock skew, is refused at connection_init (4403), not acknowledged and
+// then closed at once: graphql-ws counts an acknowledged connection as a
+// success and reconnects at once with the same token, which would make a
+// loop of connections until the leeway ran out.
+func TestWebsocketInitRefusesAnExpiredToken(t *testing.T) {
+	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
+		owner := e.Register("Owner")
+		e.CreateTenant(owner, "acme")
+		token := forgedToken(t, owner, auth.TokenConfig{TTL: time.Second})
+		time.Sleep(2500 * time.Millisecond) // past exp (at most 1s away), within the 5s leeway
+		conn := dialRaw(t, e)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := wsjson.Write(ctx, conn, map[string]any{"type": "connection_init", "payload": initPayload(token, "acme")}); err != nil {
+			t.Fatal(err)
+		}
+		var m wsMessage
+		err := wsjson.Read(ctx, conn, &m)
+		if err == nil {
+			t.Fatalf("got %s %s, want the connection closed with 4403", m.Type, m.Payload)
+		}
+		if status := websocket.CloseStatus(err); status != 4403 {
+			t.Errorf("close code: got %d (%v), want 4403", status, err)
+		}
+	})
+}
+
 // A websocket's token is verified once, at connection_init (the connection
 // keeps the token's user and expiry, not the token), but the caller's role
 // is read again for every operation: a MEMBER demoted to VIEWER after

@@ -186,6 +186,7 @@ func NewHandler(c Deps) *handler.Server {
 	srv.Use(sessionExtension{client: c.Client, resolver: c.Sessions, log: c.Logger, budget: c.RequestBudget})
 	srv.Use(loaderExtension{client: c.Client})
 	srv.Use(pageLimits{})
+	srv.Use(deferSupport{})
 	srv.Use(txExtension{client: c.Client, notifier: c.Notifier, feed: feed, log: c.Logger})
 	srv.SetErrorPresenter(errorPresenter(c.Logger, !c.DisableSuggestions))
 	srv.SetRecoverFunc(recoverFunc(c.Logger))
@@ -213,6 +214,12 @@ func websocketInit(c Deps) func(context.Context, map[string]any) (wsSession, err
 			return wsSession{}, errors.New("forbidden: " + codedError(err).Message)
 		case !s.Viewer.Authenticated():
 			return wsSession{}, errors.New("forbidden: connection_init needs an Authorization token")
+		case !time.Now().Before(s.TokenExpiry):
+			// Verify allows a few seconds of clock skew, but a connection
+			// lives until the token's own expiry. Acknowledged, it would be
+			// closed at once, and graphql-ws, having connected, would retry
+			// at once with the same token, until the skew ran out.
+			return wsSession{}, errors.New("forbidden: the token has expired")
 		case !s.Viewer.Member():
 			return wsSession{}, errors.New("forbidden: not a member of this tenant")
 		}

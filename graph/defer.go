@@ -1,0 +1,96 @@
+package graph
+
+import (
+	"context"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+)
+
+// deferSupport refuses @defer (BAD_USER_INPUT, before anything runs) where
+// its deferred fields would never be delivered. gqlgen sends a deferred
+// fragment in a later response of the operation, but the POST and GET
+// transports write one response (there is no multipart/mixed transport),
+// and gqlgen's executor produces the later responses of a query alone,
+// never of a mutation or a subscription. There the deferred fields that
+// run concurrently came back null, non-null ones included and without an
+// error, under "hasNext": true, and nothing followed: Apollo Client cached
+// the nulls. @defer is served in queries over the websocket, each deferred
+// fragment in a "next" of its own.
+type deferSupport struct{}
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationContextMutator
+} = deferSupport{}
+
+func (deferSupport) ExtensionName() string                   { return "DeferSupport" }
+func (deferSupport) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (deferSupport) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	if oc.Operation == nil {
+		return nil
+	}
+	if _, websocket := ctx.Value(wsOperationKey{}).(*wsOperation); websocket && oc.Operation.Operation == ast.Query {
+		return nil
+	}
+	d := deferred(oc.Operation.SelectionSet, oc.Variables, map[string]bool{})
+	if d == nil {
+		return nil
+	}
+	var at []gqlerror.Location
+	if d.Position != nil {
+		at = []gqlerror.Location{{Line: d.Position.Line, Column: d.Position.Column}}
+	}
+	return &gqlerror.Error{
+		Message:    "@defer is served only in queries over the websocket (graphql-transport-ws): ask for these fields without it",
+		Locations:  at,
+		Extensions: map[string]any{"code": "BAD_USER_INPUT"},
+	}
+}
+
+// deferred returns the first @defer in set that defers (its "if" is not
+// false, as gqlgen reads it), looking into fragments once each; nil if
+// none.
+func deferred(set ast.SelectionSet, vars map[string]any, seen map[string]bool) *ast.Directive {
+	for _, sel := range set {
+		var (
+			directives ast.DirectiveList
+			inner      ast.SelectionSet
+		)
+		switch s := sel.(type) {
+		case *ast.Field:
+			inner = s.SelectionSet
+		case *ast.InlineFragment:
+			directives, inner = s.Directives, s.SelectionSet
+		case *ast.FragmentSpread:
+			directives = s.Directives
+			if s.Definition != nil && !seen[s.Name] {
+				seen[s.Name] = true
+				inner = s.Definition.SelectionSet
+			}
+		}
+		if d := directives.ForName("defer"); d != nil && defers(d, vars) {
+			return d
+		}
+		if d := deferred(inner, vars, seen); d != nil {
+			return d
+		}
+	}
+	return nil
+}
+
+// defers reports whether d defers: "if" absent, or true.
+func defers(d *ast.Directive, vars map[string]any) bool {
+	arg := d.Arguments.ForName("if")
+	if arg == nil {
+		return true
+	}
+	v, err := arg.Value.Value(vars)
+	if err != nil {
+		return true // as gqlgen's deferrable
+	}
+	b, _ := v.(bool)
+	return b
+}
