@@ -93,7 +93,7 @@ func checkPageArg(f *ast.Field, name string, v any) *gqlerror.Error {
 		return &gqlerror.Error{
 			Message:    fmt.Sprintf("%s.%s must be between 0 and %d, got %d", f.Name, name, MaxPageSize, n),
 			Locations:  location(f),
-			Extensions: map[string]any{"code": "BAD_USER_INPUT", "field": name},
+			Extensions: map[string]any{"code": "BAD_USER_INPUT", "field": f.Name + "." + name},
 		}
 	}
 	return nil

@@ -5,6 +5,7 @@ package graph_test
 import (
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 
 	"tenantgraph/graph/graphtest"
@@ -60,6 +61,13 @@ func TestPageSizeLimits(t *testing.T) {
 				ran := e.Counter.Count()
 				if got := r.Code(); got != "BAD_USER_INPUT" {
 					t.Fatalf("code: got %q (errors %+v, data %s), want BAD_USER_INPUT", got, r.Errors, r.Data)
+				}
+				// extensions.field names the connection with the argument,
+				// as the message does (a client learns which page size).
+				field, _ := r.Errors[0].Extensions["field"].(string)
+				conn, arg, _ := strings.Cut(field, ".")
+				if conn == "" || (arg != "first" && arg != "last") || !strings.HasPrefix(r.Errors[0].Message, field+" must") {
+					t.Errorf("extensions.field %q, message %q: want the connection and its argument (projects.first), as the message starts", field, r.Errors[0].Message)
 				}
 				if ran > sessionOnly {
 					t.Errorf("statements: got %d, want at most %d (the session lookup): the connection ran before the check", ran, sessionOnly)

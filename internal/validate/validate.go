@@ -22,6 +22,9 @@ func Text(field, s string, min, max int) error {
 		return apperr.InvalidField(field, "must be at most %d characters, got %d", max, n)
 	}
 	if n < min || (min > 0 && strings.TrimSpace(s) == "") {
+		if min == 1 {
+			return apperr.InvalidField(field, "must not be empty or blank")
+		}
 		return apperr.InvalidField(field, "must be at least %d characters and not blank", min)
 	}
 	return nil
