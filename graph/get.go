@@ -56,8 +56,11 @@ func (t getTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 		if rc.Doc.Operations.ForName(rc.OperationName).Operation == ast.Query {
 			return false
 		}
-		w.WriteHeader(http.StatusNotAcceptable)
-		writeMessage(w, "GET requests only allow query operations")
+		// 405, as the GraphQL-over-HTTP spec asks (gqlgen's GET transport
+		// answers 406).
+		w.Header().Set("Allow", http.MethodPost)
+		w.WriteHeader(http.StatusMethodNotAllowed)
+		writeMessage(w, "GET requests only allow query operations: send a mutation with POST")
 		return true
 	})
 }

@@ -41,9 +41,18 @@ func TestHTTPTransport(t *testing.T) {
 		})
 		t.Run("GET mutation refused", func(t *testing.T) {
 			q := `mutation { register(input: {email: "get@example.test", password: "long enough", name: "G"}) { token } }`
-			status, body := get("/graphql?query="+url.QueryEscape(q), nil)
-			if status == http.StatusOK && !strings.Contains(body, "errors") {
-				t.Errorf("got %d %s, want the mutation refused over GET", status, body)
+			// 405 with Allow: POST, as the GraphQL-over-HTTP spec asks.
+			req, _ := http.NewRequest(http.MethodGet, e.Server.URL+"/graphql?query="+url.QueryEscape(q), nil)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "POST" ||
+				!strings.Contains(string(body), `"code":"BAD_USER_INPUT"`) || !strings.Contains(string(body), "POST") {
+				t.Errorf("got %d (Allow %q) %s, want 405 with Allow: POST and BAD_USER_INPUT saying to POST it",
+					resp.StatusCode, resp.Header.Get("Allow"), body)
 			}
 			var out struct{ Login struct{ Token string } }
 			r := e.Do(graphtest.Caller{}, `mutation { login(input: {email: "get@example.test", password: "long enough"}) { token } }`, nil)

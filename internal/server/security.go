@@ -117,7 +117,7 @@ func writeGraphQLError(w http.ResponseWriter, status int, code, message string) 
 // codedErrors gives a code to every error of a refused GraphQL request.
 // gqlgen's transports answer some malformed requests themselves, past the
 // error presenter and with a bare message: a method or content type no
-// transport takes (400), a mutation over GET (406), GET variables that are
+// transport takes (400), a mutation over GET (405), GET variables that are
 // not JSON (400). Such a 4xx response is held back and each error without
 // an extensions.code gets BAD_USER_INPUT; every other response passes
 // through untouched. Websocket upgrades are not wrapped (they hijack the
