@@ -48,6 +48,10 @@ func main() {
 			"if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) && !pageTellsPageInfo(ignoredEdges, first, last) {"},
 		{entgql.CollectionTemplate, "gql_collection",
 			"limit := paginateLimit(args.first, args.last)", "limit := pageLimit(opCtx, &field, args.first, args.last)"},
+		// after and before each bounded in its own direction
+		// (template/cursors.tmpl).
+		{entgql.PaginationTemplate, "gql_pagination",
+			"range entgql.CursorsPredicate(after, before, ", "range cursorsPredicate(p.reverse, after, before, "},
 	} {
 		if err := replaceText(p.t, p.name, p.old, p.new); err != nil {
 			log.Fatalf("patching entgql's templates: %v", err)
@@ -83,7 +87,7 @@ func main() {
 		// overridden; with entgql's template functions (orderFields).
 		func(cfg *gen.Config) error {
 			t, err := gen.NewTemplate("external").Funcs(entgql.TemplateFuncs).
-				ParseFiles("template/total_in_page.tmpl", "template/raw_query.tmpl", "template/page_limit.tmpl", "template/noders_of.tmpl")
+				ParseFiles("template/total_in_page.tmpl", "template/raw_query.tmpl", "template/page_limit.tmpl", "template/noders_of.tmpl", "template/cursors.tmpl")
 			if err != nil {
 				return err
 			}

@@ -223,7 +223,7 @@ func (p *activitylogPager) applyCursors(query *ActivityLogQuery, after, before *
 	if p.reverse {
 		direction = direction.Reverse()
 	}
-	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultActivityLogOrder.Field.column, p.order.Field.column, direction) {
+	for _, predicate := range cursorsPredicate(p.reverse, after, before, DefaultActivityLogOrder.Field.column, p.order.Field.column, direction) {
 		query = query.Where(predicate)
 	}
 	return query, nil
@@ -519,7 +519,7 @@ func (p *commentPager) applyCursors(query *CommentQuery, after, before *Cursor) 
 	if p.reverse {
 		direction = direction.Reverse()
 	}
-	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultCommentOrder.Field.column, p.order.Field.column, direction) {
+	for _, predicate := range cursorsPredicate(p.reverse, after, before, DefaultCommentOrder.Field.column, p.order.Field.column, direction) {
 		query = query.Where(predicate)
 	}
 	return query, nil
@@ -833,7 +833,7 @@ func (p *membershipPager) applyCursors(query *MembershipQuery, after, before *Cu
 	if p.reverse {
 		direction = direction.Reverse()
 	}
-	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultMembershipOrder.Field.column, p.order.Field.column, direction) {
+	for _, predicate := range cursorsPredicate(p.reverse, after, before, DefaultMembershipOrder.Field.column, p.order.Field.column, direction) {
 		query = query.Where(predicate)
 	}
 	return query, nil
@@ -1147,7 +1147,7 @@ func (p *notificationPager) applyCursors(query *NotificationQuery, after, before
 	if p.reverse {
 		direction = direction.Reverse()
 	}
-	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultNotificationOrder.Field.column, p.order.Field.column, direction) {
+	for _, predicate := range cursorsPredicate(p.reverse, after, before, DefaultNotificationOrder.Field.column, p.order.Field.column, direction) {
 		query = query.Where(predicate)
 	}
 	return query, nil
@@ -1461,7 +1461,7 @@ func (p *projectPager) applyCursors(query *ProjectQuery, after, before *Cursor) 
 	if p.reverse {
 		direction = direction.Reverse()
 	}
-	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultProjectOrder.Field.column, p.order.Field.column, direction) {
+	for _, predicate := range cursorsPredicate(p.reverse, after, before, DefaultProjectOrder.Field.column, p.order.Field.column, direction) {
 		query = query.Where(predicate)
 	}
 	return query, nil
@@ -1811,7 +1811,7 @@ func (p *taskPager) applyCursors(query *TaskQuery, after, before *Cursor) (*Task
 	if p.reverse {
 		direction = direction.Reverse()
 	}
-	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultTaskOrder.Field.column, p.order.Field.column, direction) {
+	for _, predicate := range cursorsPredicate(p.reverse, after, before, DefaultTaskOrder.Field.column, p.order.Field.column, direction) {
 		query = query.Where(predicate)
 	}
 	return query, nil
@@ -2197,7 +2197,7 @@ func (p *tenantPager) applyCursors(query *TenantQuery, after, before *Cursor) (*
 	if p.reverse {
 		direction = direction.Reverse()
 	}
-	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultTenantOrder.Field.column, p.order.Field.column, direction) {
+	for _, predicate := range cursorsPredicate(p.reverse, after, before, DefaultTenantOrder.Field.column, p.order.Field.column, direction) {
 		query = query.Where(predicate)
 	}
 	return query, nil
@@ -2511,7 +2511,7 @@ func (p *userPager) applyCursors(query *UserQuery, after, before *Cursor) (*User
 	if p.reverse {
 		direction = direction.Reverse()
 	}
-	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultUserOrder.Field.column, p.order.Field.column, direction) {
+	for _, predicate := range cursorsPredicate(p.reverse, after, before, DefaultUserOrder.Field.column, p.order.Field.column, direction) {
 		query = query.Where(predicate)
 	}
 	return query, nil
