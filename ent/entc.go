@@ -48,10 +48,11 @@ func main() {
 			"if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) && !pageTellsPageInfo(ignoredEdges, first, last) {"},
 		{entgql.CollectionTemplate, "gql_collection",
 			"limit := paginateLimit(args.first, args.last)", "limit := pageLimit(opCtx, &field, args.first, args.last)"},
-		// after and before each bounded in its own direction
-		// (template/cursors.tmpl).
+		// after and before each bounded in its own direction, and only
+		// by a cursor of the page's order (template/cursors.tmpl).
 		{entgql.PaginationTemplate, "gql_pagination",
-			"range entgql.CursorsPredicate(after, before, ", "range cursorsPredicate(p.reverse, after, before, "},
+			"for _, predicate := range entgql.CursorsPredicate(after, before, ",
+			"if err := checkCursors(p.order.Field.toCursor, after, before); err != nil {\n\t\t\treturn nil, err\n\t\t}\n\t\tfor _, predicate := range cursorsPredicate(p.reverse, after, before, "},
 	} {
 		if err := replaceText(p.t, p.name, p.old, p.new); err != nil {
 			log.Fatalf("patching entgql's templates: %v", err)

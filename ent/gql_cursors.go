@@ -3,9 +3,52 @@
 package ent
 
 import (
+	"fmt"
+	"reflect"
+	"time"
+
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent/dialect/sql"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 )
+
+// checkCursors refuses (BAD_USER_INPUT) an after or before cursor whose
+// value is not of the kind the order's field holds, as toCursor makes it:
+// a cursor issued for another order of the connection.
+func checkCursors[N any](toCursor func(*N) Cursor, after, before *Cursor) error {
+	want := cursorKind(toCursor(new(N)).Value)
+	for i, c := range []*Cursor{after, before} {
+		if c != nil && cursorKind(c.Value) != want {
+			name := [...]string{"after", "before"}[i]
+			return &gqlerror.Error{
+				Message:    name + ": not a cursor of this order: a cursor is valid only with the orderBy it was issued with",
+				Extensions: map[string]any{"code": "BAD_USER_INPUT", "field": name},
+			}
+		}
+	}
+	return nil
+}
+
+// cursorKind names the kind of a cursor's value as it reads back from its
+// encoding: nil (the default order's cursors hold none), a time, a string
+// (enums too) or an integer (of whatever width the encoding chose).
+func cursorKind(v any) string {
+	switch v.(type) {
+	case nil:
+		return "none"
+	case time.Time:
+		return "time"
+	}
+	switch k := reflect.ValueOf(v).Kind(); k {
+	case reflect.String:
+		return "string"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "integer"
+	default:
+		return fmt.Sprint(k)
+	}
+}
 
 // cursorsPredicate returns the predicates that keep the rows after the
 // after cursor and before the before cursor, in the order the connection

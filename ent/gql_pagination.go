@@ -223,6 +223,9 @@ func (p *activitylogPager) applyCursors(query *ActivityLogQuery, after, before *
 	if p.reverse {
 		direction = direction.Reverse()
 	}
+	if err := checkCursors(p.order.Field.toCursor, after, before); err != nil {
+		return nil, err
+	}
 	for _, predicate := range cursorsPredicate(p.reverse, after, before, DefaultActivityLogOrder.Field.column, p.order.Field.column, direction) {
 		query = query.Where(predicate)
 	}
@@ -518,6 +521,9 @@ func (p *commentPager) applyCursors(query *CommentQuery, after, before *Cursor) 
 	direction := p.order.Direction
 	if p.reverse {
 		direction = direction.Reverse()
+	}
+	if err := checkCursors(p.order.Field.toCursor, after, before); err != nil {
+		return nil, err
 	}
 	for _, predicate := range cursorsPredicate(p.reverse, after, before, DefaultCommentOrder.Field.column, p.order.Field.column, direction) {
 		query = query.Where(predicate)
@@ -833,6 +839,9 @@ func (p *membershipPager) applyCursors(query *MembershipQuery, after, before *Cu
 	if p.reverse {
 		direction = direction.Reverse()
 	}
+	if err := checkCursors(p.order.Field.toCursor, after, before); err != nil {
+		return nil, err
+	}
 	for _, predicate := range cursorsPredicate(p.reverse, after, before, DefaultMembershipOrder.Field.column, p.order.Field.column, direction) {
 		query = query.Where(predicate)
 	}
@@ -1147,6 +1156,9 @@ func (p *notificationPager) applyCursors(query *NotificationQuery, after, before
 	if p.reverse {
 		direction = direction.Reverse()
 	}
+	if err := checkCursors(p.order.Field.toCursor, after, before); err != nil {
+		return nil, err
+	}
 	for _, predicate := range cursorsPredicate(p.reverse, after, before, DefaultNotificationOrder.Field.column, p.order.Field.column, direction) {
 		query = query.Where(predicate)
 	}
@@ -1460,6 +1472,9 @@ func (p *projectPager) applyCursors(query *ProjectQuery, after, before *Cursor) 
 	direction := p.order.Direction
 	if p.reverse {
 		direction = direction.Reverse()
+	}
+	if err := checkCursors(p.order.Field.toCursor, after, before); err != nil {
+		return nil, err
 	}
 	for _, predicate := range cursorsPredicate(p.reverse, after, before, DefaultProjectOrder.Field.column, p.order.Field.column, direction) {
 		query = query.Where(predicate)
@@ -1810,6 +1825,9 @@ func (p *taskPager) applyCursors(query *TaskQuery, after, before *Cursor) (*Task
 	direction := p.order.Direction
 	if p.reverse {
 		direction = direction.Reverse()
+	}
+	if err := checkCursors(p.order.Field.toCursor, after, before); err != nil {
+		return nil, err
 	}
 	for _, predicate := range cursorsPredicate(p.reverse, after, before, DefaultTaskOrder.Field.column, p.order.Field.column, direction) {
 		query = query.Where(predicate)
@@ -2197,6 +2215,9 @@ func (p *tenantPager) applyCursors(query *TenantQuery, after, before *Cursor) (*
 	if p.reverse {
 		direction = direction.Reverse()
 	}
+	if err := checkCursors(p.order.Field.toCursor, after, before); err != nil {
+		return nil, err
+	}
 	for _, predicate := range cursorsPredicate(p.reverse, after, before, DefaultTenantOrder.Field.column, p.order.Field.column, direction) {
 		query = query.Where(predicate)
 	}
@@ -2510,6 +2531,9 @@ func (p *userPager) applyCursors(query *UserQuery, after, before *Cursor) (*User
 	direction := p.order.Direction
 	if p.reverse {
 		direction = direction.Reverse()
+	}
+	if err := checkCursors(p.order.Field.toCursor, after, before); err != nil {
+		return nil, err
 	}
 	for _, predicate := range cursorsPredicate(p.reverse, after, before, DefaultUserOrder.Field.column, p.order.Field.column, direction) {
 		query = query.Where(predicate)
