@@ -288,8 +288,18 @@ func (_m *ActivityLogQuery) Paginate(
 			if conn.TotalCount, err = c.Count(ctx); err != nil {
 				return nil, err
 			}
-			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
-			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+			if !pageTellsPageInfo(ignoredEdges, first, last) {
+				n := conn.TotalCount
+				if after != nil || before != nil {
+					if c, err = pager.applyCursors(c, after, before); err != nil {
+						return nil, err
+					}
+					if n, err = c.Count(ctx); err != nil {
+						return nil, err
+					}
+				}
+				conn.PageInfo = pageInfoOfCount(n, after, first, before, last)
+			}
 		}
 	}
 	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
@@ -587,8 +597,18 @@ func (_m *CommentQuery) Paginate(
 			if conn.TotalCount, err = c.Count(ctx); err != nil {
 				return nil, err
 			}
-			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
-			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+			if !pageTellsPageInfo(ignoredEdges, first, last) {
+				n := conn.TotalCount
+				if after != nil || before != nil {
+					if c, err = pager.applyCursors(c, after, before); err != nil {
+						return nil, err
+					}
+					if n, err = c.Count(ctx); err != nil {
+						return nil, err
+					}
+				}
+				conn.PageInfo = pageInfoOfCount(n, after, first, before, last)
+			}
 		}
 	}
 	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
@@ -904,8 +924,18 @@ func (_m *MembershipQuery) Paginate(
 			if conn.TotalCount, err = c.Count(ctx); err != nil {
 				return nil, err
 			}
-			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
-			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+			if !pageTellsPageInfo(ignoredEdges, first, last) {
+				n := conn.TotalCount
+				if after != nil || before != nil {
+					if c, err = pager.applyCursors(c, after, before); err != nil {
+						return nil, err
+					}
+					if n, err = c.Count(ctx); err != nil {
+						return nil, err
+					}
+				}
+				conn.PageInfo = pageInfoOfCount(n, after, first, before, last)
+			}
 		}
 	}
 	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
@@ -1221,8 +1251,18 @@ func (_m *NotificationQuery) Paginate(
 			if conn.TotalCount, err = c.Count(ctx); err != nil {
 				return nil, err
 			}
-			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
-			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+			if !pageTellsPageInfo(ignoredEdges, first, last) {
+				n := conn.TotalCount
+				if after != nil || before != nil {
+					if c, err = pager.applyCursors(c, after, before); err != nil {
+						return nil, err
+					}
+					if n, err = c.Count(ctx); err != nil {
+						return nil, err
+					}
+				}
+				conn.PageInfo = pageInfoOfCount(n, after, first, before, last)
+			}
 		}
 	}
 	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
@@ -1538,8 +1578,18 @@ func (_m *ProjectQuery) Paginate(
 			if conn.TotalCount, err = c.Count(ctx); err != nil {
 				return nil, err
 			}
-			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
-			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+			if !pageTellsPageInfo(ignoredEdges, first, last) {
+				n := conn.TotalCount
+				if after != nil || before != nil {
+					if c, err = pager.applyCursors(c, after, before); err != nil {
+						return nil, err
+					}
+					if n, err = c.Count(ctx); err != nil {
+						return nil, err
+					}
+				}
+				conn.PageInfo = pageInfoOfCount(n, after, first, before, last)
+			}
 		}
 	}
 	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
@@ -1891,8 +1941,18 @@ func (_m *TaskQuery) Paginate(
 			if conn.TotalCount, err = c.Count(ctx); err != nil {
 				return nil, err
 			}
-			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
-			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+			if !pageTellsPageInfo(ignoredEdges, first, last) {
+				n := conn.TotalCount
+				if after != nil || before != nil {
+					if c, err = pager.applyCursors(c, after, before); err != nil {
+						return nil, err
+					}
+					if n, err = c.Count(ctx); err != nil {
+						return nil, err
+					}
+				}
+				conn.PageInfo = pageInfoOfCount(n, after, first, before, last)
+			}
 		}
 	}
 	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
@@ -2280,8 +2340,18 @@ func (_m *TenantQuery) Paginate(
 			if conn.TotalCount, err = c.Count(ctx); err != nil {
 				return nil, err
 			}
-			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
-			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+			if !pageTellsPageInfo(ignoredEdges, first, last) {
+				n := conn.TotalCount
+				if after != nil || before != nil {
+					if c, err = pager.applyCursors(c, after, before); err != nil {
+						return nil, err
+					}
+					if n, err = c.Count(ctx); err != nil {
+						return nil, err
+					}
+				}
+				conn.PageInfo = pageInfoOfCount(n, after, first, before, last)
+			}
 		}
 	}
 	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
@@ -2597,8 +2667,18 @@ func (_m *UserQuery) Paginate(
 			if conn.TotalCount, err = c.Count(ctx); err != nil {
 				return nil, err
 			}
-			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
-			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+			if !pageTellsPageInfo(ignoredEdges, first, last) {
+				n := conn.TotalCount
+				if after != nil || before != nil {
+					if c, err = pager.applyCursors(c, after, before); err != nil {
+						return nil, err
+					}
+					if n, err = c.Count(ctx); err != nil {
+						return nil, err
+					}
+				}
+				conn.PageInfo = pageInfoOfCount(n, after, first, before, last)
+			}
 		}
 	}
 	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
