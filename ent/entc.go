@@ -48,6 +48,20 @@ func main() {
 			"if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) && !pageTellsPageInfo(ignoredEdges, first, last) {"},
 		{entgql.CollectionTemplate, "gql_collection",
 			"limit := paginateLimit(args.first, args.last)", "limit := pageLimit(opCtx, &field, args.first, args.last)"},
+		// after and before each bounded in its own direction, and only
+		// by a cursor of the page's order (template/cursors.tmpl).
+		{entgql.PaginationTemplate, "gql_pagination",
+			"for _, predicate := range entgql.CursorsPredicate(after, before, ",
+			"if err := checkCursors(p.order.Field.toCursor, after, before); err != nil {\n\t\t\treturn nil, err\n\t\t}\n\t\tfor _, predicate := range cursorsPredicate(p.reverse, after, before, "},
+		// pageInfo of a page that is not read (no edges asked for, or
+		// first or last 0) from counts that honour the cursors
+		// (template/page_limit.tmpl).
+		{entgql.PaginationTemplate, "gql_pagination/helper/paginate",
+			"conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0\n\t\t\tconn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0",
+			"if !pageTellsPageInfo(ignoredEdges, first, last) {\n\t\t\t\tn := conn.TotalCount\n\t\t\t\tif after != nil || before != nil {\n\t\t\t\t\tif c, err = pager.applyCursors(c, after, before); err != nil {\n\t\t\t\t\t\treturn nil, err\n\t\t\t\t\t}\n\t\t\t\t\tif n, err = c.Count(ctx); err != nil {\n\t\t\t\t\t\treturn nil, err\n\t\t\t\t\t}\n\t\t\t\t}\n\t\t\t\tconn.PageInfo = pageInfoOfCount(n, after, first, before, last)\n\t\t\t}"},
+		{entgql.EdgeTemplate, "gql_edge/helper/paginate",
+			"conn.build(nodes, pager, after, first, before, last)\n\t\t\treturn conn, nil",
+			"conn.build(nodes, pager, after, first, before, last)\n\t\t\tif nestedPageInfo(ctx, &conn.PageInfo, conn.TotalCount, after, first, before, last) {\n\t\t\t\treturn conn, nil\n\t\t\t}"},
 	} {
 		if err := replaceText(p.t, p.name, p.old, p.new); err != nil {
 			log.Fatalf("patching entgql's templates: %v", err)
@@ -83,7 +97,7 @@ func main() {
 		// overridden; with entgql's template functions (orderFields).
 		func(cfg *gen.Config) error {
 			t, err := gen.NewTemplate("external").Funcs(entgql.TemplateFuncs).
-				ParseFiles("template/total_in_page.tmpl", "template/raw_query.tmpl", "template/page_limit.tmpl", "template/noders_of.tmpl")
+				ParseFiles("template/total_in_page.tmpl", "template/raw_query.tmpl", "template/page_limit.tmpl", "template/noders_of.tmpl", "template/cursors.tmpl")
 			if err != nil {
 				return err
 			}

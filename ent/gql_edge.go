@@ -88,7 +88,9 @@ func (_m *Project) Tasks(
 		}
 		conn := &TaskConnection{Edges: []*TaskEdge{}, TotalCount: totalCount}
 		conn.build(nodes, pager, after, first, before, last)
-		return conn, nil
+		if nestedPageInfo(ctx, &conn.PageInfo, conn.TotalCount, after, first, before, last) {
+			return conn, nil
+		}
 	}
 	return _m.QueryTasks().Paginate(ctx, after, first, before, last, opts...)
 }
@@ -133,7 +135,9 @@ func (_m *Task) Comments(
 		}
 		conn := &CommentConnection{Edges: []*CommentEdge{}, TotalCount: totalCount}
 		conn.build(nodes, pager, after, first, before, last)
-		return conn, nil
+		if nestedPageInfo(ctx, &conn.PageInfo, conn.TotalCount, after, first, before, last) {
+			return conn, nil
+		}
 	}
 	return _m.QueryComments().Paginate(ctx, after, first, before, last, opts...)
 }

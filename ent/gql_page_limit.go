@@ -68,6 +68,34 @@ func pageTellsPageInfo(ignoredEdges bool, first, last *int) bool {
 	return !ignoredEdges && (first == nil || *first > 0) && (last == nil || *last > 0)
 }
 
+// pageInfoOfCount is the pageInfo of a page that is not read, n being the
+// number of rows between its cursors: as a page read there would tell it,
+// another page follows one of first rows when more than first rows remain,
+// or when before bounds the list; one of last rows has another before it
+// when more than last rows remain, or when after bounds it.
+func pageInfoOfCount(n int, after *Cursor, first *int, before *Cursor, last *int) PageInfo {
+	return PageInfo{
+		HasNextPage:     before != nil || first != nil && n > *first,
+		HasPreviousPage: after != nil || last != nil && n > *last,
+	}
+}
+
+// nestedPageInfo completes the pageInfo of a nested page built from what
+// its parent's query loaded, total being the count per parent. It reports
+// false when it cannot: pageInfo is asked for, no page is read, and
+// cursors bound it, which the count per parent ignores.
+func nestedPageInfo(ctx context.Context, info *PageInfo, total int, after *Cursor, first *int, before *Cursor, last *int) bool {
+	if graphql.GetFieldContext(ctx) == nil || !hasCollectedField(ctx, pageInfoField) ||
+		pageTellsPageInfo(!hasCollectedField(ctx, edgesField), first, last) {
+		return true
+	}
+	if after != nil || before != nil {
+		return false
+	}
+	*info = pageInfoOfCount(total, after, first, before, last)
+	return true
+}
+
 // pageLimitOf is pageLimit for the connection being resolved in ctx: the
 // field of its GraphQL field context.
 func pageLimitOf(ctx context.Context, first, last *int) int {

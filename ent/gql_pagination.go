@@ -223,7 +223,10 @@ func (p *activitylogPager) applyCursors(query *ActivityLogQuery, after, before *
 	if p.reverse {
 		direction = direction.Reverse()
 	}
-	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultActivityLogOrder.Field.column, p.order.Field.column, direction) {
+	if err := checkCursors(p.order.Field.toCursor, after, before); err != nil {
+		return nil, err
+	}
+	for _, predicate := range cursorsPredicate(p.reverse, after, before, DefaultActivityLogOrder.Field.column, p.order.Field.column, direction) {
 		query = query.Where(predicate)
 	}
 	return query, nil
@@ -285,8 +288,18 @@ func (_m *ActivityLogQuery) Paginate(
 			if conn.TotalCount, err = c.Count(ctx); err != nil {
 				return nil, err
 			}
-			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
-			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+			if !pageTellsPageInfo(ignoredEdges, first, last) {
+				n := conn.TotalCount
+				if after != nil || before != nil {
+					if c, err = pager.applyCursors(c, after, before); err != nil {
+						return nil, err
+					}
+					if n, err = c.Count(ctx); err != nil {
+						return nil, err
+					}
+				}
+				conn.PageInfo = pageInfoOfCount(n, after, first, before, last)
+			}
 		}
 	}
 	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
@@ -519,7 +532,10 @@ func (p *commentPager) applyCursors(query *CommentQuery, after, before *Cursor) 
 	if p.reverse {
 		direction = direction.Reverse()
 	}
-	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultCommentOrder.Field.column, p.order.Field.column, direction) {
+	if err := checkCursors(p.order.Field.toCursor, after, before); err != nil {
+		return nil, err
+	}
+	for _, predicate := range cursorsPredicate(p.reverse, after, before, DefaultCommentOrder.Field.column, p.order.Field.column, direction) {
 		query = query.Where(predicate)
 	}
 	return query, nil
@@ -581,8 +597,18 @@ func (_m *CommentQuery) Paginate(
 			if conn.TotalCount, err = c.Count(ctx); err != nil {
 				return nil, err
 			}
-			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
-			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+			if !pageTellsPageInfo(ignoredEdges, first, last) {
+				n := conn.TotalCount
+				if after != nil || before != nil {
+					if c, err = pager.applyCursors(c, after, before); err != nil {
+						return nil, err
+					}
+					if n, err = c.Count(ctx); err != nil {
+						return nil, err
+					}
+				}
+				conn.PageInfo = pageInfoOfCount(n, after, first, before, last)
+			}
 		}
 	}
 	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
@@ -833,7 +859,10 @@ func (p *membershipPager) applyCursors(query *MembershipQuery, after, before *Cu
 	if p.reverse {
 		direction = direction.Reverse()
 	}
-	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultMembershipOrder.Field.column, p.order.Field.column, direction) {
+	if err := checkCursors(p.order.Field.toCursor, after, before); err != nil {
+		return nil, err
+	}
+	for _, predicate := range cursorsPredicate(p.reverse, after, before, DefaultMembershipOrder.Field.column, p.order.Field.column, direction) {
 		query = query.Where(predicate)
 	}
 	return query, nil
@@ -895,8 +924,18 @@ func (_m *MembershipQuery) Paginate(
 			if conn.TotalCount, err = c.Count(ctx); err != nil {
 				return nil, err
 			}
-			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
-			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+			if !pageTellsPageInfo(ignoredEdges, first, last) {
+				n := conn.TotalCount
+				if after != nil || before != nil {
+					if c, err = pager.applyCursors(c, after, before); err != nil {
+						return nil, err
+					}
+					if n, err = c.Count(ctx); err != nil {
+						return nil, err
+					}
+				}
+				conn.PageInfo = pageInfoOfCount(n, after, first, before, last)
+			}
 		}
 	}
 	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
@@ -1147,7 +1186,10 @@ func (p *notificationPager) applyCursors(query *NotificationQuery, after, before
 	if p.reverse {
 		direction = direction.Reverse()
 	}
-	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultNotificationOrder.Field.column, p.order.Field.column, direction) {
+	if err := checkCursors(p.order.Field.toCursor, after, before); err != nil {
+		return nil, err
+	}
+	for _, predicate := range cursorsPredicate(p.reverse, after, before, DefaultNotificationOrder.Field.column, p.order.Field.column, direction) {
 		query = query.Where(predicate)
 	}
 	return query, nil
@@ -1209,8 +1251,18 @@ func (_m *NotificationQuery) Paginate(
 			if conn.TotalCount, err = c.Count(ctx); err != nil {
 				return nil, err
 			}
-			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
-			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+			if !pageTellsPageInfo(ignoredEdges, first, last) {
+				n := conn.TotalCount
+				if after != nil || before != nil {
+					if c, err = pager.applyCursors(c, after, before); err != nil {
+						return nil, err
+					}
+					if n, err = c.Count(ctx); err != nil {
+						return nil, err
+					}
+				}
+				conn.PageInfo = pageInfoOfCount(n, after, first, before, last)
+			}
 		}
 	}
 	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
@@ -1461,7 +1513,10 @@ func (p *projectPager) applyCursors(query *ProjectQuery, after, before *Cursor) 
 	if p.reverse {
 		direction = direction.Reverse()
 	}
-	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultProjectOrder.Field.column, p.order.Field.column, direction) {
+	if err := checkCursors(p.order.Field.toCursor, after, before); err != nil {
+		return nil, err
+	}
+	for _, predicate := range cursorsPredicate(p.reverse, after, before, DefaultProjectOrder.Field.column, p.order.Field.column, direction) {
 		query = query.Where(predicate)
 	}
 	return query, nil
@@ -1523,8 +1578,18 @@ func (_m *ProjectQuery) Paginate(
 			if conn.TotalCount, err = c.Count(ctx); err != nil {
 				return nil, err
 			}
-			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
-			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+			if !pageTellsPageInfo(ignoredEdges, first, last) {
+				n := conn.TotalCount
+				if after != nil || before != nil {
+					if c, err = pager.applyCursors(c, after, before); err != nil {
+						return nil, err
+					}
+					if n, err = c.Count(ctx); err != nil {
+						return nil, err
+					}
+				}
+				conn.PageInfo = pageInfoOfCount(n, after, first, before, last)
+			}
 		}
 	}
 	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
@@ -1811,7 +1876,10 @@ func (p *taskPager) applyCursors(query *TaskQuery, after, before *Cursor) (*Task
 	if p.reverse {
 		direction = direction.Reverse()
 	}
-	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultTaskOrder.Field.column, p.order.Field.column, direction) {
+	if err := checkCursors(p.order.Field.toCursor, after, before); err != nil {
+		return nil, err
+	}
+	for _, predicate := range cursorsPredicate(p.reverse, after, before, DefaultTaskOrder.Field.column, p.order.Field.column, direction) {
 		query = query.Where(predicate)
 	}
 	return query, nil
@@ -1873,8 +1941,18 @@ func (_m *TaskQuery) Paginate(
 			if conn.TotalCount, err = c.Count(ctx); err != nil {
 				return nil, err
 			}
-			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
-			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+			if !pageTellsPageInfo(ignoredEdges, first, last) {
+				n := conn.TotalCount
+				if after != nil || before != nil {
+					if c, err = pager.applyCursors(c, after, before); err != nil {
+						return nil, err
+					}
+					if n, err = c.Count(ctx); err != nil {
+						return nil, err
+					}
+				}
+				conn.PageInfo = pageInfoOfCount(n, after, first, before, last)
+			}
 		}
 	}
 	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
@@ -2197,7 +2275,10 @@ func (p *tenantPager) applyCursors(query *TenantQuery, after, before *Cursor) (*
 	if p.reverse {
 		direction = direction.Reverse()
 	}
-	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultTenantOrder.Field.column, p.order.Field.column, direction) {
+	if err := checkCursors(p.order.Field.toCursor, after, before); err != nil {
+		return nil, err
+	}
+	for _, predicate := range cursorsPredicate(p.reverse, after, before, DefaultTenantOrder.Field.column, p.order.Field.column, direction) {
 		query = query.Where(predicate)
 	}
 	return query, nil
@@ -2259,8 +2340,18 @@ func (_m *TenantQuery) Paginate(
 			if conn.TotalCount, err = c.Count(ctx); err != nil {
 				return nil, err
 			}
-			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
-			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+			if !pageTellsPageInfo(ignoredEdges, first, last) {
+				n := conn.TotalCount
+				if after != nil || before != nil {
+					if c, err = pager.applyCursors(c, after, before); err != nil {
+						return nil, err
+					}
+					if n, err = c.Count(ctx); err != nil {
+						return nil, err
+					}
+				}
+				conn.PageInfo = pageInfoOfCount(n, after, first, before, last)
+			}
 		}
 	}
 	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
@@ -2511,7 +2602,10 @@ func (p *userPager) applyCursors(query *UserQuery, after, before *Cursor) (*User
 	if p.reverse {
 		direction = direction.Reverse()
 	}
-	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultUserOrder.Field.column, p.order.Field.column, direction) {
+	if err := checkCursors(p.order.Field.toCursor, after, before); err != nil {
+		return nil, err
+	}
+	for _, predicate := range cursorsPredicate(p.reverse, after, before, DefaultUserOrder.Field.column, p.order.Field.column, direction) {
 		query = query.Where(predicate)
 	}
 	return query, nil
@@ -2573,8 +2667,18 @@ func (_m *UserQuery) Paginate(
 			if conn.TotalCount, err = c.Count(ctx); err != nil {
 				return nil, err
 			}
-			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
-			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+			if !pageTellsPageInfo(ignoredEdges, first, last) {
+				n := conn.TotalCount
+				if after != nil || before != nil {
+					if c, err = pager.applyCursors(c, after, before); err != nil {
+						return nil, err
+					}
+					if n, err = c.Count(ctx); err != nil {
+						return nil, err
+					}
+				}
+				conn.PageInfo = pageInfoOfCount(n, after, first, before, last)
+			}
 		}
 	}
 	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {

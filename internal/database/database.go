@@ -86,11 +86,14 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 
 // SQLiteDSN returns the modernc DSN for a database file: foreign keys on, a
 // busy timeout, WAL, LIKE that respects case as on PostgreSQL (so that
-// nameContains means the same on both), and write transactions that take the
+// nameContains means the same on both), write transactions that take the
 // lock up front (so that concurrent writers queue instead of failing
-// half-way).
+// half-way), and times written in UTC whatever zone they carry. SQLite
+// compares times as the text the driver writes, offset included: a time in
+// the server's local zone (a cursor's, which decodes in it) would compare
+// wrongly with the stored ones, which are UTC.
 func SQLiteDSN(path string) string {
-	return "file:" + path + "?_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=case_sensitive_like(1)&_txlock=immediate"
+	return "file:" + path + "?_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=case_sensitive_like(1)&_txlock=immediate&_timezone=UTC"
 }
 
 // Migrate creates or updates the schema to match the ent code.

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"tenantgraph/ent"
@@ -221,11 +223,11 @@ func (n *Notifier) ProjectTransitioned(ctx context.Context, c *ent.Client, p *en
 		kind: kind, recipients: recipients, projectID: &p.ID,
 		texts: func(actor string, _ *ent.Tenant) (string, string) {
 			if kind == KindProjectSubmitted {
-				return fmt.Sprintf("%q was submitted for approval", p.Name),
-					fmt.Sprintf("%s submitted the project %q for approval.", actor, p.Name)
+				return quote(p.Name) + " was submitted for approval",
+					fmt.Sprintf("%s submitted the project %s for approval.", actor, quote(p.Name))
 			}
-			return fmt.Sprintf("%q is now %s", p.Name, p.Status),
-				fmt.Sprintf("%s moved the project %q from %s to %s.", actor, p.Name, from, p.Status)
+			return fmt.Sprintf("%s is now %s", quote(p.Name), p.Status),
+				fmt.Sprintf("%s moved the project %s from %s to %s.", actor, quote(p.Name), from, p.Status)
 		},
 	})
 }
@@ -240,7 +242,7 @@ func (n *Notifier) TaskAssigned(ctx context.Context, c *ent.Client, t *ent.Task)
 		recipients: AssignmentRecipients(*t.AssigneeID, viewer.FromContext(ctx).UserID),
 		projectID:  &t.ProjectID, taskID: &t.ID,
 		texts: func(actor string, _ *ent.Tenant) (string, string) {
-			return fmt.Sprintf("You were assigned %q", t.Title), fmt.Sprintf("%s assigned you the task %q.", actor, t.Title)
+			return "You were assigned " + quote(t.Title), fmt.Sprintf("%s assigned you the task %s.", actor, quote(t.Title))
 		},
 	})
 }
@@ -256,7 +258,7 @@ func (n *Notifier) CommentAdded(ctx context.Context, c *ent.Client, cm *ent.Comm
 		recipients: CommentRecipients(t.CreatedByID, assignee, viewer.FromContext(ctx).UserID),
 		projectID:  &t.ProjectID, taskID: &t.ID,
 		texts: func(actor string, _ *ent.Tenant) (string, string) {
-			return fmt.Sprintf("New comment on %q", t.Title), fmt.Sprintf("%s: %s", actor, excerpt(cm.Body, 280))
+			return "New comment on " + quote(t.Title), fmt.Sprintf("%s: %s", actor, excerpt(cm.Body, 280))
 		},
 	})
 }
@@ -276,7 +278,7 @@ func (n *Notifier) MemberAdded(ctx context.Context, c *ent.Client, m *ent.Member
 		kind:       KindMemberAdded,
 		recipients: MemberRecipients(m.UserID, viewer.FromContext(ctx).UserID),
 		texts: func(actor string, t *ent.Tenant) (string, string) {
-			return fmt.Sprintf("You were added to %s", t.Name), fmt.Sprintf("%s added you to %s as %s.", actor, t.Name, m.Role)
+			return "You were added to " + oneLine(t.Name), fmt.Sprintf("%s added you to %s as %s.", actor, t.Name, m.Role)
 		},
 	})
 }
@@ -430,6 +432,26 @@ func actorName(ctx context.Context, c *ent.Client) (string, error) {
 		return "", fmt.Errorf("notify: loading actor: %w", err)
 	}
 	return u.Name, nil
+}
+
+// quote puts a name in double quotes in a notification's text, as it is
+// but on one line (see oneLine). %q escaped every quote, backslash and
+// character Go does not print (the zero-width joiner inside 👨‍💻 became
+// \u200d), up to ten characters for one, so that the text misquoted the
+// name, and a 200-character name (as projects and tasks may have) could
+// make a title longer than the 300 characters a notification's title
+// holds: the change that notified then failed.
+func quote(s string) string { return `"` + oneLine(s) + `"` }
+
+// oneLine replaces control characters (line breaks, tabs) with spaces: a
+// title is an email's subject, which holds one line.
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
 }
 
 // excerpt shortens s to at most n characters.
