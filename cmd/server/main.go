@@ -103,7 +103,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer db.Close()
-	if err := prepareSchema(ctx, db, getenv, log); err != nil {
+	if err := prepareSchema(ctx, db, cfg.MigrateOnStart, log); err != nil {
 		return err
 	}
 	def, err := tenancy.EnsureDefault(ctx, db.Client)
