@@ -6,6 +6,7 @@ package tracing
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/url"
 
 	"go.opentelemetry.io/otel"
@@ -21,10 +22,17 @@ import (
 // specification reads OTEL_EXPORTER_OTLP_ENDPOINT: spans go to its path
 // followed by v1/traces). With no endpoint it installs nothing: spans are
 // then no-ops. shutdown flushes pending spans.
-func Setup(ctx context.Context, endpoint, service, version string) (shutdown func(context.Context) error, err error) {
+//
+// Errors of the export (a collector that cannot be reached, say) are logged
+// to log, so that they come as JSON lines like every other line of the
+// server, rather than as the standard logger's text.
+func Setup(ctx context.Context, endpoint, service, version string, log *slog.Logger) (shutdown func(context.Context) error, err error) {
 	if endpoint == "" {
 		return func(context.Context) error { return nil }, nil
 	}
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
+		log.Warn("tracing: exporting spans", "error", err.Error())
+	}))
 	traces, err := TracesURL(endpoint)
 	if err != nil {
 		return nil, err

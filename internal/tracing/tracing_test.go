@@ -1,7 +1,10 @@
 package tracing_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -33,7 +36,7 @@ func TestSetupExportsToTracesPath(t *testing.T) {
 	defer otel.SetTracerProvider(prev)
 
 	ctx := context.Background()
-	shutdown, err := tracing.Setup(ctx, collector.URL, "tenantgraph", "test")
+	shutdown, err := tracing.Setup(ctx, collector.URL, "tenantgraph", "test", slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatalf("Setup(%q): %v", collector.URL, err)
 	}
@@ -48,6 +51,37 @@ func TestSetupExportsToTracesPath(t *testing.T) {
 	defer mu.Unlock()
 	if len(paths) != 1 || paths[0] != "POST /v1/traces" {
 		t.Errorf("collector received %q, want [\"POST /v1/traces\"]", paths)
+	}
+}
+
+// TestSetupLogsExportErrorsAsJSON: a collector that fails is reported on the
+// server's JSON log, not as a text line of the standard logger.
+func TestSetupLogsExportErrorsAsJSON(t *testing.T) {
+	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "collector down", http.StatusBadRequest)
+	}))
+	defer collector.Close()
+	prev := otel.GetTracerProvider()
+	defer otel.SetTracerProvider(prev)
+
+	var logs bytes.Buffer
+	ctx := context.Background()
+	shutdown, err := tracing.Setup(ctx, collector.URL, "tenantgraph", "test", slog.New(slog.NewJSONHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, span := otel.Tracer("test").Start(ctx, "graphql query Projects")
+	span.End()
+	flushCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	_ = shutdown(flushCtx) // the export error also comes back here; it must be logged too
+
+	var line struct{ Level, Msg, Error string }
+	if err := json.Unmarshal(bytes.TrimSpace(logs.Bytes()), &line); err != nil {
+		t.Fatalf("log = %q, want one JSON line: %v", logs.String(), err)
+	}
+	if line.Level != "WARN" || line.Msg != "tracing: exporting spans" || line.Error == "" {
+		t.Errorf("log line = %+v, want a WARN \"tracing: exporting spans\" with the error", line)
 	}
 }
 
