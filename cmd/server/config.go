@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/rand"
 	"fmt"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -159,6 +160,14 @@ func loadConfig(getenv func(string) string) (config, error) {
 		return c, fmt.Errorf("WEBHOOK_ALLOW_LOOPBACK is for tests and local demos; it is refused when APP_ENV=production")
 	}
 	c.WebsocketOrigins = list(getenv("WS_ALLOWED_ORIGINS"))
+	for _, p := range c.WebsocketOrigins {
+		// The websocket library matches them with path.Match when a
+		// cross-origin upgrade comes, and refuses the upgrade on a
+		// malformed one (and on any pattern after it).
+		if _, err := path.Match(p, ""); err != nil {
+			return c, fmt.Errorf("WS_ALLOWED_ORIGINS: %q is not a host pattern such as app.example.com or localhost:*", p)
+		}
+	}
 	switch secret := getenv("JWT_SECRET"); {
 	case secret != "":
 		c.JWTSecret = []byte(secret)

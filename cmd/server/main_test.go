@@ -166,6 +166,8 @@ func TestLoadConfigRejectsBadValues(t *testing.T) {
 		{"SEED_DEMO", "2"},
 		{"MIGRATE_ON_START", "always"},
 		{"WEBHOOK_ALLOW_LOOPBACK", "sure"},
+		// A malformed pattern would refuse every cross-origin websocket.
+		{"WS_ALLOWED_ORIGINS", "app.example.com,[app.example.org"},
 	} {
 		_, err := loadConfig(func(k string) string {
 			if k == tc.key {
