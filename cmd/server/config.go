@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/rand"
 	"fmt"
+	"net/url"
 	"path"
 	"strconv"
 	"strings"
@@ -96,6 +97,14 @@ func loadConfig(getenv func(string) string) (config, error) {
 		}
 	}
 	c.CORSOrigins = list(getenv("CORS_ALLOWED_ORIGINS"))
+	for _, o := range c.CORSOrigins {
+		// A browser's Origin is scheme://host[:port]; an entry of another
+		// shape (app.example.com, with no scheme) would never match it.
+		u, err := url.Parse(o)
+		if o != "*" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "") {
+			return c, fmt.Errorf("CORS_ALLOWED_ORIGINS: %q is not an origin such as https://app.example.com", o)
+		}
+	}
 	c.PersistedQueries = getenv("PERSISTED_QUERIES")
 	c.OTLPEndpoint = getenv("OTEL_EXPORTER_OTLP_ENDPOINT")
 	if c.RequestTimeout, err = duration(getenv, "REQUEST_TIMEOUT", 10*time.Second); err != nil {

@@ -168,6 +168,9 @@ func TestLoadConfigRejectsBadValues(t *testing.T) {
 		{"WEBHOOK_ALLOW_LOOPBACK", "sure"},
 		// A malformed pattern would refuse every cross-origin websocket.
 		{"WS_ALLOWED_ORIGINS", "app.example.com,[app.example.org"},
+		// An origin without its scheme never matches a browser's Origin.
+		{"CORS_ALLOWED_ORIGINS", "https://app.example.com,app.example.org"},
+		{"CORS_ALLOWED_ORIGINS", "https://app.example.com/graphql"},
 	} {
 		_, err := loadConfig(func(k string) string {
 			if k == tc.key {
@@ -201,6 +204,7 @@ func TestLoadConfigRejectsBadValues(t *testing.T) {
 	}{
 		{map[string]string{"TRUST_PROXY": "TRUE", "MIGRATE_ON_START": "1"}, func(c config) bool { return c.TrustProxy && c.MigrateOnStart }},
 		{map[string]string{"GRAPHIQL": "0", "INTROSPECTION": "off"}, func(c config) bool { return !c.GraphiQL && !c.Introspection }},
+		{map[string]string{"CORS_ALLOWED_ORIGINS": "https://app.example.com, http://localhost:3000,https://*.example.org"}, func(c config) bool { return len(c.CORSOrigins) == 3 }},
 		{map[string]string{}, func(c config) bool { return c.GraphiQL && c.Introspection && !c.TrustProxy && !c.MigrateOnStart }},
 	} {
 		c, err := loadConfig(func(k string) string { return tc.env[k] })
