@@ -3,6 +3,8 @@ package main
 import (
 	"crypto/rand"
 	"fmt"
+	"net/url"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -41,6 +43,7 @@ type config struct {
 	PersistedQueries string        // PERSISTED_QUERIES: a manifest file; when set, only its operations are served
 	WSMaxSubs        int           // WS_MAX_SUBSCRIPTIONS: per connection, default 10
 	OTLPEndpoint     string        // OTEL_EXPORTER_OTLP_ENDPOINT: export traces over OTLP/HTTP (off when unset)
+	MigrateOnStart   bool          // MIGRATE_ON_START=1: PostgreSQL: apply pending migrations before serving
 }
 
 func (c config) production() bool { return c.Env == "production" }
@@ -49,14 +52,12 @@ func (c config) production() bool { return c.Env == "production" }
 // development and production, and a production start without a JWT secret.
 func loadConfig(getenv func(string) string) (config, error) {
 	c := config{
-		Env:             orDefault(getenv("APP_ENV"), "development"),
-		Addr:            orDefault(getenv("LISTEN_ADDR"), ":8080"),
-		DatabaseURL:     getenv("DATABASE_URL"),
-		JWTIssuer:       orDefault(getenv("JWT_ISSUER"), "tenantgraph"),
-		JWTAudience:     orDefault(getenv("JWT_AUDIENCE"), "tenantgraph-api"),
-		SeedDemo:        truthy(getenv("SEED_DEMO")),
-		SMTPURL:         getenv("SMTP_URL"),
-		WebhookLoopback: truthy(getenv("WEBHOOK_ALLOW_LOOPBACK")),
+		Env:         orDefault(getenv("APP_ENV"), "development"),
+		Addr:        orDefault(getenv("LISTEN_ADDR"), ":8080"),
+		DatabaseURL: getenv("DATABASE_URL"),
+		JWTIssuer:   orDefault(getenv("JWT_ISSUER"), "tenantgraph"),
+		JWTAudience: orDefault(getenv("JWT_AUDIENCE"), "tenantgraph-api"),
+		SMTPURL:     getenv("SMTP_URL"),
 	}
 	// Only the exact word "production" turns the production safeguards on, so
 	// a misspelling ("Production", "prod") must stop the start rather than
@@ -65,6 +66,24 @@ func loadConfig(getenv func(string) string) (config, error) {
 		return c, fmt.Errorf("APP_ENV: %q is not an environment: use development (the default when unset) or production", c.Env)
 	}
 	var err error
+	// A switch must be on or off: a value that is neither (TRUST_PROXY=enabled)
+	// would otherwise quietly read as off.
+	for _, b := range []struct {
+		key string
+		dst *bool
+		def bool
+	}{
+		{"SEED_DEMO", &c.SeedDemo, false},
+		{"WEBHOOK_ALLOW_LOOPBACK", &c.WebhookLoopback, false},
+		{"TRUST_PROXY", &c.TrustProxy, false},
+		{"INTROSPECTION", &c.Introspection, !c.production()},
+		{"GRAPHIQL", &c.GraphiQL, !c.production()},
+		{"MIGRATE_ON_START", &c.MigrateOnStart, false},
+	} {
+		if *b.dst, err = boolSetting(getenv(b.key), b.def); err != nil {
+			return c, fmt.Errorf("%s: %w", b.key, err)
+		}
+	}
 	if c.TokenTTL, err = duration(getenv, "TOKEN_TTL", 24*time.Hour); err != nil {
 		return c, err
 	}
@@ -77,10 +96,15 @@ func loadConfig(getenv func(string) string) (config, error) {
 			return c, fmt.Errorf("BCRYPT_COST: %q is not a number", v)
 		}
 	}
-	c.TrustProxy = truthy(getenv("TRUST_PROXY"))
-	c.Introspection = boolSetting(getenv("INTROSPECTION"), !c.production())
-	c.GraphiQL = boolSetting(getenv("GRAPHIQL"), !c.production())
 	c.CORSOrigins = list(getenv("CORS_ALLOWED_ORIGINS"))
+	for _, o := range c.CORSOrigins {
+		// A browser's Origin is scheme://host[:port]; an entry of another
+		// shape (app.example.com, with no scheme) would never match it.
+		u, err := url.Parse(o)
+		if o != "*" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "") {
+			return c, fmt.Errorf("CORS_ALLOWED_ORIGINS: %q is not an origin such as https://app.example.com", o)
+		}
+	}
 	c.PersistedQueries = getenv("PERSISTED_QUERIES")
 	c.OTLPEndpoint = getenv("OTEL_EXPORTER_OTLP_ENDPOINT")
 	if c.RequestTimeout, err = duration(getenv, "REQUEST_TIMEOUT", 10*time.Second); err != nil {
@@ -145,6 +169,14 @@ func loadConfig(getenv func(string) string) (config, error) {
 		return c, fmt.Errorf("WEBHOOK_ALLOW_LOOPBACK is for tests and local demos; it is refused when APP_ENV=production")
 	}
 	c.WebsocketOrigins = list(getenv("WS_ALLOWED_ORIGINS"))
+	for _, p := range c.WebsocketOrigins {
+		// The websocket library matches them with path.Match when a
+		// cross-origin upgrade comes, and refuses the upgrade on a
+		// malformed one (and on any pattern after it).
+		if _, err := path.Match(p, ""); err != nil {
+			return c, fmt.Errorf("WS_ALLOWED_ORIGINS: %q is not a host pattern such as app.example.com or localhost:*", p)
+		}
+	}
 	switch secret := getenv("JWT_SECRET"); {
 	case secret != "":
 		c.JWTSecret = []byte(secret)
@@ -190,18 +222,16 @@ func list(v string) []string {
 	return out
 }
 
-// boolSetting reads a boolean setting with a default.
-func boolSetting(v string, def bool) bool {
-	if v == "" {
-		return def
-	}
-	return truthy(v)
-}
-
-func truthy(v string) bool {
+// boolSetting reads a boolean setting with a default: 1, true, yes or on;
+// 0, false, no or off (in any case); empty for the default.
+func boolSetting(v string, def bool) (bool, error) {
 	switch strings.ToLower(v) {
+	case "":
+		return def, nil
 	case "1", "true", "yes", "on":
-		return true
+		return true, nil
+	case "0", "false", "no", "off":
+		return false, nil
 	}
-	return false
+	return false, fmt.Errorf("%q is neither 1 (on) nor 0 (off)", v)
 }

@@ -85,7 +85,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		log.Warn("JWT_SECRET is not set: using a random secret for this run only; every token dies with the process. Set JWT_SECRET (32+ bytes) for anything but a local try-out.")
 	}
 
-	shutdownTracing, err := tracing.Setup(ctx, cfg.OTLPEndpoint, "tenantgraph", "dev")
+	shutdownTracing, err := tracing.Setup(ctx, cfg.OTLPEndpoint, "tenantgraph", "dev", log)
 	if err != nil {
 		return err
 	}
@@ -103,7 +103,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer db.Close()
-	if err := prepareSchema(ctx, db, getenv, log); err != nil {
+	if err := prepareSchema(ctx, db, cfg.MigrateOnStart, log); err != nil {
 		return err
 	}
 	def, err := tenancy.EnsureDefault(ctx, db.Client)

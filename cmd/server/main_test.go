@@ -157,6 +157,20 @@ func TestLoadConfigRejectsBadValues(t *testing.T) {
 		{"APP_ENV", "production "},
 		{"APP_ENV", "staging"},
 		{"APP_ENV", "dev"},
+		// A switch that is neither on nor off would otherwise read as off:
+		// behind a proxy, TRUST_PROXY=enabled would rate-limit every client
+		// as one address.
+		{"TRUST_PROXY", "enabled"},
+		{"GRAPHIQL", "maybe"},
+		{"INTROSPECTION", "y"},
+		{"SEED_DEMO", "2"},
+		{"MIGRATE_ON_START", "always"},
+		{"WEBHOOK_ALLOW_LOOPBACK", "sure"},
+		// A malformed pattern would refuse every cross-origin websocket.
+		{"WS_ALLOWED_ORIGINS", "app.example.com,[app.example.org"},
+		// An origin without its scheme never matches a browser's Origin.
+		{"CORS_ALLOWED_ORIGINS", "https://app.example.com,app.example.org"},
+		{"CORS_ALLOWED_ORIGINS", "https://app.example.com/graphql"},
 	} {
 		_, err := loadConfig(func(k string) string {
 			if k == tc.key {
@@ -183,6 +197,20 @@ func TestLoadConfigRejectsBadValues(t *testing.T) {
 	_, err = loadConfig(func(k string) string { return map[string]string{"APP_ENV": "prod"}[k] })
 	if err == nil || !strings.Contains(err.Error(), "development") || !strings.Contains(err.Error(), "production") {
 		t.Errorf("APP_ENV=prod: got %v, want an error naming the allowed values development and production", err)
+	}
+	for _, tc := range []struct {
+		env  map[string]string
+		want func(config) bool
+	}{
+		{map[string]string{"TRUST_PROXY": "TRUE", "MIGRATE_ON_START": "1"}, func(c config) bool { return c.TrustProxy && c.MigrateOnStart }},
+		{map[string]string{"GRAPHIQL": "0", "INTROSPECTION": "off"}, func(c config) bool { return !c.GraphiQL && !c.Introspection }},
+		{map[string]string{"CORS_ALLOWED_ORIGINS": "https://app.example.com, http://localhost:3000,https://*.example.org"}, func(c config) bool { return len(c.CORSOrigins) == 3 }},
+		{map[string]string{}, func(c config) bool { return c.GraphiQL && c.Introspection && !c.TrustProxy && !c.MigrateOnStart }},
+	} {
+		c, err := loadConfig(func(k string) string { return tc.env[k] })
+		if err != nil || !tc.want(c) {
+			t.Errorf("%v: got %+v, %v", tc.env, c, err)
+		}
 	}
 	for value, want := range map[string]time.Duration{"0": 0, "2160h": 90 * 24 * time.Hour} {
 		c, err := loadConfig(func(k string) string {

@@ -110,7 +110,7 @@ func printStatus(w io.Writer, s database.MigrationStatus) {
 // it serves. SQLite creates or updates it from the ent schema. PostgreSQL
 // uses the versioned migrations: with MIGRATE_ON_START=1 it applies the
 // pending ones first; otherwise it refuses to serve while any is pending.
-func prepareSchema(ctx context.Context, db *database.DB, getenv func(string) string, log *slog.Logger) error {
+func prepareSchema(ctx context.Context, db *database.DB, migrateOnStart bool, log *slog.Logger) error {
 	if db.Dialect != dialect.Postgres {
 		return db.Migrate(ctx)
 	}
@@ -118,7 +118,7 @@ func prepareSchema(ctx context.Context, db *database.DB, getenv func(string) str
 	if err != nil {
 		return err
 	}
-	if truthy(getenv("MIGRATE_ON_START")) {
+	if migrateOnStart {
 		applied, err := m.Up(ctx)
 		for _, a := range applied {
 			log.Info("migration applied", "migration", a.File)

@@ -16,6 +16,9 @@ type Passwords struct {
 // NewPasswords returns a hasher with the given bcrypt cost (bcrypt.DefaultCost
 // in production; tests use bcrypt.MinCost).
 func NewPasswords(cost int) (*Passwords, error) {
+	if cost < bcrypt.MinCost { // bcrypt would quietly use DefaultCost instead
+		return nil, fmt.Errorf("auth: bcrypt cost %d is outside the range %d..%d", cost, bcrypt.MinCost, bcrypt.MaxCost)
+	}
 	dummy, err := bcrypt.GenerateFromPassword([]byte("timing-equaliser"), cost)
 	if err != nil {
 		return nil, fmt.Errorf("auth: bcrypt cost %d: %w", cost, err)

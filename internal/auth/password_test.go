@@ -88,7 +88,10 @@ func TestPasswordCost(t *testing.T) {
 }
 
 func TestNewPasswordsRejectsBadCost(t *testing.T) {
-	if _, err := auth.NewPasswords(bcrypt.MaxCost + 1); err == nil {
-		t.Fatalf("NewPasswords(%d): got no error, want one", bcrypt.MaxCost+1)
+	// Below MinCost bcrypt would hash at DefaultCost instead, silently.
+	for _, cost := range []int{bcrypt.MaxCost + 1, bcrypt.MinCost - 1, 0, -1} {
+		if _, err := auth.NewPasswords(cost); err == nil {
+			t.Errorf("NewPasswords(%d): got no error, want one", cost)
+		}
 	}
 }

@@ -5,7 +5,9 @@ package database
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -75,6 +77,12 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	defer cancel()
 	if err := db.PingContext(pingCtx); err != nil {
 		db.Close()
+		// lib/pq reports a URL it cannot parse (a password with an
+		// unescaped %, say) with the whole URL, password included.
+		var bad *neturl.Error
+		if errors.As(err, &bad) {
+			bad.URL = redact(bad.URL)
+		}
 		return nil, fmt.Errorf("database: connecting to %s: %w", name, err)
 	}
 	var drv dialect.Driver = entsql.OpenDB(name, db)

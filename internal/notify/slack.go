@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 )
 
@@ -76,6 +77,12 @@ func (s *SlackSender) Send(ctx context.Context, m Message) error {
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := s.client.Do(req)
 	if err != nil {
+		// The client's error quotes the URL, whose path is the webhook's
+		// secret; this error is logged and kept in the outbox's last_error.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			ue.URL = redactWebhook(ue.URL)
+		}
 		if errors.Is(err, ErrForbiddenWebhook) {
 			return permanent{err}
 		}
@@ -91,4 +98,15 @@ func (s *SlackSender) Send(ctx context.Context, m Message) error {
 	default:
 		return Permanent("notify: Slack answered %s", resp.Status)
 	}
+}
+
+// redactWebhook is a webhook URL without its path and query, which carry
+// its secret: https://hooks.slack.com/services/T/B/X becomes
+// https://hooks.slack.com/….
+func redactWebhook(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "…"
+	}
+	return u.Scheme + "://" + u.Host + "/…"
 }

@@ -282,3 +282,34 @@ func TestSlackSendDefeatsDNSRebinding(t *testing.T) {
 		t.Errorf("with AllowLoopback: the server got %d requests, want 1", n)
 	}
 }
+
+// TestSlackSendKeepsTheURLOutOfErrors: the webhook URL's path is its secret
+// (OWNER-only in the API), and a failed send's error is logged and kept in
+// the outbox's last_error, so it must not quote the URL.
+func TestSlackSendKeepsTheURLOutOfErrors(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	const secret = "B000/XXXXSECRETXXXX"
+	for name, guard := range map[string]notify.WebhookGuard{
+		"timed out":           {AllowLoopback: true},
+		"refused by the dial": {}, // the test server is on loopback
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := notify.NewSlackSender(notify.SlackConfig{Guard: guard, TLS: trusting(srv), Timeout: 100 * time.Millisecond})
+			err := s.Send(context.Background(), notify.Message{Subject: "s", Body: "b", WebhookURL: srv.URL + "/services/T000/" + secret})
+			if err == nil {
+				t.Fatal("got nil, want an error")
+			}
+			if strings.Contains(err.Error(), "SECRET") {
+				t.Errorf("error %q quotes the webhook URL's secret path", err)
+			}
+		})
+	}
+}

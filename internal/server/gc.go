@@ -1,10 +1,12 @@
 package server
 
 import (
+	"fmt"
 	"log/slog"
 	"math"
 	"runtime/debug"
 	"runtime/metrics"
+	"strconv"
 
 	"github.com/KimMachineGun/automemlimit/memlimit"
 )
@@ -52,10 +54,11 @@ func TuneGC(getenv func(string) string, log *slog.Logger) GCSettings {
 	if getenv("GOGC") == "" {
 		debug.SetGCPercent(DefaultGCPercent)
 	}
-	if _, err := memlimit.Set(
-		memlimit.WithRatio(memoryLimitRatio),
-		memlimit.WithProvider(memlimit.ApplyFallback(memlimit.FromCgroup, memlimit.FromSystem)),
-	); err != nil && log != nil {
+	// The settings are read through getenv, not by memlimit.Set, which
+	// takes a GOMEMLIMIT that is present but empty (as docker-compose.yml's
+	// `GOMEMLIMIT: ${GOMEMLIMIT:-}` passes it) for a limit already set, and
+	// so left the process with none; the runtime reads empty as unset.
+	if err := setMemoryLimit(getenv); err != nil && log != nil {
 		log.Warn("garbage collector: no soft memory limit", "error", err.Error())
 	}
 	s := []metrics.Sample{{Name: "/gc/gogc:percent"}, {Name: "/gc/gomemlimit:bytes"}}
@@ -65,4 +68,27 @@ func TuneGC(getenv func(string) string, log *slog.Logger) GCSettings {
 		limit = int64(v)
 	}
 	return GCSettings{Percent: int(s[0].Value.Uint64()), MemoryLimit: limit}
+}
+
+// setMemoryLimit sets the soft memory limit to a share of the container's
+// or machine's memory: memoryLimitRatio, or AUTOMEMLIMIT's share; nothing
+// when GOMEMLIMIT is set (the runtime has applied it) or AUTOMEMLIMIT=off.
+func setMemoryLimit(getenv func(string) string) error {
+	if getenv("GOMEMLIMIT") != "" || getenv("AUTOMEMLIMIT") == "off" {
+		return nil
+	}
+	ratio := memoryLimitRatio
+	if v := getenv("AUTOMEMLIMIT"); v != "" {
+		r, err := strconv.ParseFloat(v, 64)
+		if err != nil || !(r > 0 && r <= 1) {
+			return fmt.Errorf("AUTOMEMLIMIT: %q is not a share in (0, 1] or off", v)
+		}
+		ratio = r
+	}
+	limit, err := memlimit.ApplyRatio(memlimit.ApplyFallback(memlimit.FromCgroup, memlimit.FromSystem), ratio)()
+	if err != nil {
+		return err
+	}
+	debug.SetMemoryLimit(int64(min(limit, math.MaxInt64)))
+	return nil
 }

@@ -32,16 +32,32 @@ func TestTuneGC(t *testing.T) {
 		}
 	})
 	t.Run("GOGC and GOMEMLIMIT set: left as Go applied them", func(t *testing.T) {
-		t.Setenv("GOMEMLIMIT", "1GiB") // automemlimit reads the real environment
-		debug.SetGCPercent(150)        // what the runtime did at start with GOGC=150
-		debug.SetMemoryLimit(1 << 30)  // and with GOMEMLIMIT=1GiB
-		env := map[string]string{"GOGC": "150"}
+		debug.SetGCPercent(150)       // what the runtime did at start with GOGC=150
+		debug.SetMemoryLimit(1 << 30) // and with GOMEMLIMIT=1GiB
+		env := map[string]string{"GOGC": "150", "GOMEMLIMIT": "1GiB"}
 		got := TuneGC(func(k string) string { return env[k] }, nil)
 		if got.Percent != 150 || debug.SetGCPercent(150) != 150 {
 			t.Errorf("GOGC: got %d, want 150", got.Percent)
 		}
 		if got.MemoryLimit != 1<<30 || debug.SetMemoryLimit(-1) != 1<<30 {
 			t.Errorf("memory limit: got %d, want %d", got.MemoryLimit, 1<<30)
+		}
+	})
+	t.Run("GOMEMLIMIT present but empty, as docker-compose.yml passes it: the server's limit", func(t *testing.T) {
+		t.Setenv("GOMEMLIMIT", "") // present in the environment, empty
+		debug.SetMemoryLimit(math.MaxInt64)
+		got := TuneGC(os.Getenv, nil)
+		if got.MemoryLimit <= 0 || got.MemoryLimit == math.MaxInt64 {
+			t.Errorf("memory limit: got %d, want a limit", got.MemoryLimit)
+		}
+	})
+	t.Run("AUTOMEMLIMIT off or malformed: no limit", func(t *testing.T) {
+		for _, v := range []string{"off", "abc", "1.5"} {
+			debug.SetMemoryLimit(math.MaxInt64)
+			env := map[string]string{"AUTOMEMLIMIT": v}
+			if got := TuneGC(func(k string) string { return env[k] }, nil); got.MemoryLimit != math.MaxInt64 {
+				t.Errorf("AUTOMEMLIMIT=%s: memory limit %d, want none", v, got.MemoryLimit)
+			}
 		}
 	})
 }

@@ -84,14 +84,25 @@ func withTimeout(d time.Duration, next http.Handler) http.Handler {
 
 // limitBody reads a request body up to max bytes; a larger one is answered
 // 413 with a GraphQL error (BAD_USER_INPUT) before the GraphQL layer sees it.
+// Reading does not watch the request's context, so its deadline
+// (REQUEST_TIMEOUT) is set on the connection while the body is read: a
+// client that trickles its body a byte at a time cannot hold the request
+// open past it.
 func limitBody(max int64, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Body == nil || r.Body == http.NoBody {
 			next.ServeHTTP(w, r)
 			return
 		}
+		rc := http.NewResponseController(w)
+		if deadline, ok := r.Context().Deadline(); ok {
+			_ = rc.SetReadDeadline(deadline)
+		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
 		if err != nil {
+			// The deadline stays: net/http reads what is left of the body
+			// before it answers, and must not wait for the trickle either.
+			w.Header().Set("Connection", "close")
 			var tooBig *http.MaxBytesError
 			if errors.As(err, &tooBig) {
 				writeGraphQLError(w, http.StatusRequestEntityTooLarge, "BAD_USER_INPUT",
@@ -101,6 +112,9 @@ func limitBody(max int64, next http.Handler) http.Handler {
 			writeGraphQLError(w, http.StatusBadRequest, "BAD_USER_INPUT", "the request body could not be read")
 			return
 		}
+		// Cleared, so that net/http's read that watches for the client
+		// leaving does not take the deadline for the client's going.
+		_ = rc.SetReadDeadline(time.Time{})
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		next.ServeHTTP(w, r)
 	})

@@ -2,6 +2,8 @@ package tenancy
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 
 	"tenantgraph/ent"
@@ -66,8 +68,10 @@ func EnsureDefault(ctx context.Context, c *ent.Client) (*ent.Tenant, error) {
 	if !ent.IsNotFound(err) {
 		return nil, fmt.Errorf("tenancy: finding the default tenant: %w", err)
 	}
+	// Another instance starting at the same time may insert it first: the
+	// conflicting insert then returns no row (sql.ErrNoRows), which is fine.
 	err = c.Tenant.Create().SetName("Default").SetSlug(DefaultSlug).OnConflictColumns(tenant.FieldSlug).DoNothing().Exec(ctx)
-	if err != nil && !ent.IsConstraintError(err) {
+	if err != nil && !ent.IsConstraintError(err) && !errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("tenancy: creating the default tenant: %w", err)
 	}
 	return c.Tenant.Query().Where(tenant.Slug(DefaultSlug)).Only(ctx)

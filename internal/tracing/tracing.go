@@ -6,6 +6,8 @@ package tracing
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"net/url"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
@@ -16,17 +18,34 @@ import (
 )
 
 // Setup installs the global tracer provider exporting to endpoint (an OTLP
-// HTTP URL such as http://collector:4318). With no endpoint it installs
-// nothing: spans are then no-ops. shutdown flushes pending spans.
-func Setup(ctx context.Context, endpoint, service, version string) (shutdown func(context.Context) error, err error) {
+// HTTP base URL such as http://collector:4318, read as the OpenTelemetry
+// specification reads OTEL_EXPORTER_OTLP_ENDPOINT: spans go to its path
+// followed by v1/traces). With no endpoint it installs nothing: spans are
+// then no-ops. shutdown flushes pending spans.
+//
+// Errors of the export (a collector that cannot be reached, say) are logged
+// to log, so that they come as JSON lines like every other line of the
+// server, rather than as the standard logger's text.
+func Setup(ctx context.Context, endpoint, service, version string, log *slog.Logger) (shutdown func(context.Context) error, err error) {
 	if endpoint == "" {
 		return func(context.Context) error { return nil }, nil
 	}
-	exporter, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(endpoint))
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
+		log.Warn("tracing: exporting spans", "error", err.Error())
+	}))
+	traces, err := TracesURL(endpoint)
+	if err != nil {
+		return nil, err
+	}
+	// WithEndpointURL takes the URL as is (a URL without a path posts to
+	// "/"), so the signal's path is added here.
+	exporter, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(traces))
 	if err != nil {
 		return nil, fmt.Errorf("tracing: OTLP exporter for %s: %w", endpoint, err)
 	}
-	res, err := resource.Merge(resource.Default(), resource.NewWithAttributes(semconv.SchemaURL,
+	// Schemaless: resource.Default() carries the SDK's own semconv schema
+	// URL, and merging it with another version's is an error.
+	res, err := resource.Merge(resource.Default(), resource.NewSchemaless(
 		semconv.ServiceName(service), semconv.ServiceVersion(version)))
 	if err != nil {
 		return nil, fmt.Errorf("tracing: resource: %w", err)
@@ -35,4 +54,15 @@ func Setup(ctx context.Context, endpoint, service, version string) (shutdown fun
 	otel.SetTracerProvider(tp)
 	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
 	return tp.Shutdown, nil
+}
+
+// TracesURL is where spans go for an OTLP/HTTP base endpoint: the
+// endpoint's path followed by v1/traces. It refuses anything but an
+// absolute http or https URL with a host.
+func TracesURL(endpoint string) (string, error) {
+	u, err := url.Parse(endpoint)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("tracing: OTEL_EXPORTER_OTLP_ENDPOINT %q is not an http:// or https:// URL such as http://collector:4318", endpoint)
+	}
+	return u.JoinPath("v1/traces").String(), nil
 }
