@@ -39,6 +39,11 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The first signal begins the shutdown. Once it has, the signals' default
+	// action is back, so a second one (an operator's second Ctrl-C, a
+	// supervisor's repeated SIGTERM) stops the process at once rather than
+	// waiting out SHUTDOWN_GRACE.
+	context.AfterFunc(ctx, stop)
 	if err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
 		os.Exit(1)
