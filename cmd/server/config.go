@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"net/url"
 	"path"
@@ -47,6 +48,11 @@ type config struct {
 }
 
 func (c config) production() bool { return c.Env == "production" }
+
+// errDemoInProduction refuses demo accounts in production: one per role,
+// OWNER included, whose passwords the start prints to its standard output
+// (a container's logs).
+var errDemoInProduction = errors.New("SEED_DEMO and -demo are for local try-outs: demo accounts, an OWNER's among them, with their passwords printed to the logs, are refused when APP_ENV=production")
 
 // loadConfig reads the environment. It refuses an APP_ENV other than
 // development and production, and a production start without a JWT secret.
@@ -164,6 +170,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 		if c.Retention < time.Hour {
 			return c, fmt.Errorf("NOTIFICATION_RETENTION: %q is under an hour; give an age such as 2160h (90 days), or 0 to keep notifications", v)
 		}
+	}
+	if c.SeedDemo && c.production() {
+		return c, errDemoInProduction
 	}
 	if c.WebhookLoopback && c.production() {
 		return c, fmt.Errorf("WEBHOOK_ALLOW_LOOPBACK is for tests and local demos; it is refused when APP_ENV=production")

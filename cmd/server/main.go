@@ -83,6 +83,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	if *demo && cfg.production() {
+		return errDemoInProduction
+	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
 	gc := server.TuneGC(getenv, log) // GOGC=400 and a soft memory limit unless set: internal/server/gc.go
 	log.Info("garbage collector", "gogc", gc.Percent, "gomemlimit_bytes", gc.MemoryLimit)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -134,6 +135,7 @@ func TestProductionMode(t *testing.T) {
 func TestProductionRefusesUnsafeSettings(t *testing.T) {
 	for _, extra := range []map[string]string{
 		{"WEBHOOK_ALLOW_LOOPBACK": "1"},
+		{"SEED_DEMO": "1"},
 		{"QUERY_MAX_DEPTH": "0"},
 		{"MAX_BODY_BYTES": "10"},
 		{"LOGIN_RATE_PER_ACCOUNT": "-1"},
@@ -146,5 +148,15 @@ func TestProductionRefusesUnsafeSettings(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The -demo flag is refused in production as SEED_DEMO is: the demo
+// accounts' passwords would be printed to the logs.
+func TestProductionRefusesTheDemoFlag(t *testing.T) {
+	env := prodEnv(t, nil)
+	err := run(context.Background(), []string{"server", "-demo"}, func(k string) string { return env[k] }, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "-demo") {
+		t.Fatalf("got %v, want -demo refused in production", err)
 	}
 }
