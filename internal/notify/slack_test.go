@@ -138,7 +138,10 @@ func TestSlackSendStatuses(t *testing.T) {
 	}
 }
 
-func TestSlackSendTimesOut(t *testing.T) {
+// hangingSlack is a Slack endpoint that answers nothing until the request
+// is cancelled or the test ends.
+func hangingSlack(t *testing.T) *httptest.Server {
+	t.Helper()
 	release := make(chan struct{})
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
@@ -146,8 +149,15 @@ func TestSlackSendTimesOut(t *testing.T) {
 		case <-r.Context().Done():
 		}
 	}))
-	defer srv.Close()
-	defer close(release)
+	t.Cleanup(func() {
+		close(release)
+		srv.Close()
+	})
+	return srv
+}
+
+func TestSlackSendTimesOut(t *testing.T) {
+	srv := hangingSlack(t)
 	const timeout = 200 * time.Millisecond
 	s := notify.NewSlackSender(notify.SlackConfig{Guard: notify.WebhookGuard{AllowLoopback: true}, TLS: trusting(srv), Timeout: timeout})
 
@@ -166,15 +176,7 @@ func TestSlackSendTimesOut(t *testing.T) {
 }
 
 func TestSlackSendHonoursTheContext(t *testing.T) {
-	release := make(chan struct{})
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-	}))
-	defer srv.Close()
-	defer close(release)
+	srv := hangingSlack(t)
 	s := notify.NewSlackSender(notify.SlackConfig{Guard: notify.WebhookGuard{AllowLoopback: true}, TLS: trusting(srv)})
 
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
@@ -287,15 +289,7 @@ func TestSlackSendDefeatsDNSRebinding(t *testing.T) {
 // (OWNER-only in the API), and a failed send's error is logged and kept in
 // the outbox's last_error, so it must not quote the URL.
 func TestSlackSendKeepsTheURLOutOfErrors(t *testing.T) {
-	release := make(chan struct{})
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-	}))
-	defer srv.Close()
-	defer close(release)
+	srv := hangingSlack(t)
 	const secret = "B000/XXXXSECRETXXXX"
 	for name, guard := range map[string]notify.WebhookGuard{
 		"timed out":           {AllowLoopback: true},
