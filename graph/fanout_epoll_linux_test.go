@@ -215,7 +215,10 @@ func dialEpollClient(addr *syscall.SockaddrInet4, target, host, token string) (c
 			return nil, err
 		}
 	}
-	if err := connect(fd, addr); err != nil {
+	// A copy: syscall.Connect writes its raw form into the address, which
+	// the other subscribers' dials share.
+	to := *addr
+	if err := connect(fd, &to); err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
 	}
 	_ = syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1)

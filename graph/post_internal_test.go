@@ -170,7 +170,9 @@ func TestPostTransportRefusesUndecodableBodies(t *testing.T) {
 
 // TestGetTransportMatchesGqlgen holds getTransport to gqlgen's
 // transport.GET: the same status, Content-Type and body, but for
-// json.Marshal's HTML escaping, which getTransport leaves out.
+// json.Marshal's HTML escaping, which getTransport leaves out, and for a
+// mutation, which it refuses with 405 and Allow: POST as the
+// GraphQL-over-HTTP spec asks (gqlgen: 406).
 func TestGetTransportMatchesGqlgen(t *testing.T) {
 	validation := gqlerror.List{{Message: "Unexpected <Invalid>", Extensions: map[string]any{"code": errcode.ParseFailed}}}
 	data := &graphql.Response{Data: []byte(`{"a":"R&D <lab>"}`)}
@@ -185,7 +187,6 @@ func TestGetTransportMatchesGqlgen(t *testing.T) {
 		{"parse error, application/json", cannedExecutor{opErr: validation}, "application/json", "query=%3C"},
 		{"parse error, graphql-response+json", cannedExecutor{opErr: validation}, "application/graphql-response+json", "query=%3C"},
 		{"parse error, unknown Accept", cannedExecutor{opErr: validation}, "text/html", "query=%3C"},
-		{"a mutation", cannedExecutor{resp: data, op: ast.Mutation}, "", "query=mutation%7Ba%7D"},
 		{"a broken escape", cannedExecutor{resp: data}, "", "query=%zz"},
 		{"broken variables", cannedExecutor{resp: data}, "", "query=%7Ba%7D&variables=%7Bx"},
 		{"broken extensions", cannedExecutor{resp: data}, "", "query=%7Ba%7D&extensions=%5B"},
@@ -221,4 +222,11 @@ func TestGetTransportMatchesGqlgen(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a mutation", func(t *testing.T) {
+		got := serve(getTransport{}, cannedExecutor{resp: data, op: ast.Mutation}, "", "query=mutation%7Ba%7D")
+		if got.Code != http.StatusMethodNotAllowed || got.Header().Get("Allow") != http.MethodPost ||
+			got.Body.String() != `{"errors":[{"message":"GET requests only allow query operations: send a mutation with POST"}],"data":null}` {
+			t.Errorf("got %d (Allow %q) %s, want 405, Allow: POST and the refusal", got.Code, got.Header().Get("Allow"), got.Body)
+		}
+	})
 }
