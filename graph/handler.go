@@ -155,7 +155,7 @@ func NewHandler(c Deps) *handler.Server {
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(getTransport{})
 	srv.AddTransport(postTransport{})
-	srv.AddTransport(unsupportedTransport{}) // last: whatever the others leave
+	srv.AddTransport(unsupportedTransport{observeExtension{log: c.Logger, metrics: c.Metrics}}) // last: whatever the others leave
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(c.ParserTokenLimit)
 	srv.SetDisableSuggestion(c.DisableSuggestions)

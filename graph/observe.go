@@ -3,11 +3,13 @@ package graph
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"sync/atomic"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 	"github.com/vektah/gqlparser/v2/parser"
 
 	"tenantgraph/internal/apperr"
@@ -135,6 +137,18 @@ func (e observeExtension) record(ctx context.Context, resp *graphql.Response) {
 		attrs[5] = slog.String("status", "subscribed")
 	}
 	e.log.LogAttrs(ctx, level, "graphql", attrs...)
+}
+
+// RecordRefusal returns what logs and counts a request refused before any
+// operation is read: a body over MAX_BODY_BYTES or one that cannot be read
+// (internal/server's Config.Refused), a method or Content-Type no transport
+// takes (unsupportedTransport). Each gets the "graphql" log line and the
+// error count that a request refused later (a batch, invalid JSON) gets.
+func RecordRefusal(log *slog.Logger, m *metrics.Metrics) func(r *http.Request, code, message string) {
+	e := observeExtension{log: log, metrics: m}
+	return func(r *http.Request, code, message string) {
+		e.record(r.Context(), &graphql.Response{Errors: gqlerror.List{{Message: message, Extensions: map[string]any{"code": code}}}})
+	}
 }
 
 // soleOperation names the operation of a request refused before execution,

@@ -1,6 +1,7 @@
 package graph_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -52,6 +53,39 @@ func TestOneLogLinePerOperation(t *testing.T) {
 		for _, secret := range []string{alice.Token, "not-a-token", "correct horse battery"} {
 			if strings.Contains(logs, secret) {
 				t.Errorf("the log contains a secret %q", secret[:8])
+			}
+		}
+	})
+}
+
+// Requests refused before any operation is read get their log line too,
+// as a refused batch does: another method (405), another Content-Type
+// (415) and a body over MAX_BODY_BYTES (413, refused in internal/server).
+func TestRefusedRequestsAreLogged(t *testing.T) {
+	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
+		before := len(graphqlLines(t, e.Logs()))
+		refusals := []struct {
+			method, contentType string
+			body                []byte
+			status              int
+		}{
+			{http.MethodPut, "application/json", []byte(`{"query":"{ currentTenant { slug } }"}`), http.StatusMethodNotAllowed},
+			{http.MethodPost, "text/plain", []byte(`{ currentTenant { slug } }`), http.StatusUnsupportedMediaType},
+			{http.MethodPost, "application/json", bytes.Repeat([]byte(" "), 2<<20), http.StatusRequestEntityTooLarge},
+		}
+		for _, r := range refusals {
+			header := http.Header{"Content-Type": {r.contentType}}
+			if got := e.Raw(graphtest.Caller{}, r.method, "/graphql", header, r.body); got.Status != r.status {
+				t.Fatalf("%s %s: got %d, want %d", r.method, r.contentType, got.Status, r.status)
+			}
+		}
+		lines := graphqlLines(t, e.Logs())[before:]
+		if len(lines) != len(refusals) {
+			t.Fatalf("graphql log lines: got %d (%v), want one per refused request", len(lines), lines)
+		}
+		for i, l := range lines {
+			if l["status"] != "error" || toJSON(l["codes"]) != `["BAD_USER_INPUT"]` {
+				t.Errorf("line %d: got %v, want status error, codes [BAD_USER_INPUT]", i, l)
 			}
 		}
 	})

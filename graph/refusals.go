@@ -26,11 +26,13 @@ const howToSend = `send one operation per request: POST a JSON object such as {"
 // POST, HEAD and OPTIONS (405). gqlgen's own answer, "transport not
 // supported", says neither what was wrong nor what would do. It is added
 // last, so it takes only what the others leave.
-type unsupportedTransport struct{}
+type unsupportedTransport struct {
+	observe observeExtension // logs and counts each refusal
+}
 
 func (unsupportedTransport) Supports(*http.Request) bool { return true }
 
-func (unsupportedTransport) Do(w http.ResponseWriter, r *http.Request, _ graphql.GraphExecutor) {
+func (t unsupportedTransport) Do(w http.ResponseWriter, r *http.Request, _ graphql.GraphExecutor) {
 	var status int
 	var msg string
 	switch ct := r.Header.Get("Content-Type"); {
@@ -42,9 +44,11 @@ func (unsupportedTransport) Do(w http.ResponseWriter, r *http.Request, _ graphql
 	default:
 		status, msg = http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Type %q is not supported; %s", ct, howToSend)
 	}
+	resp := &graphql.Response{Errors: gqlerror.List{codedError(apperr.New(apperr.Invalid, "%s", msg))}}
 	w.Header().Set("Content-Type", responseContentType(r))
 	w.WriteHeader(status)
-	writeResponse(w, &graphql.Response{Errors: gqlerror.List{codedError(apperr.New(apperr.Invalid, "%s", msg))}})
+	writeResponse(w, resp)
+	t.observe.record(r.Context(), resp)
 }
 
 // undecodableBody is the error for a POST body that is not one GraphQL

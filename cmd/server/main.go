@@ -196,6 +196,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		MaxBodyBytes:   cfg.MaxBodyBytes,
 		RequestTimeout: cfg.RequestTimeout,
 		Metrics:        promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}),
+		Refused:        graph.RecordRefusal(log, m),
 	}, cfg.ShutdownGrace, func(addr string) {
 		ide := "GraphiQL at " + baseURL(addr) + "/, "
 		if !cfg.GraphiQL {

@@ -30,6 +30,13 @@ func TestMetricsEndpoint(t *testing.T) {
 	}()
 	post(t, url, `query Cur { currentTenant { slug } }`, "")
 	post(t, url, `query Broken { projects { totalCount } }`, "")
+	// A request refused before any operation (another method) is counted.
+	put, _ := http.NewRequest(http.MethodPut, url, strings.NewReader(`{"query":"{ currentTenant { slug } }"}`))
+	if resp, err := http.DefaultClient.Do(put); err != nil {
+		t.Fatal(err)
+	} else {
+		resp.Body.Close()
+	}
 	resp, err := http.Get(strings.TrimSuffix(url, "/graphql") + "/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -40,6 +47,7 @@ func TestMetricsEndpoint(t *testing.T) {
 		`tenantgraph_graphql_requests_total{operation="Cur",outcome="ok",type="query"} 1`,
 		`tenantgraph_graphql_requests_total{operation="Broken",outcome="error",type="query"} 1`,
 		`tenantgraph_graphql_errors_total{code="UNAUTHENTICATED"} 1`,
+		`tenantgraph_graphql_errors_total{code="BAD_USER_INPUT"} 1`,
 		`tenantgraph_graphql_request_duration_seconds_count{operation="Cur",outcome="ok",type="query"} 1`,
 		`tenantgraph_outbox_pending{channel="EMAIL"} 0`,
 		`tenantgraph_outbox_failed{channel="IN_APP"} 0`,

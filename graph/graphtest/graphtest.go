@@ -237,7 +237,7 @@ func newEnv(t testing.TB, dialectName, dbURL string, o Options) *Env {
 		o.Deps(&deps)
 	}
 	gql := graph.NewHandler(deps)
-	cfg := server.Config{GraphQL: gql, DB: db, Logger: log, GraphiQL: true}
+	cfg := server.Config{GraphQL: gql, DB: db, Logger: log, GraphiQL: true, Refused: graph.RecordRefusal(log, deps.Metrics)}
 	if o.Server != nil {
 		o.Server(&cfg)
 	}

@@ -88,7 +88,13 @@ func withTimeout(d time.Duration, next http.Handler) http.Handler {
 // (REQUEST_TIMEOUT) is set on the connection while the body is read: a
 // client that trickles its body a byte at a time cannot hold the request
 // open past it.
-func limitBody(max int64, next http.Handler) http.Handler {
+func limitBody(max int64, refused func(r *http.Request, code, message string), next http.Handler) http.Handler {
+	refuse := func(w http.ResponseWriter, r *http.Request, status int, message string) {
+		writeGraphQLError(w, status, "BAD_USER_INPUT", message)
+		if refused != nil {
+			refused(r, "BAD_USER_INPUT", message)
+		}
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Body == nil || r.Body == http.NoBody {
 			next.ServeHTTP(w, r)
@@ -105,11 +111,10 @@ func limitBody(max int64, next http.Handler) http.Handler {
 			w.Header().Set("Connection", "close")
 			var tooBig *http.MaxBytesError
 			if errors.As(err, &tooBig) {
-				writeGraphQLError(w, http.StatusRequestEntityTooLarge, "BAD_USER_INPUT",
-					fmt.Sprintf("the request body is larger than %d bytes", max))
+				refuse(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("the request body is larger than %d bytes", max))
 				return
 			}
-			writeGraphQLError(w, http.StatusBadRequest, "BAD_USER_INPUT", "the request body could not be read")
+			refuse(w, r, http.StatusBadRequest, "the request body could not be read")
 			return
 		}
 		// Cleared, so that net/http's read that watches for the client

@@ -49,6 +49,10 @@ type Config struct {
 	RequestTimeout time.Duration
 	// Metrics, when set, is served at /metrics (Prometheus text format).
 	Metrics http.Handler
+	// Refused, when set, is told of each /graphql request refused here,
+	// before the GraphQL layer: a body over MaxBodyBytes, or one that could
+	// not be read (graph.RecordRefusal logs and counts it).
+	Refused func(r *http.Request, code, message string)
 }
 
 // Handler returns the routes: /graphql, / (GraphiQL), /healthz, /readyz,
@@ -62,7 +66,7 @@ func Handler(c Config) http.Handler {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", withTimeout(c.RequestTimeout,
-		withCredentials(c.TrustProxy, limitBody(c.MaxBodyBytes, codedErrors(c.GraphQL)))))
+		withCredentials(c.TrustProxy, limitBody(c.MaxBodyBytes, c.Refused, codedErrors(c.GraphQL)))))
 	if c.GraphiQL {
 		ide := playground.Handler("TenantGraph", "/graphql")
 		mux.HandleFunc("GET /{$}", ide.ServeHTTP)
