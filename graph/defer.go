@@ -35,7 +35,7 @@ func (deferSupport) MutateOperationContext(ctx context.Context, oc *graphql.Oper
 	if _, websocket := ctx.Value(wsOperationKey{}).(*wsOperation); websocket && oc.Operation.Operation == ast.Query {
 		return nil
 	}
-	d := deferred(oc.Operation.SelectionSet, oc.Variables, map[string]bool{})
+	d := deferred(oc.Operation.SelectionSet, oc.Variables)
 	if d == nil {
 		return nil
 	}
@@ -53,32 +53,15 @@ func (deferSupport) MutateOperationContext(ctx context.Context, oc *graphql.Oper
 // deferred returns the first @defer in set that defers (its "if" is not
 // false, as gqlgen reads it), looking into fragments once each; nil if
 // none.
-func deferred(set ast.SelectionSet, vars map[string]any, seen map[string]bool) *ast.Directive {
-	for _, sel := range set {
-		var (
-			directives ast.DirectiveList
-			inner      ast.SelectionSet
-		)
-		switch s := sel.(type) {
-		case *ast.Field:
-			inner = s.SelectionSet
-		case *ast.InlineFragment:
-			directives, inner = s.Directives, s.SelectionSet
-		case *ast.FragmentSpread:
-			directives = s.Directives
-			if s.Definition != nil && !seen[s.Name] {
-				seen[s.Name] = true
-				inner = s.Definition.SelectionSet
-			}
+func deferred(set ast.SelectionSet, vars map[string]any) (d *ast.Directive) {
+	selects(set, func(sel ast.Selection) bool {
+		if found := directivesOf(sel).ForName("defer"); found != nil && defers(found, vars) {
+			d = found
+			return true
 		}
-		if d := directives.ForName("defer"); d != nil && defers(d, vars) {
-			return d
-		}
-		if d := deferred(inner, vars, seen); d != nil {
-			return d
-		}
-	}
-	return nil
+		return false
+	}, false)
+	return d
 }
 
 // defers reports whether d defers: "if" absent, or true.

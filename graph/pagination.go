@@ -36,43 +36,29 @@ func (pageLimits) MutateOperationContext(_ context.Context, oc *graphql.Operatio
 	if oc.Operation == nil {
 		return nil
 	}
-	if err := checkPageArgs(oc.Operation.SelectionSet, oc.Variables, map[string]bool{}); err != nil {
+	if err := checkPageArgs(oc.Operation.SelectionSet, oc.Variables); err != nil {
 		return err
 	}
 	applyDefaultPageSize(oc)
 	return nil
 }
 
-func checkPageArgs(set ast.SelectionSet, vars map[string]any, seen map[string]bool) *gqlerror.Error {
-	for _, sel := range set {
-		switch s := sel.(type) {
-		case *ast.Field:
-			if s.Definition != nil && s.Definition.Arguments.ForName("first") != nil {
-				args := s.ArgumentMap(vars)
-				for _, name := range []string{"first", "last"} {
-					if err := checkPageArg(s, name, args[name]); err != nil {
-						return err
-					}
-				}
-			}
-			if err := checkPageArgs(s.SelectionSet, vars, seen); err != nil {
-				return err
-			}
-		case *ast.InlineFragment:
-			if err := checkPageArgs(s.SelectionSet, vars, seen); err != nil {
-				return err
-			}
-		case *ast.FragmentSpread:
-			if s.Definition == nil || seen[s.Name] {
-				continue
-			}
-			seen[s.Name] = true
-			if err := checkPageArgs(s.Definition.SelectionSet, vars, seen); err != nil {
-				return err
+// checkPageArgs returns the error of the first first or last argument in
+// set, fragments included, that is out of bounds; nil if none is.
+func checkPageArgs(set ast.SelectionSet, vars map[string]any) (err *gqlerror.Error) {
+	selectsField(set, func(f *ast.Field) bool {
+		if f.Definition == nil || f.Definition.Arguments.ForName("first") == nil {
+			return false
+		}
+		args := f.ArgumentMap(vars)
+		for _, name := range []string{"first", "last"} {
+			if err = checkPageArg(f, name, args[name]); err != nil {
+				return true
 			}
 		}
-	}
-	return nil
+		return false
+	}, false)
+	return err
 }
 
 func checkPageArg(f *ast.Field, name string, v any) *gqlerror.Error {

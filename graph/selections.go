@@ -2,27 +2,38 @@ package graph
 
 import "github.com/vektah/gqlparser/v2/ast"
 
-// selectsField reports whether set selects a field for which match holds,
-// at any depth and through inline fragments and fragment spreads (each
-// fragment walked once). What it cannot see into, a spread whose
-// definition the validator did not attach or a kind of selection it does
-// not know, counts as unknown.
-func selectsField(set ast.SelectionSet, match func(*ast.Field) bool, unknown bool) bool {
-	w := fieldWalk{match: match, unknown: unknown}
+// selects reports whether set holds a selection for which match holds, at
+// any depth: match sees every field, inline fragment and fragment spread,
+// and each fragment's definition is walked once. What it cannot see into,
+// a spread whose definition the validator did not attach or a kind of
+// selection it does not know, counts as unknown.
+func selects(set ast.SelectionSet, match func(ast.Selection) bool, unknown bool) bool {
+	w := selectionWalk{match: match, unknown: unknown}
 	return w.in(set)
 }
 
-type fieldWalk struct {
-	match   func(*ast.Field) bool
+// selectsField is selects for fields alone.
+func selectsField(set ast.SelectionSet, match func(*ast.Field) bool, unknown bool) bool {
+	return selects(set, func(sel ast.Selection) bool {
+		f, ok := sel.(*ast.Field)
+		return ok && match(f)
+	}, unknown)
+}
+
+type selectionWalk struct {
+	match   func(ast.Selection) bool
 	unknown bool
 	seen    map[string]bool // fragments already walked, made on the first
 }
 
-func (w *fieldWalk) in(set ast.SelectionSet) bool {
+func (w *selectionWalk) in(set ast.SelectionSet) bool {
 	for _, sel := range set {
+		if w.match(sel) {
+			return true
+		}
 		switch s := sel.(type) {
 		case *ast.Field:
-			if w.match(s) || w.in(s.SelectionSet) {
+			if w.in(s.SelectionSet) {
 				return true
 			}
 		case *ast.InlineFragment:
@@ -60,36 +71,20 @@ func (w *fieldWalk) in(set ast.SelectionSet) bool {
 // @include(if: $all): what such a directive does then depends on the
 // request, not on the operation alone. A fragment it cannot see counts too.
 func directivesTakeVariables(set ast.SelectionSet) bool {
-	seen := map[string]bool{}
-	var in func(ast.SelectionSet) bool
-	in = func(set ast.SelectionSet) bool {
-		for _, sel := range set {
-			switch s := sel.(type) {
-			case *ast.Field:
-				if takeVariables(s.Directives) || in(s.SelectionSet) {
-					return true
-				}
-			case *ast.InlineFragment:
-				if takeVariables(s.Directives) || in(s.SelectionSet) {
-					return true
-				}
-			case *ast.FragmentSpread:
-				if takeVariables(s.Directives) || s.Definition == nil {
-					return true
-				}
-				if !seen[s.Name] {
-					seen[s.Name] = true
-					if in(s.Definition.SelectionSet) {
-						return true
-					}
-				}
-			default:
-				return true
-			}
-		}
-		return false
+	return selects(set, func(sel ast.Selection) bool { return takeVariables(directivesOf(sel)) }, true)
+}
+
+// directivesOf is the directives written on a selection.
+func directivesOf(sel ast.Selection) ast.DirectiveList {
+	switch s := sel.(type) {
+	case *ast.Field:
+		return s.Directives
+	case *ast.InlineFragment:
+		return s.Directives
+	case *ast.FragmentSpread:
+		return s.Directives
 	}
-	return in(set)
+	return nil
 }
 
 func takeVariables(ds ast.DirectiveList) bool {
