@@ -140,6 +140,7 @@ func NewHandler(c Deps) *handler.Server {
 		c.WebsocketPingInterval = 25 * time.Second
 	}
 	feed := newFeedHub(c.Client, c.Logger)
+	observe := observeExtension{log: c.Logger, metrics: c.Metrics}
 	srv := handler.New(newSchema(c, feed))
 	srv.AddTransport(newWSTransport(wsOptions{
 		origins:          c.WebsocketOrigins,
@@ -155,7 +156,7 @@ func NewHandler(c Deps) *handler.Server {
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(getTransport{})
 	srv.AddTransport(postTransport{})
-	srv.AddTransport(unsupportedTransport{observeExtension{log: c.Logger, metrics: c.Metrics}}) // last: whatever the others leave
+	srv.AddTransport(unsupportedTransport{observe}) // last: whatever the others leave
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(c.ParserTokenLimit)
 	srv.SetDisableSuggestion(c.DisableSuggestions)
@@ -176,7 +177,7 @@ func NewHandler(c Deps) *handler.Server {
 	if limits == (Limits{}) {
 		limits = DefaultLimits
 	}
-	srv.Use(observeExtension{log: c.Logger, metrics: c.Metrics})
+	srv.Use(observe)
 	if c.Tracing {
 		srv.Use(traceExtension{})
 		srv.Use(traceFields{})
