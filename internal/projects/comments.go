@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"entgo.io/ent/dialect"
+
 	"tenantgraph/ent"
 	"tenantgraph/internal/activity"
 	"tenantgraph/internal/apperr"
@@ -94,15 +96,26 @@ func (s *Service) DeleteComment(ctx context.Context, c *ent.Client, id int) erro
 }
 
 func writableComment(ctx context.Context, c *ent.Client, id int) (*ent.Comment, error) {
+	cm, err := getComment(ctx, c, id)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := writableTask(ctx, c, cm.TaskID); err != nil {
+		return nil, err
+	}
+	if c.Dialect() == dialect.Postgres {
+		return getComment(ctx, c, id) // read again under the project's lock, as writableTask does
+	}
+	return cm, nil
+}
+
+func getComment(ctx context.Context, c *ent.Client, id int) (*ent.Comment, error) {
 	cm, err := c.Comment.Get(ctx, id)
 	if ent.IsNotFound(err) {
 		return nil, errCommentNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("projects: loading comment %d: %w", id, err)
-	}
-	if _, err := writableTask(ctx, c, cm.TaskID); err != nil {
-		return nil, err
 	}
 	return cm, nil
 }

@@ -100,12 +100,11 @@ func (s *Service) UpdateProject(ctx context.Context, c *ent.Client, id int, in U
 			return nil, err
 		}
 	}
-	// Read without a lock: the update below is conditional on the status.
-	before, err := getProject(ctx, c, id)
+	// Locked on PostgreSQL, as a change of its tasks locks it: an update
+	// that read the row while another waited to commit logged that one's
+	// change as its own (the update below stays conditional on the status).
+	before, err := writableProject(ctx, c, id)
 	if err != nil {
-		return nil, err
-	}
-	if err := checkWritable(before); err != nil {
 		return nil, err
 	}
 	u := c.Project.Update().
@@ -123,7 +122,7 @@ func (s *Service) UpdateProject(ctx context.Context, c *ent.Client, id int, in U
 		return nil, fmt.Errorf("projects: updating project: %w", err)
 	}
 	if n == 0 {
-		return nil, apperr.New(apperr.Conflict, "the project was archived meanwhile; it is read-only")
+		return nil, movedMeanwhile(ctx, c, id, apperr.New(apperr.Conflict, "the project was archived meanwhile; it is read-only"))
 	}
 	after, err := c.Project.Get(ctx, id)
 	if err != nil {
@@ -186,7 +185,7 @@ func (s *Service) Transition(ctx context.Context, c *ent.Client, id int, to work
 		return nil, fmt.Errorf("projects: transitioning project %d: %w", id, err)
 	}
 	if n == 0 {
-		return nil, apperr.New(apperr.Conflict, "the project left %s meanwhile; reload it and try again", p.Status)
+		return nil, movedMeanwhile(ctx, c, id, apperr.New(apperr.Conflict, "the project left %s meanwhile; reload it and try again", p.Status))
 	}
 	moved, err := c.Project.Get(ctx, id)
 	if err != nil {
@@ -219,6 +218,20 @@ func getProject(ctx context.Context, c *ent.Client, id int) (*ent.Project, error
 		return nil, fmt.Errorf("projects: loading project %d: %w", id, err)
 	}
 	return p, nil
+}
+
+// movedMeanwhile is the error of a conditional update of project id that
+// changed no row: conflict if the project is still there, NotFound if it
+// was deleted after it was read.
+func movedMeanwhile(ctx context.Context, c *ent.Client, id int, conflict error) error {
+	exists, err := c.Project.Query().Where(project.ID(id)).Exist(ctx)
+	switch {
+	case err != nil:
+		return fmt.Errorf("projects: checking project %d: %w", id, err)
+	case !exists:
+		return errProjectNotFound
+	}
+	return conflict
 }
 
 // writableProject loads a project whose tasks and comments accept changes:

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"entgo.io/ent/dialect"
+
 	"tenantgraph/ent"
 	"tenantgraph/ent/comment"
 	"tenantgraph/ent/membership"
@@ -205,17 +207,35 @@ func newlyAssigned(before, after *int) bool {
 	return after != nil && (before == nil || *before != *after)
 }
 
-// writableTask loads a task whose project is not archived.
+// writableTask loads a task whose project is not archived. On PostgreSQL
+// the task is read again once its project is locked (writableProject):
+// every change to a task takes that lock first, so the second read sees
+// the task as the changes before this one left it. The first read, made
+// before the lock to learn the project, may be stale: an edit of the title
+// that read it while a reassignment waited to commit took the assignee
+// for new, notified them a second time and logged the reassignment as its
+// own; a comment notified the previous assignee.
 func writableTask(ctx context.Context, c *ent.Client, id int) (*ent.Task, error) {
+	t, err := getTask(ctx, c, id)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := writableProject(ctx, c, t.ProjectID); err != nil {
+		return nil, err
+	}
+	if c.Dialect() == dialect.Postgres {
+		return getTask(ctx, c, id) // a task's project never changes
+	}
+	return t, nil
+}
+
+func getTask(ctx context.Context, c *ent.Client, id int) (*ent.Task, error) {
 	t, err := c.Task.Get(ctx, id)
 	if ent.IsNotFound(err) {
 		return nil, errTaskNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("projects: loading task %d: %w", id, err)
-	}
-	if _, err := writableProject(ctx, c, t.ProjectID); err != nil {
-		return nil, err
 	}
 	return t, nil
 }
