@@ -375,3 +375,25 @@ func TestActivityAppendOnlyEvenForSystemWork(t *testing.T) {
 		}
 	})
 }
+
+// A project's activity asked for in a mutation's answer includes the entry
+// the mutation itself wrote: the field reads in the mutation's transaction.
+func TestActivityInAMutationsAnswerIncludesItsEntry(t *testing.T) {
+	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
+		owner := e.Register("Owner")
+		e.CreateTenant(owner, "acme")
+		o := owner.Caller("acme")
+		p := e.CreateProject(o, "Rocket")
+		var out struct {
+			TransitionProject struct {
+				Activity struct{ Edges []struct{ Node struct{ Action, Summary string } } }
+			}
+		}
+		e.MustDo(o, `mutation($id: ID!) { transitionProject(id: $id, to: SUBMITTED) {
+			activity(first: 5) { edges { node { action summary } } } } }`, map[string]any{"id": p}, &out)
+		edges := out.TransitionProject.Activity.Edges
+		if len(edges) == 0 || edges[0].Node.Action != "project.transition" || edges[0].Node.Summary != "DRAFT → SUBMITTED" {
+			t.Fatalf("the answer's activity: got %+v, want the transition's entry first", edges)
+		}
+	})
+}

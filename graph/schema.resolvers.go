@@ -219,7 +219,11 @@ func (r *projectResolver) AvailableTransitions(ctx context.Context, obj *ent.Pro
 
 // Activity is the resolver for the activity field.
 func (r *projectResolver) Activity(ctx context.Context, obj *ent.Project, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) (*ent.ActivityLogConnection, error) {
-	return activity.ForEntity(ctx, r.client, "Project", obj.ID, after, first, before, last)
+	c, err := readClient(ctx, r.client)
+	if err != nil {
+		return nil, err
+	}
+	return activity.ForEntity(ctx, c, "Project", obj.ID, after, first, before, last)
 }
 
 // Viewer is the resolver for the viewer field.

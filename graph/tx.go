@@ -142,6 +142,16 @@ func txClient(ctx context.Context) (*ent.Client, error) {
 	return lt.get()
 }
 
+// readClient is the client a field reads with: in a mutation, its
+// transaction's, so that what the mutation wrote is seen (a project's
+// activity asked for in the answer of its transition); else base.
+func readClient(ctx context.Context, base *ent.Client) (*ent.Client, error) {
+	if lt, ok := ctx.Value(lazyTxKey{}).(*lazyTx); ok {
+		return lt.get()
+	}
+	return base, nil
+}
+
 func isMutation(oc *graphql.OperationContext) bool {
 	return oc != nil && oc.Operation != nil && oc.Operation.Operation == ast.Mutation
 }
