@@ -70,11 +70,15 @@ func (r *mutationResolver) UpdateMemberRole(ctx context.Context, id int, role ro
 
 // UpdateTenantConfig is the resolver for the updateTenantConfig field.
 func (r *mutationResolver) UpdateTenantConfig(ctx context.Context, input model.TenantConfigInput) (*ent.Tenant, error) {
+	checked, err := notify.CheckConfig(ctx, r.guard, configInput(input))
+	if err != nil {
+		return nil, err
+	}
 	c, err := r.tx(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return notify.UpdateConfig(ctx, c, r.guard, configInput(input))
+	return notify.UpdateConfig(ctx, c, checked)
 }
 
 // RemoveMember is the resolver for the removeMember field.

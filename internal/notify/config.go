@@ -6,7 +6,10 @@ import (
 	"slices"
 	"strings"
 
+	"entgo.io/ent/dialect"
+
 	"tenantgraph/ent"
+	"tenantgraph/ent/tenant"
 	"tenantgraph/internal/activity"
 	"tenantgraph/internal/apperr"
 	"tenantgraph/internal/changes"
@@ -25,12 +28,46 @@ type ConfigInput struct {
 	WebhookURL *string
 }
 
-// UpdateConfig changes the current tenant's notification settings. Unknown
-// channels, a webhook URL the guard refuses, and SLACK without a webhook URL
-// are Invalid errors naming the field.
-func UpdateConfig(ctx context.Context, c *ent.Client, guard WebhookGuard, in ConfigInput) (*ent.Tenant, error) {
+// CheckedConfig is a ConfigInput whose channels and webhook URL were
+// checked (CheckConfig), for UpdateConfig.
+type CheckedConfig struct{ in ConfigInput }
+
+// CheckConfig checks in before any transaction is open: unknown channels
+// and a webhook URL the guard refuses are Invalid errors naming the field.
+// The guard looks the URL's host up in DNS, which may take seconds, and on
+// SQLite a transaction would hold the database's one write lock meanwhile.
+func CheckConfig(ctx context.Context, guard WebhookGuard, in ConfigInput) (CheckedConfig, error) {
+	for _, ch := range in.Channels {
+		if !ValidChannel(ch) {
+			return CheckedConfig{}, apperr.InvalidField("notificationChannels", "%q is not a channel (IN_APP, EMAIL, SLACK)", ch)
+		}
+	}
+	if in.WebhookSet && in.WebhookURL != nil && *in.WebhookURL != "" {
+		// Slack's URLs are about 80 characters; a longer one is an abuse
+		// of the tenant row, not a webhook.
+		if err := validate.Text("slackWebhookURL", *in.WebhookURL, 0, maxWebhookURL); err != nil {
+			return CheckedConfig{}, err
+		}
+		if err := guard.CheckURL(ctx, *in.WebhookURL); err != nil {
+			return CheckedConfig{}, apperr.InvalidField("slackWebhookURL", "%v", err)
+		}
+	}
+	return CheckedConfig{in}, nil
+}
+
+// UpdateConfig changes the current tenant's notification settings. SLACK
+// without a webhook URL is an Invalid error naming the field. On
+// PostgreSQL the tenant's row is locked before it is read, so that of two
+// concurrent changes neither undoes the other's (each writes both
+// settings).
+func UpdateConfig(ctx context.Context, c *ent.Client, checked CheckedConfig) (*ent.Tenant, error) {
+	in := checked.in
 	v := viewer.FromContext(ctx)
-	t, err := c.Tenant.Get(ctx, v.TenantID)
+	q := c.Tenant.Query().Where(tenant.ID(v.TenantID))
+	if c.Dialect() == dialect.Postgres {
+		q.ForUpdate()
+	}
+	t, err := q.Only(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("notify: loading tenant: %w", err)
 	}
@@ -38,9 +75,6 @@ func UpdateConfig(ctx context.Context, c *ent.Client, guard WebhookGuard, in Con
 	if in.Channels != nil {
 		channels = []string{}
 		for _, ch := range in.Channels {
-			if !ValidChannel(ch) {
-				return nil, apperr.InvalidField("notificationChannels", "%q is not a channel (IN_APP, EMAIL, SLACK)", ch)
-			}
 			if !slices.Contains(channels, ch) {
 				channels = append(channels, ch)
 			}
@@ -49,15 +83,7 @@ func UpdateConfig(ctx context.Context, c *ent.Client, guard WebhookGuard, in Con
 	webhook := t.SlackWebhookURL
 	if in.WebhookSet {
 		webhook = ""
-		if in.WebhookURL != nil && *in.WebhookURL != "" {
-			// Slack's URLs are about 80 characters; a longer one is an abuse
-			// of the tenant row, not a webhook.
-			if err := validate.Text("slackWebhookURL", *in.WebhookURL, 0, maxWebhookURL); err != nil {
-				return nil, err
-			}
-			if err := guard.CheckURL(ctx, *in.WebhookURL); err != nil {
-				return nil, apperr.InvalidField("slackWebhookURL", "%v", err)
-			}
+		if in.WebhookURL != nil {
 			webhook = *in.WebhookURL
 		}
 	}

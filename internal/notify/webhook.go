@@ -75,7 +75,7 @@ func (g WebhookGuard) CheckURL(ctx context.Context, raw string) error {
 	}
 	if ip, err := netip.ParseAddr(host); err == nil {
 		if !g.AllowedIP(ip) {
-			return fmt.Errorf("%w: %s is an internal address", ErrForbiddenWebhook, ip)
+			return errNotPublic
 		}
 		return nil
 	}
@@ -85,15 +85,21 @@ func (g WebhookGuard) CheckURL(ctx context.Context, raw string) error {
 	}
 	addrs, err := r.LookupNetIP(ctx, "ip", host)
 	if err != nil || len(addrs) == 0 {
-		return fmt.Errorf("%w: %s does not resolve", ErrForbiddenWebhook, host)
+		return errNotPublic
 	}
 	for _, a := range addrs {
 		if !g.AllowedIP(a) {
-			return fmt.Errorf("%w: %s resolves to the internal address %s", ErrForbiddenWebhook, host, a.Unmap())
+			return errNotPublic
 		}
 	}
 	return nil
 }
+
+// errNotPublic is CheckURL's one answer for a host that does not resolve
+// and for one that resolves to an internal address. Any registered user
+// can own a tenant and set its webhook, so the answer must not tell them
+// which internal names exist or what addresses they have.
+var errNotPublic = fmt.Errorf("%w: its host must resolve to public addresses only", ErrForbiddenWebhook)
 
 // checkForm checks everything but the addresses and returns the host.
 func (g WebhookGuard) checkForm(raw string) (string, error) {

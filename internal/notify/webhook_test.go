@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -76,6 +77,35 @@ func TestAllowedIP(t *testing.T) {
 			t.Errorf("AllowedIP(invalid): got true, want false")
 		}
 	})
+}
+
+// CheckURL answers a host that resolves to an internal address as it
+// answers one that does not resolve, naming neither the host nor an
+// address: any registered user can own a tenant and set its webhook, and
+// must not learn which internal names exist or where they point.
+func TestCheckURLTellsNothingOfInternalNames(t *testing.T) {
+	dns := newTestDNS(t)
+	dns.set("db.internal.example", "10.1.2.3")
+	dns.set("meta.internal.example", "169.254.169.254")
+	guard := notify.WebhookGuard{Resolver: dns.resolver()}
+	var answers []string
+	for _, raw := range []string{"https://db.internal.example/x", "https://meta.internal.example/x", "https://nowhere.internal.example/x", "https://10.1.2.3/x"} {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := guard.CheckURL(ctx, raw)
+		cancel()
+		if !errors.Is(err, notify.ErrForbiddenWebhook) {
+			t.Fatalf("%s: got %v, want ErrForbiddenWebhook", raw, err)
+		}
+		for _, secret := range []string{"internal.example", "10.1.2.3", "169.254"} {
+			if strings.Contains(err.Error(), secret) {
+				t.Errorf("%s: the answer %q names %s", raw, err, secret)
+			}
+		}
+		answers = append(answers, err.Error())
+	}
+	if len(slices.Compact(slices.Clone(answers))) != 1 {
+		t.Errorf("answers: got %q, want one answer for all", answers)
+	}
 }
 
 func TestCheckURL(t *testing.T) {
