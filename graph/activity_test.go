@@ -386,7 +386,11 @@ func TestActivityInAMutationsAnswerIncludesItsEntry(t *testing.T) {
 		p := e.CreateProject(o, "Rocket")
 		var out struct {
 			TransitionProject struct {
-				Activity struct{ Edges []struct{ Node struct{ Action, Summary string } } }
+				Activity struct {
+					Edges []struct {
+						Node struct{ Action, Summary string }
+					}
+				}
 			}
 		}
 		e.MustDo(o, `mutation($id: ID!) { transitionProject(id: $id, to: SUBMITTED) {
