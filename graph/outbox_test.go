@@ -17,9 +17,11 @@ import (
 	"time"
 
 	"tenantgraph/ent"
+	"tenantgraph/ent/membership"
 	"tenantgraph/ent/notification"
 	"tenantgraph/ent/outboxentry"
 	"tenantgraph/ent/privacy"
+	"tenantgraph/ent/user"
 	"tenantgraph/graph/graphtest"
 	"tenantgraph/internal/globalid"
 	"tenantgraph/internal/metrics"
@@ -589,6 +591,40 @@ func TestOutboxBacklogsByChannel(t *testing.T) {
 		}
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("Backlogs: got %+v, want %+v", got, want)
+		}
+	})
+}
+
+// An EMAIL queued for a member who is removed before it is sent is not
+// sent: it is FAILED with the reason, and the others of the same change
+// are delivered.
+func TestOutboxEmailToAFormerMemberIsNotSent(t *testing.T) {
+	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
+		w := newObWorld(t, e, obStatus(http.StatusOK))
+		w.submit(t, "Apollo") // EMAIL to the MANAGER and the OWNER, one SLACK
+		manager, err := e.DB.Client.Membership.Query().
+			Where(membership.TenantID(w.tenantID), membership.HasUserWith(user.Email(w.manager.Email))).Only(obSystem())
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.MustDo(w.owner.Caller("acme"), `mutation($id: ID!) { removeMember(id: $id) }`, map[string]any{"id": globalid.Encode(manager.ID)}, nil)
+
+		d := e.NewDispatcher(w.senders(), notify.DispatcherConfig{})
+		if n, err := d.RunOnce(context.Background()); err != nil || n != 3 {
+			t.Fatalf("RunOnce: got (%d, %v), want (3, nil)", n, err)
+		}
+		if mails := w.mail.messages(); len(mails) != 1 || mails[0].To != w.owner.Email {
+			t.Errorf("emails: got %+v, want one, to the OWNER", mails)
+		}
+		for _, en := range w.entries(t) {
+			switch {
+			case en.Channel == outboxentry.ChannelEMAIL && en.Payload["to"] == w.manager.Email:
+				if en.Status != outboxentry.StatusFAILED || !strings.Contains(en.LastError, "no longer a member") {
+					t.Errorf("the former member's email: got %s (%q), want FAILED, no longer a member", en.Status, en.LastError)
+				}
+			case en.Status != outboxentry.StatusDELIVERED:
+				t.Errorf("entry %d (%s): got %s (%q), want DELIVERED", en.ID, en.Channel, en.Status, en.LastError)
+			}
 		}
 	})
 }

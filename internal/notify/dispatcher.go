@@ -12,8 +12,10 @@ import (
 	"entgo.io/ent/dialect/sql"
 
 	"tenantgraph/ent"
+	"tenantgraph/ent/membership"
 	"tenantgraph/ent/outboxentry"
 	"tenantgraph/ent/privacy"
+	"tenantgraph/ent/user"
 	"tenantgraph/internal/pubsub"
 )
 
@@ -407,6 +409,21 @@ func (d *Dispatcher) send(ctx context.Context, e *ent.OutboxEntry) error {
 	sctx, cancel := context.WithTimeout(ctx, d.cfg.SendTimeout)
 	defer cancel()
 	m := fromPayload(e.TenantID, e.Payload)
+	if e.Channel == outboxentry.ChannelEMAIL {
+		// An email carries the tenant's content out of the API: someone
+		// removed from the tenant after it was queued (its retries can
+		// span minutes) must not get it, as they get no in-app
+		// notification from then on.
+		member, err := d.client.Membership.Query().
+			Where(membership.TenantID(e.TenantID), membership.HasUserWith(user.Email(m.To))).
+			Exist(sctx)
+		if err != nil {
+			return fmt.Errorf("outbox: checking the recipient's membership: %w", err)
+		}
+		if !member {
+			return Permanent("outbox: not sent: the recipient is no longer a member of the tenant")
+		}
+	}
 	if e.Channel == outboxentry.ChannelSLACK {
 		t, err := d.client.Tenant.Get(sctx, e.TenantID)
 		if err != nil {
