@@ -342,3 +342,42 @@ func TestFeedDisconnectsAStuckClient(t *testing.T) {
 		t.Logf("after %d notifications, the stuck client was disconnected (status %d, %v)", sent, status, late.err)
 	})
 }
+
+// When the broker closes (the server stops, and cmd/server closes it once
+// the HTTP server has shut down), a live feed's connection is closed with
+// 1001 and its stream is not completed: graphql-ws takes a subscription
+// the server completed for finished and would not subscribe again after
+// it reconnects, to another instance. The server's own shutdown closes the
+// connections with 1001 too, but from a goroutine of net/http's, which
+// the broker's close could overtake.
+func TestFeedOfAClosedBrokerGoesAwayWithoutComplete(t *testing.T) {
+	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
+		_, member, _ := feedWorld(e)
+		feeds := make([]*feedClient, 3)
+		for i := range feeds {
+			feeds[i] = read(dialFeed(t, wsURL(e.Server.URL+"/graphql"), initPayload(member.Token, "acme"), feedQuery, nil), 16)
+		}
+		waitSubscribers(t, e, len(feeds), 5*time.Second)
+		if err := e.Broker.Close(); err != nil {
+			t.Fatal(err)
+		}
+		for i, f := range feeds {
+			timeout := time.After(5 * time.Second)
+		reading:
+			for {
+				select {
+				case m, ok := <-f.msgs:
+					if !ok {
+						break reading
+					}
+					t.Errorf("connection %d: got a %q message %s, want none before the close", i, m.Type, m.Payload)
+				case <-timeout:
+					t.Fatalf("connection %d: still open 5s after the broker closed", i)
+				}
+			}
+			if status := websocket.CloseStatus(f.err); status != websocket.StatusGoingAway {
+				t.Errorf("connection %d: close code %d, want %d", i, status, websocket.StatusGoingAway)
+			}
+		}
+	})
+}

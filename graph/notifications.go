@@ -57,12 +57,15 @@ func (r *Resolver) notificationFeed(ctx context.Context) (<-chan *ent.Notificati
 	context.AfterFunc(ctx, s.end)
 	sub := r.broker.SubscribeFunc(v.TenantID, v.UserID, func(ev pubsub.Event) bool {
 		return r.feed.enqueue(s, ev.NotificationID)
-	}, s.end)
+	}, func() { s.brokerEnded(ctx) })
 	s.mu.Lock()
 	s.sub = sub
 	ended := s.done
 	s.mu.Unlock()
 	if ended { // ctx ended, or the broker was closed, while subscribing
+		if sub.BrokerClosed() {
+			goingAway(ctx)
+		}
 		sub.Close()
 		return s.out, nil
 	}
@@ -136,6 +139,24 @@ func (s *feedSubscriber) end() {
 	if sub := s.finish(); sub != nil {
 		sub.Close()
 	}
+}
+
+// brokerEnded is the broker's end of the subscription: a revoke, the
+// subscriber falling behind, or the broker closing. When the broker closed
+// (the server is stopping), the connection is closed with 1001 before the
+// stream ends: a client told "complete" takes the subscription for
+// finished and does not subscribe again after it reconnects, whereas
+// graphql-ws reconnects after 1001 and subscribes again, to another
+// instance. (notificationFeed does the same when the broker closed while
+// it subscribed, before s.sub is set.)
+func (s *feedSubscriber) brokerEnded(ctx context.Context) {
+	s.mu.Lock()
+	sub := s.sub
+	s.mu.Unlock()
+	if sub != nil && sub.BrokerClosed() {
+		goingAway(ctx)
+	}
+	s.end()
 }
 
 // finish closes the stream and releases what the subscription held, once;

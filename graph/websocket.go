@@ -837,6 +837,17 @@ func endStreamAfter(ctx context.Context) {
 	}
 }
 
+// goingAway closes the connection of ctx's operation with 1001 "Server
+// shutting down", as the server's shutdown does: its streams then end
+// without "complete", and the client reconnects and subscribes again. It
+// is for a stream that ends because the server is stopping. Over any other
+// transport it does nothing.
+func goingAway(ctx context.Context) {
+	if op, ok := ctx.Value(wsOperationKey{}).(*wsOperation); ok {
+		op.c.closeWith(websocket.StatusGoingAway, "Server shutting down")
+	}
+}
+
 // writeEventsDirectly is for a subscription resolver that writes its
 // events' payloads itself ({"data":…}, as writeResponse would): the
 // transport then takes each signalled event from write rather than from

@@ -24,7 +24,14 @@ type Subscription struct {
 	local   *Local
 	ended   atomic.Bool // end has been called
 	dropped atomic.Bool
+	shut    atomic.Bool // ended by the broker's Close
 }
+
+// BrokerClosed reports whether the subscription ended because the broker
+// closed (the server is stopping), not for a reason of its own: the
+// subscriber may then go on elsewhere (a client reconnects to another
+// instance). It is set before the subscription's end is called.
+func (s *Subscription) BrokerClosed() bool { return s.shut.Load() }
 
 // Close ends the subscription. It is safe to call more than once.
 func (s *Subscription) Close() { s.local.remove([]*Subscription{s}, false) }
@@ -112,6 +119,7 @@ func (l *Local) add(s *Subscription, tenantID, userID int) *Subscription {
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
+		s.shut.Store(true)
 		s.finish() // outside the lock, as remove calls it
 		return s
 	}
@@ -182,6 +190,9 @@ func (l *Local) Close() error {
 		}
 	}
 	l.mu.Unlock()
+	for _, s := range all {
+		s.shut.Store(true)
+	}
 	l.remove(all, false)
 	return nil
 }

@@ -419,3 +419,24 @@ func TestLocalConcurrentUse(t *testing.T) {
 		t.Errorf("Subscribers after Close: got %d, want 0", got)
 	}
 }
+
+// BrokerClosed tells a subscription the broker's Close ended from one that
+// ended for a reason of its own, already when its end is called.
+func TestLocalBrokerClosed(t *testing.T) {
+	l := pubsub.NewLocal(0)
+	var atEnd []bool
+	var own, shut, late *pubsub.Subscription
+	own = l.SubscribeFunc(1, 10, func(pubsub.Event) bool { return true }, func() { atEnd = append(atEnd, own.BrokerClosed()) })
+	own.Close()
+	shut = l.SubscribeFunc(1, 11, func(pubsub.Event) bool { return true }, func() { atEnd = append(atEnd, shut.BrokerClosed()) })
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	late = l.SubscribeFunc(1, 12, func(pubsub.Event) bool { return true }, func() {})
+	if !slices.Equal(atEnd, []bool{false, true}) {
+		t.Errorf("BrokerClosed when each ended: got %v, want [false true] (closed by itself, then by the broker)", atEnd)
+	}
+	if !late.BrokerClosed() {
+		t.Errorf("a subscription made after Close: BrokerClosed false, want true")
+	}
+}
