@@ -928,8 +928,9 @@ func newPumpers() *pumpers {
 }
 
 // run queues f for a worker, starting one if none is waiting and fewer
-// than most are running; otherwise the watch makes sure that the queue
-// moves.
+// than most are running; the watch makes sure that the queue moves. (A
+// waiting worker may take another pump queued meanwhile and block in its
+// write: the watch is armed whether or not a worker waits.)
 func (p *pumpers) run(f func()) {
 	select {
 	case p.work <- f:
@@ -938,6 +939,7 @@ func (p *pumpers) run(f func()) {
 		return
 	}
 	if p.parked.Load() > 0 {
+		p.watch()
 		return
 	}
 	if p.kept.Add(1) <= p.most {

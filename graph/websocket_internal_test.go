@@ -383,3 +383,20 @@ func TestWebsocketDirectEvents(t *testing.T) {
 		t.Fatalf("got %+v %v, want the pong and no event after the error", m, err)
 	}
 }
+
+// A pump queued while a worker waits is not held up behind another that
+// the waiting worker took first and is stuck in: the watch starts another
+// worker. (run, seeing a worker waiting, started none and armed no watch.
+// Here the waiting worker is only counted, and never comes: the pumps
+// queued then must run all the same.)
+func TestPumpersMoveOnPastAStuckWaitingWorker(t *testing.T) {
+	p := &pumpers{work: make(chan func(), 16), most: 4, idle: time.Minute, stall: 20 * time.Millisecond}
+	p.parked.Store(1) // a worker waiting, which will take a pump and stick in it
+	ran := make(chan struct{})
+	p.run(func() { close(ran) })
+	select {
+	case <-ran:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a pump queued while a worker waited did not run")
+	}
+}
