@@ -211,6 +211,8 @@ func websocketInit(c Deps) func(context.Context, map[string]any) (wsSession, err
 			c.Logger.ErrorContext(ctx, "resolving websocket session", "error", err.Error())
 		}
 		switch {
+		case err != nil && apperr.KindOf(err) == apperr.Internal:
+			return wsSession{}, errInitFailed // not a refusal: the client is to retry
 		case err != nil:
 			return wsSession{}, errors.New("forbidden: " + codedError(err).Message)
 		case !s.Viewer.Authenticated():

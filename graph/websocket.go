@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -104,6 +105,13 @@ const (
 	closeSubscriberExists  = 4409 // subscribe with the id of a running subscription
 	closeTooManyInitialise = 4429 // a second connection_init
 )
+
+// errInitFailed is what init answers when the server could not decide on
+// a connection_init (the database did not answer): the connection is
+// closed with 1013 Try Again Later, which graphql-ws retries as it retries
+// 4403, and which tells the client, the logs and the metrics that this was
+// not a refusal of its credentials.
+var errInitFailed = errors.New("try again later: internal server error")
 
 func newWSTransport(o wsOptions) *wsTransport {
 	return &wsTransport{
@@ -526,7 +534,10 @@ func (c *wsConn) initialise(payload json.RawMessage) bool {
 		return c.refuse(closeBadRequest, "Invalid message received")
 	}
 	session, err := c.t.init(c.ctx, fields)
-	if err != nil {
+	switch {
+	case errors.Is(err, errInitFailed):
+		return c.refuse(websocket.StatusTryAgainLater, err.Error())
+	case err != nil:
 		return c.refuse(closeForbidden, err.Error())
 	}
 	c.mu.Lock()

@@ -423,3 +423,33 @@ func TestWebsocketBackToBackOperations(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// A connection_init the server could not check, because its database did
+// not answer, is closed with 1013 Try Again Later, not refused with 4403:
+// graphql-ws retries both, but 4403 told the client, the logs and the
+// metrics that its credentials were refused. The cause is logged.
+func TestWebsocketInitWithoutADatabaseIsTryAgainLater(t *testing.T) {
+	e := graphtest.New(t, graphtest.Dialects(t)[0])
+	owner := e.Register("Owner")
+	e.CreateTenant(owner, "proto")
+	if err := e.DB.SQL.Close(); err != nil { // what the session's membership read needs
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, _, err := websocket.Dial(ctx, wsURL(e.Server.URL+"/graphql"), &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.CloseNow()
+	init := map[string]any{"Authorization": "Bearer " + owner.Token, "X-Tenant-Slug": "proto"}
+	if err := wsjson.Write(ctx, conn, map[string]any{"type": "connection_init", "payload": init}); err != nil {
+		t.Fatal(err)
+	}
+	if got := closeStatus(ctx, conn); got != websocket.StatusTryAgainLater {
+		t.Errorf("close code: got %d, want %d (Try Again Later)", got, websocket.StatusTryAgainLater)
+	}
+	if !strings.Contains(e.Logs(), "resolving websocket session") {
+		t.Errorf("the cause was not logged:\n%s", e.Logs())
+	}
+}
