@@ -588,6 +588,7 @@ func (c *wsConn) ping() {
 	c.mu.Unlock()
 	if !alive {
 		_ = c.ws.CloseNow() // a peer gone silent does not answer a close handshake either
+		c.cancel()          // its operations end now, even while its reader waits (subscribe)
 		return
 	}
 	c.write(pingMessage)
@@ -607,6 +608,7 @@ func (c *wsConn) write(msg []byte) {
 	err := c.ws.Write(context.Background(), websocket.MessageText, msg)
 	if err != nil && !c.isClosing() {
 		_ = c.ws.CloseNow()
+		c.cancel() // its operations end now, even while its reader waits (subscribe)
 	}
 }
 
@@ -637,7 +639,11 @@ func (c *wsConn) subscribe(id string, payload json.RawMessage) bool {
 	// At most wsStarting operations start at once; past that, the client's
 	// next messages wait (TCP pushes back) rather than each starting a
 	// goroutine that parses, validates and runs.
-	c.starting <- struct{}{}
+	select {
+	case c.starting <- struct{}{}:
+	case <-c.ctx.Done(): // the connection ended meanwhile (ping, write, expiry)
+		return false
+	}
 	go op.start(payload, read)
 	return true
 }

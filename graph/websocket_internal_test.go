@@ -52,7 +52,7 @@ func socketPair(t *testing.T) (server, client *websocket.Conn) {
 // does from a subscription's channel, and fails the test if it would have
 // to wait or if two goroutines call it at once.
 func eventedOperation(t *testing.T, ws *websocket.Conn, events chan int) (*wsOperation, func(), graphql.ResponseHandler) {
-	c := &wsConn{t: newWSTransport(wsOptions{writeTimeout: 5 * time.Second}), ws: ws, ops: map[string]*wsOperation{}}
+	c := &wsConn{t: newWSTransport(wsOptions{writeTimeout: 5 * time.Second}), ws: ws, ops: map[string]*wsOperation{}, ctx: context.Background(), cancel: func() {}}
 	op := &wsOperation{c: c, id: "s", idJSON: []byte(`"s"`)}
 	op.ctx, op.cancel = context.WithCancel(context.Background())
 	c.ops[op.id] = op
@@ -208,7 +208,7 @@ func (g *gatedExecutor) DispatchError(_ context.Context, errs gqlerror.List) *gr
 func TestWebsocketBoundsOperationsStarting(t *testing.T) {
 	ws, client := socketPair(t)
 	exec := &gatedExecutor{gate: make(chan struct{})}
-	c := &wsConn{t: newWSTransport(wsOptions{writeTimeout: 5 * time.Second}), ws: ws, exec: exec, ops: map[string]*wsOperation{},
+	c := &wsConn{t: newWSTransport(wsOptions{writeTimeout: 5 * time.Second}), ws: ws, exec: exec, ops: map[string]*wsOperation{}, ctx: context.Background(), cancel: func() {},
 		starting: make(chan struct{}, wsStarting), initSeen: true, session: context.Background()}
 	const n = 3 * wsStarting
 	received := make(chan int, n)
@@ -249,6 +249,38 @@ func TestWebsocketBoundsOperationsStarting(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("slots still taken 5s after every operation answered: %d", len(c.starting))
 		}
+	}
+}
+
+// A connection that ends while its reader waits for a slot to start an
+// operation (wsStarting are starting) ends that wait: the reader does not
+// start the operation on the dead connection, nor hold on until a slot
+// frees. Its operations' contexts have ended with the connection's (the
+// ping's and a failed write's close cancel it too).
+func TestWebsocketEndedConnectionStopsWaitingToStart(t *testing.T) {
+	ws, _ := socketPair(t)
+	exec := &gatedExecutor{gate: make(chan struct{})}
+	defer close(exec.gate)
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &wsConn{t: newWSTransport(wsOptions{writeTimeout: 5 * time.Second}), ws: ws, exec: exec, ops: map[string]*wsOperation{},
+		ctx: ctx, cancel: cancel, starting: make(chan struct{}, wsStarting), initSeen: true, session: ctx}
+	for i := range wsStarting {
+		c.receive([]byte(`{"type":"subscribe","id":"q` + strconv.Itoa(i) + `","payload":{"query":"{ x }"}}`))
+	}
+	waiting := make(chan bool, 1)
+	go func() { waiting <- c.receive([]byte(`{"type":"subscribe","id":"last","payload":{"query":"{ x }"}}`)) }()
+	time.Sleep(50 * time.Millisecond) // the reader waits for a slot
+	cancel()                          // as the ping does to a silent peer
+	select {
+	case goOn := <-waiting:
+		if goOn {
+			t.Errorf("the reader went on reading a connection that had ended")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the reader still waits for a slot 5s after its connection ended")
+	}
+	if got := exec.cur.Load(); got != wsStarting {
+		t.Errorf("operations started: %d, want %d (none after the connection ended)", got, wsStarting)
 	}
 }
 
