@@ -442,3 +442,34 @@ func TestMemberRemovedAndAddedInOneMutationKeepsTheirFeed(t *testing.T) {
 		}
 	})
 }
+
+// A subscription whose membership cannot be read again once it is
+// registered (the database does not answer) ends with its error, not with
+// a bare "complete", which a client takes for a stream that ended as it
+// should, and does not subscribe again.
+func TestFeedWhoseMembershipCannotBeReadAgainFails(t *testing.T) {
+	racing := &removingBroker{}
+	e := graphtest.NewWithOptions(t, graphtest.Dialects(t)[0], graphtest.Options{Deps: func(deps *graph.Deps) {
+		racing.Broker = deps.Broker
+		deps.Broker = racing
+	}})
+	owner := e.Register("Owner")
+	e.CreateTenant(owner, "acme")
+	down := func() { _ = e.DB.SQL.Close() }
+	racing.before.Store(&down)
+	feed := read(dialFeed(t, wsURL(e.URL), initPayload(owner.Token, "acme"), feedQuery, nil), 16)
+	select {
+	case m, ok := <-feed.msgs:
+		// As any failed subscription resolver is answered: its error in a
+		// next, then complete.
+		if !ok || m.Type != "next" || !strings.Contains(string(m.Payload), `"code":"INTERNAL_SERVER_ERROR"`) {
+			t.Fatalf("got %s %s (open %v), want a next with INTERNAL_SERVER_ERROR", m.Type, m.Payload, ok)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("nothing 5s after the membership could not be read")
+	}
+	if !strings.Contains(e.Logs(), "reading the membership of a new notificationAdded subscription") {
+		t.Errorf("the cause was not logged:\n%s", e.Logs())
+	}
+	waitSubscribers(t, e, 0, 5*time.Second)
+}

@@ -77,10 +77,15 @@ func (r *Resolver) notificationFeed(ctx context.Context) (<-chan *ent.Notificati
 	// no answer: the stream ends at once, as a revoke ends it.
 	switch now, err := tenancy.RoleIn(ctx, r.client, v.TenantID, v.UserID); {
 	case err != nil:
-		if !cancelled(ctx, err) {
-			r.log.ErrorContext(ctx, "reading the membership of a new notificationAdded subscription", "error", err.Error())
-		}
 		s.end()
+		if cancelled(ctx, err) {
+			return s.out, nil
+		}
+		// An error, not a bare "complete", which a client takes for a
+		// stream that ended as it should and does not subscribe again.
+		r.log.ErrorContext(ctx, "reading the membership of a new notificationAdded subscription", "error", err.Error())
+		failedAfterSignalling(ctx)
+		return nil, apperr.New(apperr.Internal, "internal server error")
 	case now == "":
 		s.end()
 	default:

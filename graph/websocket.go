@@ -854,6 +854,20 @@ func endStreamAfter(ctx context.Context) {
 	}
 }
 
+// failedAfterSignalling is for a subscription resolver that returns an
+// error after it called wakeOnEvent or writeEventsDirectly: the operation
+// is then served as gqlgen answers a failed resolver (its error in a
+// "next", then "complete"), not from a stream that ended without a word.
+// No event can have been taken yet: the handler is set once the resolver
+// has returned (claimPump). Over any other transport it does nothing.
+func failedAfterSignalling(ctx context.Context) {
+	if op, ok := ctx.Value(wsOperationKey{}).(*wsOperation); ok {
+		op.mu.Lock()
+		op.evented, op.direct, op.pending = false, nil, 0
+		op.mu.Unlock()
+	}
+}
+
 // goingAway closes the connection of ctx's operation with 1001 "Server
 // shutting down", as the server's shutdown does: its streams then end
 // without "complete", and the client reconnects and subscribes again. It
