@@ -21,8 +21,11 @@ import (
 // In a free race the loser gets CONFLICT, or FORBIDDEN when its request
 // began after the winner had committed (roles are read per request). With
 // writes held (see holdWrites) both requests have resolved their callers as
-// OWNERs before either can write, so the loser must get CONFLICT: that is the
-// last-OWNER check serialised against the other change.
+// OWNERs before either can write, so the loser must get FORBIDDEN: under
+// the tenant's lock it reads its own role again and finds that the winner
+// demoted or removed it (tenancy.LockAsOwner). Were it to go on as the
+// OWNER it was, the last-OWNER check would still refuse it (CONFLICT), but
+// a change that removes no OWNER (adding one) would pass.
 func TestConcurrentOwnerChanges(t *testing.T) {
 	const rounds = 5
 	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
@@ -35,7 +38,7 @@ func TestConcurrentOwnerChanges(t *testing.T) {
 			for _, held := range []bool{false, true} {
 				name, losing := op.name+"/free", []string{"CONFLICT", forbidden}
 				if held {
-					name, losing = op.name+"/held", []string{"CONFLICT"}
+					name, losing = op.name+"/held", []string{forbidden}
 				}
 				t.Run(name, func(t *testing.T) {
 					losers := map[string]int{}

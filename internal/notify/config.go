@@ -6,13 +6,11 @@ import (
 	"slices"
 	"strings"
 
-	"entgo.io/ent/dialect"
-
 	"tenantgraph/ent"
-	"tenantgraph/ent/tenant"
 	"tenantgraph/internal/activity"
 	"tenantgraph/internal/apperr"
 	"tenantgraph/internal/changes"
+	"tenantgraph/internal/tenancy"
 	"tenantgraph/internal/validate"
 	"tenantgraph/internal/viewer"
 )
@@ -56,18 +54,17 @@ func CheckConfig(ctx context.Context, guard WebhookGuard, in ConfigInput) (Check
 }
 
 // UpdateConfig changes the current tenant's notification settings. SLACK
-// without a webhook URL is an Invalid error naming the field. On
-// PostgreSQL the tenant's row is locked before it is read, so that of two
-// concurrent changes neither undoes the other's (each writes both
-// settings).
+// without a webhook URL is an Invalid error naming the field. The tenant
+// is read under its administration lock, as its OWNER
+// (tenancy.LockAsOwner): of two concurrent changes neither undoes the
+// other's (each writes both settings), and an OWNER removed meanwhile
+// changes nothing.
 func UpdateConfig(ctx context.Context, c *ent.Client, checked CheckedConfig) (*ent.Tenant, error) {
 	in := checked.in
-	v := viewer.FromContext(ctx)
-	q := c.Tenant.Query().Where(tenant.ID(v.TenantID))
-	if c.Dialect() == dialect.Postgres {
-		q.ForUpdate()
+	if err := tenancy.LockAsOwner(ctx, c); err != nil {
+		return nil, err
 	}
-	t, err := q.Only(ctx)
+	t, err := c.Tenant.Get(ctx, viewer.FromContext(ctx).TenantID)
 	if err != nil {
 		return nil, fmt.Errorf("notify: loading tenant: %w", err)
 	}

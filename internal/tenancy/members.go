@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 
+	"entgo.io/ent/dialect"
+
 	"tenantgraph/ent"
 	"tenantgraph/ent/membership"
+	"tenantgraph/ent/tenant"
 	"tenantgraph/ent/user"
 	"tenantgraph/internal/activity"
 	"tenantgraph/internal/apperr"
@@ -36,6 +39,9 @@ func (s *Members) AddMember(ctx context.Context, c *ent.Client, email string, r 
 	}
 	norm, err := validate.Email("email", email)
 	if err != nil {
+		return nil, err
+	}
+	if err := LockAsOwner(ctx, c); err != nil {
 		return nil, err
 	}
 	u, err := c.User.Query().Where(user.Email(norm)).Only(ctx)
@@ -127,13 +133,38 @@ func (s *Members) RemoveMember(ctx context.Context, c *ent.Client, id int) error
 	})
 }
 
-// lockedMembership serialises membership changes of the tenant (so that two
-// concurrent demotions cannot both see "another OWNER remains") by writing the
-// tenant row first, then loads the membership through the scoped client.
-func lockedMembership(ctx context.Context, c *ent.Client, id int) (*ent.Membership, error) {
+// LockAsOwner serialises the current tenant's administration (its
+// memberships and its settings: so that two concurrent demotions cannot
+// both see "another OWNER remains") and checks, under that lock, that the
+// caller is still an OWNER of it. The caller's role was read when the
+// operation started, before its transaction: an OWNER removed or demoted
+// by a change that committed since (or that held the lock while this
+// waited) must not go on to add an accomplice as OWNER or point the
+// tenant's Slack at themselves. On PostgreSQL the tenant's row is locked
+// (SELECT … FOR UPDATE: a write would also move the tenant's public
+// updatedAt); SQLite's write transactions take turns from their start.
+func LockAsOwner(ctx context.Context, c *ent.Client) error {
 	v := viewer.FromContext(ctx)
-	if err := c.Tenant.UpdateOneID(v.TenantID).Exec(ctx); err != nil {
-		return nil, fmt.Errorf("tenancy: locking tenant: %w", err)
+	if c.Dialect() == dialect.Postgres {
+		if _, err := c.Tenant.Query().Where(tenant.ID(v.TenantID)).ForUpdate().Only(ctx); err != nil {
+			return fmt.Errorf("tenancy: locking tenant: %w", err)
+		}
+	}
+	now, err := RoleIn(ctx, c, v.TenantID, v.UserID)
+	if err != nil {
+		return fmt.Errorf("tenancy: reading the caller's role: %w", err)
+	}
+	if now != role.Owner {
+		return apperr.New(apperr.Forbidden, "you are no longer an OWNER of this tenant")
+	}
+	return nil
+}
+
+// lockedMembership takes the tenant's administration lock as its OWNER
+// (LockAsOwner), then loads the membership through the scoped client.
+func lockedMembership(ctx context.Context, c *ent.Client, id int) (*ent.Membership, error) {
+	if err := LockAsOwner(ctx, c); err != nil {
+		return nil, err
 	}
 	m, err := c.Membership.Get(ctx, id)
 	if ent.IsNotFound(err) {
