@@ -32,7 +32,7 @@ func (noIntrospection) MutateOperationContext(_ context.Context, oc *graphql.Ope
 		return nil
 	}
 	var found *gqlerror.Error
-	eachField(oc.Operation.SelectionSet, map[string]bool{}, func(f *ast.Field) bool {
+	eachField(oc.Operation.SelectionSet, func(f *ast.Field) bool {
 		if isIntrospection(f) {
 			found = &gqlerror.Error{
 				Message:    "introspection is disabled on this server",

@@ -52,7 +52,7 @@ func (inputBounds) MutateOperationContext(_ context.Context, oc *graphql.Operati
 		return nil
 	}
 	var found *gqlerror.Error
-	eachField(oc.Operation.SelectionSet, map[string]bool{}, func(f *ast.Field) bool {
+	eachField(oc.Operation.SelectionSet, func(f *ast.Field) bool {
 		if f.Definition == nil || len(f.Definition.Arguments) == 0 {
 			return true // no arguments (and no map of them to build)
 		}
@@ -77,32 +77,14 @@ func (inputBounds) MutateOperationContext(_ context.Context, oc *graphql.Operati
 	return found
 }
 
-// eachField visits every field of set, through fragments, until visit
-// returns false.
-func eachField(set ast.SelectionSet, inFragment map[string]bool, visit func(*ast.Field) bool) bool {
-	for _, sel := range set {
-		switch s := sel.(type) {
-		case *ast.Field:
-			if !visit(s) || !eachField(s.SelectionSet, inFragment, visit) {
-				return false
-			}
-		case *ast.InlineFragment:
-			if !eachField(s.SelectionSet, inFragment, visit) {
-				return false
-			}
-		case *ast.FragmentSpread:
-			if s.Definition == nil || inFragment[s.Name] {
-				continue
-			}
-			inFragment[s.Name] = true
-			ok := eachField(s.Definition.SelectionSet, inFragment, visit)
-			delete(inFragment, s.Name)
-			if !ok {
-				return false
-			}
-		}
-	}
-	return true
+// eachField visits the fields of set, through fragments, until visit
+// returns false; false then. A fragment's fields are visited once however
+// often it is spread (selects): what visit checks of a field, its
+// arguments, does not depend on where it is spread, and a walk per spread
+// is exponential in the document (a fragment spreading another twice,
+// forty deep).
+func eachField(set ast.SelectionSet, visit func(*ast.Field) bool) bool {
+	return !selectsField(set, func(f *ast.Field) bool { return !visit(f) }, false)
 }
 
 // checkStrings refuses a NUL character in any string of v.

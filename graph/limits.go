@@ -56,13 +56,12 @@ func (e *limitsExtension) MutateOperationContext(_ context.Context, oc *graphql.
 	if oc.Operation == nil {
 		return nil
 	}
-	roots := 0
-	seen := map[string]int{}
-	countRoots(oc.Operation.SelectionSet, func(f *ast.Field) {
-		roots++
-		seen[f.Name]++
-	}, map[string]bool{})
-	if roots > e.MaxRootFields {
+	seen := (&rootCounter{memo: map[string]map[string]int64{}, onPath: map[string]bool{}}).count(oc.Operation.SelectionSet)
+	var roots int64
+	for _, n := range seen {
+		roots = satAdd(roots, n)
+	}
+	if roots > int64(e.MaxRootFields) {
 		return limitError("QUERY_TOO_COMPLEX", fmt.Sprintf("the operation has %d root fields; at most %d are allowed", roots, e.MaxRootFields),
 			map[string]any{"rootFields": roots, "limit": e.MaxRootFields})
 	}
@@ -72,7 +71,8 @@ func (e *limitsExtension) MutateOperationContext(_ context.Context, oc *graphql.
 				map[string]any{"field": name, "count": seen[name]})
 		}
 	}
-	w := &walker{vars: oc.Variables, fragments: map[string]bool{}, schema: e.schema, limit: int64(e.MaxComplexity)}
+	w := &walker{vars: oc.Variables, fragments: map[string]bool{}, schema: e.schema, limit: int64(e.MaxComplexity),
+		depths: map[string]int{}, costs: map[string]int64{}}
 	if depth := w.depth(oc.Operation.SelectionSet, 0); depth > e.MaxDepth {
 		return limitError("QUERY_TOO_DEEP", fmt.Sprintf("the operation is %d levels deep; at most %d are allowed", depth, e.MaxDepth),
 			map[string]any{"depth": depth, "limit": e.MaxDepth})
@@ -89,29 +89,70 @@ func limitError(code, msg string, ext map[string]any) *gqlerror.Error {
 	return &gqlerror.Error{Message: msg, Extensions: ext}
 }
 
-// countRoots visits the root fields, through fragments.
-func countRoots(set ast.SelectionSet, visit func(*ast.Field), inFragment map[string]bool) {
+// A fragment may be spread many times, and spread fragments that spread
+// others many times: ten lines of a document can stand for 2^40 fields. So
+// the walks below work out each fragment once, as a number that each
+// spread then adds (root fields, depth) or multiplies (cost), saturating
+// at saturated; gqlparser's validator likewise visits each fragment once.
+
+// saturated caps the counts: far past any limit, far from overflowing.
+const saturated = int64(1) << 40
+
+func satAdd(a, b int64) int64 { return min(a+b, saturated) } // a, b ≤ saturated
+
+func satMul(a, b int64) int64 {
+	if a == 0 || b == 0 {
+		return 0
+	}
+	if a > saturated/b {
+		return saturated
+	}
+	return min(a*b, saturated)
+}
+
+// rootCounter counts the root fields by name, through fragments.
+type rootCounter struct {
+	memo   map[string]map[string]int64 // a fragment's counts
+	onPath map[string]bool             // the validator rejects cycles; belt and braces
+}
+
+func (rc *rootCounter) count(set ast.SelectionSet) map[string]int64 {
+	out := map[string]int64{}
+	add := func(counts map[string]int64) {
+		for name, n := range counts {
+			out[name] = satAdd(out[name], n)
+		}
+	}
 	for _, sel := range set {
 		switch s := sel.(type) {
 		case *ast.Field:
-			visit(s)
+			out[s.Name] = satAdd(out[s.Name], 1)
 		case *ast.InlineFragment:
-			countRoots(s.SelectionSet, visit, inFragment)
+			add(rc.count(s.SelectionSet))
 		case *ast.FragmentSpread:
-			if s.Definition != nil && !inFragment[s.Name] {
-				inFragment[s.Name] = true
-				countRoots(s.Definition.SelectionSet, visit, inFragment)
-				delete(inFragment, s.Name)
+			if s.Definition == nil || rc.onPath[s.Name] {
+				continue
 			}
+			counts, ok := rc.memo[s.Name]
+			if !ok {
+				rc.onPath[s.Name] = true
+				counts = rc.count(s.Definition.SelectionSet)
+				delete(rc.onPath, s.Name)
+				rc.memo[s.Name] = counts
+			}
+			add(counts)
 		}
 	}
+	return out
 }
 
 type walker struct {
 	vars      map[string]any
-	fragments map[string]bool // on the current path (the validator rejects cycles; this is belt and braces)
-	schema    *ast.Schema     // introspection's cost is counted on it
-	limit     int64           // past it, counting stops
+	fragments map[string]bool  // on the current path (the validator rejects cycles; this is belt and braces)
+	schema    *ast.Schema      // introspection's cost is counted on it
+	limit     int64            // past it, counting stops
+	depths    map[string]int   // a fragment's depth below the level it is spread at
+	costs     map[string]int64 // a fragment's cost on one object
 }
 
 // depth is the deepest field level below set. Introspection (__schema,
@@ -135,41 +176,52 @@ func (w *walker) depth(set ast.SelectionSet, level int) int {
 			if s.Definition == nil || w.fragments[s.Name] {
 				continue
 			}
-			w.fragments[s.Name] = true
-			d = w.depth(s.Definition.SelectionSet, level)
-			delete(w.fragments, s.Name)
+			below, ok := w.depths[s.Name]
+			if !ok {
+				w.fragments[s.Name] = true
+				below = w.depth(s.Definition.SelectionSet, 0)
+				delete(w.fragments, s.Name)
+				w.depths[s.Name] = below
+			}
+			d = level + below
 		}
 		deepest = max(deepest, d)
 	}
 	return deepest
 }
 
-// cost is the complexity of set when it is resolved on mult objects.
+// cost is the complexity of set when it is resolved on mult objects: mult
+// times its cost on one (a fragment's is worked out once).
 func (w *walker) cost(set ast.SelectionSet, mult int64) int64 {
 	var total int64
 	for _, sel := range set {
 		switch s := sel.(type) {
 		case *ast.Field:
 			if isIntrospection(s) {
-				budget := int64(1 << 40)
+				budget := saturated
 				if w.limit > 0 {
 					budget = max(w.limit-total, 0)
 				}
-				total += mult * w.introspectionCost(s, budget)
+				total = satAdd(total, satMul(mult, w.introspectionCost(s, budget)))
 				break
 			}
-			total += mult + w.cost(s.SelectionSet, mult*w.fanOut(s))
+			total = satAdd(total, satAdd(mult, w.cost(s.SelectionSet, satMul(mult, w.fanOut(s)))))
 		case *ast.InlineFragment:
-			total += w.cost(s.SelectionSet, mult)
+			total = satAdd(total, w.cost(s.SelectionSet, mult))
 		case *ast.FragmentSpread:
 			if s.Definition == nil || w.fragments[s.Name] {
 				continue
 			}
-			w.fragments[s.Name] = true
-			total += w.cost(s.Definition.SelectionSet, mult)
-			delete(w.fragments, s.Name)
+			one, ok := w.costs[s.Name]
+			if !ok {
+				w.fragments[s.Name] = true
+				one = w.cost(s.Definition.SelectionSet, 1)
+				delete(w.fragments, s.Name)
+				w.costs[s.Name] = one
+			}
+			total = satAdd(total, satMul(mult, one))
 		}
-		if total > 1<<40 { // no need to count further
+		if total >= saturated { // no need to count further
 			return total
 		}
 	}

@@ -43,6 +43,17 @@ func limDeep(levels int) string {
 	return "{ tasks(first: 1) { edges { node { " + q + " } } } }"
 }
 
+// limFragmentBomb defines fragments F0 … F<levels> on typ: each spreads
+// the next twice, and the last selects leaf.
+func limFragmentBomb(levels int, typ, leaf string) string {
+	var b strings.Builder
+	for i := range levels {
+		fmt.Fprintf(&b, " fragment F%d on %s { ...F%d ...F%d }", i, typ, i+1, i+1)
+	}
+	fmt.Fprintf(&b, " fragment F%d on %s { %s }", levels, typ, leaf)
+	return b.String()
+}
+
 // limExt returns an extension of the first error as an int.
 func limExt(r *graphtest.Response, key string) int {
 	if len(r.Errors) == 0 {
@@ -92,6 +103,12 @@ func TestLimitsRefuseBombsBeforeSQL(t *testing.T) {
 				nil, "QUERY_TOO_COMPLEX", nil},
 			{"introspection alias bomb", "{ __schema { types {" + introspectionAliases(1000) + " } } }",
 				nil, "QUERY_TOO_COMPLEX", map[string]func(int) bool{"complexity": func(n int) bool { return n > 250_000 }}},
+			// Each fragment spreads the next twice: 2^40 fields in a
+			// document of 2 KB, which the walks must not expand.
+			{"fragment bomb at the root", "{ ...F0 }" + limFragmentBomb(40, "Query", "__typename"), nil, "QUERY_TOO_COMPLEX",
+				map[string]func(int) bool{"rootFields": func(n int) bool { return n == 1<<40 }}},
+			{"fragment bomb below a field", "{ projects(first: 1) { ...F0 } }" + limFragmentBomb(40, "ProjectConnection", "totalCount"), nil, "QUERY_TOO_COMPLEX",
+				map[string]func(int) bool{"complexity": func(n int) bool { return n >= 1<<40 }}},
 			{"parser token bomb", "{" + strings.Repeat(" __typename", 15_001) + " }", nil, "GRAPHQL_PARSE_FAILED", nil},
 		}
 		for _, tt := range tests {
