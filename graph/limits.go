@@ -239,7 +239,7 @@ func (w *walker) fanOut(f *ast.Field) int64 {
 	args := f.ArgumentMap(w.vars)
 	if f.Definition.Arguments.ForName("first") != nil {
 		for _, name := range []string{"first", "last"} {
-			if n, ok := toInt(args[name]); ok {
+			if n, ok := intArg(args[name]); ok {
 				return max(n, 1)
 			}
 		}
@@ -249,18 +249,6 @@ func (w *walker) fanOut(f *ast.Field) int64 {
 		return max(int64(len(ids)), 1)
 	}
 	return 1
-}
-
-func toInt(v any) (int64, bool) {
-	switch x := v.(type) {
-	case int64:
-		return x, true
-	case int:
-		return int64(x), true
-	case float64:
-		return int64(x), true
-	}
-	return 0, false
 }
 
 func isIntrospection(f *ast.Field) bool { return f.Name == "__schema" || f.Name == "__type" }

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strconv"
 
@@ -62,27 +63,48 @@ func checkPageArgs(set ast.SelectionSet, vars map[string]any) (err *gqlerror.Err
 }
 
 func checkPageArg(f *ast.Field, name string, v any) *gqlerror.Error {
-	var n int64
-	switch x := v.(type) {
-	case nil:
+	if v == nil {
 		return nil
-	case int64:
-		n = x
-	case int:
-		n = int64(x)
-	case float64:
-		n = int64(x)
-	default:
-		return nil // the validator rejects non-integers itself
 	}
-	if n < 0 || n > MaxPageSize {
+	n, ok := intArg(v)
+	if !ok || n < 0 || n > MaxPageSize {
+		got := fmt.Sprint(n)
+		if !ok {
+			got = fmt.Sprintf("%q", fmt.Sprint(v))
+		}
 		return &gqlerror.Error{
-			Message:    fmt.Sprintf("%s.%s must be between 0 and %d, got %d", f.Name, name, MaxPageSize, n),
+			Message:    fmt.Sprintf("%s.%s must be between 0 and %d, got %s", f.Name, name, MaxPageSize, got),
 			Locations:  location(f),
 			Extensions: map[string]any{"code": "BAD_USER_INPUT", "field": f.Name + "." + name},
 		}
 	}
 	return nil
+}
+
+// intArg is an Int argument's value as the resolvers will read it. A
+// variable may hold a number or, as gqlparser's validator accepts for Int
+// (and gqlgen's UnmarshalInt and entgql read), a string of digits: a
+// check that passed over strings let {"n": "100000"} through to the
+// resolvers and entgql's nested eager loads as LIMIT 100001. false: not an
+// integer at all.
+func intArg(v any) (int64, bool) {
+	switch x := v.(type) {
+	case int64:
+		return x, true
+	case int:
+		return int64(x), true
+	case int32:
+		return int64(x), true
+	case float64:
+		return int64(x), x == float64(int64(x))
+	case json.Number:
+		n, err := x.Int64()
+		return n, err == nil
+	case string:
+		n, err := strconv.ParseInt(x, 10, 64)
+		return n, err == nil
+	}
+	return 0, false
 }
 
 // applyDefaultPageSize writes "first: DefaultPageSize" into every connection

@@ -53,6 +53,11 @@ func TestPageSizeLimits(t *testing.T) {
 			{"variable on Project.tasks", `query($n: Int) { projects { edges { node { tasks(first: $n) { totalCount } } } } }`, map[string]any{"n": 101}},
 			{"variable on Task.comments", `query($n: Int!) { tasks { edges { node { comments(last: $n) { totalCount } } } } }`, map[string]any{"n": 500}},
 			{"variable with a default", `query($n: Int = 101) { projects(first: $n) { totalCount } }`, nil},
+			// gqlparser takes a string of digits for an Int variable, and
+			// the resolvers and entgql's eager loads read it as a number.
+			{"variable as a string", `query($n: Int) { projects(first: $n) { totalCount } }`, map[string]any{"n": "100000"}},
+			{"variable as a negative string", `query($n: Int) { projects(last: $n) { totalCount } }`, map[string]any{"n": "-1"}},
+			{"variable as a string, nested", `query($n: Int) { projects(first: 1) { edges { node { tasks(first: $n) { totalCount } } } } }`, map[string]any{"n": "101"}},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -90,6 +95,15 @@ func TestPageSizeLimits(t *testing.T) {
 				pgMust(t, e, w.c, tt.query, nil, nil)
 			})
 		}
+		t.Run("variable as a string within bounds", func(t *testing.T) {
+			var out struct {
+				Projects struct{ Edges []struct{ Node struct{ ID string } } }
+			}
+			pgMust(t, e, w.c, `query($n: Int) { projects(first: $n) { edges { node { id } } } }`, map[string]any{"n": "2"}, &out)
+			if len(out.Projects.Edges) != 2 {
+				t.Errorf("projects(first: \"2\"): got %d, want 2", len(out.Projects.Edges))
+			}
+		})
 	})
 }
 
