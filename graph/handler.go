@@ -157,7 +157,7 @@ func NewHandler(c Deps) *handler.Server {
 	srv.AddTransport(getTransport{})
 	srv.AddTransport(postTransport{})
 	srv.AddTransport(unsupportedTransport{observe}) // last: whatever the others leave
-	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	srv.SetQueryCache(boundedCache[*ast.QueryDocument]{lru.New[*ast.QueryDocument](1000)})
 	srv.SetParserTokenLimit(c.ParserTokenLimit)
 	srv.SetDisableSuggestion(c.DisableSuggestions)
 	if c.DisableSuggestions {
@@ -171,7 +171,7 @@ func NewHandler(c Deps) *handler.Server {
 	if c.PersistedOnly != nil {
 		srv.Use(persistedOnly{ops: c.PersistedOnly})
 	} else {
-		srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](c.APQCacheSize)})
+		srv.Use(extension.AutomaticPersistedQuery{Cache: boundedCache[string]{lru.New[string](c.APQCacheSize)}})
 	}
 	limits := c.Limits
 	if limits == (Limits{}) {
