@@ -2,8 +2,10 @@ package graph
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -82,6 +84,13 @@ func runOperation(ctx context.Context, w http.ResponseWriter, exec graphql.Graph
 	}
 	responses, ctx := exec.DispatchOperation(ctx, rc)
 	resp := responses(ctx)
+	if resp == nil {
+		// gqlgen's end of stream: the request's context ended (the client
+		// went, or REQUEST_TIMEOUT passed) before the operation ran.
+		err := asCancelled(ctx, fmt.Errorf("graph: the operation did not run: %w", cmp.Or(ctx.Err(), context.Canceled)))
+		writeResponse(w, &graphql.Response{Errors: gqlerror.List{codedError(err)}})
+		return
+	}
 	writeResponse(w, resp)
 	// Written (a ResponseWriter keeps nothing it was given once Write has
 	// returned), the data's buffer can take the next response.
