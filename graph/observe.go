@@ -126,7 +126,7 @@ func (e observeExtension) record(ctx context.Context, resp *graphql.Response) {
 		tenant, user = s.TenantSlug, s.Viewer.UserID
 	}
 	attrs := []slog.Attr{
-		slog.String("operation", name), slog.String("type", kind),
+		slog.String("operation", shortened(name, maxLoggedName)), slog.String("type", kind),
 		slog.String("tenant", tenant), slog.Int("user", user),
 		slog.Float64("duration_ms", float64(took.Microseconds())/1000), slog.String("status", outcome),
 	}
@@ -138,6 +138,12 @@ func (e observeExtension) record(ctx context.Context, resp *graphql.Response) {
 	}
 	e.log.LogAttrs(ctx, level, "graphql", attrs...)
 }
+
+// maxLoggedName bounds the operation name in a log line, in bytes: it is
+// the client's operationName, which may name no operation of the document
+// and be as long as the body (1 MiB a line, at the request budget's pace).
+// Valid names that the metrics take are at most 64 characters.
+const maxLoggedName = 100
 
 // RecordRefusal returns what logs and counts a request refused before any
 // operation is read: a body over MAX_BODY_BYTES or one that cannot be read

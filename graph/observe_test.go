@@ -228,3 +228,22 @@ func TestSubscriptionLoggedWhenSubscribed(t *testing.T) {
 		}
 	})
 }
+
+// The operation name in a log line is bounded: it is the client's
+// operationName, which may name no operation and be as long as the body.
+func TestLoggedOperationNameIsBounded(t *testing.T) {
+	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
+		before := len(graphqlLines(t, e.Logs()))
+		long := strings.Repeat("x", 100_000)
+		if r := e.Post(graphtest.Caller{}, map[string]any{"query": "query Q { currentTenant { slug } }", "operationName": long}); r.Code() == "" {
+			t.Fatalf("an operationName naming no operation: got no error")
+		}
+		lines := graphqlLines(t, e.Logs())[before:]
+		if len(lines) != 1 {
+			t.Fatalf("graphql log lines: got %d, want 1", len(lines))
+		}
+		if name, _ := lines[0]["operation"].(string); len(name) > 110 || !strings.HasPrefix(name, "xxxx") {
+			t.Errorf("logged operation: %d bytes (%.20q…), want at most about 100", len(name), name)
+		}
+	})
+}
