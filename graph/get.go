@@ -20,6 +20,11 @@ import (
 // would, and a client sees the same bytes whichever method it used.
 type getTransport struct{ transport.GET }
 
+// Supports takes every GET but a websocket handshake (isWebsocketHandshake).
+func (getTransport) Supports(r *http.Request) bool {
+	return r.Method == http.MethodGet && !isWebsocketHandshake(r)
+}
+
 func (t getTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
 	query, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {

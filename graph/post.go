@@ -35,6 +35,13 @@ import (
 // so no browser takes it for HTML.
 type postTransport struct{ transport.POST }
 
+// Supports takes a POST of application/json, whatever its Upgrade header
+// says (gqlgen's refuses any).
+func (postTransport) Supports(r *http.Request) bool {
+	mediaType, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return err == nil && r.Method == http.MethodPost && mediaType == "application/json"
+}
+
 func (t postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
 	ctx := r.Context()
 	contentType := responseContentType(r)
