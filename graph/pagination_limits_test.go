@@ -97,7 +97,9 @@ func TestPageSizeLimits(t *testing.T) {
 		}
 		t.Run("variable as a string within bounds", func(t *testing.T) {
 			var out struct {
-				Projects struct{ Edges []struct{ Node struct{ ID string } } }
+				Projects struct {
+					Edges []struct{ Node struct{ ID string } }
+				}
 			}
 			pgMust(t, e, w.c, `query($n: Int) { projects(first: $n) { edges { node { id } } } }`, map[string]any{"n": "2"}, &out)
 			if len(out.Projects.Edges) != 2 {

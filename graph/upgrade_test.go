@@ -27,7 +27,9 @@ func TestOtherUpgradesAreOrdinaryRequests(t *testing.T) {
 			t.Run(tc.name, func(t *testing.T) {
 				got := e.Raw(graphtest.Caller{}, tc.method, tc.path, tc.header, []byte(tc.body))
 				var r struct {
-					Data struct{ Typename string `json:"__typename"` }
+					Data struct {
+						Typename string `json:"__typename"`
+					}
 				}
 				if got.Status != http.StatusOK || json.Unmarshal(got.Body, &r) != nil || r.Data.Typename != "Query" {
 					t.Errorf("got %d %s, want 200 with the query's answer", got.Status, got.Body)
