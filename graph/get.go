@@ -58,14 +58,19 @@ func (t getTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 	raw.ReadTime.End = graphql.Now()
 
 	runOperation(r.Context(), w, exec, raw, contentType, func(rc *graphql.OperationContext) bool {
-		if rc.Doc.Operations.ForName(rc.OperationName).Operation == ast.Query {
+		kind := rc.Doc.Operations.ForName(rc.OperationName).Operation
+		if kind == ast.Query {
 			return false
 		}
 		// 405, as the GraphQL-over-HTTP spec asks (gqlgen's GET transport
 		// answers 406).
 		w.Header().Set("Allow", http.MethodPost)
 		w.WriteHeader(http.StatusMethodNotAllowed)
-		writeMessage(w, "GET requests only allow query operations: send a mutation with POST")
+		if kind == ast.Subscription {
+			writeMessage(w, "GET requests only allow query operations: subscriptions are served over websockets (graphql-transport-ws)")
+		} else {
+			writeMessage(w, "GET requests only allow query operations: send a mutation with POST")
+		}
 		return true
 	})
 }

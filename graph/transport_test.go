@@ -60,6 +60,12 @@ func TestHTTPTransport(t *testing.T) {
 				t.Errorf("the GET mutation created an account: login got %+v %+v", r.Errors, out)
 			}
 		})
+		t.Run("GET subscription refused", func(t *testing.T) {
+			status, body := get("/graphql?query="+url.QueryEscape("subscription { notificationAdded { id } }"), nil)
+			if status != http.StatusMethodNotAllowed || !strings.Contains(body, "websocket") || strings.Contains(body, "mutation") {
+				t.Errorf("got %d %s, want 405 pointing to the websocket", status, body)
+			}
+		})
 		t.Run("health", func(t *testing.T) {
 			if status, body := get("/healthz", nil); status != http.StatusOK || !strings.Contains(body, "ok") {
 				t.Errorf("healthz: got %d %s", status, body)
