@@ -64,9 +64,18 @@ func withCORS(origins []string, next http.Handler) http.Handler {
 	}).Handler(next)
 }
 
+// writeMargin is how long past its timeout a request's response may still
+// be written: enough for the answer to a request that ran out of time.
+const writeMargin = 5 * time.Second
+
 // withTimeout bounds each HTTP request (not websocket handshakes, whose
 // connections live long): when it runs out, the request's context is
 // cancelled, and with it every database query the request is running.
+// The context does not bound the writing of the response, so the
+// connection also gets a write deadline writeMargin later: a client that
+// asks for a large answer and never reads it would otherwise hold the
+// handler, blocked in Write, and the response's buffers for ever. (net/http
+// clears the deadline once the response is done, and on hijack.)
 func withTimeout(d time.Duration, next http.Handler) http.Handler {
 	if d <= 0 {
 		return next
@@ -76,6 +85,9 @@ func withTimeout(d time.Duration, next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
+		// ErrNotSupported (a writer without deadlines) leaves the response
+		// unbounded, as before.
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(d + writeMargin))
 		ctx, cancel := context.WithTimeout(r.Context(), d)
 		defer cancel()
 		next.ServeHTTP(w, r.WithContext(ctx))

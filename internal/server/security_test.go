@@ -118,3 +118,46 @@ func TestIsWebsocketHandshake(t *testing.T) {
 		})
 	}
 }
+
+// TestWriteDeadlineBoundsAnUnreadResponse: a client that asks for a large
+// answer and never reads it does not hold the handler in Write for ever:
+// the write fails, and the handler ends, by REQUEST_TIMEOUT plus
+// writeMargin.
+func TestWriteDeadlineBoundsAnUnreadResponse(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	ended := make(chan error, 1)
+	srv := httptest.NewServer(Handler(Config{
+		GraphQL: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			chunk := make([]byte, 64<<10)
+			var err error
+			for i := 0; i < 1<<14 && err == nil; i++ { // up to 1 GiB, far more than the sockets' buffers
+				_, err = w.Write(chunk)
+			}
+			ended <- err
+		}),
+		Logger:         slog.New(slog.DiscardHandler),
+		RequestTimeout: timeout,
+	}))
+	defer srv.Close()
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close() // before srv.Close, which waits for the handler
+	start := time.Now()
+	if _, err := io.WriteString(conn, "GET /graphql?query=%7B__typename%7D HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	bound := timeout + writeMargin
+	select {
+	case err := <-ended:
+		if err == nil {
+			t.Fatal("the handler wrote 1 GiB to a client that reads nothing; want a failed write")
+		}
+		if took := time.Since(start); took > bound+2*time.Second {
+			t.Errorf("the handler ended after %s, want about %s (REQUEST_TIMEOUT plus writeMargin)", took, bound)
+		}
+	case <-time.After(bound + 5*time.Second):
+		t.Fatalf("the handler still writes to a client that reads nothing after %s; want it ended by %s", bound+5*time.Second, bound)
+	}
+}
