@@ -99,7 +99,9 @@ func TestLoginRateLimitPerAddress(t *testing.T) {
 	}
 	rlRun(t, options, func(t *testing.T, e *graphtest.Env) {
 		users := []graphtest.User{e.Register("A"), e.Register("B"), e.Register("C"), e.Register("D")}
-		from := func(addr string) http.Header { return http.Header{"X-Forwarded-For": {addr + ", 10.0.0.1"}} }
+		// What the client claimed, then what the proxy saw: the server
+		// believes only the proxy's entry.
+		from := func(addr string) http.Header { return http.Header{"X-Forwarded-For": {"198.51.100.99, " + addr}} }
 		for i, u := range users[:3] {
 			rlWant(t, fmt.Sprint("attempt ", i+1, " from the address"), e.DoWith(graphtest.Caller{}, from("203.0.113.7"), rlLogin, map[string]any{"e": u.Email, "p": "wrong password"}), "UNAUTHENTICATED")
 		}
