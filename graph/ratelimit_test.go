@@ -138,3 +138,23 @@ func TestRequestBudgetPerUser(t *testing.T) {
 		}
 	})
 }
+
+// TestRequestBudgetPerIPv6Prefix: anonymous operations are counted per
+// IPv6 /64, so a client does not get a fresh budget from each address of
+// its /64; another /64 is another client.
+func TestRequestBudgetPerIPv6Prefix(t *testing.T) {
+	options := func() graphtest.Options {
+		return graphtest.Options{
+			Deps:   func(d *graph.Deps) { d.RequestBudget = rlLimiter(2) },
+			Server: func(c *server.Config) { c.TrustProxy = true },
+		}
+	}
+	rlRun(t, options, func(t *testing.T, e *graphtest.Env) {
+		from := func(addr string) http.Header { return http.Header{"X-Forwarded-For": {addr}} }
+		const q = `{ currentTenant { id } }`
+		rlWant(t, "first address of the /64", e.DoWith(graphtest.Caller{}, from("2001:db8:1:2::1"), q, nil), "")
+		rlWant(t, "second address of the /64", e.DoWith(graphtest.Caller{}, from("2001:db8:1:2::2"), q, nil), "")
+		rlWant(t, "third address of the /64", e.DoWith(graphtest.Caller{}, from("2001:db8:1:2:ffff::3"), q, nil), "RATE_LIMITED")
+		rlWant(t, "another /64", e.DoWith(graphtest.Caller{}, from("2001:db8:1:3::1"), q, nil), "")
+	})
+}

@@ -10,6 +10,7 @@ import (
 	"tenantgraph/ent/user"
 	"tenantgraph/internal/apperr"
 	"tenantgraph/internal/auth"
+	"tenantgraph/internal/ratelimit"
 	"tenantgraph/internal/validate"
 )
 
@@ -108,8 +109,8 @@ func (s *Service) Register(ctx context.Context, c *ent.Client, r Registration) (
 // while bcrypt runs.
 //
 // Attempts are limited per account and per client address (clientAddr, ""
-// when unknown): past the limit the answer is RateLimited, before any
-// password is checked.
+// when unknown; an IPv6 address counts as its /64, ratelimit.AddressKey):
+// past the limit the answer is RateLimited, before any password is checked.
 func (s *Service) Login(ctx context.Context, c *ent.Client, email, password, clientAddr string) (*Session, error) {
 	norm := normaliseEmail(email)
 	for _, l := range []struct {
@@ -117,7 +118,7 @@ func (s *Service) Login(ctx context.Context, c *ent.Client, email, password, cli
 		key     string
 		what    string
 	}{
-		{s.limits.PerAddress, clientAddr, "from this address"},
+		{s.limits.PerAddress, ratelimit.AddressKey(clientAddr), "from this address"},
 		{s.limits.PerAccount, norm, "for this account"},
 	} {
 		if l.limiter == nil || l.key == "" {
