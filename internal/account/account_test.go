@@ -2,6 +2,7 @@ package account
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -53,6 +54,52 @@ func TestLoginAddressKey(t *testing.T) {
 			}
 			if len(limiter.keys) != 1 || limiter.keys[0] != tt.wantKey {
 				t.Errorf("keys: got %q, want [%q]", limiter.keys, tt.wantKey)
+			}
+		})
+	}
+}
+
+// TestRegisterTakesFromTheAddressBucket: a registration with valid input
+// takes from the client address's login bucket (an IPv6 client's /64)
+// before its password is hashed; past the limit it is RATE_LIMITED with a
+// retry time. Invalid input is refused before, and takes nothing.
+func TestRegisterTakesFromTheAddressBucket(t *testing.T) {
+	valid := RegisterInput{Email: "ada@example.test", Password: "correct horse", Name: "Ada"}
+	tests := []struct {
+		name     string
+		in       RegisterInput
+		addr     string
+		wantKind apperr.Kind
+		wantKeys []string
+	}{
+		{"IPv4", valid, "203.0.113.7", apperr.RateLimited, []string{"203.0.113.7"}},
+		{"IPv6", valid, "2001:db8:1:2::9", apperr.RateLimited, []string{"2001:db8:1:2::/64"}},
+		{"invalid input", RegisterInput{Email: "not an address", Password: "correct horse", Name: "Ada"}, "203.0.113.7", apperr.Invalid, nil},
+		{"unknown address", valid, "", "", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			limiter := &refusingLimiter{}
+			s := newTestService(t, LoginLimits{PerAddress: limiter})
+			reg, err := s.PrepareRegistration(tt.in, tt.addr)
+			var gotKind apperr.Kind // "": no error
+			if err != nil {
+				gotKind = apperr.KindOf(err)
+			}
+			if gotKind != tt.wantKind {
+				t.Fatalf("got %v (kind %q), want kind %q", err, gotKind, tt.wantKind)
+			}
+			if tt.wantKind == apperr.RateLimited {
+				var e *apperr.Error
+				if !errors.As(err, &e) || e.RetryAfterSeconds() != 30 {
+					t.Errorf("got %v, want a retry in 30s", err)
+				}
+				if reg.hash != "" {
+					t.Error("a refused registration's password was hashed")
+				}
+			}
+			if strings.Join(limiter.keys, ",") != strings.Join(tt.wantKeys, ",") {
+				t.Errorf("keys: got %q, want %q", limiter.keys, tt.wantKeys)
 			}
 		})
 	}
