@@ -145,6 +145,16 @@ func TestLoadConfigRejectsBadValues(t *testing.T) {
 		{"TOKEN_TTL", "forever"},
 		{"TOKEN_TTL", "-1h"},
 		{"BCRYPT_COST", "ten"},
+		// A cost over 16 makes every login take seconds to days, and the
+		// start hang on its first hash; under 4, bcrypt would quietly use
+		// its default.
+		{"BCRYPT_COST", "17"},
+		{"BCRYPT_COST", "31"},
+		{"BCRYPT_COST", "3"},
+		{"BCRYPT_COST", "-1"},
+		// Refused here, before the database is opened and migrated.
+		{"JWT_SECRET", "too-short"},
+		{"JWT_SECRET", strings.Repeat("s", 31)},
 		{"SHUTDOWN_GRACE", "0s"},
 		{"NOTIFICATION_RETENTION", "90d"},
 		{"NOTIFICATION_RETENTION", "-24h"},
@@ -206,6 +216,10 @@ func TestLoadConfigRejectsBadValues(t *testing.T) {
 		{map[string]string{"GRAPHIQL": "0", "INTROSPECTION": "off"}, func(c config) bool { return !c.GraphiQL && !c.Introspection }},
 		{map[string]string{"CORS_ALLOWED_ORIGINS": "https://app.example.com, http://localhost:3000,https://*.example.org"}, func(c config) bool { return len(c.CORSOrigins) == 3 }},
 		{map[string]string{}, func(c config) bool { return c.GraphiQL && c.Introspection && !c.TrustProxy && !c.MigrateOnStart }},
+		{map[string]string{}, func(c config) bool { return c.BcryptCost == 10 }},
+		{map[string]string{"BCRYPT_COST": "4"}, func(c config) bool { return c.BcryptCost == 4 }},
+		{map[string]string{"BCRYPT_COST": "16"}, func(c config) bool { return c.BcryptCost == 16 }},
+		{map[string]string{"JWT_SECRET": strings.Repeat("s", 32)}, func(c config) bool { return string(c.JWTSecret) == strings.Repeat("s", 32) && !c.JWTSecretRandom }},
 	} {
 		c, err := loadConfig(func(k string) string { return tc.env[k] })
 		if err != nil || !tc.want(c) {
