@@ -121,11 +121,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	c.CORSOrigins = list(getenv("CORS_ALLOWED_ORIGINS"))
 	for _, o := range c.CORSOrigins {
-		// A browser's Origin is scheme://host[:port]; an entry of another
-		// shape (app.example.com, with no scheme) would never match it.
-		u, err := url.Parse(o)
-		if o != "*" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "") {
-			return c, fmt.Errorf("CORS_ALLOWED_ORIGINS: %q is not an origin such as https://app.example.com", o)
+		if err := checkCORSOrigin(o); err != nil {
+			return c, fmt.Errorf("CORS_ALLOWED_ORIGINS: %w", err)
 		}
 	}
 	c.PersistedQueries = getenv("PERSISTED_QUERIES")
@@ -196,11 +193,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	c.WebsocketOrigins = list(getenv("WS_ALLOWED_ORIGINS"))
 	for _, p := range c.WebsocketOrigins {
-		// The websocket library matches them with path.Match when a
-		// cross-origin upgrade comes, and refuses the upgrade on a
-		// malformed one (and on any pattern after it).
-		if _, err := path.Match(p, ""); err != nil {
-			return c, fmt.Errorf("WS_ALLOWED_ORIGINS: %q is not a host pattern such as app.example.com or localhost:*", p)
+		if err := checkWebsocketOrigin(p); err != nil {
+			return c, fmt.Errorf("WS_ALLOWED_ORIGINS: %w", err)
 		}
 	}
 	switch secret := getenv("JWT_SECRET"); {
@@ -218,6 +212,50 @@ func loadConfig(getenv func(string) string) (config, error) {
 		c.JWTSecretRandom = true
 	}
 	return c, nil
+}
+
+// checkCORSOrigin refuses a CORS_ALLOWED_ORIGINS entry that no browser's
+// Origin can match. An Origin is scheme://host[:port], with no path (not
+// even "/"), query, fragment or user, and without the scheme's default
+// port; rs/cors compares it with each entry as written (ignoring case, a
+// "*" standing for any part of a host), so https://app.example.com/ would
+// quietly refuse every request from https://app.example.com.
+func checkCORSOrigin(o string) error {
+	if o == "*" {
+		return nil
+	}
+	u, err := url.Parse(o)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%q is not an origin such as https://app.example.com", o)
+	}
+	origin := u.Scheme + "://" + u.Host
+	if port := u.Port(); (u.Scheme == "https" && port == "443") || (u.Scheme == "http" && port == "80") {
+		origin = u.Scheme + "://" + strings.TrimSuffix(u.Host, ":"+port)
+	}
+	if !strings.EqualFold(o, origin) {
+		return fmt.Errorf("%q is not an origin as browsers send it (scheme://host[:port], no path, not even /, no query or fragment, no default port): write %q", o, origin)
+	}
+	return nil
+}
+
+// checkWebsocketOrigin refuses a WS_ALLOWED_ORIGINS pattern that is
+// malformed or can match no browser's Origin. The websocket library
+// matches each pattern with path.Match against the Origin's host (or, in
+// a pattern with "://", against scheme://host) when a cross-origin upgrade
+// comes; it refuses the upgrade on a malformed pattern (and on any pattern
+// after it), and a pattern with a path (app.example.com/) matches nothing.
+func checkWebsocketOrigin(p string) error {
+	if _, err := path.Match(p, ""); err != nil {
+		return fmt.Errorf("%q is not a host pattern such as app.example.com or localhost:*", p)
+	}
+	host := p
+	if _, h, ok := strings.Cut(p, "://"); ok {
+		host = h
+	}
+	if i := strings.IndexByte(host, '/'); i >= 0 {
+		return fmt.Errorf("%q is not a host pattern: an Origin has no path, not even /: write %q", p, p[:len(p)-len(host)+i])
+	}
+	return nil
 }
 
 func duration(getenv func(string) string, key string, def time.Duration) (time.Duration, error) {
