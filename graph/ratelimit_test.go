@@ -98,8 +98,15 @@ func TestLoginRateLimitPerAddress(t *testing.T) {
 		}
 	}
 	rlRun(t, options, func(t *testing.T, e *graphtest.Env) {
-		users := []graphtest.User{e.Register("A"), e.Register("B"), e.Register("C"), e.Register("D")}
-		from := func(addr string) http.Header { return http.Header{"X-Forwarded-For": {addr + ", 10.0.0.1"}} }
+		// What the client claimed, then what the proxy saw: the server
+		// believes only the proxy's entry.
+		from := func(addr string) http.Header { return http.Header{"X-Forwarded-For": {"198.51.100.99, " + addr}} }
+		// Registrations take from the same bucket: each from an address
+		// of its own.
+		var users []graphtest.User
+		for i, name := range []string{"A", "B", "C", "D"} {
+			users = append(users, rlRegister(t, e, from(fmt.Sprintf("192.0.2.%d", i+1)), name))
+		}
 		for i, u := range users[:3] {
 			rlWant(t, fmt.Sprint("attempt ", i+1, " from the address"), e.DoWith(graphtest.Caller{}, from("203.0.113.7"), rlLogin, map[string]any{"e": u.Email, "p": "wrong password"}), "UNAUTHENTICATED")
 		}
@@ -133,6 +140,64 @@ func TestRequestBudgetPerUser(t *testing.T) {
 		// Nothing alice sent past her budget ran.
 		if n, err := e.DB.Client.Project.Query().Count(acctSystemContext()); err != nil || n != 0 {
 			t.Errorf("projects: got %d (%v), want 0", n, err)
+		}
+	})
+}
+
+// TestRequestBudgetPerIPv6Prefix: anonymous operations are counted per
+// IPv6 /64, so a client does not get a fresh budget from each address of
+// its /64; another /64 is another client.
+func TestRequestBudgetPerIPv6Prefix(t *testing.T) {
+	options := func() graphtest.Options {
+		return graphtest.Options{
+			Deps:   func(d *graph.Deps) { d.RequestBudget = rlLimiter(2) },
+			Server: func(c *server.Config) { c.TrustProxy = true },
+		}
+	}
+	rlRun(t, options, func(t *testing.T, e *graphtest.Env) {
+		from := func(addr string) http.Header { return http.Header{"X-Forwarded-For": {addr}} }
+		const q = `{ currentTenant { id } }`
+		rlWant(t, "first address of the /64", e.DoWith(graphtest.Caller{}, from("2001:db8:1:2::1"), q, nil), "")
+		rlWant(t, "second address of the /64", e.DoWith(graphtest.Caller{}, from("2001:db8:1:2::2"), q, nil), "")
+		rlWant(t, "third address of the /64", e.DoWith(graphtest.Caller{}, from("2001:db8:1:2:ffff::3"), q, nil), "RATE_LIMITED")
+		rlWant(t, "another /64", e.DoWith(graphtest.Caller{}, from("2001:db8:1:3::1"), q, nil), "")
+	})
+}
+
+const rlRegisterMutation = `mutation($e: String!) { register(input: {email: $e, password: "correct horse battery", name: "N"}) { token } }`
+
+// rlRegister registers name from the address in header.
+func rlRegister(t *testing.T, e *graphtest.Env, header http.Header, name string) graphtest.User {
+	t.Helper()
+	email := name + "@example.test"
+	r := e.DoWith(graphtest.Caller{}, header, rlRegisterMutation, map[string]any{"e": email})
+	rlWant(t, "registering "+name, r, "")
+	return graphtest.User{Email: email}
+}
+
+// TestRegisterRateLimitPerAddress: registrations take from the login
+// bucket of their address (LOGIN_RATE_PER_ADDRESS), so one client cannot
+// keep bcrypt busy or mass-create accounts; past it, register answers
+// RATE_LIMITED with retryAfter and creates nothing, and login from the
+// address is limited too. Invalid input takes nothing.
+func TestRegisterRateLimitPerAddress(t *testing.T) {
+	options := func() graphtest.Options {
+		return graphtest.Options{
+			LoginLimits: account.LoginLimits{PerAddress: rlLimiter(3)},
+			Server:      func(c *server.Config) { c.TrustProxy = true },
+		}
+	}
+	rlRun(t, options, func(t *testing.T, e *graphtest.Env) {
+		from := func(addr string) http.Header { return http.Header{"X-Forwarded-For": {addr}} }
+		rlWant(t, "invalid input", e.DoWith(graphtest.Caller{}, from("203.0.113.7"), rlRegisterMutation, map[string]any{"e": "not an address"}), "BAD_USER_INPUT")
+		rlRegister(t, e, from("203.0.113.7"), "a")
+		rlRegister(t, e, from("203.0.113.7"), "b")
+		rlWant(t, "a login from the address", e.DoWith(graphtest.Caller{}, from("203.0.113.7"), rlLogin, map[string]any{"e": "a@example.test", "p": "correct horse battery"}), "")
+		rlWant(t, "a third registration from the address", e.DoWith(graphtest.Caller{}, from("203.0.113.7"), rlRegisterMutation, map[string]any{"e": "c@example.test"}), "RATE_LIMITED")
+		rlWant(t, "a login from the address past the limit", e.DoWith(graphtest.Caller{}, from("203.0.113.7"), rlLogin, map[string]any{"e": "a@example.test", "p": "correct horse battery"}), "RATE_LIMITED")
+		rlRegister(t, e, from("203.0.113.8"), "c") // another address
+		if n, err := e.DB.Client.User.Query().Count(acctSystemContext()); err != nil || n != 3 {
+			t.Errorf("users: got %d (%v), want 3", n, err)
 		}
 	})
 }

@@ -25,7 +25,7 @@ import (
 
 // Register is the resolver for the register field.
 func (r *mutationResolver) Register(ctx context.Context, input model.RegisterInput) (*model.AuthPayload, error) {
-	reg, err := r.accounts.PrepareRegistration(account.RegisterInput{Email: input.Email, Password: input.Password, Name: input.Name})
+	reg, err := r.accounts.PrepareRegistration(account.RegisterInput{Email: input.Email, Password: input.Password, Name: input.Name}, tenancy.CredentialsFrom(ctx).ClientAddr)
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 	"tenantgraph/ent"
 	"tenantgraph/internal/account"
 	"tenantgraph/internal/apperr"
+	"tenantgraph/internal/ratelimit"
 	"tenantgraph/internal/tenancy"
 )
 
@@ -47,7 +48,9 @@ func (e sessionExtension) InterceptOperation(ctx context.Context, next graphql.O
 		return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{codedError(err)}})
 	}
 	if e.budget != nil {
-		key := "addr:" + tenancy.CredentialsFrom(ctx).ClientAddr
+		// An anonymous client is counted by its address, an IPv6 one by its
+		// /64 (which it holds whole).
+		key := "addr:" + ratelimit.AddressKey(tenancy.CredentialsFrom(ctx).ClientAddr)
 		if s.Viewer.Authenticated() {
 			key = "user:" + strconv.Itoa(s.Viewer.UserID)
 		}

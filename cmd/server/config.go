@@ -22,7 +22,7 @@ type config struct {
 	JWTAudience      string        // JWT_AUDIENCE, default "tenantgraph-api"
 	TokenTTL         time.Duration // TOKEN_TTL, default 24h
 	WebsocketOrigins []string      // WS_ALLOWED_ORIGINS, comma-separated host patterns
-	BcryptCost       int           // BCRYPT_COST, default 10
+	BcryptCost       int           // BCRYPT_COST, default 10, 4 to 16
 	SeedDemo         bool          // SEED_DEMO=1 or the -demo flag
 	ShutdownGrace    time.Duration // SHUTDOWN_GRACE, default 15s
 	SMTPURL          string        // SMTP_URL: send EMAIL notifications through this server (else they are logged)
@@ -49,13 +49,24 @@ type config struct {
 
 func (c config) production() bool { return c.Env == "production" }
 
+// The accepted BCRYPT_COST, and the least JWT_SECRET (HS256 with a short
+// key is guessable; auth.NewTokens refuses it too, but only after the
+// database has been opened and migrated).
+const (
+	minBcryptCost     = 4 // bcrypt.MinCost
+	maxBcryptCost     = 16
+	minJWTSecretBytes = 32
+)
+
 // errDemoInProduction refuses demo accounts in production: one per role,
 // OWNER included, whose passwords the start prints to its standard output
 // (a container's logs).
 var errDemoInProduction = errors.New("SEED_DEMO and -demo are for local try-outs: demo accounts, an OWNER's among them, with their passwords printed to the logs, are refused when APP_ENV=production")
 
 // loadConfig reads the environment. It refuses an APP_ENV other than
-// development and production, and a production start without a JWT secret.
+// development and production, a production start without a JWT secret, a
+// JWT secret under 32 bytes and a BCRYPT_COST outside 4 to 16, before
+// anything is opened.
 func loadConfig(getenv func(string) string) (config, error) {
 	c := config{
 		Env:         orDefault(getenv("APP_ENV"), "development"),
@@ -96,19 +107,22 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if c.ShutdownGrace, err = duration(getenv, "SHUTDOWN_GRACE", 15*time.Second); err != nil {
 		return c, err
 	}
+	// Each step of the cost doubles the time of a hash: about 60 ms at 10,
+	// several seconds at 16, a minute at 20, days at 31 (bcrypt's own
+	// ceiling), and the start hashes once before it serves. Above 16 one
+	// login nears the default request timeout and a few at once hold every
+	// core, so such a cost is a mistake to say at once, not one to find in
+	// a start that hangs without a word.
 	c.BcryptCost = 10
 	if v := getenv("BCRYPT_COST"); v != "" {
-		if c.BcryptCost, err = strconv.Atoi(v); err != nil {
-			return c, fmt.Errorf("BCRYPT_COST: %q is not a number", v)
+		if c.BcryptCost, err = strconv.Atoi(v); err != nil || c.BcryptCost < minBcryptCost || c.BcryptCost > maxBcryptCost {
+			return c, fmt.Errorf("BCRYPT_COST: %q is not a number from %d to %d (each step doubles the time of a hash; 10, the default, takes about 60 ms)", v, minBcryptCost, maxBcryptCost)
 		}
 	}
 	c.CORSOrigins = list(getenv("CORS_ALLOWED_ORIGINS"))
 	for _, o := range c.CORSOrigins {
-		// A browser's Origin is scheme://host[:port]; an entry of another
-		// shape (app.example.com, with no scheme) would never match it.
-		u, err := url.Parse(o)
-		if o != "*" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "") {
-			return c, fmt.Errorf("CORS_ALLOWED_ORIGINS: %q is not an origin such as https://app.example.com", o)
+		if err := checkCORSOrigin(o); err != nil {
+			return c, fmt.Errorf("CORS_ALLOWED_ORIGINS: %w", err)
 		}
 	}
 	c.PersistedQueries = getenv("PERSISTED_QUERIES")
@@ -179,14 +193,13 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	c.WebsocketOrigins = list(getenv("WS_ALLOWED_ORIGINS"))
 	for _, p := range c.WebsocketOrigins {
-		// The websocket library matches them with path.Match when a
-		// cross-origin upgrade comes, and refuses the upgrade on a
-		// malformed one (and on any pattern after it).
-		if _, err := path.Match(p, ""); err != nil {
-			return c, fmt.Errorf("WS_ALLOWED_ORIGINS: %q is not a host pattern such as app.example.com or localhost:*", p)
+		if err := checkWebsocketOrigin(p); err != nil {
+			return c, fmt.Errorf("WS_ALLOWED_ORIGINS: %w", err)
 		}
 	}
 	switch secret := getenv("JWT_SECRET"); {
+	case secret != "" && len(secret) < minJWTSecretBytes:
+		return c, fmt.Errorf("JWT_SECRET is %d bytes; it must be at least %d (for example: openssl rand -base64 48)", len(secret), minJWTSecretBytes)
 	case secret != "":
 		c.JWTSecret = []byte(secret)
 	case c.production():
@@ -199,6 +212,50 @@ func loadConfig(getenv func(string) string) (config, error) {
 		c.JWTSecretRandom = true
 	}
 	return c, nil
+}
+
+// checkCORSOrigin refuses a CORS_ALLOWED_ORIGINS entry that no browser's
+// Origin can match. An Origin is scheme://host[:port], with no path (not
+// even "/"), query, fragment or user, and without the scheme's default
+// port; rs/cors compares it with each entry as written (ignoring case, a
+// "*" standing for any part of a host), so https://app.example.com/ would
+// quietly refuse every request from https://app.example.com.
+func checkCORSOrigin(o string) error {
+	if o == "*" {
+		return nil
+	}
+	u, err := url.Parse(o)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%q is not an origin such as https://app.example.com", o)
+	}
+	origin := u.Scheme + "://" + u.Host
+	if port := u.Port(); (u.Scheme == "https" && port == "443") || (u.Scheme == "http" && port == "80") {
+		origin = u.Scheme + "://" + strings.TrimSuffix(u.Host, ":"+port)
+	}
+	if !strings.EqualFold(o, origin) {
+		return fmt.Errorf("%q is not an origin as browsers send it (scheme://host[:port], no path, not even /, no query or fragment, no default port): write %q", o, origin)
+	}
+	return nil
+}
+
+// checkWebsocketOrigin refuses a WS_ALLOWED_ORIGINS pattern that is
+// malformed or can match no browser's Origin. The websocket library
+// matches each pattern with path.Match against the Origin's host (or, in
+// a pattern with "://", against scheme://host) when a cross-origin upgrade
+// comes; it refuses the upgrade on a malformed pattern (and on any pattern
+// after it), and a pattern with a path (app.example.com/) matches nothing.
+func checkWebsocketOrigin(p string) error {
+	if _, err := path.Match(p, ""); err != nil {
+		return fmt.Errorf("%q is not a host pattern such as app.example.com or localhost:*", p)
+	}
+	host := p
+	if _, h, ok := strings.Cut(p, "://"); ok {
+		host = h
+	}
+	if i := strings.IndexByte(host, '/'); i >= 0 {
+		return fmt.Errorf("%q is not a host pattern: an Origin has no path, not even /: write %q", p, p[:len(p)-len(host)+i])
+	}
+	return nil
 }
 
 func duration(getenv func(string) string, key string, def time.Duration) (time.Duration, error) {

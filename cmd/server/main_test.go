@@ -145,6 +145,16 @@ func TestLoadConfigRejectsBadValues(t *testing.T) {
 		{"TOKEN_TTL", "forever"},
 		{"TOKEN_TTL", "-1h"},
 		{"BCRYPT_COST", "ten"},
+		// A cost over 16 makes every login take seconds to days, and the
+		// start hang on its first hash; under 4, bcrypt would quietly use
+		// its default.
+		{"BCRYPT_COST", "17"},
+		{"BCRYPT_COST", "31"},
+		{"BCRYPT_COST", "3"},
+		{"BCRYPT_COST", "-1"},
+		// Refused here, before the database is opened and migrated.
+		{"JWT_SECRET", "too-short"},
+		{"JWT_SECRET", strings.Repeat("s", 31)},
 		{"SHUTDOWN_GRACE", "0s"},
 		{"NOTIFICATION_RETENTION", "90d"},
 		{"NOTIFICATION_RETENTION", "-24h"},
@@ -171,6 +181,15 @@ func TestLoadConfigRejectsBadValues(t *testing.T) {
 		// An origin without its scheme never matches a browser's Origin.
 		{"CORS_ALLOWED_ORIGINS", "https://app.example.com,app.example.org"},
 		{"CORS_ALLOWED_ORIGINS", "https://app.example.com/graphql"},
+		// A browser's Origin has no path, query, fragment, user or default
+		// port: these would never match it, and CORS would quietly fail.
+		{"CORS_ALLOWED_ORIGINS", "https://app.example.com/"},
+		{"CORS_ALLOWED_ORIGINS", "https://app.example.com?"},
+		{"CORS_ALLOWED_ORIGINS", "https://app.example.com#top"},
+		{"CORS_ALLOWED_ORIGINS", "https://ada@app.example.com"},
+		{"CORS_ALLOWED_ORIGINS", "https://app.example.com:443"},
+		{"WS_ALLOWED_ORIGINS", "app.example.com/"},
+		{"WS_ALLOWED_ORIGINS", "localhost:*,https://app.example.com/"},
 	} {
 		_, err := loadConfig(func(k string) string {
 			if k == tc.key {
@@ -204,8 +223,13 @@ func TestLoadConfigRejectsBadValues(t *testing.T) {
 	}{
 		{map[string]string{"TRUST_PROXY": "TRUE", "MIGRATE_ON_START": "1"}, func(c config) bool { return c.TrustProxy && c.MigrateOnStart }},
 		{map[string]string{"GRAPHIQL": "0", "INTROSPECTION": "off"}, func(c config) bool { return !c.GraphiQL && !c.Introspection }},
-		{map[string]string{"CORS_ALLOWED_ORIGINS": "https://app.example.com, http://localhost:3000,https://*.example.org"}, func(c config) bool { return len(c.CORSOrigins) == 3 }},
+		{map[string]string{"CORS_ALLOWED_ORIGINS": "https://app.example.com, http://localhost:3000,https://*.example.org,HTTPS://App.Example.NET:8443"}, func(c config) bool { return len(c.CORSOrigins) == 4 }},
+		{map[string]string{"WS_ALLOWED_ORIGINS": "localhost:*,app.example.com,https://*.example.org"}, func(c config) bool { return len(c.WebsocketOrigins) == 3 }},
 		{map[string]string{}, func(c config) bool { return c.GraphiQL && c.Introspection && !c.TrustProxy && !c.MigrateOnStart }},
+		{map[string]string{}, func(c config) bool { return c.BcryptCost == 10 }},
+		{map[string]string{"BCRYPT_COST": "4"}, func(c config) bool { return c.BcryptCost == 4 }},
+		{map[string]string{"BCRYPT_COST": "16"}, func(c config) bool { return c.BcryptCost == 16 }},
+		{map[string]string{"JWT_SECRET": strings.Repeat("s", 32)}, func(c config) bool { return string(c.JWTSecret) == strings.Repeat("s", 32) && !c.JWTSecretRandom }},
 	} {
 		c, err := loadConfig(func(k string) string { return tc.env[k] })
 		if err != nil || !tc.want(c) {
@@ -221,6 +245,28 @@ func TestLoadConfigRejectsBadValues(t *testing.T) {
 		})
 		if err != nil || c.Retention != want {
 			t.Errorf("NOTIFICATION_RETENTION=%q: got %s, %v; want %s", value, c.Retention, err, want)
+		}
+	}
+}
+
+// TestLoadConfigShowsTheOrigin: an origin that a browser never sends is
+// refused with the value to write instead.
+func TestLoadConfigShowsTheOrigin(t *testing.T) {
+	for _, tc := range []struct{ key, value, want string }{
+		{"CORS_ALLOWED_ORIGINS", "https://app.example.com/", `write "https://app.example.com"`},
+		{"CORS_ALLOWED_ORIGINS", "http://localhost:3000/graphql?x=1", `write "http://localhost:3000"`},
+		{"CORS_ALLOWED_ORIGINS", "https://app.example.com:443/", `write "https://app.example.com"`},
+		{"WS_ALLOWED_ORIGINS", "app.example.com/", `write "app.example.com"`},
+		{"WS_ALLOWED_ORIGINS", "https://*.example.com/ws", `write "https://*.example.com"`},
+	} {
+		_, err := loadConfig(func(k string) string {
+			if k == tc.key {
+				return tc.value
+			}
+			return ""
+		})
+		if err == nil || !strings.Contains(err.Error(), tc.key) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s=%q: got %v, want an error naming %s and saying %s", tc.key, tc.value, err, tc.key, tc.want)
 		}
 	}
 }

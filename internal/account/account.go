@@ -10,6 +10,7 @@ import (
 	"tenantgraph/ent/user"
 	"tenantgraph/internal/apperr"
 	"tenantgraph/internal/auth"
+	"tenantgraph/internal/ratelimit"
 	"tenantgraph/internal/validate"
 )
 
@@ -26,7 +27,9 @@ type Limiter interface {
 }
 
 // LoginLimits bound login attempts per account and per client address
-// (nil: unbounded).
+// (nil: unbounded). PerAddress also bounds registrations: login attempts
+// and registrations from one address take from the same bucket, so that
+// neither runs bcrypt for one client faster than the other would.
 type LoginLimits struct {
 	PerAccount Limiter
 	PerAddress Limiter
@@ -62,8 +65,11 @@ type Registration struct {
 
 // PrepareRegistration validates the input and hashes the password. It touches
 // no database, so the slow hash runs before any transaction is opened.
-// Invalid input is an Invalid error naming the field.
-func (s *Service) PrepareRegistration(in RegisterInput) (Registration, error) {
+// Invalid input is an Invalid error naming the field. Valid input takes one
+// from the client address's login bucket (LoginLimits.PerAddress; clientAddr
+// "" when unknown) before the hash: past the limit the answer is
+// RateLimited, and nothing is hashed.
+func (s *Service) PrepareRegistration(in RegisterInput, clientAddr string) (Registration, error) {
 	email, err := validate.Email("email", in.Email)
 	if err != nil {
 		return Registration{}, err
@@ -73,6 +79,11 @@ func (s *Service) PrepareRegistration(in RegisterInput) (Registration, error) {
 	}
 	if err := validate.Text("name", in.Name, 1, 100); err != nil {
 		return Registration{}, err
+	}
+	if key := ratelimit.AddressKey(clientAddr); s.limits.PerAddress != nil && key != "" {
+		if ok, wait := s.limits.PerAddress.Allow(key); !ok {
+			return Registration{}, apperr.TooMany(wait, "too many registrations from this address")
+		}
 	}
 	hash, err := s.passwords.Hash(in.Password)
 	if err != nil {
@@ -108,8 +119,8 @@ func (s *Service) Register(ctx context.Context, c *ent.Client, r Registration) (
 // while bcrypt runs.
 //
 // Attempts are limited per account and per client address (clientAddr, ""
-// when unknown): past the limit the answer is RateLimited, before any
-// password is checked.
+// when unknown; an IPv6 address counts as its /64, ratelimit.AddressKey):
+// past the limit the answer is RateLimited, before any password is checked.
 func (s *Service) Login(ctx context.Context, c *ent.Client, email, password, clientAddr string) (*Session, error) {
 	norm := normaliseEmail(email)
 	for _, l := range []struct {
@@ -117,7 +128,7 @@ func (s *Service) Login(ctx context.Context, c *ent.Client, email, password, cli
 		key     string
 		what    string
 	}{
-		{s.limits.PerAddress, clientAddr, "from this address"},
+		{s.limits.PerAddress, ratelimit.AddressKey(clientAddr), "from this address"},
 		{s.limits.PerAccount, norm, "for this account"},
 	} {
 		if l.limiter == nil || l.key == "" {

@@ -5,6 +5,7 @@
 package ratelimit
 
 import (
+	"net/netip"
 	"sync"
 	"time"
 
@@ -70,4 +71,22 @@ func (l *Limiter) Allow(key string) (bool, time.Duration) {
 		return false, d
 	}
 	return true, 0
+}
+
+// AddressKey is the key a client address is limited by: an IPv4 address
+// (also written IPv4-mapped, ::ffff:192.0.2.1) as it is, an IPv6 address
+// as its /64, written as a prefix (2001:db8:1:2::/64). A /64 is the least
+// a site or a home is given, so one client holds a whole /64 and could
+// otherwise take a fresh bucket with each of its addresses. Anything that
+// is not an IP address (an unknown peer) is its own key.
+func AddressKey(addr string) string {
+	ip, err := netip.ParseAddr(addr)
+	if err != nil {
+		return addr
+	}
+	if ip = ip.Unmap(); ip.Is4() {
+		return ip.String()
+	}
+	p, _ := ip.Prefix(64) // an IPv6 address always has 64 bits to mask to
+	return p.String()
 }

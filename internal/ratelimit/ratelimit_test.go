@@ -190,3 +190,39 @@ func TestConcurrentUse(t *testing.T) {
 		t.Errorf("allowed on fresh keys: got %d, want all %d", got, workers*calls)
 	}
 }
+
+func TestAddressKey(t *testing.T) {
+	tests := []struct {
+		addr, want string
+	}{
+		{"203.0.113.7", "203.0.113.7"},
+		{"::ffff:203.0.113.7", "203.0.113.7"},
+		{"2001:db8:1:2::1", "2001:db8:1:2::/64"},
+		{"2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"}, // the same /64
+		{"2001:db8:1:3::1", "2001:db8:1:3::/64"},                  // the next one
+		{"fe80::1%eth0", "fe80::/64"},
+		{"::1", "::/64"},
+		{"", ""},
+		{"@", "@"}, // not an address (a unix socket's peer): as it is
+	}
+	for _, tt := range tests {
+		if got := AddressKey(tt.addr); got != tt.want {
+			t.Errorf("AddressKey(%q): got %q, want %q", tt.addr, got, tt.want)
+		}
+	}
+}
+
+// TestAddressKeyIPv6Rotation: a client that moves through the addresses of
+// its /64 keeps one bucket.
+func TestAddressKeyIPv6Rotation(t *testing.T) {
+	clock := newFakeClock()
+	l := New(Config{PerMinute: 1, Burst: 2, Now: clock.Now})
+	runSteps(t, l, clock, []step{
+		{0, AddressKey("2001:db8:1:2::1"), true, 0},
+		{0, AddressKey("2001:db8:1:2::2"), true, 0},
+		{0, AddressKey("2001:db8:1:2:a:b:c:d"), false, time.Minute},
+		{0, AddressKey("2001:db8:1:3::1"), true, 0}, // another /64: another client
+		{0, AddressKey("203.0.113.7"), true, 0},
+		{0, AddressKey("203.0.113.8"), true, 0}, // IPv4 addresses are each their own
+	})
+}

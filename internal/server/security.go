@@ -64,22 +64,57 @@ func withCORS(origins []string, next http.Handler) http.Handler {
 	}).Handler(next)
 }
 
-// withTimeout bounds each HTTP request (not websockets, which live long):
-// when it runs out, the request's context is cancelled, and with it every
-// database query the request is running.
+// writeMargin is how long past its timeout a request's response may still
+// be written: enough for the answer to a request that ran out of time.
+const writeMargin = 5 * time.Second
+
+// withTimeout bounds each HTTP request (not websocket handshakes, whose
+// connections live long): when it runs out, the request's context is
+// cancelled, and with it every database query the request is running.
+// The context does not bound the writing of the response, so the
+// connection also gets a write deadline writeMargin later: a client that
+// asks for a large answer and never reads it would otherwise hold the
+// handler, blocked in Write, and the response's buffers for ever. (net/http
+// clears the deadline once the response is done, and on hijack.)
 func withTimeout(d time.Duration, next http.Handler) http.Handler {
 	if d <= 0 {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		if isWebsocketHandshake(r) {
 			next.ServeHTTP(w, r)
 			return
 		}
+		// ErrNotSupported (a writer without deadlines) leaves the response
+		// unbounded, as before.
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(d + writeMargin))
 		ctx, cancel := context.WithTimeout(r.Context(), d)
 		defer cancel()
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// isWebsocketHandshake reports whether r is a websocket opening handshake
+// (RFC 6455, section 4.1): a GET without a body whose Connection header
+// lists the upgrade token and whose Upgrade header lists websocket. Only
+// these are exempt from the request timeout: an Upgrade header alone on a
+// POST would otherwise let its body be trickled, or stalled, for ever.
+func isWebsocketHandshake(r *http.Request) bool {
+	return r.Method == http.MethodGet && (r.Body == nil || r.Body == http.NoBody) &&
+		hasToken(r.Header, "Connection", "upgrade") && hasToken(r.Header, "Upgrade", "websocket")
+}
+
+// hasToken reports whether header key, in any of its lines, lists token in
+// its comma-separated list (case-insensitively).
+func hasToken(h http.Header, key, token string) bool {
+	for _, line := range h.Values(key) {
+		for item := range strings.SplitSeq(line, ",") {
+			if strings.EqualFold(strings.TrimSpace(item), token) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // limitBody reads a request body up to max bytes; a larger one is answered
@@ -143,7 +178,7 @@ func writeGraphQLError(w http.ResponseWriter, status int, code, message string) 
 // connection).
 func codedErrors(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		if isWebsocketHandshake(r) {
 			next.ServeHTTP(w, r)
 			return
 		}

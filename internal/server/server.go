@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -38,8 +39,9 @@ type Config struct {
 	Logger  *slog.Logger
 	// GraphiQL serves the GraphiQL IDE at /.
 	GraphiQL bool
-	// TrustProxy takes the client address from X-Forwarded-For (set it only
-	// behind a proxy that overwrites that header).
+	// TrustProxy takes the client address from X-Forwarded-For's rightmost
+	// entry, which the proxy in front of the server appended (set it only
+	// behind such a proxy).
 	TrustProxy bool
 	// CORSOrigins may call the API from a browser on another origin.
 	CORSOrigins []string
@@ -106,12 +108,22 @@ func withCredentials(trustProxy bool, next http.Handler) http.Handler {
 }
 
 // clientAddr is the client's IP: the connection's peer, or with trustProxy
-// the first address of X-Forwarded-For.
+// the address the proxy in front of the server saw, which it appended to
+// X-Forwarded-For: the header's rightmost entry. (nginx's
+// $proxy_add_x_forwarded_for, AWS's and Google's load balancers append to
+// what the client sent, so every entry left of it is the client's to
+// choose.) A port on that entry (1.2.3.4:5678, [2001:db8::1]:443, as Azure
+// Application Gateway writes them) is dropped; an entry that is no address
+// falls back to the peer. Only one trusted hop is supported: behind two
+// proxies, the address is the inner proxy's view, the outer proxy's own.
 func clientAddr(r *http.Request, trustProxy bool) string {
 	if trustProxy {
-		if fwd := r.Header.Get("X-Forwarded-For"); fwd != "" {
-			first, _, _ := strings.Cut(fwd, ",")
-			if ip := net.ParseIP(strings.TrimSpace(first)); ip != nil {
+		if fwd := r.Header.Values("X-Forwarded-For"); len(fwd) > 0 {
+			last := fwd[len(fwd)-1]
+			if i := strings.LastIndexByte(last, ','); i >= 0 {
+				last = last[i+1:]
+			}
+			if ip, ok := forwardedAddr(strings.TrimSpace(last)); ok {
 				return ip.String()
 			}
 		}
@@ -121,6 +133,20 @@ func clientAddr(r *http.Request, trustProxy bool) string {
 		return r.RemoteAddr
 	}
 	return host
+}
+
+// forwardedAddr reads an X-Forwarded-For entry: an IP address, with or
+// without a port (an IPv6 address with one in brackets).
+func forwardedAddr(entry string) (netip.Addr, bool) {
+	ip, err := netip.ParseAddr(entry)
+	if err != nil {
+		ap, err := netip.ParseAddrPort(entry)
+		if err != nil {
+			return netip.Addr{}, false
+		}
+		ip = ap.Addr()
+	}
+	return ip.Unmap().WithZone(""), true
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
