@@ -10,6 +10,8 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"tenantgraph/internal/server"
 )
 
 // getTransport serves GraphQL over HTTP GET exactly as gqlgen's
@@ -20,9 +22,10 @@ import (
 // would, and a client sees the same bytes whichever method it used.
 type getTransport struct{ transport.GET }
 
-// Supports takes every GET but a websocket handshake (isWebsocketHandshake).
+// Supports takes every GET but a websocket handshake
+// (server.IsWebsocketHandshake).
 func (getTransport) Supports(r *http.Request) bool {
-	return r.Method == http.MethodGet && !isWebsocketHandshake(r)
+	return r.Method == http.MethodGet && !server.IsWebsocketHandshake(r)
 }
 
 func (t getTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {

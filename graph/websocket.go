@@ -20,10 +20,10 @@ import (
 	"github.com/coder/websocket"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
-	"golang.org/x/net/http/httpguts"
 
 	"tenantgraph/internal/apperr"
 	"tenantgraph/internal/jsonenc"
+	"tenantgraph/internal/server"
 )
 
 // wsTransport serves GraphQL over websockets with graphql-transport-ws, the
@@ -128,18 +128,7 @@ var _ graphql.Transport = (*wsTransport)(nil)
 
 // Supports takes every upgrade request; one without graphql-transport-ws
 // among its subprotocols is upgraded and closed with 4406.
-func (t *wsTransport) Supports(r *http.Request) bool { return isWebsocketHandshake(r) }
-
-// isWebsocketHandshake reports whether r asks to become a websocket: a GET
-// whose Upgrade header names websocket and whose Connection names upgrade
-// (RFC 6455, 4.1). Another upgrade (curl --http2's "Upgrade: h2c"), or
-// one on a POST, is an ordinary request to the other transports, which
-// gqlgen's own refuse whenever an Upgrade header is there at all.
-func isWebsocketHandshake(r *http.Request) bool {
-	return r.Method == http.MethodGet &&
-		httpguts.HeaderValuesContainsToken(r.Header["Upgrade"], "websocket") &&
-		httpguts.HeaderValuesContainsToken(r.Header["Connection"], "upgrade")
-}
+func (t *wsTransport) Supports(r *http.Request) bool { return server.IsWebsocketHandshake(r) }
 
 func (t *wsTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
 	var hijacked hijackedConn

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rs/cors"
+	"golang.org/x/net/http/httpguts"
 
 	"tenantgraph/internal/jsonenc"
 )
@@ -81,7 +82,7 @@ func withTimeout(d time.Duration, next http.Handler) http.Handler {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if isWebsocketHandshake(r) {
+		if IsWebsocketHandshake(r) {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -94,27 +95,17 @@ func withTimeout(d time.Duration, next http.Handler) http.Handler {
 	})
 }
 
-// isWebsocketHandshake reports whether r is a websocket opening handshake
+// IsWebsocketHandshake reports whether r is a websocket opening handshake
 // (RFC 6455, section 4.1): a GET without a body whose Connection header
 // lists the upgrade token and whose Upgrade header lists websocket. Only
 // these are exempt from the request timeout: an Upgrade header alone on a
-// POST would otherwise let its body be trickled, or stalled, for ever.
-func isWebsocketHandshake(r *http.Request) bool {
+// POST would otherwise let its body be trickled, or stalled, for ever. The
+// GraphQL handler's transports use it too: another upgrade (curl --http2's
+// "Upgrade: h2c") is an ordinary request.
+func IsWebsocketHandshake(r *http.Request) bool {
 	return r.Method == http.MethodGet && (r.Body == nil || r.Body == http.NoBody) &&
-		hasToken(r.Header, "Connection", "upgrade") && hasToken(r.Header, "Upgrade", "websocket")
-}
-
-// hasToken reports whether header key, in any of its lines, lists token in
-// its comma-separated list (case-insensitively).
-func hasToken(h http.Header, key, token string) bool {
-	for _, line := range h.Values(key) {
-		for item := range strings.SplitSeq(line, ",") {
-			if strings.EqualFold(strings.TrimSpace(item), token) {
-				return true
-			}
-		}
-	}
-	return false
+		httpguts.HeaderValuesContainsToken(r.Header["Connection"], "upgrade") &&
+		httpguts.HeaderValuesContainsToken(r.Header["Upgrade"], "websocket")
 }
 
 // limitBody reads a request body up to max bytes; a larger one is answered
@@ -178,7 +169,7 @@ func writeGraphQLError(w http.ResponseWriter, status int, code, message string) 
 // connection).
 func codedErrors(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if isWebsocketHandshake(r) {
+		if IsWebsocketHandshake(r) {
 			next.ServeHTTP(w, r)
 			return
 		}

@@ -112,7 +112,7 @@ func TestIsWebsocketHandshake(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			r := httptest.NewRequest(tt.method, "/graphql", tt.body)
 			r.Header = tt.header
-			if got := isWebsocketHandshake(r); got != tt.want {
+			if got := IsWebsocketHandshake(r); got != tt.want {
 				t.Errorf("got %v, want %v", got, tt.want)
 			}
 		})
