@@ -82,7 +82,9 @@ func TestSecurityHeaders(t *testing.T) {
 
 func TestSecurityHeadersBehindATrustedProxy(t *testing.T) {
 	graphtest.RunWith(t, graphtest.Options{Server: func(c *server.Config) { c.TrustProxy = true }}, func(t *testing.T, e *graphtest.Env) {
-		for proto, want := range map[string]string{"https": "max-age=63072000; includeSubDomains", "http": ""} {
+		// A proxy that appends its own entry: the rightmost is the one it saw.
+		for proto, want := range map[string]string{"https": "max-age=63072000; includeSubDomains", "http": "",
+			"http, https": "max-age=63072000; includeSubDomains", "https, http": ""} {
 			got := e.Raw(graphtest.Caller{}, http.MethodGet, "/healthz", http.Header{"X-Forwarded-Proto": {proto}}, nil)
 			if hsts := got.Header.Get("Strict-Transport-Security"); hsts != want {
 				t.Errorf("X-Forwarded-Proto %s: got %q, want %q", proto, hsts, want)

@@ -43,7 +43,9 @@ func securityHeaders(trustProxy bool, next http.Handler) http.Handler {
 		} else {
 			h.Set("Content-Security-Policy", apiCSP)
 		}
-		if r.TLS != nil || (trustProxy && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")) {
+		// The proxy's own entry, as for the client address: one that
+		// appends to the header sends "http, https" for a client's "http".
+		if r.TLS != nil || (trustProxy && strings.EqualFold(lastForwarded(r.Header, "X-Forwarded-Proto"), "https")) {
 			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
 		}
 		next.ServeHTTP(w, r)

@@ -118,12 +118,8 @@ func withCredentials(trustProxy bool, next http.Handler) http.Handler {
 // proxies, the address is the inner proxy's view, the outer proxy's own.
 func clientAddr(r *http.Request, trustProxy bool) string {
 	if trustProxy {
-		if fwd := r.Header.Values("X-Forwarded-For"); len(fwd) > 0 {
-			last := fwd[len(fwd)-1]
-			if i := strings.LastIndexByte(last, ','); i >= 0 {
-				last = last[i+1:]
-			}
-			if ip, ok := forwardedAddr(strings.TrimSpace(last)); ok {
+		if last := lastForwarded(r.Header, "X-Forwarded-For"); last != "" {
+			if ip, ok := forwardedAddr(last); ok {
 				return ip.String()
 			}
 		}
@@ -133,6 +129,21 @@ func clientAddr(r *http.Request, trustProxy bool) string {
 		return r.RemoteAddr
 	}
 	return host
+}
+
+// lastForwarded is the rightmost entry of a header that proxies append to
+// (X-Forwarded-For, X-Forwarded-Proto), in its last line: the entry the
+// proxy in front of the server wrote. "" when there is none.
+func lastForwarded(h http.Header, key string) string {
+	lines := h.Values(key)
+	if len(lines) == 0 {
+		return ""
+	}
+	last := lines[len(lines)-1]
+	if i := strings.LastIndexByte(last, ','); i >= 0 {
+		last = last[i+1:]
+	}
+	return strings.TrimSpace(last)
 }
 
 // forwardedAddr reads an X-Forwarded-For entry: an IP address, with or
