@@ -244,13 +244,7 @@ func awaitLockWaiters(t *testing.T, e *graphtest.Env, n int) {
 		if e.Dialect != "postgres" {
 			return e.DB.SQL.Stats().InUse - 1
 		}
-		var w int
-		err := e.DB.SQL.QueryRowContext(t.Context(),
-			`SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&w)
-		if err != nil {
-			t.Fatalf("watching locks: %v", err)
-		}
-		return w
+		return e.LockWaiters(t)
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for steady := 0; steady < 3; time.Sleep(10 * time.Millisecond) {

@@ -133,7 +133,8 @@ func NewWithLimits(t testing.TB, dialectName string, limits graph.Limits) *Env {
 type Options struct {
 	// Limits are the query limits (zero: Limits).
 	Limits graph.Limits
-	// LoginLimits bound login attempts (zero: unbounded).
+	// LoginLimits bound login attempts, and registrations per address
+	// (zero: unbounded).
 	LoginLimits account.LoginLimits
 	// Deps, when set, edits the GraphQL handler's dependencies last.
 	Deps func(*graph.Deps)
@@ -588,4 +589,28 @@ func firstLine(s string) string {
 		return s[:i]
 	}
 	return s
+}
+
+// LockWaiters counts the sessions of e's database that wait on a lock
+// (PostgreSQL only: pg_stat_activity).
+func (e *Env) LockWaiters(t testing.TB) int {
+	t.Helper()
+	var waiting int
+	if err := e.DB.SQL.QueryRowContext(context.Background(),
+		`SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting); err != nil {
+		t.Fatalf("watching locks: %v", err)
+	}
+	return waiting
+}
+
+// AwaitLockWait returns once a session of e's database waits on a lock
+// (PostgreSQL only), and fails the test if none does within 10s.
+func (e *Env) AwaitLockWait(t testing.TB) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if e.LockWaiters(t) > 0 {
+			return
+		}
+	}
+	t.Fatal("no session waited on a lock within 10s")
 }

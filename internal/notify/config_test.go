@@ -4,7 +4,6 @@ import (
 	"context"
 	"slices"
 	"testing"
-	"time"
 
 	"entgo.io/ent/dialect"
 
@@ -68,7 +67,7 @@ func TestConfigChangesKeepEachOthers(t *testing.T) {
 			}
 			second <- err
 		}()
-		waitingOnALock(t, e)
+		e.AwaitLockWait(t)
 		if err := first.Commit(); err != nil {
 			t.Fatal(err)
 		}
@@ -83,20 +82,4 @@ func TestConfigChangesKeepEachOthers(t *testing.T) {
 			t.Errorf("settings: got channels %v and webhook %q, want [IN_APP EMAIL] and %q", got.NotificationChannels, got.SlackWebhookURL, url)
 		}
 	})
-}
-
-// waitingOnALock returns once a session of e's database waits on a lock.
-func waitingOnALock(t *testing.T, e *graphtest.Env) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		var waiting int
-		if err := e.DB.SQL.QueryRowContext(t.Context(),
-			`SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting); err != nil {
-			t.Fatalf("watching locks: %v", err)
-		}
-		if waiting > 0 {
-			return
-		}
-	}
-	t.Fatal("no session waited on a lock within 10s")
 }

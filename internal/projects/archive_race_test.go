@@ -151,12 +151,7 @@ func archivedOrWaiting(t *testing.T, e *graphtest.Env, archived chan error) bool
 			return err == nil
 		default:
 		}
-		var waiting int
-		if err := e.DB.SQL.QueryRowContext(t.Context(),
-			`SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting); err != nil {
-			t.Fatalf("watching locks: %v", err)
-		}
-		if waiting > 0 {
+		if e.LockWaiters(t) > 0 {
 			return false
 		}
 	}
@@ -231,7 +226,7 @@ func TestTaskChangeThenProjectUpdateDoNotDeadlock(t *testing.T) {
 			}
 			second <- err
 		}()
-		waitForALockWait(t, e)
+		e.AwaitLockWait(t)
 		name := "first"
 		if _, err := svc.UpdateProject(ctx, tx1.Client(), p, projects.UpdateProjectInput{Name: &name}); err != nil {
 			t.Fatalf("the first mutation's update: %v", err)
@@ -243,22 +238,6 @@ func TestTaskChangeThenProjectUpdateDoNotDeadlock(t *testing.T) {
 			t.Fatalf("the second mutation: %v", err)
 		}
 	})
-}
-
-// waitForALockWait returns once a session of e's database waits on a lock.
-func waitForALockWait(t *testing.T, e *graphtest.Env) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		var waiting int
-		if err := e.DB.SQL.QueryRowContext(t.Context(),
-			`SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting); err != nil {
-			t.Fatalf("watching locks: %v", err)
-		}
-		if waiting > 0 {
-			return
-		}
-	}
-	t.Fatal("no session waited on a lock within 10s")
 }
 
 // Two mutations that change tasks of two projects in opposite orders each
@@ -294,7 +273,7 @@ func TestOppositeOrderTaskChangesOneFailsContended(t *testing.T) {
 			}
 			aDone <- err
 		}()
-		waitForALockWait(t, e)
+		e.AwaitLockWait(t)
 		errB := create(txB, p1, "B1")
 		if errB == nil {
 			errB = txB.Commit()

@@ -94,7 +94,7 @@ func TestChangesActOnTheRowAsTheChangeBeforeLeftIt(t *testing.T) {
 				}
 				done <- err
 			}()
-			waitForALockWait(t, e)
+			e.AwaitLockWait(t)
 			if err := tx.Commit(); err != nil {
 				t.Fatalf("the first change's commit: %v", err)
 			}
@@ -205,7 +205,7 @@ func TestTransitionOfAProjectDeletedMeanwhileIsNotFound(t *testing.T) {
 			}
 			done <- err
 		}()
-		waitForALockWait(t, e) // the transition's UPDATE waits for the delete
+		e.AwaitLockWait(t) // the transition's UPDATE waits for the delete
 		if err := del.Commit(); err != nil {
 			t.Fatal(err)
 		}

@@ -169,7 +169,7 @@ func TestAnOwnerRemovedWhileTheirChangeWaitsAdministersNothing(t *testing.T) {
 			}
 			added <- err
 		}()
-		waitForALockWait(t, e)
+		e.AwaitLockWait(t)
 		if err := removal.Commit(); err != nil {
 			t.Fatal(err)
 		}
@@ -200,20 +200,4 @@ func TestMembershipChangesLeaveTheTenantUntouched(t *testing.T) {
 			t.Errorf("the tenant's updatedAt moved from %v to %v with a role change", before.UpdatedAt, after.UpdatedAt)
 		}
 	})
-}
-
-// waitForALockWait returns once a session of e's database waits on a lock.
-func waitForALockWait(t *testing.T, e *graphtest.Env) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		var waiting int
-		if err := e.DB.SQL.QueryRowContext(t.Context(),
-			`SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting); err != nil {
-			t.Fatalf("watching locks: %v", err)
-		}
-		if waiting > 0 {
-			return
-		}
-	}
-	t.Fatal("no session waited on a lock within 10s")
 }
