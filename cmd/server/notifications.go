@@ -39,6 +39,9 @@ func startNotifications(ctx context.Context, cfg config, db *database.DB, m *met
 		broker = pg
 	}
 	var email notify.Sender = notify.LogEmail{Log: log}
+	if cfg.SMTPURL == "" && cfg.production() {
+		log.Warn("SMTP_URL is not set: EMAIL notifications are written to this log, with their text, and reach no one")
+	}
 	if cfg.SMTPURL != "" {
 		smtpSender, err := notify.NewSMTPEmail(cfg.SMTPURL)
 		if err != nil {

@@ -44,9 +44,14 @@ func Setup(ctx context.Context, endpoint, service, version string, log *slog.Log
 		return nil, fmt.Errorf("tracing: OTLP exporter for %s: %w", endpoint, err)
 	}
 	// Schemaless: resource.Default() carries the SDK's own semconv schema
-	// URL, and merging it with another version's is an error.
+	// URL, and merging it with another version's is an error. The
+	// environment's OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES come
+	// last, so that an operator's names win over the server's own.
 	res, err := resource.Merge(resource.Default(), resource.NewSchemaless(
 		semconv.ServiceName(service), semconv.ServiceVersion(version)))
+	if err == nil {
+		res, err = resource.Merge(res, resource.Environment())
+	}
 	if err != nil {
 		return nil, fmt.Errorf("tracing: resource: %w", err)
 	}

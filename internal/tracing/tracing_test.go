@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,8 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel"
+	collectortrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	"google.golang.org/protobuf/proto"
 
 	"tenantgraph/internal/tracing"
 )
@@ -105,6 +108,61 @@ func TestTracesURL(t *testing.T) {
 			}
 			if got != tc.want {
 				t.Errorf("TracesURL(%q) = %q, want %q", tc.endpoint, got, tc.want)
+			}
+		})
+	}
+}
+
+// The service's name in the spans' resource is tenantgraph unless the
+// operator names it with OTEL_SERVICE_NAME (or OTEL_RESOURCE_ATTRIBUTES),
+// as every OpenTelemetry SDK lets them.
+func TestSetupServiceNameFromTheEnvironment(t *testing.T) {
+	for _, tc := range []struct{ env, want string }{{"", "tenantgraph"}, {"billing-api", "billing-api"}} {
+		t.Run(tc.want, func(t *testing.T) {
+			if tc.env != "" {
+				t.Setenv("OTEL_SERVICE_NAME", tc.env)
+			}
+			var (
+				mu    sync.Mutex
+				names []string
+			)
+			collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				body, _ := io.ReadAll(r.Body)
+				var req collectortrace.ExportTraceServiceRequest
+				if err := proto.Unmarshal(body, &req); err != nil {
+					t.Errorf("the collector's request: %v", err)
+				}
+				mu.Lock()
+				for _, rs := range req.GetResourceSpans() {
+					for _, kv := range rs.GetResource().GetAttributes() {
+						if kv.GetKey() == "service.name" {
+							names = append(names, kv.GetValue().GetStringValue())
+						}
+					}
+				}
+				mu.Unlock()
+				w.Header().Set("Content-Type", "application/x-protobuf")
+				w.WriteHeader(http.StatusOK)
+			}))
+			defer collector.Close()
+			prev := otel.GetTracerProvider()
+			defer otel.SetTracerProvider(prev)
+			ctx := context.Background()
+			shutdown, err := tracing.Setup(ctx, collector.URL, "tenantgraph", "test", slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, span := otel.Tracer("test").Start(ctx, "graphql query Projects")
+			span.End()
+			flushCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			if err := shutdown(flushCtx); err != nil {
+				t.Fatalf("shutdown: %v", err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(names) != 1 || names[0] != tc.want {
+				t.Errorf("service.name: got %q, want [%q]", names, tc.want)
 			}
 		})
 	}
