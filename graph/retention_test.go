@@ -10,6 +10,7 @@ import (
 
 	"tenantgraph/ent"
 	"tenantgraph/ent/notification"
+	"tenantgraph/ent/outboxentry"
 	"tenantgraph/ent/privacy"
 	"tenantgraph/graph/graphtest"
 	"tenantgraph/internal/notify"
@@ -136,6 +137,42 @@ func TestRetentionRunSweepsUntilStopped(t *testing.T) {
 		case <-done:
 		case <-time.After(10 * time.Second):
 			t.Fatal("Run did not return after its context ended")
+		}
+	})
+}
+
+// Retention also deletes the email and Slack outbox entries that finished
+// (DELIVERED or FAILED) longer ago than its age, and never one that is
+// pending, however old.
+func TestRetentionDeletesFinishedOutboxEntries(t *testing.T) {
+	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
+		owner := e.Register("Owner")
+		tenant := authDecodeID(t, e.CreateTenant(owner, "first"))
+		sys := privacy.DecisionContext(context.Background(), privacy.Allow)
+		now := time.Now().UTC().Truncate(time.Microsecond)
+		old, young := now.Add(-40*24*time.Hour), now.Add(-time.Hour)
+		entry := func(status outboxentry.Status, at time.Time) int {
+			t.Helper()
+			en, err := e.DB.Client.OutboxEntry.Create().SetTenantID(tenant).SetChannel(outboxentry.ChannelEMAIL).
+				SetPayload(map[string]string{"to": "a@example.test"}).SetStatus(status).
+				SetCreatedAt(at).SetUpdatedAt(at).Save(sys)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return en.ID
+		}
+		entry(outboxentry.StatusDELIVERED, old)
+		entry(outboxentry.StatusFAILED, old)
+		keep := []int{entry(outboxentry.StatusPENDING, old), entry(outboxentry.StatusDELIVERED, young), entry(outboxentry.StatusFAILED, young)}
+		r := notify.Retention{Client: e.DB.Client, Keep: 30 * 24 * time.Hour, Batch: 1,
+			Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return now }}
+		deleted, err := r.SweepOutbox(context.Background())
+		if err != nil || deleted != 2 {
+			t.Fatalf("SweepOutbox: deleted %d, err %v; want 2", deleted, err)
+		}
+		left, err := e.DB.Client.OutboxEntry.Query().Order(ent.Asc(outboxentry.FieldID)).IDs(sys)
+		if err != nil || !slices.Equal(left, keep) {
+			t.Fatalf("left %v (%v), want %v: the pending one and the young ones", left, err, keep)
 		}
 	})
 }

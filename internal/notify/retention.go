@@ -8,13 +8,15 @@ import (
 
 	"tenantgraph/ent"
 	"tenantgraph/ent/notification"
+	"tenantgraph/ent/outboxentry"
 	"tenantgraph/ent/privacy"
 )
 
 // Retention deletes in-app notifications once they are older than a set
 // age (NOTIFICATION_RETENTION), so that the notifications table, which a
 // broadcast to a large tenant grows by a row per recipient, stays bounded:
-// every row written costs more as its indexes grow.
+// every row written costs more as its indexes grow. It also deletes the
+// email and Slack outbox entries finished longer ago (SweepOutbox).
 //
 // It works from the oldest rows by ID, a batch at a time, each batch one
 // statement (on SQLite the write lock is held for one batch at most), and
@@ -53,6 +55,11 @@ func (r Retention) Run(ctx context.Context) {
 			r.Log.ErrorContext(ctx, "notification retention: deleting old notifications", "error", err.Error(), "deleted", n)
 		} else if n > 0 {
 			r.Log.InfoContext(ctx, "notification retention: deleted old notifications", "deleted", n, "older_than", r.Keep.String())
+		}
+		if n, err := r.SweepOutbox(ctx); err != nil && ctx.Err() == nil {
+			r.Log.ErrorContext(ctx, "notification retention: deleting finished outbox entries", "error", err.Error(), "deleted", n)
+		} else if n > 0 {
+			r.Log.InfoContext(ctx, "notification retention: deleted finished outbox entries", "deleted", n, "older_than", r.Keep.String())
 		}
 		select {
 		case <-ctx.Done():
@@ -111,6 +118,53 @@ func (r Retention) Sweep(ctx context.Context) (int, error) {
 		// A short batch is the end of the table; a young row in it, the end
 		// of what is old enough.
 		if len(oldest) < batch || len(ids) < len(oldest) || ctx.Err() != nil {
+			return total, ctx.Err()
+		}
+	}
+}
+
+// SweepOutbox deletes the EMAIL and SLACK outbox entries that were
+// DELIVERED or FAILED more than r.Keep ago (their last change: the
+// outcome), and returns how many it deleted. They hold a recipient's
+// address and a message's text, and nothing reads them once finished but
+// the failed-entries gauge, which would otherwise count every failure
+// ever. Pending entries, and IN_APP shares (deleted as they are written),
+// are never touched. A batch at a time, as Sweep.
+func (r Retention) SweepOutbox(ctx context.Context) (int, error) {
+	if r.Keep <= 0 {
+		return 0, fmt.Errorf("notification retention: Keep must be positive, got %s", r.Keep)
+	}
+	now := time.Now
+	if r.Now != nil {
+		now = r.Now
+	}
+	batch := r.Batch
+	if batch <= 0 {
+		batch = retentionBatch
+	}
+	cutoff := now().Add(-r.Keep)
+	sys := privacy.DecisionContext(ctx, privacy.Allow)
+	finished := []outboxentry.Status{outboxentry.StatusDELIVERED, outboxentry.StatusFAILED}
+	total := 0
+	for {
+		ids, err := r.Client.OutboxEntry.Query().
+			Where(outboxentry.StatusIn(finished...), outboxentry.UpdatedAtLT(cutoff)).
+			Order(ent.Asc(outboxentry.FieldID)).
+			Limit(batch).
+			IDs(sys)
+		if err != nil {
+			return total, fmt.Errorf("reading finished outbox entries: %w", err)
+		}
+		if len(ids) > 0 {
+			deleted, err := r.Client.OutboxEntry.Delete().
+				Where(outboxentry.IDIn(ids...), outboxentry.StatusIn(finished...), outboxentry.UpdatedAtLT(cutoff)).
+				Exec(sys)
+			if err != nil {
+				return total, fmt.Errorf("deleting finished outbox entries: %w", err)
+			}
+			total += deleted
+		}
+		if len(ids) < batch || ctx.Err() != nil {
 			return total, ctx.Err()
 		}
 	}
