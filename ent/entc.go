@@ -59,6 +59,9 @@ func main() {
 		{entgql.PaginationTemplate, "gql_pagination/helper/paginate",
 			"conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0\n\t\t\tconn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0",
 			"if !pageTellsPageInfo(ignoredEdges, first, last) {\n\t\t\t\tn := conn.TotalCount\n\t\t\t\tif after != nil || before != nil {\n\t\t\t\t\tif c, err = pager.applyCursors(c, after, before); err != nil {\n\t\t\t\t\t\treturn nil, err\n\t\t\t\t\t}\n\t\t\t\t\tif n, err = c.Count(ctx); err != nil {\n\t\t\t\t\t\treturn nil, err\n\t\t\t\t\t}\n\t\t\t\t}\n\t\t\t\tconn.PageInfo = pageInfoOfCount(n, after, first, before, last)\n\t\t\t}"},
+		// A connection's edges, node, pageInfo and totalCount are found by
+		// name, whatever the client's alias (template/page_limit.tmpl).
+		{entgql.PaginationTemplate, "gql_pagination", "if f.Alias == name {", "if pathPartIs(f, name) {"},
 		{entgql.EdgeTemplate, "gql_edge/helper/paginate",
 			"conn.build(nodes, pager, after, first, before, last)\n\t\t\treturn conn, nil",
 			"conn.build(nodes, pager, after, first, before, last)\n\t\t\tif nestedPageInfo(ctx, &conn.PageInfo, conn.TotalCount, after, first, before, last) {\n\t\t\t\treturn conn, nil\n\t\t\t}"},

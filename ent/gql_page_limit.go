@@ -9,6 +9,20 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 )
 
+// pathPartIs reports whether f is the field that a part of a collected
+// field's path names (collectedField): a connection's own parts (edges,
+// node, pageInfo, totalCount) by the field's name, whatever the client's
+// alias ({ n: totalCount } still asks for the count, { items: edges } for
+// the page), and the connection fields on the way by the alias the path
+// was built from (gql_collection).
+func pathPartIs(f graphql.CollectedField, part string) bool {
+	switch part {
+	case edgesField, nodeField, pageInfoField, totalCountField:
+		return f.Name == part
+	}
+	return f.Alias == part
+}
+
 // pageLimit is the number of rows a connection's page query reads: first
 // (or last), and one more when the selection of the connection's field asks
 // for pageInfo.hasNextPage (after first) or pageInfo.hasPreviousPage (after
