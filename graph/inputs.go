@@ -126,19 +126,26 @@ func eachValue(v any, path string, depth int, visit func(v any, path string, dep
 	return true
 }
 
-// checkFilter bounds a where argument's nesting, values and strings.
+// checkFilter bounds a where argument's nesting, values and strings, and
+// refuses an empty list where it would mean "none" (emptyMeansNone).
 func checkFilter(path string, where any) *gqlerror.Error {
-	values, deepest, long := 0, 0, false
-	eachValue(where, path, 0, func(v any, _ string, depth int) bool {
+	values, deepest, long, empty := 0, 0, false, ""
+	eachValue(where, path, 0, func(v any, at string, depth int) bool {
 		values++
 		deepest = max(deepest, depth)
 		if s, ok := v.(string); ok && utf8.RuneCountInString(s) > maxFilterString {
 			long = true
 		}
+		if l, ok := v.([]any); ok && len(l) == 0 && emptyMeansNone(at) {
+			empty = at
+			return false
+		}
 		// Past the bounds there is no need to look further.
 		return deepest <= maxFilterDepth && values <= maxFilterValues
 	})
 	switch {
+	case empty != "":
+		return inputError(empty, "must not be empty: an empty list would match nothing (leave the filter out to match everything)")
 	case deepest > maxFilterDepth:
 		return inputError(path, fmt.Sprintf("a filter may nest at most %d levels", maxFilterDepth))
 	case values > maxFilterValues:
@@ -147,6 +154,17 @@ func checkFilter(path string, where any) *gqlerror.Error {
 		return inputError(path, fmt.Sprintf("a filter's strings may be at most %d characters long", maxFilterString))
 	}
 	return nil
+}
+
+// emptyMeansNone reports whether the filter field at path (its last
+// segment) matches nothing when given an empty list: xIn (an IN of no
+// values) and or (a disjunction of nothing). entgql leaves an empty list
+// out of the query, so that tasks(where: {projectIDIn: []}), what a UI
+// sends with every project deselected, answered every task. xNotIn and and
+// match everything when empty, as entgql answers them.
+func emptyMeansNone(path string) bool {
+	name := path[strings.LastIndexByte(path, '.')+1:]
+	return name == "or" || (strings.HasSuffix(name, "In") && !strings.HasSuffix(name, "NotIn"))
 }
 
 func isCursor(f *ast.Field, arg string) bool {

@@ -114,6 +114,37 @@ func TestConnectionFilters(t *testing.T) {
 	})
 }
 
+// An empty list where it would mean "none" (xIn: [], or: []) is refused:
+// entgql left it out of the query, so tasks(where: {projectIDIn: []}), what
+// a UI sends with every project deselected, answered every task. Where an
+// empty list means "all" (xNotIn: [], and: []), it is served as such.
+func TestEmptyFilterLists(t *testing.T) {
+	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
+		owner := e.Register("Owner")
+		e.CreateTenant(owner, "acme")
+		c := owner.Caller("acme")
+		p := e.CreateProject(c, "Rocket")
+		e.CreateTask(c, p, "Fuel")
+		for _, where := range []string{`{projectIDIn: []}`, `{statusIn: []}`, `{idIn: []}`, `{or: []}`, `{and: [{or: []}]}`, `{hasProjectWith: {idIn: []}}`} {
+			r := e.Do(c, `{ tasks(where: `+where+`) { totalCount } }`, nil)
+			if r.Code() != "BAD_USER_INPUT" || !strings.Contains(r.Errors[0].Message, "must not be empty") {
+				t.Errorf("where %s: got %s %+v, want BAD_USER_INPUT, must not be empty", where, r.Data, r.Errors)
+			}
+		}
+		r := e.Do(c, `query($ids: [ID!]) { tasks(where: {projectIDIn: $ids}) { totalCount } }`, map[string]any{"ids": []string{}})
+		if r.Code() != "BAD_USER_INPUT" {
+			t.Errorf("an empty list in a variable: got %s %+v, want BAD_USER_INPUT", r.Data, r.Errors)
+		}
+		for _, where := range []string{`{statusNotIn: []}`, `{and: []}`} {
+			var out struct{ Tasks struct{ TotalCount int } }
+			pgMust(t, e, c, `{ tasks(where: `+where+`) { totalCount } }`, nil, &out)
+			if out.Tasks.TotalCount != 1 {
+				t.Errorf("where %s: got %d tasks, want every one (1)", where, out.Tasks.TotalCount)
+			}
+		}
+	})
+}
+
 // A time written with an offset means the same instant as in UTC, in a
 // filter as in a due date: on SQLite, which compares stored times as text,
 // a bound kept at its offset compared hours off (dueDateGT at +05:00 found
