@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // prodEnv is the environment of a production start, plus extra settings.
@@ -158,5 +159,41 @@ func TestProductionRefusesTheDemoFlag(t *testing.T) {
 	err := run(context.Background(), []string{"server", "-demo"}, func(k string) string { return env[k] }, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "-demo") {
 		t.Fatalf("got %v, want -demo refused in production", err)
+	}
+}
+
+// A production start without SMTP_URL warns that EMAIL notifications only
+// go to the log (and so reach no one); with SMTP_URL, or outside
+// production, it does not.
+func TestProductionWarnsWithoutSMTP(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		warn bool
+	}{
+		{"production without SMTP_URL", prodEnv(t, nil), true},
+		{"production with SMTP_URL", prodEnv(t, map[string]string{"SMTP_URL": "smtp://127.0.0.1:2525?from=noreply@example.test"}), false},
+		{"development", map[string]string{"LISTEN_ADDR": "127.0.0.1:0", "DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "dev.db")}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			stdout, stderr := &syncBuffer{}, &syncBuffer{}
+			done := make(chan error, 1)
+			go func() {
+				done <- run(ctx, []string{"server"}, func(k string) string { return tc.env[k] }, stdout, stderr)
+			}()
+			for deadline := time.Now().Add(30 * time.Second); apiURL.FindStringSubmatch(stdout.String()) == nil; time.Sleep(20 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("server did not start; stderr: %s", stderr.String())
+				}
+			}
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatalf("run: %v", err)
+			}
+			if got := strings.Contains(stderr.String(), "SMTP_URL is not set"); got != tc.warn {
+				t.Errorf("warned %v, want %v; the log:\n%s", got, tc.warn, stderr.String())
+			}
+		})
 	}
 }
