@@ -72,19 +72,10 @@ func (r Retention) Run(ctx context.Context) {
 // Sweep deletes the notifications created more than r.Keep ago and
 // returns how many it deleted.
 func (r Retention) Sweep(ctx context.Context) (int, error) {
-	if r.Keep <= 0 {
-		return 0, fmt.Errorf("notification retention: Keep must be positive, got %s", r.Keep)
+	sys, cutoff, batch, err := r.sweeping(ctx)
+	if err != nil {
+		return 0, err
 	}
-	now := time.Now
-	if r.Now != nil {
-		now = r.Now
-	}
-	batch := r.Batch
-	if batch <= 0 {
-		batch = retentionBatch
-	}
-	cutoff := now().Add(-r.Keep)
-	sys := privacy.DecisionContext(ctx, privacy.Allow)
 	total := 0
 	for {
 		oldest, err := r.Client.Notification.Query().
@@ -131,19 +122,10 @@ func (r Retention) Sweep(ctx context.Context) (int, error) {
 // ever. Pending entries, and IN_APP shares (deleted as they are written),
 // are never touched. A batch at a time, as Sweep.
 func (r Retention) SweepOutbox(ctx context.Context) (int, error) {
-	if r.Keep <= 0 {
-		return 0, fmt.Errorf("notification retention: Keep must be positive, got %s", r.Keep)
+	sys, cutoff, batch, err := r.sweeping(ctx)
+	if err != nil {
+		return 0, err
 	}
-	now := time.Now
-	if r.Now != nil {
-		now = r.Now
-	}
-	batch := r.Batch
-	if batch <= 0 {
-		batch = retentionBatch
-	}
-	cutoff := now().Add(-r.Keep)
-	sys := privacy.DecisionContext(ctx, privacy.Allow)
 	finished := []outboxentry.Status{outboxentry.StatusDELIVERED, outboxentry.StatusFAILED}
 	total := 0
 	for {
@@ -168,4 +150,21 @@ func (r Retention) SweepOutbox(ctx context.Context) (int, error) {
 			return total, ctx.Err()
 		}
 	}
+}
+
+// sweeping is what a sweep works with: the system's context (privacy.Allow),
+// the time before which rows go, and the rows per statement.
+func (r Retention) sweeping(ctx context.Context) (sys context.Context, cutoff time.Time, batch int, err error) {
+	if r.Keep <= 0 {
+		return nil, time.Time{}, 0, fmt.Errorf("notification retention: Keep must be positive, got %s", r.Keep)
+	}
+	now := time.Now
+	if r.Now != nil {
+		now = r.Now
+	}
+	batch = r.Batch
+	if batch <= 0 {
+		batch = retentionBatch
+	}
+	return privacy.DecisionContext(ctx, privacy.Allow), now().Add(-r.Keep), batch, nil
 }

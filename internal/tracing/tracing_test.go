@@ -27,10 +27,24 @@ func TestSetupExportsToTracesPath(t *testing.T) {
 		mu    sync.Mutex
 		paths []string
 	)
-	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	exportOneSpan(t, func(r *http.Request) {
 		mu.Lock()
 		paths = append(paths, r.Method+" "+r.URL.Path)
 		mu.Unlock()
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if len(paths) != 1 || paths[0] != "POST /v1/traces" {
+		t.Errorf("collector received %q, want [\"POST /v1/traces\"]", paths)
+	}
+}
+
+// exportOneSpan sets tracing up to export to a collector that hands each
+// request to seen, ends one span and flushes it.
+func exportOneSpan(t *testing.T, seen func(*http.Request)) {
+	t.Helper()
+	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen(r)
 		w.Header().Set("Content-Type", "application/x-protobuf")
 		w.WriteHeader(http.StatusOK)
 	}))
@@ -49,11 +63,6 @@ func TestSetupExportsToTracesPath(t *testing.T) {
 	defer cancel()
 	if err := shutdown(flushCtx); err != nil {
 		t.Fatalf("shutdown: %v", err)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(paths) != 1 || paths[0] != "POST /v1/traces" {
-		t.Errorf("collector received %q, want [\"POST /v1/traces\"]", paths)
 	}
 }
 
@@ -126,13 +135,14 @@ func TestSetupServiceNameFromTheEnvironment(t *testing.T) {
 				mu    sync.Mutex
 				names []string
 			)
-			collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			exportOneSpan(t, func(r *http.Request) {
 				body, _ := io.ReadAll(r.Body)
 				var req collectortrace.ExportTraceServiceRequest
 				if err := proto.Unmarshal(body, &req); err != nil {
 					t.Errorf("the collector's request: %v", err)
 				}
 				mu.Lock()
+				defer mu.Unlock()
 				for _, rs := range req.GetResourceSpans() {
 					for _, kv := range rs.GetResource().GetAttributes() {
 						if kv.GetKey() == "service.name" {
@@ -140,25 +150,7 @@ func TestSetupServiceNameFromTheEnvironment(t *testing.T) {
 						}
 					}
 				}
-				mu.Unlock()
-				w.Header().Set("Content-Type", "application/x-protobuf")
-				w.WriteHeader(http.StatusOK)
-			}))
-			defer collector.Close()
-			prev := otel.GetTracerProvider()
-			defer otel.SetTracerProvider(prev)
-			ctx := context.Background()
-			shutdown, err := tracing.Setup(ctx, collector.URL, "tenantgraph", "test", slog.New(slog.DiscardHandler))
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, span := otel.Tracer("test").Start(ctx, "graphql query Projects")
-			span.End()
-			flushCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			defer cancel()
-			if err := shutdown(flushCtx); err != nil {
-				t.Fatalf("shutdown: %v", err)
-			}
+			})
 			mu.Lock()
 			defer mu.Unlock()
 			if len(names) != 1 || names[0] != tc.want {
