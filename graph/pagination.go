@@ -2,7 +2,6 @@ package graph
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strconv"
 
@@ -81,30 +80,18 @@ func checkPageArg(f *ast.Field, name string, v any) *gqlerror.Error {
 	return nil
 }
 
-// intArg is an Int argument's value as the resolvers will read it. A
-// variable may hold a number or, as gqlparser's validator accepts for Int
-// (and gqlgen's UnmarshalInt and entgql read), a string of digits: a
-// check that passed over strings let {"n": "100000"} through to the
-// resolvers and entgql's nested eager loads as LIMIT 100001. false: not an
-// integer at all.
+// intArg is an Int argument's value as the resolvers will read it
+// (graphql.UnmarshalInt64). A variable may hold a number or, as gqlparser's
+// validator accepts for Int, a string of digits: a check that passed over
+// strings let {"n": "100000"} through to the resolvers and entgql's nested
+// eager loads as LIMIT 100001. A whole float64 (a JSON number decoded
+// without UseNumber) counts as its integer. false: not an integer at all.
 func intArg(v any) (int64, bool) {
-	switch x := v.(type) {
-	case int64:
-		return x, true
-	case int:
-		return int64(x), true
-	case int32:
-		return int64(x), true
-	case float64:
-		return int64(x), x == float64(int64(x))
-	case json.Number:
-		n, err := x.Int64()
-		return n, err == nil
-	case string:
-		n, err := strconv.ParseInt(x, 10, 64)
-		return n, err == nil
+	if f, ok := v.(float64); ok {
+		return int64(f), f == float64(int64(f))
 	}
-	return 0, false
+	n, err := graphql.UnmarshalInt64(v)
+	return n, err == nil && v != nil
 }
 
 // applyDefaultPageSize writes "first: DefaultPageSize" into every connection
