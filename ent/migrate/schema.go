@@ -193,6 +193,22 @@ var (
 				Unique:  false,
 				Columns: []*schema.Column{NotificationsColumns[9], NotificationsColumns[10], NotificationsColumns[6]},
 			},
+			{
+				Name:    "notification_project_id",
+				Unique:  false,
+				Columns: []*schema.Column{NotificationsColumns[7]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "project_id IS NOT NULL",
+				},
+			},
+			{
+				Name:    "notification_task_id",
+				Unique:  false,
+				Columns: []*schema.Column{NotificationsColumns[8]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "task_id IS NOT NULL",
+				},
+			},
 		},
 	}
 	// OutboxEntriesColumns holds the columns for the "outbox_entries" table.
