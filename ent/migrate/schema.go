@@ -135,6 +135,16 @@ var (
 				Unique:  true,
 				Columns: []*schema.Column{MembershipsColumns[4], MembershipsColumns[5]},
 			},
+			{
+				Name:    "membership_tenant_id_id",
+				Unique:  false,
+				Columns: []*schema.Column{MembershipsColumns[4], MembershipsColumns[0]},
+			},
+			{
+				Name:    "membership_user_id",
+				Unique:  false,
+				Columns: []*schema.Column{MembershipsColumns[5]},
+			},
 		},
 	}
 	// NotificationsColumns holds the columns for the "notifications" table.
@@ -189,9 +199,9 @@ var (
 				Columns: []*schema.Column{NotificationsColumns[9], NotificationsColumns[10], NotificationsColumns[1]},
 			},
 			{
-				Name:    "notification_tenant_id_recipient_id_read",
+				Name:    "notification_tenant_id_recipient_id_read_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{NotificationsColumns[9], NotificationsColumns[10], NotificationsColumns[6]},
+				Columns: []*schema.Column{NotificationsColumns[9], NotificationsColumns[10], NotificationsColumns[6], NotificationsColumns[1]},
 			},
 			{
 				Name:    "notification_project_id",
@@ -245,6 +255,11 @@ var (
 				Unique:  false,
 				Columns: []*schema.Column{OutboxEntriesColumns[5], OutboxEntriesColumns[7]},
 			},
+			{
+				Name:    "outboxentry_status_updated_at",
+				Unique:  false,
+				Columns: []*schema.Column{OutboxEntriesColumns[5], OutboxEntriesColumns[2]},
+			},
 		},
 	}
 	// ProjectsColumns holds the columns for the "projects" table.
@@ -282,6 +297,11 @@ var (
 				Name:    "project_tenant_id_created_at",
 				Unique:  false,
 				Columns: []*schema.Column{ProjectsColumns[6], ProjectsColumns[1]},
+			},
+			{
+				Name:    "project_tenant_id_id",
+				Unique:  false,
+				Columns: []*schema.Column{ProjectsColumns[6], ProjectsColumns[0]},
 			},
 		},
 	}
@@ -347,6 +367,19 @@ var (
 				Name:    "task_tenant_id_project_id_created_at",
 				Unique:  false,
 				Columns: []*schema.Column{TasksColumns[10], TasksColumns[9], TasksColumns[1]},
+			},
+			{
+				Name:    "task_tenant_id_id",
+				Unique:  false,
+				Columns: []*schema.Column{TasksColumns[10], TasksColumns[0]},
+			},
+			{
+				Name:    "task_tenant_id_assignee_id",
+				Unique:  false,
+				Columns: []*schema.Column{TasksColumns[10], TasksColumns[12]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "assignee_id IS NOT NULL",
+				},
 			},
 		},
 	}

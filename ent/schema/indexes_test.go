@@ -80,3 +80,70 @@ func TestForeignKeysIntoDeletedTablesHaveAnIndex(t *testing.T) {
 		}
 	}
 }
+
+// TestListsReadAnIndexInTheirOrder: every list the API reads has an index
+// that begins with the columns it filters on by equality (in any order)
+// and goes on with the column it is ordered by, so that a page reads its
+// rows and no more, however large the table. Without one, PostgreSQL
+// either sorts all the matching rows for a page or walks the primary key
+// throwing other tenants' rows away: the first page of a new tenant's
+// tasks, in the default order (by ID), read the 200,000 tasks of every
+// other tenant first.
+func TestListsReadAnIndexInTheirOrder(t *testing.T) {
+	for _, l := range []struct {
+		table   string
+		equal   []string
+		orderBy string // "" when the list has no order (a count, a lookup)
+		what    string
+	}{
+		{migrate.ProjectsTable.Name, []string{"tenant_id"}, "id", "projects (the default order is by ID)"},
+		{migrate.ProjectsTable.Name, []string{"tenant_id"}, "created_at", "projects(orderBy: CREATED_AT), ProjectTree"},
+		{migrate.TasksTable.Name, []string{"tenant_id"}, "id", "tasks (the default order)"},
+		{migrate.TasksTable.Name, []string{"tenant_id"}, "created_at", "tasks(orderBy: CREATED_AT)"},
+		{migrate.TasksTable.Name, []string{"tenant_id", "project_id"}, "created_at", "tasks(where: {projectID})"},
+		{migrate.TasksTable.Name, []string{"tenant_id", "assignee_id"}, "", "tasks(where: {assigneeID}): a member's tasks"},
+		{migrate.CommentsTable.Name, []string{"tenant_id", "task_id"}, "created_at", "Task.comments"},
+		{migrate.MembershipsTable.Name, []string{"tenant_id"}, "id", "members (the default order)"},
+		{migrate.MembershipsTable.Name, []string{"user_id"}, "", "viewer { memberships }: a user's tenants, across tenants"},
+		{migrate.NotificationsTable.Name, []string{"tenant_id", "recipient_id"}, "created_at", "notifications"},
+		{migrate.NotificationsTable.Name, []string{"tenant_id", "recipient_id", "read"}, "created_at", "notifications(unreadOnly: true), unreadNotificationCount, markAllNotificationsRead"},
+		{migrate.ActivityLogsTable.Name, []string{"tenant_id"}, "created_at", "activityLogs"},
+		{migrate.ActivityLogsTable.Name, []string{"tenant_id", "entity_type", "entity_id"}, "", "Project.activity"},
+		{migrate.OutboxEntriesTable.Name, []string{"status"}, "next_attempt_at", "the dispatcher's claim of due entries"},
+		{migrate.OutboxEntriesTable.Name, []string{"status"}, "updated_at", "the retention sweep of finished entries"},
+	} {
+		table := tableNamed(t, l.table)
+		if !slices.ContainsFunc(table.Indexes, func(idx *entschema.Index) bool { return serves(idx, l.equal, l.orderBy) }) {
+			t.Errorf("%s: no index on %s begins with %v then %q", l.what, l.table, l.equal, l.orderBy)
+		}
+	}
+}
+
+// serves reports whether idx begins with the columns equal, in any order,
+// followed by orderBy (when not empty).
+func serves(idx *entschema.Index, equal []string, orderBy string) bool {
+	want := len(equal)
+	if orderBy != "" {
+		want++
+	}
+	if len(idx.Columns) < want {
+		return false
+	}
+	for _, c := range idx.Columns[:len(equal)] {
+		if !slices.Contains(equal, c.Name) {
+			return false
+		}
+	}
+	return orderBy == "" || idx.Columns[len(equal)].Name == orderBy
+}
+
+func tableNamed(t *testing.T, name string) *entschema.Table {
+	t.Helper()
+	for _, table := range migrate.Tables {
+		if table.Name == name {
+			return table
+		}
+	}
+	t.Fatalf("no table %s", name)
+	return nil
+}

@@ -34,9 +34,16 @@ func (Membership) Edges() []ent.Edge {
 	}
 }
 
-// Indexes of the Membership: one membership per user and tenant.
+// Indexes of the Membership: one membership per user and tenant; a
+// tenant's members in the default order (by ID), as Project's; and a
+// user's memberships across tenants (viewer { memberships }), which read
+// the whole table without one.
 func (Membership) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("tenant_id", "user_id").Unique()}
+	return []ent.Index{
+		index.Fields("tenant_id", "user_id").Unique(),
+		index.Fields("tenant_id", "id"),
+		index.Fields("user_id"),
+	}
 }
 
 // Annotations of the Membership.

@@ -44,8 +44,9 @@ func (Notification) Edges() []ent.Edge {
 	}
 }
 
-// Indexes of the Notification: a recipient's list, newest first, and the
-// unread count; and the rows of a project or a task, which its deletion
+// Indexes of the Notification: a recipient's list, newest first; their
+// unread ones, newest first, and the unread count (without created_at, an
+// unread page walked every read notification of the recipient); and the rows of a project or a task, which its deletion
 // sets to NULL (ON DELETE SET NULL reads them by project_id or task_id:
 // without these, deleting a project read the whole table once for the
 // project and once for each of its tasks). Only rows that have a project
@@ -54,7 +55,7 @@ func (Notification) Edges() []ent.Edge {
 func (Notification) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("tenant_id", "recipient_id", "created_at"),
-		index.Fields("tenant_id", "recipient_id", "read"),
+		index.Fields("tenant_id", "recipient_id", "read", "created_at"),
 		index.Fields("project_id").Annotations(entsql.IndexWhere("project_id IS NOT NULL")),
 		index.Fields("task_id").Annotations(entsql.IndexWhere("task_id IS NOT NULL")),
 	}

@@ -43,9 +43,14 @@ func (OutboxEntry) Edges() []ent.Edge {
 	return []ent.Edge{tenantEdge("outbox_entries", false)}
 }
 
-// Indexes of the OutboxEntry: the dispatcher's "what is due" scan.
+// Indexes of the OutboxEntry: the dispatcher's "what is due" scan, and the
+// retention sweep's finished entries by age, which read the whole outbox
+// at every sweep without it.
 func (OutboxEntry) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("status", "next_attempt_at")}
+	return []ent.Index{
+		index.Fields("status", "next_attempt_at"),
+		index.Fields("status", "updated_at"),
+	}
 }
 
 // Annotations of the OutboxEntry.

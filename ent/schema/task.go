@@ -7,6 +7,7 @@ import (
 
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
+	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
@@ -57,12 +58,16 @@ func (Task) Edges() []ent.Edge {
 
 // Indexes of the Task. (tenant_id, project_id, created_at) serves every
 // tasks-of-these-projects read, which the tenant interceptor always scopes
-// with tenant_id = ? (see Comment's indexes).
+// with tenant_id = ? (see Comment's indexes); (tenant_id, id) the default
+// order of a list without orderBy, as Project's; (tenant_id, assignee_id)
+// a member's tasks (where: {assigneeID}), for assigned tasks only.
 func (Task) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("project_id", "created_at"),
 		index.Fields("tenant_id", "created_at"),
 		index.Fields("tenant_id", "project_id", "created_at"),
+		index.Fields("tenant_id", "id"),
+		index.Fields("tenant_id", "assignee_id").Annotations(entsql.IndexWhere("assignee_id IS NOT NULL")),
 	}
 }
 

@@ -120,7 +120,9 @@ func (r Retention) Sweep(ctx context.Context) (int, error) {
 // address and a message's text, and nothing reads them once finished but
 // the failed-entries gauge, which would otherwise count every failure
 // ever. Pending entries, and IN_APP shares (deleted as they are written),
-// are never touched. A batch at a time, as Sweep.
+// are never touched. A batch at a time, as Sweep, in no order: each batch
+// is read from the (status, updated_at) index and stops at batch rows,
+// where an order by ID would sort every finished entry old enough first.
 func (r Retention) SweepOutbox(ctx context.Context) (int, error) {
 	sys, cutoff, batch, err := r.sweeping(ctx)
 	if err != nil {
@@ -131,7 +133,6 @@ func (r Retention) SweepOutbox(ctx context.Context) (int, error) {
 	for {
 		ids, err := r.Client.OutboxEntry.Query().
 			Where(outboxentry.StatusIn(finished...), outboxentry.UpdatedAtLT(cutoff)).
-			Order(ent.Asc(outboxentry.FieldID)).
 			Limit(batch).
 			IDs(sys)
 		if err != nil {
