@@ -2,10 +2,13 @@ package graph
 
 import (
 	"context"
+	"errors"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"tenantgraph/internal/apperr"
 )
 
 // deferSupport refuses @defer (BAD_USER_INPUT, before anything runs) where
@@ -76,4 +79,34 @@ func defers(d *ast.Directive, vars map[string]any) bool {
 	}
 	b, _ := v.(bool)
 	return b
+}
+
+// awaitDeferred returns a query's next deferred result, or false once the
+// query's context has ended (the client completed the query or went away,
+// or its time ran out). gqlgen's executor waited for the result alone, and
+// the deferred work gives up sending it when the context ends: the query's
+// goroutine then waited for ever, holding one of its connection's slots
+// for starting operations (cmd/graphgen puts this call in its place).
+func awaitDeferred(ctx context.Context, results <-chan graphql.DeferredResult) (graphql.DeferredResult, bool) {
+	select {
+	case r := <-results:
+		return r, true
+	case <-ctx.Done():
+		return graphql.DeferredResult{}, false
+	}
+}
+
+// deferredAbandoned is a query's last response when its context ended
+// before its deferred results came: none when the client completed it or
+// went away (nothing is sent to it then); when its time ran out, the
+// timeout, as the query's other fields report it, with hasNext false.
+func deferredAbandoned(ctx context.Context) *graphql.Response {
+	if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return nil
+	}
+	hasNext := false
+	return &graphql.Response{
+		Errors:  gqlerror.List{codedError(apperr.New(apperr.Internal, "the request timed out"))},
+		HasNext: &hasNext,
+	}
 }

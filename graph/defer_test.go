@@ -2,13 +2,17 @@ package graph_test
 
 import (
 	"context"
+	"fmt"
 	"net/url"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 
+	"entgo.io/ent/dialect"
 	"github.com/coder/websocket/wsjson"
 
+	"tenantgraph/graph"
 	"tenantgraph/graph/graphtest"
 )
 
@@ -97,4 +101,136 @@ func TestDeferIsServedOnlyWhereItIsDelivered(t *testing.T) {
 			}
 		})
 	})
+}
+
+// A deferred fragment still running when its websocket query ends (the
+// client completes it, here) must not leave the query's goroutine behind.
+// gqlgen's executor waited for the next deferred result with no regard
+// for the query's context, and its deferred work gives up sending when
+// that context ends: whenever the two met, the goroutine waited for ever,
+// holding one of the connection's eight slots for starting operations,
+// until the connection could start none. The deferred field here,
+// Project.activity, waits on a lock held on its table until the client has
+// completed the query; each round, the executor could go either way.
+func TestACompletedDeferredQueryLeavesNothingWaiting(t *testing.T) {
+	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
+		if e.Dialect != dialect.Postgres {
+			t.Skip("the deferred field is held back by a table lock, which SQLite's readers do not wait for")
+		}
+		owner := e.Register("Owner")
+		e.CreateTenant(owner, "acme")
+		e.CreateProject(owner.Caller("acme"), "Rocket")
+		conn := dialRaw(t, e)
+		initialise(t, conn, initPayload(owner.Token, "acme"))
+		const query = `{ projects(first: 1) { edges { node { id ... @defer { activity(first: 1) { totalCount } } } } } }`
+		for round := range 10 {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			lock, err := e.DB.SQL.BeginTx(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := lock.ExecContext(ctx, `LOCK TABLE activity_logs IN ACCESS EXCLUSIVE MODE`); err != nil {
+				t.Fatal(err)
+			}
+			id := fmt.Sprintf("q%d", round)
+			if err := wsjson.Write(ctx, conn, map[string]any{"type": "subscribe", "id": id, "payload": map[string]any{"query": query}}); err != nil {
+				t.Fatal(err)
+			}
+			var first wsMessage
+			if err := wsjson.Read(ctx, conn, &first); err != nil || first.ID != id || first.Type != "next" || !strings.Contains(string(first.Payload), `"hasNext":true`) {
+				t.Fatalf("round %d: got %+v (%v), want the page with hasNext", round, first, err)
+			}
+			e.AwaitLockWait(t)
+			if err := wsjson.Write(ctx, conn, map[string]any{"type": "complete", "id": id}); err != nil {
+				t.Fatal(err)
+			}
+			_ = lock.Rollback()
+			cancel()
+		}
+		// Every query has ended once nothing waits in an operation's
+		// responses any more (a query's goroutine is there between them).
+		for deadline := time.Now().Add(5 * time.Second); waiting() > 0; time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d completed queries still wait for their deferred results", waiting())
+			}
+		}
+		// The connection still starts operations.
+		if got := wsResult(t, conn, "after", `{ projects(first: 1) { totalCount } }`); !strings.Contains(got, `"totalCount":1`) {
+			t.Errorf("after the completed queries: %s", got)
+		}
+	})
+}
+
+// A websocket query whose deferred fragment outlives the query's time ends
+// with an error and hasNext false, then complete, and leaves nothing
+// waiting: it used to wait for ever, half the time, and send nothing more.
+func TestADeferredQueryThatTimesOutEnds(t *testing.T) {
+	graphtest.RunWith(t, graphtest.Options{Deps: func(d *graph.Deps) { d.WebsocketOperationTimeout = 300 * time.Millisecond }}, func(t *testing.T, e *graphtest.Env) {
+		if e.Dialect != dialect.Postgres {
+			t.Skip("the deferred field is held back by a table lock, which SQLite's readers do not wait for")
+		}
+		owner := e.Register("Owner")
+		e.CreateTenant(owner, "acme")
+		e.CreateProject(owner.Caller("acme"), "Rocket")
+		conn := dialRaw(t, e)
+		initialise(t, conn, initPayload(owner.Token, "acme"))
+		const query = `{ projects(first: 1) { edges { node { id ... @defer { activity(first: 1) { totalCount } } } } } }`
+		for round := range 6 {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			lock, err := e.DB.SQL.BeginTx(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := lock.ExecContext(ctx, `LOCK TABLE activity_logs IN ACCESS EXCLUSIVE MODE`); err != nil {
+				t.Fatal(err)
+			}
+			id := fmt.Sprintf("q%d", round)
+			if err := wsjson.Write(ctx, conn, map[string]any{"type": "subscribe", "id": id, "payload": map[string]any{"query": query}}); err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for {
+				var m wsMessage
+				if err := wsjson.Read(ctx, conn, &m); err != nil {
+					t.Fatalf("round %d: after %q: %v", round, got, err)
+				}
+				if m.Type == "complete" {
+					break
+				}
+				got = append(got, m.Type+" "+string(m.Payload))
+			}
+			_ = lock.Rollback()
+			cancel()
+			if len(got) != 2 || !strings.Contains(got[0], `"hasNext":true`) ||
+				!strings.Contains(got[1], `"errors":[`) || !strings.Contains(got[1], `"hasNext":false`) {
+				t.Fatalf("round %d: got %q, want the page, then an error with hasNext false", round, got)
+			}
+		}
+		for deadline := time.Now().Add(5 * time.Second); waiting() > 0; time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d timed-out queries still wait for their deferred results", waiting())
+			}
+		}
+	})
+}
+
+// waiting counts the goroutines inside a websocket operation's next
+// response.
+func waiting() int {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	n := 0
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, "(*wsOperation).next(") {
+			n++
+		}
+	}
+	return n
 }

@@ -1486,7 +1486,11 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 				data = ec._Query(ctx, opCtx.Operation.SelectionSet)
 			} else {
 				if atomic.LoadInt32(&ec.PendingDeferred) > 0 {
-					result := <-ec.DeferredResults
+					result, ok := awaitDeferred(ctx, ec.DeferredResults)
+					if !ok {
+						atomic.StoreInt32(&ec.PendingDeferred, 0)
+						return deferredAbandoned(ctx)
+					}
 					atomic.AddInt32(&ec.PendingDeferred, -1)
 					data = result.Result
 					response.Path = result.Path

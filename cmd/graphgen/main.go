@@ -199,6 +199,11 @@ var rewrites = []struct{ from, to string }{
 	{"graphql.CollectFields(ec.OperationContext, sel, ", "collectFields(ec.OperationContext, sel, "},
 	{"\t\t\tvar buf bytes.Buffer\n\t\t\tdata.MarshalGQL(&buf)\n\t\t\tresponse.Data = buf.Bytes()\n",
 		"\t\t\tbuf := responseBuffer(opCtx.Operation)\n\t\t\tdata.MarshalGQL(buf)\n\t\t\tresponse.Data = responseWritten(opCtx.Operation, buf)\n"},
+	// A query's next deferred result is awaited until the query's context
+	// ends too (awaitDeferred); gqlgen's bare receive waited for ever once
+	// the deferred work, seeing that context end, gave up sending.
+	{"\t\t\t\t\tresult := <-ec.DeferredResults\n",
+		"\t\t\t\t\tresult, ok := awaitDeferred(ctx, ec.DeferredResults)\n\t\t\t\t\tif !ok {\n\t\t\t\t\t\tatomic.StoreInt32(&ec.PendingDeferred, 0)\n\t\t\t\t\t\treturn deferredAbandoned(ctx)\n\t\t\t\t\t}\n"},
 }
 
 func rewriteExecutor(path string, leaves map[string]bool) error {
