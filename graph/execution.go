@@ -30,7 +30,7 @@ import (
 // resolvers behind a dataloader batch across its elements instead of each
 // waiting out the loader's window in turn.
 func marshalSlice(ctx context.Context, length int, workerLimit int64, omitPanicHandler bool, marshalElement func(context.Context, int) graphql.Marshaler) graphql.Array {
-	if length < 2 || !inMemory(graphql.GetFieldContext(ctx)) {
+	if length < 2 || !inMemory(ctx, graphql.GetFieldContext(ctx)) {
 		return graphql.MarshalSliceConcurrently(ctx, length, workerLimit, omitPanicHandler, marshalElement)
 	}
 	ret := make(graphql.Array, length)
@@ -69,7 +69,7 @@ var inMemoryLists = newPlanCache[*ast.Field, bool]()
 // inMemory reports whether the list that fc resolves can be marshalled
 // without a goroutine per element. A list inside a list (fc is an element,
 // with no field of its own) keeps gqlgen's default.
-func inMemory(fc *graphql.FieldContext) bool {
+func inMemory(ctx context.Context, fc *graphql.FieldContext) bool {
 	if fc == nil || fc.Field.Field == nil {
 		return false
 	}
@@ -78,7 +78,9 @@ func inMemory(fc *graphql.FieldContext) bool {
 		return v
 	}
 	v := !reachesConcurrent(f.SelectionSet)
-	inMemoryLists.put(f, v)
+	if graphql.HasOperationContext(ctx) {
+		inMemoryLists.put(graphql.GetOperationContext(ctx), f, v)
+	}
 	return v
 }
 
@@ -93,7 +95,7 @@ func inMemory(fc *graphql.FieldContext) bool {
 // fields' selection sets come from collected fields that are themselves
 // remembered, so they are the same slices on every request.
 func collectFields(oc *graphql.OperationContext, sel ast.SelectionSet, satisfies []string) []graphql.CollectedField {
-	if len(sel) == 0 || len(satisfies) == 0 || oc.Operation == nil || !fixedSelections(oc.Operation) {
+	if len(sel) == 0 || len(satisfies) == 0 || oc.Operation == nil || !fixedSelections(oc) {
 		return graphql.CollectFields(oc, sel, satisfies)
 	}
 	k := collectKey{first: &sel[0], n: len(sel), satisfies: &satisfies[0], types: len(satisfies)}
@@ -101,7 +103,7 @@ func collectFields(oc *graphql.OperationContext, sel ast.SelectionSet, satisfies
 		return fields
 	}
 	fields := graphql.CollectFields(oc, sel, satisfies)
-	collected.put(k, fields)
+	collected.put(oc, k, fields)
 	return fields
 }
 
@@ -117,22 +119,28 @@ var (
 	fixedOps  = newPlanCache[*ast.OperationDefinition, bool]()
 )
 
-// fixedSelections reports whether no directive in op takes a variable.
-func fixedSelections(op *ast.OperationDefinition) bool {
+// fixedSelections reports whether no directive in oc's operation takes a
+// variable.
+func fixedSelections(oc *graphql.OperationContext) bool {
+	op := oc.Operation
 	if v, ok := fixedOps.get(op); ok {
 		return v
 	}
 	v := !directivesTakeVariables(op.SelectionSet)
-	fixedOps.put(op, v)
+	fixedOps.put(oc, op, v)
 	return v
 }
 
 // planCache remembers what the executor works out about a part of a parsed
-// operation. Parsed operations are cached and reused (handler.go's query
-// cache), so the same AST nodes come back on every request of an
+// operation. Parsed operations are cached and reused (the parsed-query
+// cache, caches.go), so the same AST nodes come back on every request of an
 // operation. It is read many times per request, from every request at once,
-// so reads take no lock (sync.Map); to stay bounded under arbitrary queries
-// it starts afresh once it holds maxPlans entries.
+// so reads take no lock (sync.Map). It remembers plans of cached documents
+// only, and forgets them all when the cache has let enough go
+// (documentGone): a plan's key pins its document, whose tree and text a
+// padded 1 MiB query, never cached, made a megabyte or more. To stay
+// bounded under arbitrary queries it also starts afresh once it holds
+// maxPlans entries.
 type planCache[K comparable, V any] struct {
 	m atomic.Pointer[sync.Map]
 	n atomic.Int64
@@ -140,10 +148,26 @@ type planCache[K comparable, V any] struct {
 
 const maxPlans = 4096
 
+// planCaches are every planCache, for forgetPlans.
+var planCaches []interface{ reset() }
+
 func newPlanCache[K comparable, V any]() *planCache[K, V] {
 	c := &planCache[K, V]{}
 	c.m.Store(new(sync.Map))
+	planCaches = append(planCaches, c)
 	return c
+}
+
+func (c *planCache[K, V]) reset() {
+	c.m.Store(new(sync.Map))
+	c.n.Store(0)
+}
+
+// forgetPlans empties every planCache.
+func forgetPlans() {
+	for _, c := range planCaches {
+		c.reset()
+	}
 }
 
 func (c *planCache[K, V]) get(k K) (V, bool) {
@@ -155,7 +179,12 @@ func (c *planCache[K, V]) get(k K) (V, bool) {
 	return v.(V), true
 }
 
-func (c *planCache[K, V]) put(k K, v V) {
+// put remembers v for k, a node of oc's document, if that document is
+// cached.
+func (c *planCache[K, V]) put(oc *graphql.OperationContext, k K, v V) {
+	if oc == nil || !isCached(oc.Doc) {
+		return
+	}
 	m := c.m.Load()
 	if c.n.Add(1) > maxPlans {
 		m = new(sync.Map)
@@ -202,12 +231,12 @@ func recycleResponse(data []byte) {
 	writtenResponses.Put(&data)
 }
 
-// responseWritten records the size of op's response when it outgrew the
+// responseWritten records the size of oc's response when it outgrew the
 // buffer or fell well short of it, and returns the response.
-func responseWritten(op *ast.OperationDefinition, buf *bytes.Buffer) []byte {
+func responseWritten(oc *graphql.OperationContext, buf *bytes.Buffer) []byte {
 	n := buf.Len()
-	if last, ok := responseSizes.get(op); !ok || n > last || n < last-last/4 {
-		responseSizes.put(op, n)
+	if last, ok := responseSizes.get(oc.Operation); !ok || n > last || n < last-last/4 {
+		responseSizes.put(oc, oc.Operation, n)
 	}
 	return buf.Bytes()
 }

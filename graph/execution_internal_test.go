@@ -151,9 +151,10 @@ func TestMarshalObject(t *testing.T) {
 // TestInMemoryListsIsBounded: arbitrary queries cannot grow the cache of
 // list plans past its bound, and a plan is still right after a reset.
 func TestInMemoryListsIsBounded(t *testing.T) {
+	ctx := graphql.WithOperationContext(context.Background(), cachedOperation(t, &ast.OperationDefinition{}))
 	for range maxPlans + 100 {
 		f := &ast.Field{Alias: "items", Name: "items", SelectionSet: ast.SelectionSet{memberships}}
-		if inMemory(&graphql.FieldContext{Field: graphql.CollectedField{Field: f}}) {
+		if inMemory(ctx, &graphql.FieldContext{Field: graphql.CollectedField{Field: f}}) {
 			t.Fatal("a list reaching User.memberships was planned in memory")
 		}
 	}
@@ -199,12 +200,13 @@ func TestObjectOut(t *testing.T) {
 // shrinks the next buffer.
 func TestResponseBuffer(t *testing.T) {
 	op := &ast.OperationDefinition{Name: "Tree"}
+	oc := cachedOperation(t, op)
 	first := responseBuffer(op)
 	if first.Cap() != 0 {
 		t.Errorf("first buffer: cap %d, want 0", first.Cap())
 	}
 	first.Write(make([]byte, 8000))
-	if got := responseWritten(op, first); len(got) != 8000 {
+	if got := responseWritten(oc, first); len(got) != 8000 {
 		t.Fatalf("got %d bytes back, want 8000", len(got))
 	}
 	if c := responseBuffer(op).Cap(); c < 8000 || c > 9000 {
@@ -212,8 +214,18 @@ func TestResponseBuffer(t *testing.T) {
 	}
 	small := responseBuffer(op)
 	small.Write(make([]byte, 100))
-	responseWritten(op, small)
+	responseWritten(oc, small)
 	if c := responseBuffer(op).Cap(); c > 200 {
 		t.Errorf("after a 100-byte response: cap %d, want about 100", c)
 	}
+}
+
+// cachedOperation is the operation context of op in a document that the
+// parsed-query cache holds, whose plans are remembered (planCache).
+func cachedOperation(t *testing.T, op *ast.OperationDefinition) *graphql.OperationContext {
+	t.Helper()
+	doc := &ast.QueryDocument{Operations: ast.OperationList{op}}
+	cachedDocuments.Store(doc, struct{}{})
+	t.Cleanup(func() { cachedDocuments.Delete(doc) })
+	return &graphql.OperationContext{Doc: doc, Operation: op}
 }

@@ -88,7 +88,7 @@ func compileFeedEncoder(ctx context.Context, out <-chan *ent.Notification) *feed
 	if oc.Operation == nil || fc == nil || fc.Field.Field == nil || fc.Field.Name != "notificationAdded" || len(fc.Field.Deferrables) > 0 {
 		return nil
 	}
-	fixed := fixedSelections(oc.Operation)
+	fixed := fixedSelections(oc)
 	plan, ok := feedPlans.get(fc.Field.Field)
 	if !ok || !fixed {
 		plan = &feedPlan{}
@@ -96,7 +96,7 @@ func compileFeedEncoder(ctx context.Context, out <-chan *ent.Notification) *feed
 			plan = &feedPlan{head: `{"data":{"` + fc.Field.Alias + `":`, fields: fields}
 		}
 		if fixed {
-			feedPlans.put(fc.Field.Field, plan)
+			feedPlans.put(oc, fc.Field.Field, plan)
 		}
 	}
 	if plan.fields == nil {

@@ -1502,7 +1502,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			}
 			buf := responseBuffer(opCtx.Operation)
 			data.MarshalGQL(buf)
-			response.Data = responseWritten(opCtx.Operation, buf)
+			response.Data = responseWritten(opCtx, buf)
 			if atomic.LoadInt32(&ec.Deferred) > 0 {
 				hasNext := atomic.LoadInt32(&ec.PendingDeferred) > 0
 				response.HasNext = &hasNext

@@ -3,9 +3,11 @@ package graph
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -13,7 +15,6 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
-	"github.com/vektah/gqlparser/v2/ast"
 
 	"tenantgraph/ent"
 	"tenantgraph/internal/account"
@@ -62,6 +63,9 @@ type Deps struct {
 	// MaxSubscriptionsPerConnection caps a websocket's concurrent
 	// subscriptions (default 10).
 	MaxSubscriptionsPerConnection int
+	// MaxConnectionsPerUser caps the websockets one user holds open at
+	// once (default 50): past it, connection_init is refused (4403).
+	MaxConnectionsPerUser int
 	// WebsocketMessageBytes bounds one websocket message (default 64 KiB).
 	WebsocketMessageBytes int64
 	// Tracing makes each operation a span, and every resolver under it
@@ -127,6 +131,9 @@ func NewHandler(c Deps) *handler.Server {
 	if c.MaxSubscriptionsPerConnection <= 0 {
 		c.MaxSubscriptionsPerConnection = 10
 	}
+	if c.MaxConnectionsPerUser <= 0 {
+		c.MaxConnectionsPerUser = 50
+	}
 	if c.WebsocketMessageBytes <= 0 {
 		c.WebsocketMessageBytes = 64 << 10
 	}
@@ -152,12 +159,13 @@ func NewHandler(c Deps) *handler.Server {
 		initTimeout:      c.WebsocketInitTimeout,
 		pingInterval:     c.WebsocketPingInterval,
 		operationTimeout: c.WebsocketOperationTimeout,
+		budget:           c.RequestBudget,
 	}))
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(getTransport{})
 	srv.AddTransport(postTransport{})
 	srv.AddTransport(unsupportedTransport{observe}) // last: whatever the others leave
-	srv.SetQueryCache(boundedCache[*ast.QueryDocument]{lru.New[*ast.QueryDocument](1000)})
+	srv.SetQueryCache(newQueryCache(queryCacheEntries, queryCacheBytes))
 	srv.SetParserTokenLimit(c.ParserTokenLimit)
 	srv.SetDisableSuggestion(c.DisableSuggestions)
 	if c.DisableSuggestions {
@@ -199,6 +207,7 @@ func NewHandler(c Deps) *handler.Server {
 // token, an unknown tenant or a non-member closes the socket with 4403. The
 // connection is closed, and its operations end, when the token expires.
 func websocketInit(c Deps) func(context.Context, map[string]any) (wsSession, error) {
+	open := &openSockets{most: c.MaxConnectionsPerUser, of: map[int]int{}}
 	return func(ctx context.Context, p map[string]any) (wsSession, error) {
 		cred := tenancy.Credentials{
 			Authorization: payloadString(p, "Authorization"),
@@ -225,12 +234,47 @@ func websocketInit(c Deps) func(context.Context, map[string]any) (wsSession, err
 			return wsSession{}, errors.New("forbidden: the token has expired")
 		case !s.Viewer.Member():
 			return wsSession{}, errors.New("forbidden: not a member of this tenant")
+		case !open.take(s.Viewer.UserID):
+			return wsSession{}, fmt.Errorf("forbidden: this user already has %d websocket connections open, the most allowed", open.most)
 		}
 		// The operations resolve their sessions from the token's user and
 		// expiry (the role is read again for each), not from the token.
 		ctx = withSubscriptionCap(tenancy.WithCredentials(ctx, cred.Verified(s)), c.MaxSubscriptionsPerConnection)
 		c.Metrics.Connections(+1)
-		return wsSession{ctx: ctx, expires: s.TokenExpiry, release: func() { c.Metrics.Connections(-1) }}, nil
+		user := s.Viewer.UserID
+		return wsSession{ctx: ctx, expires: s.TokenExpiry, release: func() {
+			c.Metrics.Connections(-1)
+			open.give(user)
+		}}, nil
+	}
+}
+
+// openSockets counts each user's acknowledged websockets, so that one
+// user cannot hold an unbounded number open: each keeps its buffers, its
+// subscriptions and their queries for as long as the token lives (a day),
+// and anyone can register and create a tenant to be a member of.
+type openSockets struct {
+	mu   sync.Mutex
+	most int
+	of   map[int]int // user ID → open connections; no entry: none
+}
+
+// take counts one more connection of user, unless they have most open.
+func (o *openSockets) take(user int) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.of[user] >= o.most {
+		return false
+	}
+	o.of[user]++
+	return true
+}
+
+func (o *openSockets) give(user int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.of[user]--; o.of[user] <= 0 {
+		delete(o.of, user)
 	}
 }
 

@@ -7,8 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
 	"net"
 	"net/http"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -21,9 +23,12 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"tenantgraph/internal/account"
 	"tenantgraph/internal/apperr"
 	"tenantgraph/internal/jsonenc"
+	"tenantgraph/internal/ratelimit"
 	"tenantgraph/internal/server"
+	"tenantgraph/internal/tenancy"
 )
 
 // wsTransport serves GraphQL over websockets with graphql-transport-ws, the
@@ -91,6 +96,9 @@ type wsOptions struct {
 	// the HTTP server bounds a request (0: no bound). Subscriptions live
 	// until they end.
 	operationTimeout time.Duration
+	// budget, when set, is the request budget an upgrade takes from, by
+	// the client's address (the token comes later, in connection_init).
+	budget account.Limiter
 }
 
 // The subprotocol, and the close codes of graphql-transport-ws for a
@@ -131,6 +139,16 @@ var _ graphql.Transport = (*wsTransport)(nil)
 func (t *wsTransport) Supports(r *http.Request) bool { return server.IsWebsocketHandshake(r) }
 
 func (t *wsTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	// An upgrade costs an operation from its address's budget: until its
+	// connection_init (up to the init timeout) a socket is anyone's, and
+	// they could otherwise be opened at any rate.
+	if t.budget != nil {
+		if ok, wait := t.budget.Allow("addr:" + ratelimit.AddressKey(tenancy.CredentialsFrom(r.Context()).ClientAddr)); !ok {
+			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+			http.Error(w, "request budget exhausted", http.StatusTooManyRequests)
+			return
+		}
+	}
 	var hijacked hijackedConn
 	ws, err := websocket.Accept(smallBuffers{w, t.writeTimeout, &hijacked}, r, &t.accept)
 	if err != nil {
@@ -470,6 +488,12 @@ type clientMessage struct {
 	Payload json.RawMessage `json:"payload"`
 }
 
+// maxOperationID is the longest operation id a connection takes, in bytes.
+// Clients send UUIDs (graphql-ws, Apollo) or counters; a connection keeps
+// each running operation's id twice (as is, and as JSON for its messages),
+// and ids as long as a message (64 KiB) let one socket hold megabytes.
+const maxOperationID = 128
+
 // receive acts on one message; false once the connection is closing. It
 // keeps nothing of data (a pooled buffer, read into again afterwards):
 // what it keeps is decoded from it.
@@ -490,6 +514,9 @@ func (c *wsConn) receive(data []byte) bool {
 	case "subscribe":
 		if m.ID == nil || *m.ID == "" || !isJSONObject(m.Payload) {
 			return c.refuse(closeBadRequest, "Invalid message received")
+		}
+		if len(*m.ID) > maxOperationID {
+			return c.refuse(closeBadRequest, "Invalid message received: an id is at most 128 bytes")
 		}
 		return c.subscribe(*m.ID, m.Payload)
 	case "complete":

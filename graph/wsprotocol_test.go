@@ -23,11 +23,13 @@ import (
 
 	"tenantgraph/graph"
 	"tenantgraph/graph/graphtest"
+	"tenantgraph/internal/ratelimit"
 )
 
 // A client that breaks graphql-transport-ws is disconnected with the close
 // code the protocol names, which the graphql-ws client reports and does not
-// retry: 4400 for a message that is not a client message, 4401 for subscribe
+// retry: 4400 for a message that is not a client message (or an id over
+// 128 bytes: a connection keeps its operations' ids), 4401 for subscribe
 // before connection_init, 4409 for a second subscribe under a running id,
 // 4429 for a second connection_init, 4408 when connection_init never comes.
 func TestWebsocketProtocolErrors(t *testing.T) {
@@ -59,10 +61,13 @@ func TestWebsocketProtocolErrors(t *testing.T) {
 			`{"type":"subscribe","id":"1","payload":` + feed + `}`,
 			`{"type":"subscribe","id":"1","payload":` + feed + `}`,
 		}, 4409},
-		{"a running id again, a long one", true, []string{
-			`{"type":"subscribe","id":"` + strings.Repeat("é", 200) + `","payload":` + feed + `}`,
-			`{"type":"subscribe","id":"` + strings.Repeat("é", 200) + `","payload":` + feed + `}`,
+		{"a running id again, the longest (128 bytes)", true, []string{
+			`{"type":"subscribe","id":"` + strings.Repeat("é", 64) + `","payload":` + feed + `}`,
+			`{"type":"subscribe","id":"` + strings.Repeat("é", 64) + `","payload":` + feed + `}`,
 		}, 4409},
+		{"an id over 128 bytes", true, []string{
+			`{"type":"subscribe","id":"` + strings.Repeat("x", 129) + `","payload":` + feed + `}`,
+		}, 4400},
 		{"connection_init twice", true, []string{`{"type":"connection_init","payload":{}}`}, 4429},
 		{"a complete before its subscribe, then the subscribe twice", true, []string{
 			`{"type":"complete","id":"1"}`,
@@ -451,5 +456,78 @@ func TestWebsocketInitWithoutADatabaseIsTryAgainLater(t *testing.T) {
 	}
 	if !strings.Contains(e.Logs(), "resolving websocket session") {
 		t.Errorf("the cause was not logged:\n%s", e.Logs())
+	}
+}
+
+// One user holds at most MaxConnectionsPerUser websockets open at once:
+// past it, connection_init is refused with 4403, and a connection that
+// closes gives its place back. Other users are not counted against them.
+// Each open socket keeps its subscriptions and their queries for as long
+// as the token lives, and anyone can register.
+func TestWebsocketConnectionsPerUser(t *testing.T) {
+	e := graphtest.NewWithOptions(t, graphtest.Dialects(t)[0], graphtest.Options{
+		Deps: func(d *graph.Deps) { d.MaxConnectionsPerUser = 2 },
+	})
+	owner, other := e.Register("Owner"), e.Register("Other")
+	e.CreateTenant(owner, "socks")
+	e.CreateTenant(other, "others")
+	first, second := dialRaw(t, e), dialRaw(t, e)
+	initialise(t, first, initPayload(owner.Token, "socks"))
+	initialise(t, second, initPayload(owner.Token, "socks"))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	third := dialRaw(t, e)
+	if err := wsjson.Write(ctx, third, map[string]any{"type": "connection_init", "payload": initPayload(owner.Token, "socks")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := closeStatus(ctx, third); got != 4403 {
+		t.Errorf("a third connection of the same user: close code %d, want 4403", got)
+	}
+	initialise(t, dialRaw(t, e), initPayload(other.Token, "others")) // someone else's
+
+	first.Close(websocket.StatusNormalClosure, "")
+	// The server hears of the close asynchronously: the place comes back soon.
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		again := dialRaw(t, e)
+		if err := wsjson.Write(ctx, again, map[string]any{"type": "connection_init", "payload": initPayload(owner.Token, "socks")}); err != nil {
+			t.Fatal(err)
+		}
+		var m wsMessage
+		if err := wsjson.Read(ctx, again, &m); err == nil && m.Type == "connection_ack" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a closed connection did not give its place back")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// A websocket upgrade takes from its address's request budget: until its
+// connection_init, a socket is anyone's, and they could otherwise be
+// opened at any rate. Past the budget, the upgrade is answered 429 with
+// Retry-After, and no socket is opened.
+func TestWebsocketUpgradesTakeFromTheBudget(t *testing.T) {
+	e := graphtest.NewWithOptions(t, graphtest.Dialects(t)[0], graphtest.Options{
+		Deps: func(d *graph.Deps) { d.RequestBudget = ratelimit.New(ratelimit.Config{PerMinute: 1, Burst: 3}) },
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	u := "ws" + strings.TrimPrefix(e.URL, "http")
+	for i := range 3 {
+		conn, _, err := websocket.Dial(ctx, u, &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+		if err != nil {
+			t.Fatalf("upgrade %d: %v", i+1, err)
+		}
+		defer conn.CloseNow()
+	}
+	_, resp, err := websocket.Dial(ctx, u, &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+	if err == nil || resp == nil || resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		status := 0
+		if resp != nil {
+			status = resp.StatusCode
+		}
+		t.Errorf("a fourth upgrade: status %d (%v), want 429 with Retry-After", status, err)
 	}
 }

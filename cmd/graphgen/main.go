@@ -198,7 +198,7 @@ var rewrites = []struct{ from, to string }{
 	{"\n\treturn out\n}", "\n\treturn marshalObject(fields, out)\n}"},
 	{"graphql.CollectFields(ec.OperationContext, sel, ", "collectFields(ec.OperationContext, sel, "},
 	{"\t\t\tvar buf bytes.Buffer\n\t\t\tdata.MarshalGQL(&buf)\n\t\t\tresponse.Data = buf.Bytes()\n",
-		"\t\t\tbuf := responseBuffer(opCtx.Operation)\n\t\t\tdata.MarshalGQL(buf)\n\t\t\tresponse.Data = responseWritten(opCtx.Operation, buf)\n"},
+		"\t\t\tbuf := responseBuffer(opCtx.Operation)\n\t\t\tdata.MarshalGQL(buf)\n\t\t\tresponse.Data = responseWritten(opCtx, buf)\n"},
 	// A query's next deferred result is awaited until the query's context
 	// ends too (awaitDeferred); gqlgen's bare receive waited for ever once
 	// the deferred work, seeing that context end, gave up sending.

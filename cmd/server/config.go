@@ -43,6 +43,7 @@ type config struct {
 	MaxRootFields    int           // QUERY_MAX_ROOT_FIELDS, default 50
 	PersistedQueries string        // PERSISTED_QUERIES: a manifest file; when set, only its operations are served
 	WSMaxSubs        int           // WS_MAX_SUBSCRIPTIONS: per connection, default 10
+	WSMaxConns       int           // WS_MAX_CONNECTIONS: open websockets per user, default 50
 	OTLPEndpoint     string        // OTEL_EXPORTER_OTLP_ENDPOINT: export traces over OTLP/HTTP (off when unset)
 	MigrateOnStart   bool          // MIGRATE_ON_START=1: PostgreSQL: apply pending migrations before serving
 }
@@ -139,6 +140,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		{"QUERY_MAX_COMPLEXITY", &c.MaxComplexity, 250_000},
 		{"QUERY_MAX_ROOT_FIELDS", &c.MaxRootFields, 50},
 		{"WS_MAX_SUBSCRIPTIONS", &c.WSMaxSubs, 10},
+		{"WS_MAX_CONNECTIONS", &c.WSMaxConns, 50},
 	} {
 		*n.dst = n.def
 		if v := getenv(n.key); v != "" {

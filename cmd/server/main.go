@@ -183,6 +183,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Limits:                        graph.Limits{MaxDepth: cfg.MaxDepth, MaxComplexity: cfg.MaxComplexity, MaxRootFields: cfg.MaxRootFields},
 		PersistedOnly:                 persisted,
 		MaxSubscriptionsPerConnection: cfg.WSMaxSubs,
+		MaxConnectionsPerUser:         cfg.WSMaxConns,
 		Tracing:                       cfg.OTLPEndpoint != "",
 	})
 	return server.Serve(ctx, server.Config{
