@@ -4,3 +4,7 @@ package graph
 // the subscriptions set up from then on; off, the executor writes every
 // event, so that a test can compare the two.
 func SetFeedEncoder(on bool) { feedEncoderOff.Store(!on) }
+
+// WSPendingPerAddress is how many websockets one address may hold before
+// their connection_init is answered.
+const WSPendingPerAddress = wsPendingPerAddress

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -159,7 +158,6 @@ func NewHandler(c Deps) *handler.Server {
 		initTimeout:      c.WebsocketInitTimeout,
 		pingInterval:     c.WebsocketPingInterval,
 		operationTimeout: c.WebsocketOperationTimeout,
-		budget:           c.RequestBudget,
 	}))
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(getTransport{})
@@ -207,7 +205,10 @@ func NewHandler(c Deps) *handler.Server {
 // token, an unknown tenant or a non-member closes the socket with 4403. The
 // connection is closed, and its operations end, when the token expires.
 func websocketInit(c Deps) func(context.Context, map[string]any) (wsSession, error) {
-	open := &openSockets{most: c.MaxConnectionsPerUser, of: map[int]int{}}
+	// Each open socket keeps its subscriptions and their queries for as
+	// long as the token lives (a day), and anyone can register and create
+	// a tenant to be a member of: one user may hold only so many.
+	open := newPerKey[int](c.MaxConnectionsPerUser)
 	return func(ctx context.Context, p map[string]any) (wsSession, error) {
 		cred := tenancy.Credentials{
 			Authorization: payloadString(p, "Authorization"),
@@ -249,34 +250,6 @@ func websocketInit(c Deps) func(context.Context, map[string]any) (wsSession, err
 	}
 }
 
-// openSockets counts each user's acknowledged websockets, so that one
-// user cannot hold an unbounded number open: each keeps its buffers, its
-// subscriptions and their queries for as long as the token lives (a day),
-// and anyone can register and create a tenant to be a member of.
-type openSockets struct {
-	mu   sync.Mutex
-	most int
-	of   map[int]int // user ID → open connections; no entry: none
-}
-
-// take counts one more connection of user, unless they have most open.
-func (o *openSockets) take(user int) bool {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.of[user] >= o.most {
-		return false
-	}
-	o.of[user]++
-	return true
-}
-
-func (o *openSockets) give(user int) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.of[user]--; o.of[user] <= 0 {
-		delete(o.of, user)
-	}
-}
 
 // websocketContext is what a websocket connection keeps of its upgrade
 // request's context: the client's address (for rate limits), not the

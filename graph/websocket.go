@@ -7,10 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"math"
 	"net"
 	"net/http"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -23,7 +21,6 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
-	"tenantgraph/internal/account"
 	"tenantgraph/internal/apperr"
 	"tenantgraph/internal/jsonenc"
 	"tenantgraph/internal/ratelimit"
@@ -70,6 +67,9 @@ type wsTransport struct {
 	accept websocket.AcceptOptions
 
 	pumps *pumpers
+	// pending counts, by client address, the sockets whose connection_init
+	// has not been answered (wsPendingPerAddress).
+	pending *perKey[string]
 
 	mu      sync.Mutex
 	conns   map[*wsConn]struct{}
@@ -96,9 +96,6 @@ type wsOptions struct {
 	// the HTTP server bounds a request (0: no bound). Subscriptions live
 	// until they end.
 	operationTimeout time.Duration
-	// budget, when set, is the request budget an upgrade takes from, by
-	// the client's address (the token comes later, in connection_init).
-	budget account.Limiter
 }
 
 // The subprotocol, and the close codes of graphql-transport-ws for a
@@ -129,6 +126,7 @@ func newWSTransport(o wsOptions) *wsTransport {
 		conns:     map[*wsConn]struct{}{},
 		servers:   map[*http.Server]struct{}{},
 		pumps:     newPumpers(),
+		pending:   newPerKey[string](wsPendingPerAddress),
 	}
 }
 
@@ -139,22 +137,26 @@ var _ graphql.Transport = (*wsTransport)(nil)
 func (t *wsTransport) Supports(r *http.Request) bool { return server.IsWebsocketHandshake(r) }
 
 func (t *wsTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
-	// An upgrade costs an operation from its address's budget: until its
-	// connection_init (up to the init timeout) a socket is anyone's, and
-	// they could otherwise be opened at any rate.
-	if t.budget != nil {
-		if ok, wait := t.budget.Allow("addr:" + ratelimit.AddressKey(tenancy.CredentialsFrom(r.Context()).ClientAddr)); !ok {
-			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-			http.Error(w, "request budget exhausted", http.StatusTooManyRequests)
-			return
-		}
+	// Until its connection_init has been answered (up to the init
+	// timeout), a socket is anyone's: one address may hold only so many
+	// such at once. A client sends connection_init as soon as it is
+	// connected, so that even a reconnecting crowd behind one address
+	// holds few at a time.
+	addr := ratelimit.AddressKey(tenancy.CredentialsFrom(r.Context()).ClientAddr)
+	if !t.pending.take(addr) {
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "too many websockets of this address are waiting for their connection_init", http.StatusTooManyRequests)
+		return
 	}
+	pending := func() { t.pending.give(addr) }
 	var hijacked hijackedConn
 	ws, err := websocket.Accept(smallBuffers{w, t.writeTimeout, &hijacked}, r, &t.accept)
 	if err != nil {
+		pending()
 		return // Accept has answered: 403 for a foreign origin, 426 for a bad handshake
 	}
 	if ws.Subprotocol() != wsSubprotocol {
+		pending()
 		go ws.Close(closeNotAcceptable, "Subprotocol not acceptable")
 		return
 	}
@@ -167,12 +169,14 @@ func (t *wsTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 	}
 	ctx, cancel := context.WithCancel(base)
 	c := &wsConn{t: t, ws: ws, exec: exec, ctx: ctx, cancel: cancel, ops: map[string]*wsOperation{}, heard: true,
-		starting: make(chan struct{}, wsStarting), br: hijacked.br, early: hijacked.early}
+		starting: make(chan struct{}, wsStarting), br: hijacked.br, early: hijacked.early,
+		release: pending} // until connection_init's session replaces it (initialise)
 	if sc, ok := hijacked.conn.(syscall.Conn); ok {
 		c.raw, _ = sc.SyscallConn()
 	}
 	if !t.track(c, r) {
 		cancel()
+		pending()
 		go ws.Close(websocket.StatusGoingAway, "Server shutting down")
 		return
 	}
@@ -371,7 +375,7 @@ type wsConn struct {
 
 	mu        sync.Mutex
 	session   context.Context // the operations' context, once initialised
-	release   func()          // what init returned, to call at the end
+	release   func()          // what init returned, to call at the end; before it, the socket's place among its address's pending ones
 	initSeen  bool
 	closing   bool                    // a close frame is on its way, or the connection has ended
 	heard     bool                    // a message arrived since the last ping
@@ -569,12 +573,16 @@ func (c *wsConn) initialise(payload json.RawMessage) bool {
 	c.mu.Lock()
 	c.initTimer.Stop()
 	c.initTimer = nil
+	pending := c.release // the socket's place among its address's pending ones
 	c.session, c.release = session.ctx, session.release
 	closing := c.closing
 	if !closing && !session.expires.IsZero() {
 		c.expiry = time.AfterFunc(time.Until(session.expires), c.tokenExpired)
 	}
 	c.mu.Unlock()
+	if pending != nil {
+		pending()
+	}
 	if closing { // timed out, or the server is shutting down, meanwhile
 		return false
 	}
@@ -1186,4 +1194,40 @@ func isAbsentOrObject(raw json.RawMessage) bool {
 func isJSONObject(raw json.RawMessage) bool {
 	raw = bytes.TrimSpace(raw)
 	return len(raw) > 0 && raw[0] == '{' && json.Valid(raw)
+}
+
+// wsPendingPerAddress is how many websockets one client address may hold
+// that have not had their connection_init answered (an IPv6 client counts
+// by its /64).
+const wsPendingPerAddress = 100
+
+// perKey counts what each key holds, up to most.
+type perKey[K comparable] struct {
+	mu   sync.Mutex
+	most int
+	of   map[K]int // no entry: none
+}
+
+func newPerKey[K comparable](most int) *perKey[K] {
+	return &perKey[K]{most: most, of: map[K]int{}}
+}
+
+// take counts one more for k, unless k holds most already.
+func (p *perKey[K]) take(k K) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.of[k] >= p.most {
+		return false
+	}
+	p.of[k]++
+	return true
+}
+
+// give counts one less for k.
+func (p *perKey[K]) give(k K) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.of[k]--; p.of[k] <= 0 {
+		delete(p.of, k)
+	}
 }

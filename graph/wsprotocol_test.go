@@ -23,7 +23,6 @@ import (
 
 	"tenantgraph/graph"
 	"tenantgraph/graph/graphtest"
-	"tenantgraph/internal/ratelimit"
 )
 
 // A client that breaks graphql-transport-ws is disconnected with the close
@@ -504,30 +503,55 @@ func TestWebsocketConnectionsPerUser(t *testing.T) {
 	}
 }
 
-// A websocket upgrade takes from its address's request budget: until its
-// connection_init, a socket is anyone's, and they could otherwise be
-// opened at any rate. Past the budget, the upgrade is answered 429 with
-// Retry-After, and no socket is opened.
-func TestWebsocketUpgradesTakeFromTheBudget(t *testing.T) {
-	e := graphtest.NewWithOptions(t, graphtest.Dialects(t)[0], graphtest.Options{
-		Deps: func(d *graph.Deps) { d.RequestBudget = ratelimit.New(ratelimit.Config{PerMinute: 1, Burst: 3}) },
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+// One address holds at most WSPendingPerAddress websockets whose
+// connection_init has not been answered: until then a socket is anyone's,
+// and they could otherwise be opened at any rate and held for the init
+// timeout each. Past it, an upgrade is answered 429 with Retry-After; a
+// socket gives its place back once initialised, or closed.
+func TestWebsocketPendingSocketsPerAddress(t *testing.T) {
+	e := graphtest.New(t, graphtest.Dialects(t)[0])
+	owner := e.Register("Owner")
+	e.CreateTenant(owner, "pending")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	u := "ws" + strings.TrimPrefix(e.URL, "http")
-	for i := range 3 {
-		conn, _, err := websocket.Dial(ctx, u, &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
-		if err != nil {
-			t.Fatalf("upgrade %d: %v", i+1, err)
-		}
-		defer conn.CloseNow()
+	dial := func() (*websocket.Conn, *http.Response, error) {
+		return websocket.Dial(ctx, u, &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
 	}
-	_, resp, err := websocket.Dial(ctx, u, &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
-	if err == nil || resp == nil || resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
-		status := 0
-		if resp != nil {
-			status = resp.StatusCode
+	refused := func(what string) {
+		t.Helper()
+		_, resp, err := dial()
+		if err == nil || resp == nil || resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+			status := 0
+			if resp != nil {
+				status = resp.StatusCode
+			}
+			t.Fatalf("%s: status %d (%v), want 429 with Retry-After", what, status, err)
 		}
-		t.Errorf("a fourth upgrade: status %d (%v), want 429 with Retry-After", status, err)
 	}
+	accepted := func(what string) *websocket.Conn {
+		t.Helper()
+		// The server hears of a close asynchronously: a place may come back a
+		// moment later.
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			conn, _, err := dial()
+			if err == nil {
+				t.Cleanup(func() { conn.CloseNow() })
+				return conn
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %v", what, err)
+			}
+		}
+	}
+	conns := make([]*websocket.Conn, graph.WSPendingPerAddress)
+	for i := range conns {
+		conns[i] = accepted(fmt.Sprintf("pending socket %d", i+1))
+	}
+	refused("one more pending socket")
+	initialise(t, conns[0], initPayload(owner.Token, "pending"))
+	last := accepted("a socket after one was initialised")
+	refused("one more again")
+	last.Close(websocket.StatusNormalClosure, "")
+	accepted("a socket after a pending one closed")
 }
