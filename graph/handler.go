@@ -250,7 +250,6 @@ func websocketInit(c Deps) func(context.Context, map[string]any) (wsSession, err
 	}
 }
 
-
 // websocketContext is what a websocket connection keeps of its upgrade
 // request's context: the client's address (for rate limits), not the
 // request's context chain (net/http's values and cancellations, the
