@@ -65,6 +65,9 @@ type Deps struct {
 	// MaxConnectionsPerUser caps the websockets one user holds open at
 	// once (default 50): past it, connection_init is refused (4403).
 	MaxConnectionsPerUser int
+	// MaxTenantsPerOwner caps the tenants a user may own when they create
+	// one (default 100).
+	MaxTenantsPerOwner int
 	// WebsocketMessageBytes bounds one websocket message (default 64 KiB).
 	WebsocketMessageBytes int64
 	// Tracing makes each operation a span, and every resolver under it
@@ -100,15 +103,16 @@ func NewSchema(c Deps) graphql.ExecutableSchema {
 func newSchema(c Deps, feed *feedHub) graphql.ExecutableSchema {
 	return NewExecutableSchema(Config{
 		Resolvers: &Resolver{
-			client:   c.Client,
-			accounts: c.Accounts,
-			projects: projects.NewService(c.Notifier),
-			members:  tenancy.NewMembers(c.Notifier),
-			broker:   c.Broker,
-			guard:    c.WebhookGuard,
-			metrics:  c.Metrics,
-			feed:     feed,
-			log:      c.Logger,
+			client:     c.Client,
+			accounts:   c.Accounts,
+			projects:   projects.NewService(c.Notifier),
+			members:    tenancy.NewMembers(c.Notifier),
+			broker:     c.Broker,
+			guard:      c.WebhookGuard,
+			metrics:    c.Metrics,
+			feed:       feed,
+			log:        c.Logger,
+			maxTenants: c.MaxTenantsPerOwner,
 		},
 		Directives: DirectiveRoot{
 			HasRole:       hasRole,
@@ -132,6 +136,9 @@ func NewHandler(c Deps) *handler.Server {
 	}
 	if c.MaxConnectionsPerUser <= 0 {
 		c.MaxConnectionsPerUser = 50
+	}
+	if c.MaxTenantsPerOwner <= 0 {
+		c.MaxTenantsPerOwner = 100
 	}
 	if c.WebsocketMessageBytes <= 0 {
 		c.WebsocketMessageBytes = 64 << 10

@@ -28,6 +28,8 @@ type Resolver struct {
 	metrics  *metrics.Metrics
 	feed     *feedHub
 	log      *slog.Logger
+	// maxTenants is how many tenants a user may own when they create one.
+	maxTenants int
 }
 
 // tx returns the client of the mutation's transaction (see tx.go): every

@@ -47,7 +47,7 @@ func (r *mutationResolver) CreateTenant(ctx context.Context, input model.CreateT
 	if err != nil {
 		return nil, err
 	}
-	return tenancy.CreateTenant(ctx, c, tenancy.CreateTenantInput{Name: input.Name, Slug: input.Slug})
+	return tenancy.CreateTenant(ctx, c, tenancy.CreateTenantInput{Name: input.Name, Slug: input.Slug}, r.maxTenants)
 }
 
 // AddMember is the resolver for the addMember field.

@@ -44,6 +44,7 @@ type config struct {
 	PersistedQueries string        // PERSISTED_QUERIES: a manifest file; when set, only its operations are served
 	WSMaxSubs        int           // WS_MAX_SUBSCRIPTIONS: per connection, default 10
 	WSMaxConns       int           // WS_MAX_CONNECTIONS: open websockets per user, default 50
+	MaxTenants       int           // MAX_TENANTS_PER_OWNER: tenants a user may own when creating one, default 100
 	OTLPEndpoint     string        // OTEL_EXPORTER_OTLP_ENDPOINT: export traces over OTLP/HTTP (off when unset)
 	MigrateOnStart   bool          // MIGRATE_ON_START=1: PostgreSQL: apply pending migrations before serving
 }
@@ -141,6 +142,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		{"QUERY_MAX_ROOT_FIELDS", &c.MaxRootFields, 50},
 		{"WS_MAX_SUBSCRIPTIONS", &c.WSMaxSubs, 10},
 		{"WS_MAX_CONNECTIONS", &c.WSMaxConns, 50},
+		{"MAX_TENANTS_PER_OWNER", &c.MaxTenants, 100},
 	} {
 		*n.dst = n.def
 		if v := getenv(n.key); v != "" {

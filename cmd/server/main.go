@@ -184,6 +184,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		PersistedOnly:                 persisted,
 		MaxSubscriptionsPerConnection: cfg.WSMaxSubs,
 		MaxConnectionsPerUser:         cfg.WSMaxConns,
+		MaxTenantsPerOwner:            cfg.MaxTenants,
 		Tracing:                       cfg.OTLPEndpoint != "",
 	})
 	return server.Serve(ctx, server.Config{

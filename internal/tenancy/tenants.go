@@ -6,7 +6,11 @@ import (
 	"errors"
 	"fmt"
 
+	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
+
 	"tenantgraph/ent"
+	"tenantgraph/ent/membership"
 	"tenantgraph/ent/privacy"
 	"tenantgraph/ent/tenant"
 	"tenantgraph/internal/activity"
@@ -23,9 +27,15 @@ type CreateTenantInput struct {
 	Slug string
 }
 
-// CreateTenant creates a tenant and makes the caller its OWNER. A taken slug
-// is Conflict; invalid input is Invalid.
-func CreateTenant(ctx context.Context, c *ent.Client, in CreateTenantInput) (*ent.Tenant, error) {
+// CreateTenant creates a tenant and makes the caller its OWNER, unless they
+// own most tenants already (Forbidden; most 0: no bound). A taken slug is
+// Conflict; invalid input is Invalid.
+//
+// Anyone can register, and a tenant is three rows that nothing deletes
+// (the tenant, its OWNER's membership, its activity entry): without a bound,
+// one account, at its request budget and fifty createTenant fields a
+// mutation, could write tens of thousands a minute.
+func CreateTenant(ctx context.Context, c *ent.Client, in CreateTenantInput, most int) (*ent.Tenant, error) {
 	v := viewer.FromContext(ctx)
 	if !v.Authenticated() {
 		return nil, apperr.New(apperr.Unauthenticated, "creating a tenant needs a token")
@@ -35,6 +45,11 @@ func CreateTenant(ctx context.Context, c *ent.Client, in CreateTenantInput) (*en
 	}
 	if err := validate.Slug("slug", in.Slug); err != nil {
 		return nil, err
+	}
+	if most > 0 {
+		if err := withinTenantQuota(ctx, c, v.UserID, most); err != nil {
+			return nil, err
+		}
 	}
 	t, err := c.Tenant.Create().SetName(in.Name).SetSlug(in.Slug).Save(ctx)
 	if ent.IsConstraintError(err) {
@@ -56,6 +71,38 @@ func CreateTenant(ctx context.Context, c *ent.Client, in CreateTenantInput) (*en
 		Summary: "created tenant " + activity.Quote(t.Name), Changes: ch,
 	})
 }
+
+// withinTenantQuota answers Forbidden when user owns most tenants or more.
+// On PostgreSQL it first takes a lock of the user's, held until the
+// transaction ends, so that their creations at once are counted one after
+// the other; SQLite's write transactions take turns already.
+func withinTenantQuota(ctx context.Context, c *ent.Client, user, most int) error {
+	if c.Dialect() == dialect.Postgres {
+		var rows entsql.Rows
+		if err := c.RawQuery(ctx, "SELECT pg_advisory_xact_lock($1, $2)", []any{tenantCreationLock, int32(user)}, &rows); err != nil {
+			return fmt.Errorf("tenancy: locking the user's tenant creation: %w", err)
+		}
+		if err := rows.Close(); err != nil {
+			return fmt.Errorf("tenancy: locking the user's tenant creation: %w", err)
+		}
+	}
+	owned, err := c.Membership.Query().Where(membership.UserID(user), membership.RoleEQ(role.Owner)).Count(viewer.WithOwnMemberships(ctx))
+	if err != nil {
+		return fmt.Errorf("tenancy: counting the user's tenants: %w", err)
+	}
+	if owned >= most {
+		return apperr.New(apperr.Forbidden, "you own %d tenants already, the most one user may", owned)
+	}
+	return nil
+}
+
+// tenantCreationLock is the first key of the advisory lock that
+// withinTenantQuota takes; the second is the user's ID, of which only the
+// low 32 bits count (a user's sequence number within its global ID range,
+// internal/globalid): two users would share a lock only past four billion
+// users, and then only wait for each other. Two-key advisory locks never
+// conflict with one-key ones (the migrations').
+const tenantCreationLock int32 = 0x74656e74 // "tent"
 
 // EnsureDefault creates the "default" tenant when it is missing. It is system
 // work run at start, outside any request.
