@@ -49,6 +49,10 @@ type Notifier struct {
 // take turns (SQLite) or compete for its cores (PostgreSQL).
 const shareWriters = 2
 
+// maxShareWriters bounds the broadcasts being written or waiting for a
+// turn (writeShares).
+const maxShareWriters = 64
+
 // NewNotifier returns a notifier publishing to broker; wake (may be nil)
 // tells the dispatcher that outbox entries are waiting.
 func NewNotifier(broker pubsub.Broker, wake func(), log *slog.Logger) *Notifier {
@@ -131,7 +135,11 @@ func (n *Notifier) Committed(ctx context.Context, c *ent.Client, b *Batch, writt
 
 // writeShares writes a committed broadcast's shares on a goroutine of its
 // own, in order, stopping at an error or when the notifier closes: the
-// dispatcher then writes the rest.
+// dispatcher then writes the rest. When maxShareWriters broadcasts are
+// being written or waiting for their turn already, it leaves this one's to
+// the dispatcher too, once their grace has passed: when the database
+// falls behind, a goroutine per waiting broadcast, each holding its
+// request's context, would pile up without bound.
 func (n *Notifier) writeShares(ctx context.Context, c *ent.Client, shares []int, written func([]*ent.Notification)) {
 	n.mu.Lock()
 	select {
@@ -139,6 +147,12 @@ func (n *Notifier) writeShares(ctx context.Context, c *ent.Client, shares []int,
 		n.mu.Unlock()
 		return
 	default:
+	}
+	if n.writers >= maxShareWriters {
+		n.mu.Unlock()
+		n.log.WarnContext(ctx, "too many broadcasts waiting to be written; the dispatcher will write this one's after its grace",
+			"entries", len(shares), "waiting", maxShareWriters)
+		return
 	}
 	n.writers++
 	n.mu.Unlock()

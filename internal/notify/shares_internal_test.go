@@ -1,6 +1,8 @@
 package notify
 
 import (
+	"context"
+	"log/slog"
 	"reflect"
 	"strings"
 	"testing"
@@ -47,4 +49,30 @@ func TestSharePayloadRoundTrip(t *testing.T) {
 			t.Errorf("%s=%q: got %v, want an error about its %s", tc.key, tc.value, err, tc.want)
 		}
 	}
+}
+
+// When the shares' writers fall behind, at most maxShareWriters broadcasts
+// wait for their turn on goroutines of their own; the others are left to
+// the dispatcher (their entries stay, due after their grace). The writers
+// here wait behind turns held by the test.
+func TestWaitingShareWritersAreBounded(t *testing.T) {
+	var logs strings.Builder
+	n := NewNotifier(nil, nil, slog.New(slog.NewTextHandler(&logs, nil)))
+	for range shareWriters {
+		n.turns <- struct{}{} // every turn taken
+	}
+	for range maxShareWriters + 10 {
+		n.writeShares(context.Background(), nil, []int{1}, nil)
+	}
+	n.mu.Lock()
+	writers := n.writers
+	n.mu.Unlock()
+	if writers != maxShareWriters {
+		t.Errorf("%d broadcasts wait to be written, want %d", writers, maxShareWriters)
+	}
+	if got := strings.Count(logs.String(), "the dispatcher will write"); got != 10 {
+		t.Errorf("%d broadcasts left to the dispatcher were logged, want 10", got)
+	}
+	n.Close() // the waiting writers give up on closing
+	n.Wait()
 }
