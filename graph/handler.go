@@ -215,7 +215,7 @@ func websocketInit(c Deps) func(context.Context, map[string]any) (wsSession, err
 	// Each open socket keeps its subscriptions and their queries for as
 	// long as the token lives (a day), and anyone can register and create
 	// a tenant to be a member of: one user may hold only so many.
-	open := newPerKey[int](c.MaxConnectionsPerUser)
+	open := &openSockets{perKey: newPerKey[uint32](c.MaxConnectionsPerUser), metrics: c.Metrics}
 	return func(ctx context.Context, p map[string]any) (wsSession, error) {
 		cred := tenancy.Credentials{
 			Authorization: payloadString(p, "Authorization"),
@@ -242,20 +242,37 @@ func websocketInit(c Deps) func(context.Context, map[string]any) (wsSession, err
 			return wsSession{}, errors.New("forbidden: the token has expired")
 		case !s.Viewer.Member():
 			return wsSession{}, errors.New("forbidden: not a member of this tenant")
-		case !open.take(s.Viewer.UserID):
+		case !open.take(userKey(s.Viewer.UserID)):
 			return wsSession{}, fmt.Errorf("forbidden: this user already has %d websocket connections open, the most allowed", open.most)
 		}
 		// The operations resolve their sessions from the token's user and
 		// expiry (the role is read again for each), not from the token.
 		ctx = withSubscriptionCap(tenancy.WithCredentials(ctx, cred.Verified(s)), c.MaxSubscriptionsPerConnection)
 		c.Metrics.Connections(+1)
-		user := s.Viewer.UserID
-		return wsSession{ctx: ctx, expires: s.TokenExpiry, release: func() {
-			c.Metrics.Connections(-1)
-			open.give(user)
-		}}, nil
+		user := userKey(s.Viewer.UserID)
+		return wsSession{ctx: ctx, expires: s.TokenExpiry, release: func() { open.release(user) }}, nil
 	}
 }
+
+// openSockets counts each user's acknowledged websockets. It is kept
+// small: an idle subscriber's memory is a published target (under 20 KB),
+// and ten thousand subscribers are ten thousand users here. So a user is
+// known by the low 32 bits of their ID (userKey), and the release that
+// each connection keeps holds this and that key alone.
+type openSockets struct {
+	*perKey[uint32]
+	metrics *metrics.Metrics
+}
+
+func (o *openSockets) release(user uint32) {
+	o.metrics.Connections(-1)
+	o.give(user)
+}
+
+// userKey is a user's sequence number within the users' global ID range
+// (internal/globalid: the range is the high 32 bits), which tells users
+// apart below four billion of them.
+func userKey(id int) uint32 { return uint32(id) }
 
 // websocketContext is what a websocket connection keeps of its upgrade
 // request's context: the client's address (for rate limits), not the

@@ -1205,18 +1205,18 @@ const wsPendingPerAddress = 100
 type perKey[K comparable] struct {
 	mu   sync.Mutex
 	most int
-	of   map[K]int // no entry: none
+	of   map[K]int32 // no entry: none
 }
 
 func newPerKey[K comparable](most int) *perKey[K] {
-	return &perKey[K]{most: most, of: map[K]int{}}
+	return &perKey[K]{most: most, of: map[K]int32{}}
 }
 
 // take counts one more for k, unless k holds most already.
 func (p *perKey[K]) take(k K) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.of[k] >= p.most {
+	if int(p.of[k]) >= p.most {
 		return false
 	}
 	p.of[k]++
