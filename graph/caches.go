@@ -174,13 +174,16 @@ func isCached(doc *ast.QueryDocument) bool {
 // the plans were last forgotten. Plans are kept in maps keyed by AST nodes,
 // not per document, so that a document's own cannot be told apart: once a
 // quarter of the cache's budget has been evicted, every plan is forgotten,
-// and the plans can pin no more than that of documents no longer cached.
+// and the plans pin about that much of documents no longer cached at most
+// (a plan being stored as its document is evicted may outlive it until the
+// next time).
 var evictedBytes atomic.Int64
 
 func documentGone(d cachedDocument) {
 	cachedDocuments.Delete(d.doc)
-	if evictedBytes.Add(d.size) > queryCacheBytes/4 {
-		evictedBytes.Store(0)
+	// The one that takes the count back to 0 forgets: an eviction counted
+	// meanwhile is not lost, and the plans are forgotten once.
+	if n := evictedBytes.Add(d.size); n > queryCacheBytes/4 && evictedBytes.CompareAndSwap(n, 0) {
 		forgetPlans()
 	}
 }
