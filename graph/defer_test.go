@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"entgo.io/ent/dialect"
+	"github.com/coder/websocket"
 	"github.com/coder/websocket/wsjson"
 
 	"tenantgraph/graph"
@@ -117,25 +118,11 @@ func TestACompletedDeferredQueryLeavesNothingWaiting(t *testing.T) {
 		if e.Dialect != dialect.Postgres {
 			t.Skip("the deferred field is held back by a table lock, which SQLite's readers do not wait for")
 		}
-		owner := e.Register("Owner")
-		e.CreateTenant(owner, "acme")
-		e.CreateProject(owner.Caller("acme"), "Rocket")
-		conn := dialRaw(t, e)
-		initialise(t, conn, initPayload(owner.Token, "acme"))
-		const query = `{ projects(first: 1) { edges { node { id ... @defer { activity(first: 1) { totalCount } } } } } }`
+		conn := deferWorld(t, e)
 		for round := range 10 {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			lock, err := e.DB.SQL.BeginTx(ctx, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := lock.ExecContext(ctx, `LOCK TABLE activity_logs IN ACCESS EXCLUSIVE MODE`); err != nil {
-				t.Fatal(err)
-			}
 			id := fmt.Sprintf("q%d", round)
-			if err := wsjson.Write(ctx, conn, map[string]any{"type": "subscribe", "id": id, "payload": map[string]any{"query": query}}); err != nil {
-				t.Fatal(err)
-			}
+			unlock := sendHeldDeferredQuery(ctx, t, e, conn, id)
 			var first wsMessage
 			if err := wsjson.Read(ctx, conn, &first); err != nil || first.ID != id || first.Type != "next" || !strings.Contains(string(first.Payload), `"hasNext":true`) {
 				t.Fatalf("round %d: got %+v (%v), want the page with hasNext", round, first, err)
@@ -144,7 +131,7 @@ func TestACompletedDeferredQueryLeavesNothingWaiting(t *testing.T) {
 			if err := wsjson.Write(ctx, conn, map[string]any{"type": "complete", "id": id}); err != nil {
 				t.Fatal(err)
 			}
-			_ = lock.Rollback()
+			unlock()
 			cancel()
 		}
 		// Every query has ended once nothing waits in an operation's
@@ -169,25 +156,10 @@ func TestADeferredQueryThatTimesOutEnds(t *testing.T) {
 		if e.Dialect != dialect.Postgres {
 			t.Skip("the deferred field is held back by a table lock, which SQLite's readers do not wait for")
 		}
-		owner := e.Register("Owner")
-		e.CreateTenant(owner, "acme")
-		e.CreateProject(owner.Caller("acme"), "Rocket")
-		conn := dialRaw(t, e)
-		initialise(t, conn, initPayload(owner.Token, "acme"))
-		const query = `{ projects(first: 1) { edges { node { id ... @defer { activity(first: 1) { totalCount } } } } } }`
+		conn := deferWorld(t, e)
 		for round := range 6 {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			lock, err := e.DB.SQL.BeginTx(ctx, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := lock.ExecContext(ctx, `LOCK TABLE activity_logs IN ACCESS EXCLUSIVE MODE`); err != nil {
-				t.Fatal(err)
-			}
-			id := fmt.Sprintf("q%d", round)
-			if err := wsjson.Write(ctx, conn, map[string]any{"type": "subscribe", "id": id, "payload": map[string]any{"query": query}}); err != nil {
-				t.Fatal(err)
-			}
+			unlock := sendHeldDeferredQuery(ctx, t, e, conn, fmt.Sprintf("q%d", round))
 			var got []string
 			for {
 				var m wsMessage
@@ -199,7 +171,7 @@ func TestADeferredQueryThatTimesOutEnds(t *testing.T) {
 				}
 				got = append(got, m.Type+" "+string(m.Payload))
 			}
-			_ = lock.Rollback()
+			unlock()
 			cancel()
 			if len(got) != 2 || !strings.Contains(got[0], `"hasNext":true`) ||
 				!strings.Contains(got[1], `"errors":[`) || !strings.Contains(got[1], `"hasNext":false`) {
@@ -212,6 +184,37 @@ func TestADeferredQueryThatTimesOutEnds(t *testing.T) {
 			}
 		}
 	})
+}
+
+// deferWorld is an OWNER of "acme", with a project, connected and
+// initialised on a websocket.
+func deferWorld(t *testing.T, e *graphtest.Env) *websocket.Conn {
+	t.Helper()
+	owner := e.Register("Owner")
+	e.CreateTenant(owner, "acme")
+	e.CreateProject(owner.Caller("acme"), "Rocket")
+	conn := dialRaw(t, e)
+	initialise(t, conn, initPayload(owner.Token, "acme"))
+	return conn
+}
+
+// sendHeldDeferredQuery locks the activity log's table (PostgreSQL), then
+// sends, as id, a query whose deferred fragment reads it (Project.activity)
+// and so waits until unlock is called.
+func sendHeldDeferredQuery(ctx context.Context, t *testing.T, e *graphtest.Env, conn *websocket.Conn, id string) (unlock func()) {
+	t.Helper()
+	lock, err := e.DB.SQL.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lock.ExecContext(ctx, `LOCK TABLE activity_logs IN ACCESS EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	const query = `{ projects(first: 1) { edges { node { id ... @defer { activity(first: 1) { totalCount } } } } } }`
+	if err := wsjson.Write(ctx, conn, map[string]any{"type": "subscribe", "id": id, "payload": map[string]any{"query": query}}); err != nil {
+		t.Fatal(err)
+	}
+	return func() { _ = lock.Rollback() }
 }
 
 // waiting counts the goroutines inside a websocket operation's next
