@@ -111,6 +111,15 @@ func TestPlansAreKeptForCachedDocumentsOnly(t *testing.T) {
 	if _, ok := fixedOps.get(oc.Operation); ok {
 		t.Errorf("a plan was kept for a document the cache did not take")
 	}
+	// Its lists keep gqlgen's default, rather than walking their selection
+	// sets again for every element's list.
+	list := &ast.Field{Alias: "items", Name: "items"}
+	if inMemory(graphql.WithOperationContext(ctx, oc), &graphql.FieldContext{Field: graphql.CollectedField{Field: list}}) {
+		t.Errorf("a list of an uncached document was planned in memory")
+	}
+	if _, ok := inMemoryLists.get(list); ok {
+		t.Errorf("a list plan was kept for a document the cache did not take")
+	}
 
 	kept := denseQuery(1000, 10)
 	doc := parse(t, kept)

@@ -77,10 +77,18 @@ func inMemory(ctx context.Context, fc *graphql.FieldContext) bool {
 	if v, ok := inMemoryLists.get(f); ok {
 		return v
 	}
-	v := !reachesConcurrent(f.SelectionSet)
-	if graphql.HasOperationContext(ctx) {
-		inMemoryLists.put(graphql.GetOperationContext(ctx), f, v)
+	if !graphql.HasOperationContext(ctx) {
+		return false
 	}
+	oc := graphql.GetOperationContext(ctx)
+	if !isCached(oc.Doc) {
+		// Not remembered (planCache), so worked out again for every list
+		// of every element: gqlgen's default costs less than walking the
+		// list's selection set each time.
+		return false
+	}
+	v := !reachesConcurrent(f.SelectionSet)
+	inMemoryLists.put(oc, f, v)
 	return v
 }
 
@@ -94,13 +102,22 @@ func inMemory(ctx context.Context, fc *graphql.FieldContext) bool {
 // set is known by its first element and its length, as gqlgen knows it: the
 // fields' selection sets come from collected fields that are themselves
 // remembered, so they are the same slices on every request.
+//
+// A selection set remembered is one of a cached document whose directives
+// take no variables (only such are put), so that it is looked up first. A
+// document that is not cached keeps gqlgen's cache: its plans would not be
+// remembered (planCache), and fixedSelections would walk the operation on
+// every call.
 func collectFields(oc *graphql.OperationContext, sel ast.SelectionSet, satisfies []string) []graphql.CollectedField {
-	if len(sel) == 0 || len(satisfies) == 0 || oc.Operation == nil || !fixedSelections(oc) {
+	if len(sel) == 0 || len(satisfies) == 0 || oc.Operation == nil {
 		return graphql.CollectFields(oc, sel, satisfies)
 	}
 	k := collectKey{first: &sel[0], n: len(sel), satisfies: &satisfies[0], types: len(satisfies)}
 	if fields, ok := collected.get(k); ok {
 		return fields
+	}
+	if !isCached(oc.Doc) || !fixedSelections(oc) {
+		return graphql.CollectFields(oc, sel, satisfies)
 	}
 	fields := graphql.CollectFields(oc, sel, satisfies)
 	collected.put(oc, k, fields)

@@ -13,11 +13,13 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 )
 
-// listContext is the context a list field's marshaller runs in: a response
+// listContext is the context a list field's marshaller runs in: an
+// operation of a cached document (whose plans are remembered), a response
 // context to collect errors, and the list field's own field context.
-func listContext(selections ast.SelectionSet) context.Context {
+func listContext(t *testing.T, selections ast.SelectionSet) context.Context {
 	quiet := func(context.Context, any) error { return errors.New("internal system error") }
-	ctx := graphql.WithResponseContext(context.Background(), graphql.DefaultErrorPresenter, quiet)
+	ctx := graphql.WithOperationContext(context.Background(), cachedOperation(t, &ast.OperationDefinition{}))
+	ctx = graphql.WithResponseContext(ctx, graphql.DefaultErrorPresenter, quiet)
 	field := &ast.Field{Alias: "items", Name: "items", SelectionSet: selections}
 	return graphql.WithFieldContext(ctx, &graphql.FieldContext{Object: "Query", Field: graphql.CollectedField{Field: field}})
 }
@@ -33,7 +35,7 @@ var (
 // resolver of ours is marshalled on the calling goroutine, element after
 // element, each under its own index, and a panic nulls its element alone.
 func TestMarshalSliceSerialWhenInMemory(t *testing.T) {
-	ctx := listContext(ast.SelectionSet{nameField})
+	ctx := listContext(t, ast.SelectionSet{nameField})
 	var order []int
 	var paths []string
 	ret := marshalSlice(ctx, 3, 0, false, func(ctx context.Context, i int) graphql.Marshaler {
@@ -82,7 +84,7 @@ func TestMarshalSliceConcurrentWhenItReachesAResolver(t *testing.T) {
 			var started sync.WaitGroup
 			started.Add(n)
 			var waited atomic.Int32
-			marshalSlice(listContext(sel), n, 0, false, func(context.Context, int) graphql.Marshaler {
+			marshalSlice(listContext(t, sel), n, 0, false, func(context.Context, int) graphql.Marshaler {
 				started.Done()
 				done := make(chan struct{})
 				go func() { started.Wait(); close(done) }()
@@ -115,7 +117,7 @@ func TestReachesConcurrent(t *testing.T) {
 // TestNewDeferredGroup: gqlgen's group, with the object's path, only for an
 // object with a deferred field.
 func TestNewDeferredGroup(t *testing.T) {
-	ctx := listContext(nil)
+	ctx := listContext(t, nil)
 	plain := []graphql.CollectedField{{Field: nameField}}
 	if g := newDeferredGroup(ctx, plain); g.FieldSet != nil || g.Defers != nil || g.Path != nil {
 		t.Errorf("no deferred field: got %+v, want an empty group", g)
