@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"tenantgraph/graph"
 	"tenantgraph/graph/graphtest"
 )
 
@@ -219,7 +220,10 @@ var permMutations = []permMutation{
 // case in a tenant of its own: the outcome is the expected code, a refused
 // mutation leaves the tenant exactly as it was, and an allowed one changes it.
 func TestMutationPermissions(t *testing.T) {
-	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
+	// Each case works in a tenant of its own, all the same OWNER's: more
+	// than MaxTenantsPerOwner allows by default.
+	unbounded := graphtest.Options{Deps: func(d *graph.Deps) { d.MaxTenantsPerOwner = 1 << 20 }}
+	graphtest.RunWith(t, unbounded, func(t *testing.T, e *graphtest.Env) {
 		base := newPermTeam(t, e, "perm")
 		n := 0
 		for _, row := range permMutations {
