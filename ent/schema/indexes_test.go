@@ -81,10 +81,11 @@ func TestForeignKeysIntoDeletedTablesHaveAnIndex(t *testing.T) {
 	}
 }
 
-// TestListsReadAnIndexInTheirOrder: every list the API reads has an index
-// that begins with the columns it filters on by equality (in any order)
-// and goes on with the column it is ordered by, so that a page reads its
-// rows and no more, however large the table. Without one, PostgreSQL
+// TestListsReadAnIndexInTheirOrder: each list below has an index that
+// begins with the columns it filters on by equality (in any order) and
+// goes on with the column it is ordered by, so that a page reads its rows
+// and no more, however large the table (the README, "Lists", names the
+// orders that have none and sort instead). Without one, PostgreSQL
 // either sorts all the matching rows for a page or walks the primary key
 // throwing other tenants' rows away: the first page of a new tenant's
 // tasks, in the default order (by ID), read the 200,000 tasks of every

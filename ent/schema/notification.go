@@ -46,10 +46,11 @@ func (Notification) Edges() []ent.Edge {
 
 // Indexes of the Notification: a recipient's list, newest first; their
 // unread ones, newest first, and the unread count (without created_at, an
-// unread page walked every read notification of the recipient); and the rows of a project or a task, which its deletion
-// sets to NULL (ON DELETE SET NULL reads them by project_id or task_id:
-// without these, deleting a project read the whole table once for the
-// project and once for each of its tasks). Only rows that have a project
+// unread page walked every read notification of the recipient); and the
+// rows of a project or a task, which its deletion sets to NULL (ON DELETE
+// SET NULL reads them by project_id or task_id: without these, deleting a
+// project read the whole table once for the project and once for each of
+// its tasks). Only rows that have a project
 // or a task are indexed: a project's broadcasts have no task, so a
 // broadcast to 10,000 writes no entry in the task index.
 func (Notification) Indexes() []ent.Index {
