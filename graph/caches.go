@@ -18,20 +18,18 @@ import (
 // as persisted queries, sent in full) each time.
 const maxCachedQuery = 64 << 10
 
-// boundedCache is a cache that does not keep entries whose size (the key's
-// and, for strings, the value's) is over maxCachedQuery.
-type boundedCache[T any] struct {
-	graphql.Cache[T]
+// apqCache is the persisted-query cache: it keeps no entry whose key (the
+// query's hash, as the client sent it) or query is over maxCachedQuery.
+// (The parsed-query cache is queryCache, below.)
+type apqCache struct {
+	graphql.Cache[string]
 }
 
-func (c boundedCache[T]) Add(ctx context.Context, key string, value T) {
-	if len(key) > maxCachedQuery {
+func (c apqCache) Add(ctx context.Context, key, query string) {
+	if len(key) > maxCachedQuery || len(query) > maxCachedQuery {
 		return
 	}
-	if s, ok := any(value).(string); ok && len(s) > maxCachedQuery {
-		return
-	}
-	c.Cache.Add(ctx, key, value)
+	c.Cache.Add(ctx, key, query)
 }
 
 // The parsed-query cache's bounds: entries, and the estimated bytes of

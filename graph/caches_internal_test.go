@@ -16,7 +16,7 @@ import (
 // (the parsed-query cache) or as the value (the persisted-query cache).
 func TestBoundedCacheKeepsNoLongQuery(t *testing.T) {
 	ctx := context.Background()
-	c := boundedCache[string]{lru.New[string](10)}
+	c := apqCache{lru.New[string](10)}
 	short, long := "{ __typename }", "{ __typename }"+strings.Repeat(" ", maxCachedQuery)
 	c.Add(ctx, short, short)
 	c.Add(ctx, long, "parsed")
@@ -29,6 +29,11 @@ func TestBoundedCacheKeepsNoLongQuery(t *testing.T) {
 	}
 	if _, ok := c.Get(ctx, "hash"); ok {
 		t.Errorf("a query over %d bytes was kept as a value", maxCachedQuery)
+	}
+	parsed := newQueryCache(10, queryCacheBytes)
+	parsed.Add(ctx, long, parse(t, long))
+	if _, ok := parsed.Get(ctx, long); ok {
+		t.Errorf("the parsed-query cache kept a query over %d bytes", maxCachedQuery)
 	}
 }
 

@@ -184,7 +184,7 @@ func NewHandler(c Deps) *handler.Server {
 	if c.PersistedOnly != nil {
 		srv.Use(persistedOnly{ops: c.PersistedOnly})
 	} else {
-		srv.Use(extension.AutomaticPersistedQuery{Cache: boundedCache[string]{lru.New[string](c.APQCacheSize)}})
+		srv.Use(extension.AutomaticPersistedQuery{Cache: apqCache{lru.New[string](c.APQCacheSize)}})
 	}
 	limits := c.Limits
 	if limits == (Limits{}) {
