@@ -8,3 +8,11 @@ func SetFeedEncoder(on bool) { feedEncoderOff.Store(!on) }
 // WSPendingPerAddress is how many websockets one address may hold before
 // their connection_init is answered.
 const WSPendingPerAddress = wsPendingPerAddress
+
+// Draining reports whether h's websockets are draining (the server is
+// shutting down).
+func Draining(h *Handler) bool {
+	h.ws.mu.Lock()
+	defer h.ws.mu.Unlock()
+	return h.ws.draining
+}

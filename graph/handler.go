@@ -121,10 +121,25 @@ func newSchema(c Deps, feed *feedHub) graphql.ExecutableSchema {
 	})
 }
 
+// Handler is the GraphQL endpoint (NewHandler).
+type Handler struct {
+	*handler.Server
+	ws *wsTransport
+}
+
+// Drain is for the server's shutdown (internal/server.Serve calls it beside
+// http.Server.Shutdown): the websockets, which outlive their upgrade
+// requests, stop starting operations and are closed with 1001 once the
+// queries and mutations they run have answered. It returns when they have
+// all ended, or when ctx ends, closing those left then and ending their
+// operations (a mutation not yet committed rolls back). Without it, the
+// http.Server's shutdown still drains them, but nothing waits for them.
+func (h *Handler) Drain(ctx context.Context) { h.ws.drain(ctx) }
+
 // NewHandler returns the GraphQL endpoint: POST and GET per the
 // GraphQL-over-HTTP spec and graphql-transport-ws on the same path, with
 // sessions, page limits, one transaction per mutation and the error mapping.
-func NewHandler(c Deps) *handler.Server {
+func NewHandler(c Deps) *Handler {
 	if c.ParserTokenLimit <= 0 {
 		c.ParserTokenLimit = 15_000
 	}
@@ -155,7 +170,7 @@ func NewHandler(c Deps) *handler.Server {
 	feed := newFeedHub(c.Client, c.Logger)
 	observe := observeExtension{log: c.Logger, metrics: c.Metrics}
 	srv := handler.New(newSchema(c, feed))
-	srv.AddTransport(newWSTransport(wsOptions{
+	ws := newWSTransport(wsOptions{
 		origins:          c.WebsocketOrigins,
 		init:             websocketInit(c),
 		connContext:      websocketContext,
@@ -165,7 +180,8 @@ func NewHandler(c Deps) *handler.Server {
 		initTimeout:      c.WebsocketInitTimeout,
 		pingInterval:     c.WebsocketPingInterval,
 		operationTimeout: c.WebsocketOperationTimeout,
-	}))
+	})
+	srv.AddTransport(ws)
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(getTransport{})
 	srv.AddTransport(postTransport{})
@@ -204,7 +220,7 @@ func NewHandler(c Deps) *handler.Server {
 	srv.Use(txExtension{client: c.Client, notifier: c.Notifier, feed: feed, log: c.Logger})
 	srv.SetErrorPresenter(errorPresenter(c.Logger, !c.DisableSuggestions))
 	srv.SetRecoverFunc(recoverFunc(c.Logger))
-	return srv
+	return &Handler{Server: srv, ws: ws}
 }
 
 // websocketInit authenticates a websocket from its connection_init payload

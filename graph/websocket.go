@@ -7,8 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -73,7 +75,11 @@ type wsTransport struct {
 
 	mu      sync.Mutex
 	conns   map[*wsConn]struct{}
-	servers map[*http.Server]struct{} // those whose shutdown closes conns
+	servers map[*http.Server]struct{} // those whose shutdown drains conns
+	// draining: the server is shutting down (drain). drained, once a
+	// drain waits, is closed when the last connection has ended.
+	draining bool
+	drained  chan struct{}
 }
 
 // wsOptions are the transport's settings (NewHandler fills them from Deps).
@@ -303,18 +309,18 @@ func (c *writeDeadline) Write(p []byte) (int, error) {
 	return c.Conn.Write(p)
 }
 
-// track registers c, and its server's shutdown to close it; false when that
-// shutdown has begun.
+// track registers c, and its server's shutdown to drain it; false when a
+// drain has begun.
 func (t *wsTransport) track(c *wsConn, r *http.Request) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.conns == nil {
+	if t.draining {
 		return false
 	}
 	if srv, ok := r.Context().Value(http.ServerContextKey).(*http.Server); ok {
 		if _, seen := t.servers[srv]; !seen {
 			t.servers[srv] = struct{}{}
-			srv.RegisterOnShutdown(t.shutdown)
+			srv.RegisterOnShutdown(t.beginDrain)
 		}
 	}
 	t.conns[c] = struct{}{}
@@ -324,17 +330,67 @@ func (t *wsTransport) track(c *wsConn, r *http.Request) bool {
 func (t *wsTransport) untrack(c *wsConn) {
 	t.mu.Lock()
 	delete(t.conns, c)
+	if len(t.conns) == 0 && t.drained != nil {
+		close(t.drained)
+		t.drained = nil
+	}
 	t.mu.Unlock()
 }
 
-// shutdown closes every connection with 1001 and refuses new ones.
-func (t *wsTransport) shutdown() {
+// beginDrain starts the shutdown's drain, once: new connections are
+// refused, and each connection stops starting operations and is closed
+// with 1001 once the queries and mutations it runs have answered (at once
+// when it runs none). Subscriptions are not completed: graphql-ws takes a
+// completed subscription for finished, and subscribes again, to another
+// instance, only to one that its connection's close ended. The operations
+// a draining connection does not start are the client's to send again
+// after it reconnects, as graphql-ws does with every operation not
+// completed.
+//
+// A query or mutation the client sent before is answered, so that
+// graphql-ws does not send it again elsewhere: closed while a mutation
+// runs, the connection would leave the client not knowing whether it was
+// done, and graphql-ws would repeat it on the next connection.
+func (t *wsTransport) beginDrain() {
 	t.mu.Lock()
-	conns := t.conns
-	t.conns = nil
+	if t.draining {
+		t.mu.Unlock()
+		return
+	}
+	t.draining = true
+	conns := slices.Collect(maps.Keys(t.conns))
 	t.mu.Unlock()
-	for c := range conns {
+	for _, c := range conns {
+		c.drain()
+	}
+}
+
+// drain drains the connections (beginDrain) and returns when they have all
+// ended, or when ctx ends: those left are then closed with 1001 and their
+// operations end at once (a mutation not yet committed rolls back).
+func (t *wsTransport) drain(ctx context.Context) {
+	t.beginDrain()
+	t.mu.Lock()
+	if len(t.conns) == 0 {
+		t.mu.Unlock()
+		return
+	}
+	if t.drained == nil {
+		t.drained = make(chan struct{})
+	}
+	drained := t.drained
+	t.mu.Unlock()
+	select {
+	case <-drained:
+		return
+	case <-ctx.Done():
+	}
+	t.mu.Lock()
+	left := slices.Collect(maps.Keys(t.conns))
+	t.mu.Unlock()
+	for _, c := range left {
 		c.closeWith(websocket.StatusGoingAway, "Server shutting down")
+		c.cancel()
 	}
 }
 
@@ -373,12 +429,18 @@ type wsConn struct {
 	raw   syscall.RawConn
 	peek  [1]byte
 
-	mu        sync.Mutex
-	session   context.Context // the operations' context, once initialised
-	release   func()          // what init returned, to call at the end; before it, the socket's place among its address's pending ones
-	initSeen  bool
-	closing   bool                    // a close frame is on its way, or the connection has ended
-	heard     bool                    // a message arrived since the last ping
+	mu       sync.Mutex
+	session  context.Context // the operations' context, once initialised
+	release  func()          // what init returned, to call at the end; before it, the socket's place among its address's pending ones
+	initSeen bool
+	closing  bool // a close frame is on its way, or the connection has ended
+	heard    bool // a message arrived since the last ping
+	draining bool // the server is shutting down: start nothing more (wsTransport.beginDrain)
+	// answering counts the operations that have not answered yet: queries
+	// and mutations until their "complete" or "error" is written,
+	// subscriptions until their stream is set up. A draining connection
+	// closes when it reaches 0.
+	answering int32
 	ops       map[string]*wsOperation // running, by id
 	initTimer *time.Timer             // until connection_init has been answered
 	expiry    *time.Timer             // from then, until the token expires
@@ -468,6 +530,30 @@ func (c *wsConn) finish() {
 		release()
 	}
 	c.t.untrack(c)
+}
+
+// drain closes the connection with 1001 once the operations it runs have
+// answered, and starts none meanwhile (wsTransport.beginDrain).
+func (c *wsConn) drain() {
+	c.mu.Lock()
+	c.draining = true
+	idle := c.answering == 0
+	c.mu.Unlock()
+	if idle {
+		c.closeWith(websocket.StatusGoingAway, "Server shutting down")
+	}
+}
+
+// answered counts one operation answered (answering); a draining connection
+// closes after its last.
+func (c *wsConn) answered() {
+	c.mu.Lock()
+	c.answering--
+	last := c.draining && c.answering == 0
+	c.mu.Unlock()
+	if last {
+		c.closeWith(websocket.StatusGoingAway, "Server shutting down")
+	}
 }
 
 // closeWith starts the close handshake with code, once. The handshake waits
@@ -660,6 +746,10 @@ func (c *wsConn) subscribe(id string, payload json.RawMessage) bool {
 		c.mu.Unlock()
 		return c.refuse(closeUnauthorized, "Unauthorized")
 	}
+	if c.draining { // not started: the client sends it again once reconnected (beginDrain)
+		c.mu.Unlock()
+		return true
+	}
 	if _, running := c.ops[id]; running {
 		c.mu.Unlock()
 		return c.refuse(closeSubscriberExists, "Subscriber for "+shortened(id, 64)+" already exists")
@@ -668,6 +758,7 @@ func (c *wsConn) subscribe(id string, payload json.RawMessage) bool {
 	op := &wsOperation{c: c, id: id, idJSON: idJSON}
 	op.ctx, op.cancel = context.WithCancel(c.session)
 	c.ops[id] = op
+	c.answering++ // until op.start has answered
 	c.mu.Unlock()
 	read := graphql.Now()
 	// At most wsStarting operations start at once; past that, the client's
@@ -717,11 +808,17 @@ type wsOperation struct {
 func (op *wsOperation) start(payload json.RawMessage, read time.Time) {
 	c := op.c
 	ctx := graphql.StartOperationTrace(context.WithValue(op.ctx, wsOperationKey{}, op))
-	released := false
+	released, answered := false, false
 	release := func() {
 		if !released {
 			released = true
 			<-c.starting
+		}
+	}
+	answer := func() {
+		if !answered {
+			answered = true
+			c.answered()
 		}
 	}
 	defer func() {
@@ -729,6 +826,7 @@ func (op *wsOperation) start(payload json.RawMessage, read time.Time) {
 			op.fail(gqlerror.List{codedError(c.t.recover(ctx, r))})
 		}
 		release()
+		answer()
 	}()
 	params := &graphql.RawParams{}
 	dec := json.NewDecoder(bytes.NewReader(payload))
@@ -760,6 +858,7 @@ func (op *wsOperation) start(payload json.RawMessage, read time.Time) {
 	responses, rctx := c.exec.DispatchOperation(ctx, rc)
 	if subscription {
 		release() // set up: its events come when they come
+		answer()
 	}
 	op.serve(responses, rctx)
 }

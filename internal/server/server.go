@@ -167,12 +167,19 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(append(body, '\n'))
 }
 
+// Drainer is a handler whose connections outlive their requests
+// (websockets, which http.Server.Shutdown neither waits for nor ends):
+// Drain ends them gracefully, returning when they have ended or when ctx
+// has (graph.Handler).
+type Drainer interface {
+	Drain(ctx context.Context)
+}
+
 // Serve listens on c.Addr and serves until ctx ends, then shuts down
 // gracefully: no new connections, in-flight requests get up to grace to
-// finish. Websockets are not requests (Shutdown neither waits for nor ends
-// hijacked connections): the GraphQL handler's transport registers with
-// Shutdown and closes them with 1001 as it begins (graph/websocket.go).
-// ready, when set, receives the bound address.
+// finish, and so do the websockets' queries and mutations when c.GraphQL
+// is a Drainer (its Drain runs beside the requests' drain, within the same
+// grace). ready, when set, receives the bound address.
 func Serve(ctx context.Context, c Config, grace time.Duration, ready func(addr string)) error {
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
@@ -200,7 +207,15 @@ func Serve(ctx context.Context, c Config, grace time.Duration, ready func(addr s
 	c.Logger.Info("shutting down", "grace", grace.String())
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
+	drained := make(chan struct{})
+	go func() {
+		defer close(drained)
+		if d, ok := c.GraphQL.(Drainer); ok {
+			d.Drain(shutdownCtx)
+		}
+	}()
 	err = srv.Shutdown(shutdownCtx)
+	<-drained
 	cancelBase() // whatever else still runs on a request's context
 	if err != nil {
 		return fmt.Errorf("server: shutting down: %w", err)
