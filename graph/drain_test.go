@@ -2,13 +2,11 @@ package graph_test
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
-	"entgo.io/ent/dialect"
 	"github.com/coder/websocket"
 	"github.com/coder/websocket/wsjson"
 
@@ -29,11 +27,12 @@ import (
 func TestShutdownAnswersTheWebsocketsMutationsFirst(t *testing.T) {
 	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
 		d := startDrainable(t, e, 10*time.Second)
+		d.dialAsOwner(t)
 		d.send(t, "s", `subscription { notificationAdded { id } }`)
-		unlock := holdProjectWrites(t, e)
+		unlock := holdWrites(t, e, "projects")
 		defer unlock()
 		d.send(t, "m", `mutation { createProject(input: {name: "Held"}) { name } }`)
-		awaitHeldMutation(t, e)
+		awaitLockWaiters(t, e, 1)
 
 		d.stop()
 		d.awaitDraining(t)
@@ -64,10 +63,11 @@ func TestShutdownGraceEndsTheWebsocketsOperations(t *testing.T) {
 	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
 		const grace = time.Second
 		d := startDrainable(t, e, grace)
-		unlock := holdProjectWrites(t, e)
+		d.dialAsOwner(t)
+		unlock := holdWrites(t, e, "projects")
 		defer unlock()
 		d.send(t, "m", `mutation { createProject(input: {name: "Held"}) { name } }`)
-		awaitHeldMutation(t, e)
+		awaitLockWaiters(t, e, 1)
 
 		start := time.Now()
 		d.stop()
@@ -89,22 +89,23 @@ func TestShutdownGraceEndsTheWebsocketsOperations(t *testing.T) {
 	})
 }
 
-// drainable is a server run the way cmd/server runs it (internal/server.
-// Serve), on a handler of its own, so that its shutdown can be started,
-// with an OWNER of "acme" connected and initialised on a websocket.
+// drainable is a second instance on the test's database and broker, run
+// the way cmd/server runs it (internal/server.Serve) on a handler of its
+// own, so that its shutdown can be started.
 type drainable struct {
 	e       *graphtest.Env
 	h       *graph.Handler
-	owner   graphtest.User
-	conn    *websocket.Conn
+	url     string // its websocket URL
 	cancel  context.CancelFunc
 	serveCh chan error
+	// owner, an OWNER of "acme", is connected and initialised on conn
+	// (dialAsOwner).
+	owner graphtest.User
+	conn  *websocket.Conn
 }
 
 func startDrainable(t *testing.T, e *graphtest.Env, grace time.Duration) *drainable {
 	t.Helper()
-	owner := e.Register("Owner")
-	e.CreateTenant(owner, "acme")
 	h := graph.NewHandler(graph.Deps{Client: e.DB.Client, Sessions: tenancy.NewResolver(e.Tokens), Logger: e.Log,
 		Notifier: e.Notifier, Broker: e.Broker})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -121,15 +122,23 @@ func startDrainable(t *testing.T, e *graphtest.Env, grace time.Duration) *draina
 	case err := <-served:
 		t.Fatalf("serve: %v", err)
 	}
-	dctx, dcancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer dcancel()
-	conn, _, err := websocket.Dial(dctx, url, &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+	return &drainable{e: e, h: h, url: url, cancel: cancel, serveCh: served}
+}
+
+// dialAsOwner registers an OWNER of a new tenant "acme" and connects them.
+func (d *drainable) dialAsOwner(t *testing.T) {
+	t.Helper()
+	d.owner = d.e.Register("Owner")
+	d.e.CreateTenant(d.owner, "acme")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, _, err := websocket.Dial(ctx, d.url, &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
 	if err != nil {
 		t.Fatalf("dial: %v", err)
 	}
 	t.Cleanup(func() { conn.CloseNow() })
-	initialise(t, conn, initPayload(owner.Token, "acme"))
-	return &drainable{e: e, h: h, owner: owner, conn: conn, cancel: cancel, serveCh: served}
+	initialise(t, conn, initPayload(d.owner.Token, "acme"))
+	d.conn = conn
 }
 
 // send sends a subscribe message for query as id.
@@ -196,43 +205,49 @@ func (d *drainable) projects(t *testing.T, name string) int {
 	return got.Projects.TotalCount
 }
 
-// holdProjectWrites makes a mutation that creates a project wait until
-// unlock is called (more than once is harmless): on PostgreSQL a lock on
-// the projects table, on SQLite the database's write lock, which a write
-// transaction takes as it begins.
-func holdProjectWrites(t *testing.T, e *graphtest.Env) (unlock func()) {
-	t.Helper()
-	ctx := context.Background()
-	tx, err := e.DB.SQL.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if e.Dialect == dialect.Postgres {
-		if _, err := tx.ExecContext(ctx, `LOCK TABLE projects IN EXCLUSIVE MODE`); err != nil {
-			t.Fatal(err)
+// A rolling deploy as the graphql-ws client lives it
+// (test/graphql-ws/restart.test.mjs): connected to instance A, the client
+// sends a mutation, whose write is held until A is draining, and
+// subscribes; A answers the mutation, once, then closes with 1001; the
+// client reconnects to B (its url function plays the load balancer), does
+// not send the mutation again, and subscribes there again.
+func TestARestartWithTheGraphQLWSClient(t *testing.T) {
+	node, _ := nodeSetup(t, nodeClientDir)
+	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
+		owner, member, project := feedWorld(e)
+		a := startDrainable(t, e, 10*time.Second)
+		unlock := holdWrites(t, e, "tasks")
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		run := startNode(ctx, t, node, nodeClientDir, "restart.test.mjs",
+			"TG_WS_URL_A="+a.url,
+			"TG_WS_URL_B="+wsURL(e.URL),
+			"TG_TOKEN="+member.Token,
+			"TG_TENANT=acme",
+			"TG_PROJECT="+project,
+		)
+		run.await(t, "SENT", 45*time.Second)
+		awaitLockWaiters(t, e, 1)
+		a.stop()
+		a.awaitDraining(t)
+		unlock()
+		if err := a.served(t, 10*time.Second); err != nil {
+			t.Errorf("serve: %v", err)
 		}
-	}
-	return func() {
-		if err := tx.Rollback(); err != nil && err != sql.ErrTxDone {
-			t.Errorf("releasing the lock: %v", err)
-		}
-	}
-}
-
-// awaitHeldMutation returns once a websocket operation waits for the lock
-// of holdProjectWrites.
-func awaitHeldMutation(t *testing.T, e *graphtest.Env) {
-	t.Helper()
-	if e.Dialect == dialect.Postgres {
-		e.AwaitLockWait(t)
-		return
-	}
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		for _, g := range strings.Split(goroutineDump(), "\n\n") {
-			if strings.Contains(g, "(*wsOperation).start(") && strings.Contains(g, "modernc.org/sqlite") {
-				return
+		run.await(t, "CONNECTED 2", 20*time.Second)
+		// The client's subscribe reaches B soon after it has connected:
+		// notify until it has heard.
+		for i := 0; !run.ended(200 * time.Millisecond); i++ {
+			if i == 50 {
+				run.fail(t, "no notification reached the client on B within 10s")
 			}
+			createAssignedTask(t, e, owner.Caller("acme"), project, "After the restart", member.ID)
 		}
-	}
-	t.Fatal("no websocket operation waited on the database within 10s")
+		run.passed(t, 1)
+		var held struct{ Tasks struct{ TotalCount int } }
+		e.MustDo(owner.Caller("acme"), `{ tasks(where: {title: "Held"}) { totalCount } }`, nil, &held)
+		if held.Tasks.TotalCount != 1 {
+			t.Errorf("the mutation created %d tasks, want 1", held.Tasks.TotalCount)
+		}
+	})
 }
