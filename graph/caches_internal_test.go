@@ -118,11 +118,11 @@ func TestPlansAreKeptForCachedDocumentsOnly(t *testing.T) {
 	}
 	// Its lists keep gqlgen's default, rather than walking their selection
 	// sets again for every element's list.
-	list := &ast.Field{Alias: "items", Name: "items"}
-	if inMemory(graphql.WithOperationContext(ctx, oc), &graphql.FieldContext{Field: graphql.CollectedField{Field: list}}) {
+	list := &ast.Field{Alias: "items", Name: "items", SelectionSet: ast.SelectionSet{&ast.Field{Alias: "id", Name: "id"}}}
+	if inMemory(graphql.WithOperationContext(ctx, oc), &graphql.FieldContext{Field: graphql.CollectedField{Field: list, Selections: list.SelectionSet}}) {
 		t.Errorf("a list of an uncached document was planned in memory")
 	}
-	if _, ok := inMemoryLists.get(list); ok {
+	if _, ok := inMemoryLists.get(selectionKey{&list.SelectionSet[0], 1}); ok {
 		t.Errorf("a list plan was kept for a document the cache did not take")
 	}
 

@@ -62,33 +62,50 @@ func marshalGuarded(ctx context.Context, i int, marshalElement func(context.Cont
 	return marshalElement(ctx, i)
 }
 
-// inMemoryLists remembers, per list field of a parsed operation, whether
-// its selection set is free of concurrentFields.
-var inMemoryLists = newPlanCache[*ast.Field, bool]()
+// inMemoryLists remembers, per list field of a parsed operation (known by
+// its merged selection set: selectionKey), whether its selection set is
+// free of concurrentFields.
+var inMemoryLists = newPlanCache[selectionKey, bool]()
+
+// selectionKey knows a collected field's merged selection set by its first
+// element and its length, as collectFields knows a selection set: in an
+// operation whose plans are remembered, the collected fields are, so their
+// Selections are the same slices on every request.
+type selectionKey struct {
+	first *ast.Selection
+	n     int
+}
 
 // inMemory reports whether the list that fc resolves can be marshalled
 // without a goroutine per element. A list inside a list (fc is an element,
-// with no field of its own) keeps gqlgen's default.
+// with no field of its own) keeps gqlgen's default. The list's selection
+// set is the one its elements are marshalled with: every occurrence of the
+// field merged (fc.Field.Selections), not the first occurrence's alone,
+// which could leave out a field that reaches a resolver (`members { edges
+// { node { id } } edges { node { user { memberships { role } } } } }`)
+// and so have each element's dataloader wait and query alone.
 func inMemory(ctx context.Context, fc *graphql.FieldContext) bool {
-	if fc == nil || fc.Field.Field == nil {
+	if fc == nil || fc.Field.Field == nil || len(fc.Field.Selections) == 0 {
 		return false
 	}
-	f := fc.Field.Field
-	if v, ok := inMemoryLists.get(f); ok {
+	sel := fc.Field.Selections
+	k := selectionKey{first: &sel[0], n: len(sel)}
+	if v, ok := inMemoryLists.get(k); ok {
 		return v
 	}
 	if !graphql.HasOperationContext(ctx) {
 		return false
 	}
 	oc := graphql.GetOperationContext(ctx)
-	if !isCached(oc.Doc) {
-		// Not remembered (planCache), so worked out again for every list
-		// of every element: gqlgen's default costs less than walking the
-		// list's selection set each time.
+	if !isCached(oc.Doc) || !fixedSelections(oc) {
+		// Not remembered (planCache), or collected afresh on every
+		// request: worked out again for every list of every element,
+		// where gqlgen's default costs less than walking the list's
+		// selection set each time.
 		return false
 	}
-	v := !reachesConcurrent(f.SelectionSet)
-	inMemoryLists.put(oc, f, v)
+	v := !reachesConcurrent(sel)
+	inMemoryLists.put(oc, k, v)
 	return v
 }
 

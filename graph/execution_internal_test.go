@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -21,7 +22,7 @@ func listContext(t *testing.T, selections ast.SelectionSet) context.Context {
 	ctx := graphql.WithOperationContext(context.Background(), cachedOperation(t, &ast.OperationDefinition{}))
 	ctx = graphql.WithResponseContext(ctx, graphql.DefaultErrorPresenter, quiet)
 	field := &ast.Field{Alias: "items", Name: "items", SelectionSet: selections}
-	return graphql.WithFieldContext(ctx, &graphql.FieldContext{Object: "Query", Field: graphql.CollectedField{Field: field}})
+	return graphql.WithFieldContext(ctx, &graphql.FieldContext{Object: "Query", Field: graphql.CollectedField{Field: field, Selections: selections}})
 }
 
 var (
@@ -156,7 +157,7 @@ func TestInMemoryListsIsBounded(t *testing.T) {
 	ctx := graphql.WithOperationContext(context.Background(), cachedOperation(t, &ast.OperationDefinition{}))
 	for range maxPlans + 100 {
 		f := &ast.Field{Alias: "items", Name: "items", SelectionSet: ast.SelectionSet{memberships}}
-		if inMemory(ctx, &graphql.FieldContext{Field: graphql.CollectedField{Field: f}}) {
+		if inMemory(ctx, &graphql.FieldContext{Field: graphql.CollectedField{Field: f, Selections: slices.Clone(f.SelectionSet)}}) {
 			t.Fatal("a list reaching User.memberships was planned in memory")
 		}
 	}

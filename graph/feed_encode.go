@@ -44,8 +44,12 @@ type feedPlan struct {
 // feedPlans remembers the plan of each subscription field of a parsed
 // operation (the query cache hands out the same nodes for the same query)
 // whose directives take no variables: every subscriber of the contract's
-// query shares one.
-var feedPlans = newPlanCache[*ast.Field, *feedPlan]()
+// query shares one. A field is known by its merged selection set
+// (selectionKey), from which the plan is compiled, not by its first
+// occurrence, which two operations of one document can share while
+// asking for different fields (`subscription A { ...F } subscription B {
+// ...F notificationAdded { project { name } } }`).
+var feedPlans = newPlanCache[selectionKey, *feedPlan]()
 
 // feedField is one field of the selection set, in response order.
 type feedField struct {
@@ -85,18 +89,19 @@ func compileFeedEncoder(ctx context.Context, out <-chan *ent.Notification) *feed
 		return nil
 	}
 	oc, fc := graphql.GetOperationContext(ctx), graphql.GetFieldContext(ctx)
-	if oc.Operation == nil || fc == nil || fc.Field.Field == nil || fc.Field.Name != "notificationAdded" || len(fc.Field.Deferrables) > 0 {
+	if oc.Operation == nil || fc == nil || fc.Field.Field == nil || fc.Field.Name != "notificationAdded" || len(fc.Field.Deferrables) > 0 || len(fc.Field.Selections) == 0 {
 		return nil
 	}
 	fixed := fixedSelections(oc)
-	plan, ok := feedPlans.get(fc.Field.Field)
+	key := selectionKey{first: &fc.Field.Selections[0], n: len(fc.Field.Selections)}
+	plan, ok := feedPlans.get(key)
 	if !ok || !fixed {
 		plan = &feedPlan{}
 		if fields, covered := compileFeedFields(oc, fc.Field.Selections, notificationImplementors, "Notification", notificationFields); covered {
 			plan = &feedPlan{head: `{"data":{"` + fc.Field.Alias + `":`, fields: fields}
 		}
 		if fixed {
-			feedPlans.put(oc, fc.Field.Field, plan)
+			feedPlans.put(oc, key, plan)
 		}
 	}
 	if plan.fields == nil {

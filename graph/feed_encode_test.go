@@ -2,8 +2,12 @@ package graph_test
 
 import (
 	"bytes"
+	"context"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket/wsjson"
 
 	"tenantgraph/graph"
 	"tenantgraph/graph/graphtest"
@@ -106,4 +110,48 @@ func transition(t *testing.T, e *graphtest.Env, c graphtest.Caller, project, sta
 	var out struct{ TransitionProject struct{ ID string } }
 	e.MustDo(c, `mutation($id: ID!, $to: ProjectStatus!) { transitionProject(id: $id, to: $to) { id } }`,
 		map[string]any{"id": project, "to": status}, &out)
+}
+
+// Two subscriptions of one document can share the first occurrence of
+// notificationAdded (a fragment) and still ask for different fields: the
+// encoder's plan is known by the merged selection set. It used to be known
+// by that first occurrence, and B, subscribed after A, was written A's
+// plan: {id} alone, without the non-null project B asked for.
+func TestFeedEncoderPlansEachOperationOfADocument(t *testing.T) {
+	const document = `fragment F on Subscription { notificationAdded { id } }
+		subscription A { ...F }
+		subscription B { ...F notificationAdded { project { name } } }`
+	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
+		owner, member, project := feedWorld(e)
+		conn := dialRaw(t, e)
+		initialise(t, conn, initPayload(member.Token, "acme"))
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		n := subscribers(t, e)
+		for _, op := range []string{"A", "B"} {
+			if err := wsjson.Write(ctx, conn, map[string]any{"type": "subscribe", "id": op,
+				"payload": map[string]any{"query": document, "operationName": op}}); err != nil {
+				t.Fatal(err)
+			}
+			n++
+			waitSubscribers(t, e, n, 5*time.Second)
+		}
+		createAssignedTask(t, e, owner.Caller("acme"), project, "Planned", member.ID)
+		got := map[string]string{}
+		for len(got) < 2 {
+			var m wsMessage
+			if err := wsjson.Read(ctx, conn, &m); err != nil {
+				t.Fatalf("after %v: %v", got, err)
+			}
+			if m.Type == "next" {
+				got[m.ID] = string(m.Payload)
+			}
+		}
+		if !strings.Contains(got["B"], `"project":{"name":"Rocket"}`) || !strings.Contains(got["B"], `"id":"`) {
+			t.Errorf("B got %s, want its id and its project's name", got["B"])
+		}
+		if strings.Contains(got["A"], "project") || !strings.Contains(got["A"], `"id":"`) {
+			t.Errorf("A got %s, want its id alone", got["A"])
+		}
+	})
 }

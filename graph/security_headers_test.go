@@ -64,6 +64,16 @@ func TestSecurityHeaders(t *testing.T) {
 				if hsts := got.Header.Get("Strict-Transport-Security"); hsts != "" {
 					t.Errorf("Strict-Transport-Security over plain HTTP: got %q, want none", hsts)
 				}
+				// A GraphQL answer is the caller's own: no cache keeps it,
+				// nor serves it to a request with other credentials.
+				if strings.HasPrefix(r.path, "/graphql") {
+					if cc := got.Header.Get("Cache-Control"); cc != "no-store" {
+						t.Errorf("Cache-Control: got %q, want no-store", cc)
+					}
+					if vary := strings.Join(got.Header.Values("Vary"), ", "); !strings.Contains(vary, "Authorization, X-Tenant-ID, X-Tenant-Slug") {
+						t.Errorf("Vary: got %q, want the credentials' headers", vary)
+					}
+				}
 				for h := range got.Header {
 					if strings.HasPrefix(h, "Access-Control-") {
 						t.Errorf("without CORS_ALLOWED_ORIGINS: got %s, want no CORS headers", h)

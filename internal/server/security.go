@@ -29,7 +29,7 @@ const graphiqlCSP = "default-src 'none'; script-src 'self' 'unsafe-inline' https
 // securityHeaders sets the headers every response carries (OWASP secure
 // headers): no MIME sniffing, no framing, no referrer, a strict CSP, and
 // HSTS when the request came over TLS (directly or, with trustProxy, through
-// a proxy that says so).
+// a proxy that says so); on /graphql, no caching.
 func securityHeaders(trustProxy bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
@@ -42,6 +42,13 @@ func securityHeaders(trustProxy bool, next http.Handler) http.Handler {
 			h.Set("Content-Security-Policy", graphiqlCSP)
 		} else {
 			h.Set("Content-Security-Policy", apiCSP)
+		}
+		if r.URL.Path == "/graphql" {
+			// An answer is the caller's, in the tenant its headers name: a
+			// cache between client and server (one set to keep GETs, say)
+			// must neither keep it nor hand it to another request.
+			h.Set("Cache-Control", "no-store")
+			h.Add("Vary", "Authorization, X-Tenant-ID, X-Tenant-Slug")
 		}
 		// The proxy's own entry, as for the client address: one that
 		// appends to the header sends "http, https" for a client's "http".
