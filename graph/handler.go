@@ -130,10 +130,13 @@ type Handler struct {
 // Drain is for the server's shutdown (internal/server.Serve calls it beside
 // http.Server.Shutdown): the websockets, which outlive their upgrade
 // requests, stop starting operations and are closed with 1001 once the
-// queries and mutations they run have answered. It returns when they have
-// all ended, or when ctx ends, closing those left then and ending their
-// operations (a mutation not yet committed rolls back). Without it, the
-// http.Server's shutdown still drains them, but nothing waits for them.
+// queries and mutations they run have answered. It returns when the
+// connections have all ended. When ctx ends first, the queries and
+// mutations still running are cancelled: one that commits all the same is
+// answered, one that does not (and so wrote nothing) is not, for the client
+// to send again elsewhere; a second later the connections left are closed
+// whatever runs on them. Without Drain, the http.Server's shutdown still
+// drains the websockets, but nothing waits for them.
 func (h *Handler) Drain(ctx context.Context) { h.ws.drain(ctx) }
 
 // NewHandler returns the GraphQL endpoint: POST and GET per the

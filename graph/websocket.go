@@ -60,10 +60,11 @@ import (
 // server pings every pingInterval and closes a connection from which
 // nothing at all has arrived since the previous ping; every write has a
 // deadline, so a client that stops reading is disconnected instead of
-// holding its subscriptions for ever. Server shutdown closes every
-// connection with 1001 (http.Server.RegisterOnShutdown: Shutdown neither
-// waits for nor ends hijacked connections), and the graphql-ws client
-// reconnects, to another instance behind the load balancer.
+// holding its subscriptions for ever. Server shutdown drains every
+// connection (beginDrain, drain: http.Server.Shutdown neither waits for nor
+// ends hijacked connections): its queries and mutations answer, then it is
+// closed with 1001, and the graphql-ws client reconnects, to another
+// instance behind the load balancer.
 type wsTransport struct {
 	wsOptions
 	accept websocket.AcceptOptions
@@ -351,6 +352,9 @@ func (t *wsTransport) untrack(c *wsConn) {
 // graphql-ws does not send it again elsewhere: closed while a mutation
 // runs, the connection would leave the client not knowing whether it was
 // done, and graphql-ws would repeat it on the next connection.
+//
+// Every connection is marked under t.mu, with the transport, so that once
+// the transport is seen draining each of its connections is too.
 func (t *wsTransport) beginDrain() {
 	t.mu.Lock()
 	if t.draining {
@@ -358,16 +362,27 @@ func (t *wsTransport) beginDrain() {
 		return
 	}
 	t.draining = true
-	conns := slices.Collect(maps.Keys(t.conns))
+	var idle []*wsConn
+	for c := range t.conns {
+		if c.drainFrom(drainWaiting) {
+			idle = append(idle, c)
+		}
+	}
 	t.mu.Unlock()
-	for _, c := range conns {
-		c.drain()
+	for _, c := range idle {
+		c.closeWith(websocket.StatusGoingAway, "Server shutting down")
 	}
 }
 
+// drainCutShort is how long, once the drain's grace has run out, the
+// queries and mutations it then cancels get to answer (cutShort) before
+// their connections are closed all the same.
+const drainCutShort = time.Second
+
 // drain drains the connections (beginDrain) and returns when they have all
-// ended, or when ctx ends: those left are then closed with 1001 and their
-// operations end at once (a mutation not yet committed rolls back).
+// ended, or when ctx ends and the operations still running have been cut
+// short (wsConn.cutShort); the connections left drainCutShort after that
+// are closed with 1001, and their operations end.
 func (t *wsTransport) drain(ctx context.Context) {
 	t.beginDrain()
 	t.mu.Lock()
@@ -387,6 +402,17 @@ func (t *wsTransport) drain(ctx context.Context) {
 	}
 	t.mu.Lock()
 	left := slices.Collect(maps.Keys(t.conns))
+	t.mu.Unlock()
+	for _, c := range left {
+		c.cutShort()
+	}
+	select {
+	case <-drained:
+		return
+	case <-time.After(drainCutShort):
+	}
+	t.mu.Lock()
+	left = slices.Collect(maps.Keys(t.conns))
 	t.mu.Unlock()
 	for _, c := range left {
 		c.closeWith(websocket.StatusGoingAway, "Server shutting down")
@@ -433,9 +459,9 @@ type wsConn struct {
 	session  context.Context // the operations' context, once initialised
 	release  func()          // what init returned, to call at the end; before it, the socket's place among its address's pending ones
 	initSeen bool
-	closing  bool // a close frame is on its way, or the connection has ended
-	heard    bool // a message arrived since the last ping
-	draining bool // the server is shutting down: start nothing more (wsTransport.beginDrain)
+	closing  bool       // a close frame is on its way, or the connection has ended
+	heard    bool       // a message arrived since the last ping
+	drain    drainState // the server is shutting down: start nothing more (wsTransport.beginDrain)
 	// answering counts the operations that have not answered yet: queries
 	// and mutations until their "complete" or "error" is written,
 	// subscriptions until their stream is set up. A draining connection
@@ -532,24 +558,88 @@ func (c *wsConn) finish() {
 	c.t.untrack(c)
 }
 
-// drain closes the connection with 1001 once the operations it runs have
-// answered, and starts none meanwhile (wsTransport.beginDrain).
-func (c *wsConn) drain() {
+// drainState is where a connection is in the server's shutdown.
+type drainState uint8
+
+const (
+	drainNone    drainState = iota
+	drainWaiting            // start nothing more; close once every operation has answered
+	drainCut                // the grace is over: cancel the queries and mutations (cutShort)
+)
+
+// drainFrom moves the connection to state s (no further back than it is),
+// and reports whether it has no operation left to answer: it is then for
+// the caller to close.
+func (c *wsConn) drainFrom(s drainState) (idle bool) {
 	c.mu.Lock()
-	c.draining = true
+	defer c.mu.Unlock()
+	c.drain = max(c.drain, s)
+	return c.answering == 0
+}
+
+// cutShort is the end of the drain's grace for the connection: it cancels
+// the queries and mutations that have not answered, and starts none that
+// it has read but not classified yet (single). Each then answers as its
+// cancellation leaves it: a mutation that committed meanwhile with its
+// result; one that did not, and so wrote nothing, with no answer at all
+// (cancelledByDrain), like a query, so that graphql-ws sends it again once
+// reconnected. The connection closes after the last, as a draining one
+// does.
+func (c *wsConn) cutShort() {
+	c.mu.Lock()
+	c.drain = drainCut
+	var late []*wsOperation
+	for _, op := range c.ops {
+		if op.single && !op.answered {
+			late = append(late, op)
+		}
+	}
 	idle := c.answering == 0
 	c.mu.Unlock()
+	for _, op := range late {
+		op.cancel()
+	}
 	if idle {
 		c.closeWith(websocket.StatusGoingAway, "Server shutting down")
 	}
 }
 
-// answered counts one operation answered (answering); a draining connection
-// closes after its last.
-func (c *wsConn) answered() {
+// single marks op a query or mutation (not a subscription), and reports
+// whether the drain's grace is over: it is then not to start (cutShort).
+func (c *wsConn) single(op *wsOperation) (cut bool) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
+	op.single = true
+	return c.drain == drainCut
+}
+
+// cancelledByDrain reports whether resp is the answer of an operation that
+// cutShort cancelled before it was done: a CANCELLED error in it, while
+// the drain's grace is over. Such an answer is not sent: a mutation that
+// answers CANCELLED wrote nothing (graph/tx.go), and the client, hearing
+// nothing, sends the operation again on its next connection.
+func (c *wsConn) cancelledByDrain(resp *graphql.Response) bool {
+	c.mu.Lock()
+	cut := c.drain == drainCut
+	c.mu.Unlock()
+	if !cut {
+		return false
+	}
+	for _, err := range resp.Errors {
+		if code, _ := err.Extensions["code"].(string); code == string(apperr.Cancelled) {
+			return true
+		}
+	}
+	return false
+}
+
+// answered counts op answered (answering); a draining connection closes
+// after its last.
+func (c *wsConn) answered(op *wsOperation) {
+	c.mu.Lock()
+	op.answered = true
 	c.answering--
-	last := c.draining && c.answering == 0
+	last := c.drain != drainNone && c.answering == 0
 	c.mu.Unlock()
 	if last {
 		c.closeWith(websocket.StatusGoingAway, "Server shutting down")
@@ -746,7 +836,7 @@ func (c *wsConn) subscribe(id string, payload json.RawMessage) bool {
 		c.mu.Unlock()
 		return c.refuse(closeUnauthorized, "Unauthorized")
 	}
-	if c.draining { // not started: the client sends it again once reconnected (beginDrain)
+	if c.drain != drainNone { // not started: the client sends it again once reconnected (beginDrain)
 		c.mu.Unlock()
 		return true
 	}
@@ -799,6 +889,9 @@ type wsOperation struct {
 	pumping bool // a goroutine is taking them
 	last    bool // the response being produced is the stream's last (endStreamAfter)
 	done    bool
+	// single (a query or mutation) and answered (wsConn.answering) are
+	// guarded by c.mu.
+	single, answered bool
 }
 
 // start runs the operation up to its first response: parsing, validation,
@@ -818,7 +911,7 @@ func (op *wsOperation) start(payload json.RawMessage, read time.Time) {
 	answer := func() {
 		if !answered {
 			answered = true
-			c.answered()
+			c.answered(op)
 		}
 	}
 	defer func() {
@@ -850,6 +943,10 @@ func (op *wsOperation) start(payload json.RawMessage, read time.Time) {
 		return
 	}
 	subscription := rc.Operation != nil && rc.Operation.Operation == ast.Subscription
+	if !subscription && c.single(op) {
+		op.cancel() // not started: the client sends it again once reconnected (cutShort)
+		return
+	}
 	if !subscription && c.t.operationTimeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.t.operationTimeout)
@@ -885,6 +982,10 @@ func (op *wsOperation) serve(responses graphql.ResponseHandler, rctx context.Con
 		}
 		if resp == nil {
 			op.end()
+			return
+		}
+		if op.c.cancelledByDrain(resp) {
+			op.cancel() // no answer, no "complete": the client sends it again once reconnected
 			return
 		}
 		if op.send(resp) {
