@@ -1,7 +1,6 @@
 package graph_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -246,26 +245,12 @@ func goroutineDump() string {
 func TestFeedEndsOnServerShutdown(t *testing.T) {
 	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
 		owner, member, project := feedWorld(e)
-
-		// A second HTTP server for the same handler, run the way cmd/server
-		// runs it, so that its shutdown can be triggered.
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		addr, served := make(chan string, 1), make(chan error, 1)
-		go func() {
-			served <- server.Serve(ctx, server.Config{Addr: "127.0.0.1:0", GraphQL: e.GraphQL, DB: e.DB, Logger: e.Log},
-				2*time.Second, func(a string) { addr <- a })
-		}()
-		var url string
-		select {
-		case a := <-addr:
-			url = "ws://" + a + "/graphql"
-		case err := <-served:
-			t.Fatalf("serve: %v", err)
-		}
+		// A second instance, run the way cmd/server runs it, so that its
+		// shutdown can be started.
+		d := startDrainable(t, e, 2*time.Second)
 		feeds := make([]*feedClient, 3)
 		for i := range feeds {
-			feeds[i] = read(dialFeed(t, url, initPayload(member.Token, "acme"), feedQuery, nil), 16)
+			feeds[i] = read(dialFeed(t, d.url, initPayload(member.Token, "acme"), feedQuery, nil), 16)
 		}
 		waitSubscribers(t, e, len(feeds), 5*time.Second)
 		createAssignedTask(t, e, owner.Caller("acme"), project, "Live", member.ID)
@@ -274,14 +259,9 @@ func TestFeedEndsOnServerShutdown(t *testing.T) {
 		}
 
 		start := time.Now()
-		cancel()
-		select {
-		case err := <-served:
-			if err != nil {
-				t.Errorf("serve: got %v, want nil", err)
-			}
-		case <-time.After(5 * time.Second):
-			t.Fatal("serve: still running 5s after its context ended")
+		d.stop()
+		if err := d.served(t, 5*time.Second); err != nil {
+			t.Errorf("serve: got %v, want nil", err)
 		}
 		for i, f := range feeds {
 			status, ok := f.closed(3 * time.Second)

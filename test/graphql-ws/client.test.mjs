@@ -13,12 +13,7 @@ import { readFileSync } from 'node:fs';
 import { Kind, parse, print } from 'graphql';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
-
-function env(name) {
-  const v = process.env[name];
-  assert.ok(v, `${name} must be set`);
-  return v;
-}
+import { env, withTimeout } from './helpers.mjs';
 
 // The contract's NotificationAdded operation, as written.
 function notificationAdded() {
@@ -38,14 +33,6 @@ function client(token, extra = {}) {
     retryAttempts: 0,
     ...extra,
   });
-}
-
-function withTimeout(promise, ms, what) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: nothing within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 test('a bad token is refused with close code 4403', async () => {

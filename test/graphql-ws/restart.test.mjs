@@ -23,20 +23,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
-
-function env(name) {
-  const v = process.env[name];
-  assert.ok(v, `${name} must be set`);
-  return v;
-}
-
-function withTimeout(promise, ms, what) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: nothing within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
+import { env, withTimeout } from './helpers.mjs';
 
 test('a mutation sent while its instance shuts down is answered once, and the subscription goes on elsewhere', async () => {
   let connections = 0; // acknowledged so far; the one in use is the last
