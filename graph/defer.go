@@ -97,16 +97,18 @@ func awaitDeferred(ctx context.Context, results <-chan graphql.DeferredResult) (
 }
 
 // deferredAbandoned is a query's last response when its context ended
-// before its deferred results came: none when the client completed it or
-// went away (nothing is sent to it then); when its time ran out, the
-// timeout, as the query's other fields report it, with hasNext false.
+// before its deferred results came, with hasNext false: when its time ran
+// out, the timeout, as the query's other fields report it; when it was
+// cancelled, CANCELLED. A cancelled query's answer reaches no one: the
+// client completed it or went away, or its connection is closing, or the
+// server's drain cut it short (websocket.go, cutShort), which sends no
+// answer carrying CANCELLED, so that the client sends the query again
+// elsewhere rather than take its first part for all of it.
 func deferredAbandoned(ctx context.Context) *graphql.Response {
-	if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return nil
-	}
 	hasNext := false
-	return &graphql.Response{
-		Errors:  gqlerror.List{codedError(apperr.New(apperr.Internal, "the request timed out"))},
-		HasNext: &hasNext,
+	err := apperr.New(apperr.Cancelled, "the request was cancelled")
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		err = apperr.New(apperr.Internal, "the request timed out")
 	}
+	return &graphql.Response{Errors: gqlerror.List{codedError(err)}, HasNext: &hasNext}
 }

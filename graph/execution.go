@@ -85,10 +85,13 @@ type selectionKey struct {
 // { node { id } } edges { node { user { memberships { role } } } } }`)
 // and so have each element's dataloader wait and query alone.
 func inMemory(ctx context.Context, fc *graphql.FieldContext) bool {
-	if fc == nil || fc.Field.Field == nil || len(fc.Field.Selections) == 0 {
+	if fc == nil || fc.Field.Field == nil {
 		return false
 	}
 	sel := fc.Field.Selections
+	if len(sel) == 0 {
+		return true // a list of scalars or enums reaches no resolver
+	}
 	k := selectionKey{first: &sel[0], n: len(sel)}
 	if v, ok := inMemoryLists.get(k); ok {
 		return v

@@ -232,3 +232,13 @@ func cachedOperation(t *testing.T, op *ast.OperationDefinition) *graphql.Operati
 	t.Cleanup(func() { cachedDocuments.Delete(doc) })
 	return &graphql.OperationContext{Doc: doc, Operation: op}
 }
+
+// TestLeafListsAreInMemory: a list of scalars or enums
+// (Project.availableTransitions) reaches no resolver, and is marshalled
+// without a goroutine per element.
+func TestLeafListsAreInMemory(t *testing.T) {
+	ctx := listContext(t, nil)
+	if !inMemory(ctx, graphql.GetFieldContext(ctx)) {
+		t.Error("a list of scalars was left to a goroutine per element")
+	}
+}

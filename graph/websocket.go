@@ -463,7 +463,8 @@ type wsConn struct {
 	heard    bool       // a message arrived since the last ping
 	drain    drainState // the server is shutting down: start nothing more (wsTransport.beginDrain)
 	// answering counts the operations that have not answered yet: queries
-	// and mutations until their "complete" or "error" is written,
+	// and mutations until their "complete" or "error" is written (or, cut
+	// short by the drain, until they have ended unanswered or unstarted),
 	// subscriptions until their stream is set up. A draining connection
 	// closes when it reaches 0.
 	answering int32

@@ -40,7 +40,7 @@ func TestComposeLetsTheServerDrain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := cfg.ShutdownGrace + 5*time.Second; got < want {
-		t.Errorf("api's stop grace period is %s, want at least %s (SHUTDOWN_GRACE's default and the trace flush)", got, want)
+	if want := cfg.ShutdownGrace + time.Second + 5*time.Second; got < want {
+		t.Errorf("api's stop grace period is %s, want at least %s (SHUTDOWN_GRACE's default, the websockets' second after it and the trace flush)", got, want)
 	}
 }

@@ -178,8 +178,9 @@ type Drainer interface {
 // Serve listens on c.Addr and serves until ctx ends, then shuts down
 // gracefully: no new connections, in-flight requests get up to grace to
 // finish, and so do the websockets' queries and mutations when c.GraphQL
-// is a Drainer (its Drain runs beside the requests' drain, within the same
-// grace). ready, when set, receives the bound address.
+// is a Drainer (its Drain runs beside the requests' drain, with the same
+// grace, and may take a second more: graph.Handler.Drain). ready, when
+// set, receives the bound address.
 func Serve(ctx context.Context, c Config, grace time.Duration, ready func(addr string)) error {
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
