@@ -3,8 +3,10 @@ package graph
 import (
 	"context"
 	"fmt"
+	"math"
 	"reflect"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -87,12 +89,20 @@ func eachField(set ast.SelectionSet, visit func(*ast.Field) bool) bool {
 	return !selectsField(set, func(f *ast.Field) bool { return !visit(f) }, false)
 }
 
-// checkStrings refuses a NUL character in any string of v.
+// checkStrings refuses a NUL character, and bytes that are not UTF-8, in
+// any string of v. PostgreSQL's text takes neither (SQLite would store
+// both); JSON bodies cannot carry the latter (encoding/json replaces them),
+// but a GET request's query string can, in its string literals.
 func checkStrings(path string, v any) *gqlerror.Error {
 	var found *gqlerror.Error
 	eachValue(v, path, 0, func(v any, path string, _ int) bool {
-		if s, ok := v.(string); ok && strings.IndexByte(s, 0) >= 0 {
+		s, ok := v.(string)
+		switch {
+		case !ok:
+		case strings.IndexByte(s, 0) >= 0:
 			found = inputError(path, "strings may not contain the NUL character (\\u0000)")
+		case !utf8.ValidString(s):
+			found = inputError(path, "strings must be valid UTF-8")
 		}
 		return found == nil
 	})
@@ -129,7 +139,7 @@ func eachValue(v any, path string, depth int, visit func(v any, path string, dep
 // checkFilter bounds a where argument's nesting, values and strings, and
 // refuses an empty list where it would mean "none" (emptyMeansNone).
 func checkFilter(path string, where any) *gqlerror.Error {
-	values, deepest, long, empty := 0, 0, false, ""
+	values, deepest, long, empty, noCondition := 0, 0, false, "", ""
 	eachValue(where, path, 0, func(v any, at string, depth int) bool {
 		values++
 		deepest = max(deepest, depth)
@@ -140,12 +150,18 @@ func checkFilter(path string, where any) *gqlerror.Error {
 			empty = at
 			return false
 		}
+		if m, ok := v.(map[string]any); ok && depth > 0 && !addsCondition(m) {
+			noCondition = at
+			return false
+		}
 		// Past the bounds there is no need to look further.
 		return deepest <= maxFilterDepth && values <= maxFilterValues
 	})
 	switch {
 	case empty != "":
 		return inputError(empty, "must not be empty: an empty list would match nothing (leave the filter out to match everything)")
+	case noCondition != "":
+		return inputError(noCondition, "must hold a condition (a nested filter with none, such as {} or only false xIsNil flags, means nothing; leave it out)")
 	case deepest > maxFilterDepth:
 		return inputError(path, fmt.Sprintf("a filter may nest at most %d levels", maxFilterDepth))
 	case values > maxFilterValues:
@@ -154,6 +170,31 @@ func checkFilter(path string, where any) *gqlerror.Error {
 		return inputError(path, fmt.Sprintf("a filter's strings may be at most %d characters long", maxFilterString))
 	}
 	return nil
+}
+
+// addsCondition reports whether a nested filter (not, the items of and and
+// or, hasXWith) adds a condition. entgql fails a nested filter that adds
+// none (an internal error, where a top-level one matches everything): {},
+// nulls, false xIsNil and xNotNil flags (which add nothing when false), and
+// empty xNotIn and and lists. A nested filter inside it is checked on its
+// own.
+func addsCondition(m map[string]any) bool {
+	for k, v := range m {
+		switch v := v.(type) {
+		case nil:
+		case bool:
+			if v || !(strings.HasSuffix(k, "IsNil") || strings.HasSuffix(k, "NotNil")) {
+				return true
+			}
+		case []any:
+			if len(v) > 0 || !(k == "and" || strings.HasSuffix(k, "NotIn")) {
+				return true
+			}
+		default:
+			return true
+		}
+	}
+	return false
 }
 
 // emptyMeansNone reports whether the filter field at path (its last
@@ -184,10 +225,34 @@ func checkCursor(path string, v any) *gqlerror.Error {
 		return nil
 	}
 	var c ent.Cursor
-	if err := c.UnmarshalGQL(v); err != nil {
+	if err := c.UnmarshalGQL(v); err != nil || !cursorValueFits(c.Value) {
 		return inputError(path, "not a cursor this server issued")
 	}
 	return nil
+}
+
+// cursorValueFits reports whether a cursor's order value is one this
+// server could have issued. Cursors are not signed, and a forged value of
+// the right kind reached the database, where PostgreSQL refused it (an
+// internal error): a string with a NUL or bytes that are not UTF-8, an
+// integer past its column (PRIORITY, the one integer order, is a
+// smallint), a time past the year 9999.
+func cursorValueFits(v any) bool {
+	switch v := v.(type) {
+	case string:
+		return utf8.ValidString(v) && strings.IndexByte(v, 0) < 0
+	case time.Time:
+		y := v.UTC().Year()
+		return y >= 1 && y <= 9999
+	case int8, uint8, int16:
+		return true
+	case uint16, uint32, uint64, uint:
+		return reflect.ValueOf(v).Uint() <= math.MaxInt16
+	case int32, int64, int:
+		n := reflect.ValueOf(v).Int()
+		return n >= math.MinInt16 && n <= math.MaxInt16
+	}
+	return true
 }
 
 func inputError(field, msg string) *gqlerror.Error {

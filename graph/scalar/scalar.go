@@ -5,6 +5,7 @@ package scalar
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"time"
 
@@ -45,9 +46,21 @@ func MarshalTime(t time.Time) graphql.Marshaler {
 // date, a filter's bound) enters the data layer through it. SQLite stores
 // times as text in UTC and compares them as text, so a bound kept at
 // +05:00 compared with the stored times five hours off.
+//
+// A time whose UTC falls outside the years 1 to 9999 is refused: RFC 3339
+// writes four-digit years, yet an offset can carry 9999-12-31T23:00:00-01:00
+// into the year 10000, which SQLite's driver stores as text it cannot
+// read back (the row's every read then failed), and which this API would
+// answer in a form its own input refuses.
 func UnmarshalTime(v any) (time.Time, error) {
 	t, err := graphql.UnmarshalTime(v)
-	return t.UTC(), err
+	if err != nil {
+		return time.Time{}, err
+	}
+	if y := t.UTC().Year(); y < 1 || y > 9999 {
+		return time.Time{}, fmt.Errorf("%v is outside the years 1 to 9999 in UTC", v)
+	}
+	return t.UTC(), nil
 }
 
 type timeJSON time.Time

@@ -20,6 +20,7 @@ import (
 	"tenantgraph/internal/auth"
 	"tenantgraph/internal/globalid"
 	"tenantgraph/internal/role"
+	"tenantgraph/internal/validate"
 	"tenantgraph/internal/viewer"
 )
 
@@ -186,6 +187,12 @@ func (r *Resolver) findTenant(ctx context.Context, c *ent.Client, cred Credentia
 		key = tenantRef{id: id}
 	} else if key.slug == "" {
 		key.slug = DefaultSlug
+	}
+	if key.id == 0 && validate.Slug("", key.slug) != nil {
+		// No tenant has it; nor is it sent to the database, where bytes
+		// that are not UTF-8, or a NUL (a header's 0x80–0xFF, a
+		// connection_init's \u0000), fail PostgreSQL's text comparison.
+		return tenantRef{}, apperr.New(apperr.NotFound, "no such tenant")
 	}
 	t, ok := r.tenants.Get(key)
 	if !ok {
