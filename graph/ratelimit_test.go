@@ -201,3 +201,35 @@ func TestRegisterRateLimitPerAddress(t *testing.T) {
 		}
 	})
 }
+
+// TestRequestBudgetBeforeTheDatabase: the budget is charged before the
+// tenant and role are read. Requests that fail (an unknown tenant, a bad
+// token) spend their address's budget like any other, and once it is
+// spent, a request runs no statement at all, so a client cannot keep the
+// database busy with lookups the budget never sees.
+func TestRequestBudgetBeforeTheDatabase(t *testing.T) {
+	options := func() graphtest.Options {
+		return graphtest.Options{
+			Deps:   func(d *graph.Deps) { d.RequestBudget = rlLimiter(4) },
+			Server: func(c *server.Config) { c.TrustProxy = true },
+		}
+	}
+	rlRun(t, options, func(t *testing.T, e *graphtest.Env) {
+		from := func(addr string) http.Header { return http.Header{"X-Forwarded-For": {addr}} }
+		const q = `{ currentTenant { id } }`
+		unknown := graphtest.Caller{TenantSlug: "no-such-tenant"}
+		badToken := graphtest.Caller{Token: "not.a.token"}
+		rlWant(t, "an unknown tenant", e.DoWith(unknown, from("203.0.113.7"), q, nil), "NOT_FOUND")
+		rlWant(t, "an unknown tenant again", e.DoWith(unknown, from("203.0.113.7"), q, nil), "NOT_FOUND")
+		rlWant(t, "a bad token", e.DoWith(badToken, from("203.0.113.7"), q, nil), "UNAUTHENTICATED")
+		rlWant(t, "a bad token again", e.DoWith(badToken, from("203.0.113.7"), q, nil), "UNAUTHENTICATED")
+		e.Counter.Reset()
+		rlWant(t, "an unknown tenant past the budget", e.DoWith(unknown, from("203.0.113.7"), q, nil), "RATE_LIMITED")
+		rlWant(t, "a bad token past the budget", e.DoWith(badToken, from("203.0.113.7"), q, nil), "RATE_LIMITED")
+		rlWant(t, "a good request past the budget", e.DoWith(graphtest.Caller{}, from("203.0.113.7"), q, nil), "RATE_LIMITED")
+		if n := e.Counter.Count(); n != 0 {
+			t.Errorf("statements past the budget: got %d, want 0", n)
+		}
+		rlWant(t, "another address", e.DoWith(unknown, from("203.0.113.8"), q, nil), "NOT_FOUND")
+	})
+}

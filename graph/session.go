@@ -37,7 +37,27 @@ func (sessionExtension) ExtensionName() string                   { return "Sessi
 func (sessionExtension) Validate(graphql.ExecutableSchema) error { return nil }
 
 func (e sessionExtension) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
-	s, err := e.resolver.Resolve(ctx, e.client, tenancy.CredentialsFrom(ctx))
+	cred := tenancy.CredentialsFrom(ctx)
+	s, err := e.resolver.Authenticate(cred)
+	if e.budget != nil {
+		// The budget is charged before the tenant and role are read, so
+		// that what it refuses costs no statement, and a request that
+		// fails (a bad token, an unknown tenant) is counted like any
+		// other. An anonymous client, or one whose token is bad, is
+		// counted by its address, an IPv6 one by its /64 (which it holds
+		// whole).
+		key := "addr:" + ratelimit.AddressKey(cred.ClientAddr)
+		if err == nil && s.Viewer.Authenticated() {
+			key = "user:" + strconv.Itoa(s.Viewer.UserID)
+		}
+		if ok, wait := e.budget.Allow(key); !ok {
+			return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{codedError(
+				apperr.TooMany(wait, "request budget exhausted"))}})
+		}
+	}
+	if err == nil {
+		err = e.resolver.Scope(ctx, e.client, cred, s)
+	}
 	if err != nil {
 		err = asCancelled(ctx, err)
 		// This error bypasses the error presenter: log the detail here, the
@@ -46,18 +66,6 @@ func (e sessionExtension) InterceptOperation(ctx context.Context, next graphql.O
 			e.log.ErrorContext(ctx, "resolving session", "error", err.Error())
 		}
 		return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{codedError(err)}})
-	}
-	if e.budget != nil {
-		// An anonymous client is counted by its address, an IPv6 one by its
-		// /64 (which it holds whole).
-		key := "addr:" + ratelimit.AddressKey(tenancy.CredentialsFrom(ctx).ClientAddr)
-		if s.Viewer.Authenticated() {
-			key = "user:" + strconv.Itoa(s.Viewer.UserID)
-		}
-		if ok, wait := e.budget.Allow(key); !ok {
-			return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{codedError(
-				apperr.TooMany(wait, "request budget exhausted"))}})
-		}
 	}
 	return next(tenancy.NewContext(ctx, s))
 }

@@ -103,6 +103,22 @@ func NewResolver(t *auth.Tokens) *Resolver {
 // is NotFound) and looks up the caller's role in it (none for a non-member).
 // The role is read from the database every time, never from the token.
 func (r *Resolver) Resolve(ctx context.Context, c *ent.Client, cred Credentials) (*Session, error) {
+	s, err := r.Authenticate(cred)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.Scope(ctx, c, cred, s); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Authenticate is Resolve's first half, which reads no database: it
+// verifies the token and returns a session holding only the caller (none
+// for an anonymous one). A rate limit keyed by the caller is charged
+// between the two halves, so that a request it refuses, or one naming an
+// unknown tenant, costs no statement.
+func (r *Resolver) Authenticate(cred Credentials) (*Session, error) {
 	s := &Session{Viewer: &viewer.Viewer{}}
 	switch {
 	case cred.user != 0:
@@ -121,18 +137,24 @@ func (r *Resolver) Resolve(ctx context.Context, c *ent.Client, cred Credentials)
 		}
 		s.Viewer.UserID, s.TokenExpiry = uid, exp
 	}
+	return s, nil
+}
+
+// Scope is Resolve's second half: it finds the tenant cred names and the
+// role in it of s's caller (from Authenticate), and records both in s.
+func (r *Resolver) Scope(ctx context.Context, c *ent.Client, cred Credentials, s *Session) error {
 	t, err := r.findTenant(viewer.NewContext(ctx, s.Viewer), c, cred)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	s.TenantSlug = t.slug
 	s.Viewer.TenantID = t.id
 	if s.Viewer.Authenticated() {
 		if s.Viewer.Role, err = RoleIn(viewer.NewContext(ctx, s.Viewer), c, t.id, s.Viewer.UserID); err != nil {
-			return nil, fmt.Errorf("tenancy: looking up role: %w", err)
+			return fmt.Errorf("tenancy: looking up role: %w", err)
 		}
 	}
-	return s, nil
+	return nil
 }
 
 // roleStatements is, by dialect, the statement that reads the caller's role
