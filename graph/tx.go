@@ -13,6 +13,7 @@ import (
 	"tenantgraph/ent"
 	"tenantgraph/internal/apperr"
 	"tenantgraph/internal/notify"
+	"tenantgraph/internal/tenancy"
 )
 
 // txExtension runs every mutation operation in one transaction: committed
@@ -29,6 +30,10 @@ import (
 // tenant's Slack webhook URL is not kept. Root fields after the first that
 // failed do not run: their writes would be rolled back, and on PostgreSQL
 // their statements would fail in the aborted transaction.
+//
+// Just before it commits, the transaction reads the caller's role again
+// (tenancy.ConfirmRole): a member demoted or removed while the mutation
+// ran gets FORBIDDEN, and nothing is written.
 type txExtension struct {
 	client   *ent.Client
 	notifier *notify.Notifier
@@ -78,6 +83,7 @@ func (e txExtension) InterceptResponse(ctx context.Context, next graphql.Respons
 		return next(ctx)
 	}
 	ctx, batch := notify.WithBatch(ctx)
+	ctx = tenancy.WithRoleHold(ctx)
 	lt := &lazyTx{client: e.client, ctx: ctx}
 	rsp := next(context.WithValue(ctx, lazyTxKey{}, lt))
 	if lt.tx == nil {
@@ -93,6 +99,18 @@ func (e txExtension) InterceptResponse(ctx context.Context, next graphql.Respons
 			rsp.Data = nil // nothing it answered was kept
 		}
 		return rsp
+	}
+	// The caller's role was read when the operation started; a demotion
+	// or removal that committed since must not let through what only the
+	// old role allowed.
+	if err := tenancy.ConfirmRole(ctx, lt.tx.Client()); err != nil {
+		if err := lt.tx.Rollback(); err != nil && !cancelled(ctx, err) {
+			e.log.ErrorContext(ctx, "rolling back transaction", "error", err.Error())
+		}
+		if err = asCancelled(ctx, err); apperr.KindOf(err) == apperr.Internal {
+			e.log.ErrorContext(ctx, "confirming the caller's role", "error", err.Error())
+		}
+		return &graphql.Response{Errors: gqlerror.List{codedError(err)}}
 	}
 	if err := lt.tx.Commit(); err != nil {
 		if err = asCancelled(ctx, err); apperr.Is(err, apperr.Cancelled) {

@@ -157,6 +157,7 @@ func LockAsOwner(ctx context.Context, c *ent.Client) error {
 	if now != role.Owner {
 		return apperr.New(apperr.Forbidden, "you are no longer an OWNER of this tenant")
 	}
+	heldUnderLock(ctx) // ConfirmRole need not read it again
 	return nil
 }
 
