@@ -74,4 +74,3 @@ func ConfirmRole(ctx context.Context, c *ent.Client) error {
 	}
 	return nil
 }
-
