@@ -1,6 +1,7 @@
 package graph_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"entgo.io/ent/dialect"
 	"github.com/coder/websocket"
 
 	"tenantgraph/graph"
@@ -136,7 +138,12 @@ func TestFeedStuckSubscriberBlocksNoOne(t *testing.T) {
 		silence(t, 300*time.Millisecond, map[string]*feedClient{"active subscriber": feed})
 
 		// Once the stuck client reads again, it finds what fitted in its
-		// buffers and then the end of its subscription.
+		// buffers and then the connection closed with 1013 Try Again
+		// Later, never "complete": graphql-ws takes a "complete" for a
+		// stream that ended as it should and would not subscribe again,
+		// whereas after a 1013 it reconnects and does. (Had the close
+		// frame found no room in the stuck client's buffers within its
+		// timeout, the connection is cut without it.)
 		stuckConn.SetReadLimit(1 << 20)
 		late := read(stuckConn, 4096)
 		nexts := 0
@@ -145,15 +152,14 @@ func TestFeedStuckSubscriberBlocksNoOne(t *testing.T) {
 			case m, ok := <-late.msgs:
 				switch {
 				case !ok:
-					if websocket.CloseStatus(late.err) == -1 && !errors.Is(late.err, io.EOF) && !errors.Is(late.err, io.ErrUnexpectedEOF) {
-						t.Fatalf("stuck client: reading failed (%v), want the server's close", late.err)
+					status := websocket.CloseStatus(late.err)
+					if status != websocket.StatusTryAgainLater && (status != -1 || !errors.Is(late.err, io.EOF) && !errors.Is(late.err, io.ErrUnexpectedEOF)) {
+						t.Fatalf("stuck client: the connection ended with %v, want 1013 Try Again Later", late.err)
 					}
 					t.Logf("stuck client: %d notifications, then the connection closed (%v)", nexts, late.err)
 				case m.Type == "next":
 					nexts++
 					continue
-				case m.Type == "complete" || m.Type == "error":
-					t.Logf("stuck client: %d notifications, then %s", nexts, m.Type)
 				default:
 					t.Fatalf("stuck client: got %q %s", m.Type, m.Payload)
 				}
@@ -277,6 +283,44 @@ func TestFeedEndsOnServerShutdown(t *testing.T) {
 			}
 		}
 		waitSubscribers(t, e, 0, 3*time.Second)
+	})
+}
+
+// What PostgreSQL notifies while an instance's LISTEN connection is down
+// never reaches that instance. Once the connection is back, its live
+// subscriptions are dropped rather than left open with a silent gap: each
+// websocket is closed with 1013 Try Again Later, after which graphql-ws
+// reconnects, subscribes again and (as the README asks of clients) reads
+// the notifications list for what it missed; the new stream is live.
+func TestFeedDroppedWhenTheListenerReconnects(t *testing.T) {
+	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
+		if e.Dialect != dialect.Postgres {
+			t.Skip("the SQLite default has no LISTEN connection to lose")
+		}
+		owner, member, project := feedWorld(e)
+		feed := subscribe(t, e, member, "acme")
+		createAssignedTask(t, e, owner.Caller("acme"), project, "Before", member.ID)
+		feed.next(t, 5*time.Second)
+
+		var terminated int
+		if err := e.DB.SQL.QueryRowContext(context.Background(), `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+			WHERE datname = current_database() AND query LIKE 'LISTEN %' AND pid <> pg_backend_pid()`).Scan(&terminated); err != nil || terminated != 1 {
+			t.Fatalf("terminating the listener's connection: %d (%v), want 1", terminated, err)
+		}
+		status, ok := feed.closed(15 * time.Second)
+		if !ok {
+			t.Fatal("the subscriber's connection is still open 15s after the listener's connection was cut")
+		}
+		if status != websocket.StatusTryAgainLater {
+			t.Fatalf("close code %d, want %d (1013: graphql-ws reconnects and subscribes again)", status, websocket.StatusTryAgainLater)
+		}
+		waitSubscribers(t, e, 0, 5*time.Second)
+
+		again := subscribe(t, e, member, "acme")
+		createAssignedTask(t, e, owner.Caller("acme"), project, "After", member.ID)
+		if p := again.next(t, 5*time.Second); p.Kind != "TASK_ASSIGNED" {
+			t.Errorf("after subscribing again: got %+v, want the assignment", p)
+		}
 	})
 }
 

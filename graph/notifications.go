@@ -25,10 +25,12 @@ import (
 // connection's tenant. Each event names a committed notification; the feed
 // hub reads it (in one query with the other subscribers' events) and hands
 // it over only if the caller is its recipient in this tenant. A subscriber
-// that falls pubsub.DefaultBuffer notifications behind is disconnected (the
-// stream then ends); the stream also ends with the connection, on server
-// shutdown and when the token expires (the websocket's context carries its
-// expiry).
+// that falls pubsub.DefaultBuffer notifications behind, or whose
+// notifications cannot be read, is disconnected (1013 Try Again Later: its
+// client reconnects and subscribes again); the stream also ends with the
+// connection, on server shutdown and when the token expires (the
+// websocket's context carries its expiry), and completes when its member
+// is removed.
 func (r *Resolver) notificationFeed(ctx context.Context) (<-chan *ent.Notification, error) {
 	release, err := takeSubscriptionSlot(ctx)
 	if err != nil {
@@ -60,11 +62,14 @@ func (r *Resolver) notificationFeed(ctx context.Context) (<-chan *ent.Notificati
 	}, func() { s.brokerEnded(ctx) })
 	s.mu.Lock()
 	s.sub = sub
-	ended := s.done
+	ended, retry := s.done, s.retry
 	s.mu.Unlock()
-	if ended { // ctx ended, or the broker was closed, while subscribing
-		if sub.BrokerClosed() {
+	if ended { // ctx ended, the broker was closed, or it was dropped, while subscribing
+		switch {
+		case sub.BrokerClosed():
 			goingAway(ctx)
+		case retry || sub.Dropped():
+			tryAgainLater(ctx)
 		}
 		sub.Close()
 		return s.out, nil
@@ -105,13 +110,14 @@ type feedSubscriber struct {
 	cleanup          func()
 	wake             func() // after each value sent on out, and after closing it; nil: none
 
-	mu   sync.Mutex
-	out  chan *ent.Notification // closed by end
-	done bool
+	mu    sync.Mutex
+	out   chan *ent.Notification // closed by end
+	done  bool
+	retry bool // dropped while notificationFeed was subscribing (s.sub nil)
 }
 
 // push hands n to the subscription; one whose buffer is full (its client
-// is not reading) is ended instead.
+// is not reading) is dropped instead.
 func (s *feedSubscriber) push(n *ent.Notification) {
 	s.mu.Lock()
 	if s.done {
@@ -124,7 +130,7 @@ func (s *feedSubscriber) push(n *ent.Notification) {
 		s.signal()
 	default:
 		s.mu.Unlock()
-		s.end()
+		s.drop()
 	}
 }
 
@@ -146,20 +152,44 @@ func (s *feedSubscriber) end() {
 	}
 }
 
+// drop ends the stream as one that missed notifications: its client fell
+// behind, or they could not be read. The broker drops the subscription,
+// and brokerEnded closes the connection before the stream ends.
+func (s *feedSubscriber) drop() {
+	s.mu.Lock()
+	sub := s.sub
+	if sub == nil {
+		s.retry = true // notificationFeed closes the connection
+	}
+	s.mu.Unlock()
+	if sub != nil {
+		sub.Drop()
+		return
+	}
+	s.end()
+}
+
 // brokerEnded is the broker's end of the subscription: a revoke, the
-// subscriber falling behind, or the broker closing. When the broker closed
-// (the server is stopping), the connection is closed with 1001 before the
-// stream ends: a client told "complete" takes the subscription for
-// finished and does not subscribe again after it reconnects, whereas
-// graphql-ws reconnects after 1001 and subscribes again, to another
-// instance. (notificationFeed does the same when the broker closed while
-// it subscribed, before s.sub is set.)
+// subscription dropped (the subscriber fell behind, its notifications
+// could not be read, or the broker's LISTEN connection was cut), or the
+// broker closing. Only a revoke completes the stream: a client told
+// "complete" takes the subscription for finished and does not subscribe
+// again. When the broker closed (the server is stopping) the connection is
+// closed with 1001 Going Away, and when the subscription was dropped with
+// 1013 Try Again Later, before the stream ends: graphql-ws reconnects
+// after either and subscribes again (to another instance, after a 1001).
+// (notificationFeed does the same when it ended while it subscribed,
+// before s.sub is set.)
 func (s *feedSubscriber) brokerEnded(ctx context.Context) {
 	s.mu.Lock()
 	sub := s.sub
 	s.mu.Unlock()
-	if sub != nil && sub.BrokerClosed() {
+	switch {
+	case sub == nil:
+	case sub.BrokerClosed():
 		goingAway(ctx)
+	case sub.Dropped():
+		tryAgainLater(ctx)
 	}
 	s.end()
 }
@@ -373,10 +403,10 @@ func batchOf(items []feedItem) (int, []int) {
 // recipient in its tenant.
 //
 // A failed read is tried again after feedRetries' waits. If it still fails,
-// the items' subscriptions are ended rather than left open without the
+// the items' subscriptions are dropped rather than left open without the
 // notifications: the rows are committed and stay readable through the
-// notifications query, and a client whose stream completes knows to read
-// them and subscribe again.
+// notifications query, and a client whose connection is closed with 1013
+// reconnects, subscribes again and reads them.
 func (h *feedHub) deliver(items []feedItem, ids []int) {
 	count := len(ids)
 	written, ids := h.takeWritten(ids)
@@ -399,9 +429,9 @@ func (h *feedHub) deliver(items []feedItem, ids []int) {
 		ns, err = load()
 	}
 	if err != nil {
-		h.log.Error("loading notifications for the live feed; ending their subscriptions", "error", err.Error(), "notifications", count)
+		h.log.Error("loading notifications for the live feed; dropping their subscriptions", "error", err.Error(), "notifications", count)
 		for _, it := range items {
-			it.to.end()
+			it.to.drop()
 		}
 		return
 	}

@@ -18,6 +18,7 @@ import (
 	"tenantgraph/ent/notification"
 	"tenantgraph/ent/privacy"
 	"tenantgraph/internal/database"
+	"tenantgraph/internal/pubsub"
 )
 
 // The feed hub's queue is bounded: while the database is too slow to drain
@@ -113,10 +114,12 @@ func fromHub(t *testing.T, s *feedSubscriber) (*ent.Notification, bool) {
 	}
 }
 
-// A batch read that fails is tried again; one that keeps failing ends its
-// subscriptions, so that their clients know to read what they missed,
-// instead of leaving them open without it.
-func TestFeedHubRetriesThenEndsTheStreams(t *testing.T) {
+// A batch read that fails is tried again; one that keeps failing drops its
+// subscriptions (their connections are closed with 1013, so that their
+// clients read what they missed and subscribe again), instead of leaving
+// them open without it, or completing them as if they had ended as they
+// should.
+func TestFeedHubRetriesThenDropsTheStreams(t *testing.T) {
 	ctx := context.Background()
 	db, fail := failingDatabase(t)
 	sys := privacy.DecisionContext(ctx, privacy.Allow)
@@ -129,8 +132,20 @@ func TestFeedHubRetriesThenEndsTheStreams(t *testing.T) {
 	var logs bytes.Buffer
 	h := newFeedHub(c, slog.New(slog.NewJSONHandler(&logs, nil)))
 	h.retries = []time.Duration{time.Millisecond, time.Millisecond}
+	broker := pubsub.NewLocal(0)
+	defer broker.Close()
+	var dropped atomic.Int32 // subscriptions the broker ended as dropped
 	subscriber := func() *feedSubscriber {
-		return &feedSubscriber{tenantID: tenant.ID, userID: user.ID, out: make(chan *ent.Notification, 1), cleanup: func() {}}
+		s := &feedSubscriber{tenantID: tenant.ID, userID: user.ID, out: make(chan *ent.Notification, 1), cleanup: func() {}}
+		var sub *pubsub.Subscription
+		sub = broker.SubscribeFunc(tenant.ID, user.ID, func(pubsub.Event) bool { return true }, func() {
+			if sub.Dropped() {
+				dropped.Add(1)
+			}
+			s.end()
+		})
+		s.sub = sub
+		return s
 	}
 
 	fail.n.Store(2) // the first read and one retry fail
@@ -145,6 +160,9 @@ func TestFeedHubRetriesThenEndsTheStreams(t *testing.T) {
 	h.enqueue(s, note.ID)
 	if n, ok := fromHub(t, s); ok {
 		t.Fatalf("after three failed reads: got %v, want the stream ended", n)
+	}
+	if dropped.Load() != 1 {
+		t.Errorf("subscriptions dropped: got %d, want the one whose read failed", dropped.Load())
 	}
 	if !strings.Contains(logs.String(), "connection reset by peer") {
 		t.Errorf("log: got %q, want the read's error", logs.String())

@@ -1114,6 +1114,19 @@ func goingAway(ctx context.Context) {
 	}
 }
 
+// tryAgainLater closes the connection of ctx's operation with 1013 "Try
+// Again Later": its streams end without "complete", and graphql-ws
+// reconnects (with its back-off) and subscribes again. It is for a stream
+// that missed events (its client fell behind, or they could not be read,
+// or the broker's LISTEN connection was cut): "complete" would tell the
+// client that the stream ended as it should, and it would not subscribe
+// again. Over any other transport it does nothing.
+func tryAgainLater(ctx context.Context) {
+	if op, ok := ctx.Value(wsOperationKey{}).(*wsOperation); ok {
+		op.c.closeWith(websocket.StatusTryAgainLater, "Try again later: the live feed missed events; read the notifications list and subscribe again")
+	}
+}
+
 // writeEventsDirectly is for a subscription resolver that writes its
 // events' payloads itself ({"data":…}, as writeResponse would): the
 // transport then takes each signalled event from write rather than from

@@ -36,9 +36,16 @@ func (s *Subscription) BrokerClosed() bool { return s.shut.Load() }
 // Close ends the subscription. It is safe to call more than once.
 func (s *Subscription) Close() { s.local.remove([]*Subscription{s}, false) }
 
-// Dropped reports whether the broker ended the subscription because the
-// subscriber could not keep up.
+// Dropped reports whether the subscription was ended as one that missed
+// events: its subscriber could not keep up, or the events could not be
+// handed over (Drop, DropAll). Its subscriber is to come back for what it
+// missed, and subscribe again.
 func (s *Subscription) Dropped() bool { return s.dropped.Load() }
+
+// Drop ends the subscription as one that missed events (Dropped then
+// reports true): its subscriber fell behind, or what was to be delivered
+// could not be read. It is safe to call more than once, and after Close.
+func (s *Subscription) Drop() { s.local.remove([]*Subscription{s}, true) }
 
 type key struct{ tenant, user int }
 
@@ -177,6 +184,22 @@ func (s *Subscription) finish() {
 	if s.ended.CompareAndSwap(false, true) {
 		s.end()
 	}
+}
+
+// DropAll ends every open subscription as one that missed events
+// (Dropped), and stays open for new ones: the PostgreSQL broker does it
+// when its LISTEN connection was re-established, since what was notified
+// while it was down never reached it.
+func (l *Local) DropAll() {
+	l.mu.RLock()
+	var all []*Subscription
+	for _, set := range l.subs {
+		for s := range set {
+			all = append(all, s)
+		}
+	}
+	l.mu.RUnlock()
+	l.remove(all, true)
 }
 
 // Close ends every subscription; later subscriptions end at once.

@@ -99,7 +99,17 @@ func (p *Postgres) fanOut() {
 			if !ok {
 				return
 			}
-			if n == nil { // reconnected: events sent meanwhile are lost to live delivery, not to the notification list
+			if n == nil {
+				// The listener reconnected. What was notified while it was
+				// down never reached it: the rows are in the notifications
+				// list, but not on the streams, and revokes were lost too.
+				// Rather than leave the streams open with a silent gap, end
+				// them as dropped, so that their clients read the list and
+				// subscribe again (the websocket is closed with 1013 Try
+				// Again Later: graph/notifications.go).
+				subs := p.Local.Subscribers()
+				p.log.Warn("notification listener re-established: ending the live subscriptions, which missed what was notified meanwhile", "subscriptions", subs)
+				p.Local.DropAll()
 				continue
 			}
 			events, err := decode(n.Extra)

@@ -278,3 +278,44 @@ func TestPostgresCloseEndsSubscriptions(t *testing.T) {
 		t.Errorf("Subscribe after Close: open, want closed")
 	}
 }
+
+// TestPostgresReconnectDropsSubscriptions: what is notified while the
+// listener's connection is down never reaches it, so once it is back, the
+// subscriptions that were open are ended as dropped (their clients come
+// back for what they missed) rather than left open with a silent gap; the
+// broker goes on serving new ones.
+func TestPostgresReconnectDropsSubscriptions(t *testing.T) {
+	url := newTestPostgres(t)
+	var logs logBuffer
+	b, db := newTestBroker(t, url, &logs)
+	subs := []*pubsub.Subscription{b.Subscribe(1, 10), b.Subscribe(2, 20)}
+	var terminated int
+	if err := db.QueryRowContext(context.Background(), `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE datname = current_database() AND query LIKE 'LISTEN %' AND pid <> pg_backend_pid()`).Scan(&terminated); err != nil || terminated != 1 {
+		t.Fatalf("terminating the listener's connection: %d (%v), want 1", terminated, err)
+	}
+	for i, s := range subs {
+		select {
+		case _, open := <-s.C:
+			if open {
+				t.Errorf("subscription %d: got an event, want it ended", i)
+			}
+		case <-time.After(15 * time.Second):
+			t.Fatalf("subscription %d: still open 15s after the listener's connection was cut", i)
+		}
+		if !s.Dropped() || s.BrokerClosed() {
+			t.Errorf("subscription %d: dropped %v, broker closed %v, want dropped only", i, s.Dropped(), s.BrokerClosed())
+		}
+	}
+	if !strings.Contains(logs.String(), "re-established") {
+		t.Errorf("logs: want the reconnection and the dropped subscriptions told, got\n%s", logs.String())
+	}
+	after := b.Subscribe(1, 10)
+	want := pubsub.Event{TenantID: 1, UserID: 10, NotificationID: 7}
+	if err := b.Publish(context.Background(), want); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustReceive(t, after); got != want {
+		t.Errorf("a subscription after the reconnection: got %+v, want %+v", got, want)
+	}
+}
