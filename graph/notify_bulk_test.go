@@ -372,6 +372,45 @@ func TestClosedNotifierLeavesSharesToTheDispatcher(t *testing.T) {
 	})
 }
 
+// OUTBOX_MAX_ATTEMPTS bounds the attempts at an email or a Slack message,
+// not at a share of in-app rows: a share whose attempts reached the limit
+// (its last one cut short by a crash, so its outcome was never recorded, or
+// the limit lowered since) is written all the same, never marked FAILED,
+// which would lose its notifications for good.
+func TestSharesOutliveTheAttemptLimit(t *testing.T) {
+	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
+		const n = 1500 // the change's 1,000, then one share of 500
+		w := newBroadcastWorld(t, e, n, "Persistent")
+		notifier := notify.NewNotifier(e.Broker, nil, slog.New(slog.DiscardHandler))
+		notifier.Close()
+		notifier.Committed(w.ctx, e.DB.Client, w.broadcast(t, notifier, true), nil)
+		notifier.Wait()
+		sys := privacy.DecisionContext(context.Background(), privacy.Allow)
+		now := time.Now()
+		// Its third attempt was claimed a while ago and never recorded.
+		if err := e.DB.Client.OutboxEntry.Update().Where(outboxentry.ChannelEQ(outboxentry.ChannelIN_APP)).
+			SetAttempts(3).SetClaimedUntil(now.Add(-time.Minute)).Exec(sys); err != nil {
+			t.Fatal(err)
+		}
+		later := time.Now().Add(2 * time.Minute)
+		d := e.NewDispatcher(nil, notify.DispatcherConfig{MaxAttempts: 3, Now: func() time.Time { return later }})
+		if _, err := d.RunOnce(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		rows := 0
+		for _, c := range w.recipients(t) {
+			rows += c
+		}
+		failed, err := e.DB.Client.OutboxEntry.Query().Where(outboxentry.StatusEQ(outboxentry.StatusFAILED)).Count(sys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rows != n || inAppEntries(t, e) != 0 || failed != 0 {
+			t.Fatalf("after the dispatcher: %d rows, %d entries left, %d FAILED; want %d rows and no entry", rows, inAppEntries(t, e), failed, n)
+		}
+	})
+}
+
 // A project deleted after its broadcast committed, before the shares
 // after the first thousand were written: every recipient still gets the
 // notification, with no project, as the first thousand keep theirs once

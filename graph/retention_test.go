@@ -143,7 +143,7 @@ func TestRetentionRunSweepsUntilStopped(t *testing.T) {
 
 // Retention also deletes the email and Slack outbox entries that finished
 // (DELIVERED or FAILED) longer ago than its age, and never one that is
-// pending, however old.
+// pending, nor an in-app share, however old.
 func TestRetentionDeletesFinishedOutboxEntries(t *testing.T) {
 	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
 		owner := e.Register("Owner")
@@ -164,6 +164,15 @@ func TestRetentionDeletesFinishedOutboxEntries(t *testing.T) {
 		entry(outboxentry.StatusDELIVERED, old)
 		entry(outboxentry.StatusFAILED, old)
 		keep := []int{entry(outboxentry.StatusPENDING, old), entry(outboxentry.StatusDELIVERED, young), entry(outboxentry.StatusFAILED, young)}
+		// An in-app share that FAILED holds the only record of the rows it
+		// never wrote: kept, however old.
+		share, err := e.DB.Client.OutboxEntry.Create().SetTenantID(tenant).SetChannel(outboxentry.ChannelIN_APP).
+			SetPayload(map[string]string{}).SetStatus(outboxentry.StatusFAILED).
+			SetCreatedAt(old).SetUpdatedAt(old).Save(sys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keep = append(keep, share.ID)
 		r := notify.Retention{Client: e.DB.Client, Keep: 30 * 24 * time.Hour, Batch: 1,
 			Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return now }}
 		deleted, err := r.SweepOutbox(context.Background())

@@ -22,7 +22,7 @@ import (
 // DispatcherConfig tunes outbox delivery. Zero fields take the defaults.
 type DispatcherConfig struct {
 	Poll        time.Duration // how often to look for due entries without a wake-up (1s)
-	MaxAttempts int           // attempts before an entry is FAILED (10)
+	MaxAttempts int           // attempts before an email or Slack entry is FAILED (10); an IN_APP share is retried until written
 	BaseBackoff time.Duration // wait after the first failure, doubled each time (2s)
 	MaxBackoff  time.Duration // longest wait between attempts (5m)
 	BatchSize   int           // entries claimed at once (20)
@@ -280,7 +280,7 @@ func (d *Dispatcher) claim(ctx context.Context, now, lease time.Time) (entries [
 	var ids []int
 	var spent []*ent.OutboxEntry
 	for _, e := range due {
-		if e.Attempts >= d.cfg.MaxAttempts {
+		if e.Attempts >= d.cfg.MaxAttempts && e.Channel != outboxentry.ChannelIN_APP {
 			spent = append(spent, e)
 			continue
 		}
@@ -342,7 +342,7 @@ func (d *Dispatcher) deliver(ctx context.Context, e *ent.OutboxEntry, lease time
 	case interrupted:
 		d.log.WarnContext(ctx, "outbox: delivery cut off by the stop; not counted as an attempt", "entry", e.ID,
 			"channel", e.Channel, "tenant_id", e.TenantID, "error", err.Error())
-	case IsPermanent(err) || attempt >= d.cfg.MaxAttempts:
+	case IsPermanent(err) || attempt >= d.cfg.MaxAttempts && e.Channel != outboxentry.ChannelIN_APP:
 		outcome = "failed"
 		d.log.ErrorContext(ctx, "outbox: delivery failed for good", "entry", e.ID, "channel", e.Channel,
 			"tenant_id", e.TenantID, "attempts", attempt, "error", err.Error())

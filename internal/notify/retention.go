@@ -119,8 +119,10 @@ func (r Retention) Sweep(ctx context.Context) (int, error) {
 // outcome), and returns how many it deleted. They hold a recipient's
 // address and a message's text, and nothing reads them once finished but
 // the failed-entries gauge, which would otherwise count every failure
-// ever. Pending entries, and IN_APP shares (deleted as they are written),
-// are never touched. A batch at a time, as Sweep, in no order: each batch
+// ever. Pending entries are never touched, nor are IN_APP shares: one is
+// deleted as it is written, and a FAILED one (its payload could not be
+// read) holds the only record of notifications never written, which an
+// operator may still want. A batch at a time, as Sweep, in no order: each batch
 // is read from the (status, updated_at) index and stops at batch rows,
 // where an order by ID would sort every finished entry old enough first.
 func (r Retention) SweepOutbox(ctx context.Context) (int, error) {
@@ -129,10 +131,11 @@ func (r Retention) SweepOutbox(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	finished := []outboxentry.Status{outboxentry.StatusDELIVERED, outboxentry.StatusFAILED}
+	sent := []outboxentry.Channel{outboxentry.ChannelEMAIL, outboxentry.ChannelSLACK}
 	total := 0
 	for {
 		ids, err := r.Client.OutboxEntry.Query().
-			Where(outboxentry.StatusIn(finished...), outboxentry.UpdatedAtLT(cutoff)).
+			Where(outboxentry.StatusIn(finished...), outboxentry.UpdatedAtLT(cutoff), outboxentry.ChannelIn(sent...)).
 			Limit(batch).
 			IDs(sys)
 		if err != nil {
