@@ -346,27 +346,15 @@ func TestBroadcastSharesLeftByAStoppedInstance(t *testing.T) {
 func TestClosedNotifierLeavesSharesToTheDispatcher(t *testing.T) {
 	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
 		const n = 1500 // the change's 1,000, then one share of 500
-		w := newBroadcastWorld(t, e, n, "Closing")
-		notifier := notify.NewNotifier(e.Broker, nil, slog.New(slog.DiscardHandler))
-		notifier.Close()
-		notifier.Committed(w.ctx, e.DB.Client, w.broadcast(t, notifier, true), nil)
-		notifier.Wait()
-		count := func() int {
-			t.Helper()
-			rows := 0
-			for _, c := range w.recipients(t) {
-				rows += c
-			}
-			return rows
-		}
-		if got, left := count(), inAppEntries(t, e); got != 1000 || left != 1 {
+		w := shareLeftByAClosedNotifier(t, e, n, "Closing")
+		if got, left := w.rows(t), inAppEntries(t, e); got != 1000 || left != 1 {
 			t.Fatalf("closed: %d rows and %d entries, want the change's 1,000 and one entry", got, left)
 		}
 		later := time.Now().Add(2 * time.Minute)
 		if _, err := e.NewDispatcher(nil, notify.DispatcherConfig{Now: func() time.Time { return later }}).RunOnce(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		if got, left := count(), inAppEntries(t, e); got != n || left != 0 {
+		if got, left := w.rows(t), inAppEntries(t, e); got != n || left != 0 {
 			t.Fatalf("after the dispatcher: %d rows and %d entries, want %d and none", got, left, n)
 		}
 	})
@@ -380,11 +368,7 @@ func TestClosedNotifierLeavesSharesToTheDispatcher(t *testing.T) {
 func TestSharesOutliveTheAttemptLimit(t *testing.T) {
 	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
 		const n = 1500 // the change's 1,000, then one share of 500
-		w := newBroadcastWorld(t, e, n, "Persistent")
-		notifier := notify.NewNotifier(e.Broker, nil, slog.New(slog.DiscardHandler))
-		notifier.Close()
-		notifier.Committed(w.ctx, e.DB.Client, w.broadcast(t, notifier, true), nil)
-		notifier.Wait()
+		w := shareLeftByAClosedNotifier(t, e, n, "Persistent")
 		sys := privacy.DecisionContext(context.Background(), privacy.Allow)
 		now := time.Now()
 		// Its third attempt was claimed a while ago and never recorded.
@@ -397,10 +381,7 @@ func TestSharesOutliveTheAttemptLimit(t *testing.T) {
 		if _, err := d.RunOnce(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		rows := 0
-		for _, c := range w.recipients(t) {
-			rows += c
-		}
+		rows := w.rows(t)
 		failed, err := e.DB.Client.OutboxEntry.Query().Where(outboxentry.StatusEQ(outboxentry.StatusFAILED)).Count(sys)
 		if err != nil {
 			t.Fatal(err)
@@ -512,6 +493,30 @@ func (w *broadcastWorld) broadcast(t *testing.T, notifier *notify.Notifier, comm
 		t.Fatal(err)
 	}
 	return batch
+}
+
+// shareLeftByAClosedNotifier broadcasts to n managers (more than 1,000)
+// through a notifier closed meanwhile, as a server shutting down: the
+// change's 1,000 rows are written, the rest are left in IN_APP outbox
+// entries for the dispatcher.
+func shareLeftByAClosedNotifier(t *testing.T, e *graphtest.Env, n int, name string) *broadcastWorld {
+	t.Helper()
+	w := newBroadcastWorld(t, e, n, name)
+	notifier := notify.NewNotifier(e.Broker, nil, slog.New(slog.DiscardHandler))
+	notifier.Close()
+	notifier.Committed(w.ctx, e.DB.Client, w.broadcast(t, notifier, true), nil)
+	notifier.Wait()
+	return w
+}
+
+// rows counts the project's notification rows.
+func (w *broadcastWorld) rows(t *testing.T) int {
+	t.Helper()
+	rows := 0
+	for _, c := range w.recipients(t) {
+		rows += c
+	}
+	return rows
 }
 
 // recipients counts the project's notification rows by recipient.

@@ -21,7 +21,6 @@ import (
 	"tenantgraph/ent/privacy"
 	enttask "tenantgraph/ent/task"
 	"tenantgraph/graph/graphtest"
-	"tenantgraph/internal/globalid"
 	"tenantgraph/internal/role"
 	"tenantgraph/internal/workflow"
 )
@@ -31,7 +30,7 @@ func TestRoleConfirmedAtCommit(t *testing.T) {
 		sys := privacy.DecisionContext(context.Background(), privacy.Allow)
 		owner, mia := e.Register("Olga"), e.Register("Mia")
 		e.CreateTenant(owner, "acme")
-		miaMembership := mustID(t, e.AddMember(owner, "acme", mia, "MANAGER"))
+		miaMembership := authDecodeID(t, e.AddMember(owner, "acme", mia, "MANAGER"))
 		o, m := owner.Caller("acme"), mia.Caller("acme")
 
 		// meanwhile, when set, runs once at the mutation's first write of
@@ -74,7 +73,7 @@ func TestRoleConfirmedAtCommit(t *testing.T) {
 			t.Helper()
 			n, err := e.DB.Client.Membership.Update().Where(membership.ID(miaMembership)).SetRole(role.Manager).Save(sys)
 			if err == nil && n == 0 {
-				miaMembership = mustID(t, e.AddMember(owner, "acme", mia, "MANAGER"))
+				miaMembership = authDecodeID(t, e.AddMember(owner, "acme", mia, "MANAGER"))
 			} else if err != nil {
 				t.Fatal(err)
 			}
@@ -94,19 +93,19 @@ func TestRoleConfirmedAtCommit(t *testing.T) {
 		}{
 			{"approve, demoted to MEMBER", `mutation($id: ID!) { transitionProject(id: $id, to: APPROVED) { status } }`,
 				map[string]any{"id": project}, demote, "changed to MEMBER", func(t *testing.T) {
-					if p, err := e.DB.Client.Project.Get(sys, mustID(t, project)); err != nil || p.Status != workflow.Submitted {
+					if p, err := e.DB.Client.Project.Get(sys, authDecodeID(t, project)); err != nil || p.Status != workflow.Submitted {
 						t.Errorf("project: got %v (%v), want still SUBMITTED", p, err)
 					}
 				}},
 			{"delete another's task, removed", `mutation($id: ID!) { deleteTask(id: $id) }`,
 				map[string]any{"id": task}, remove, "removed", func(t *testing.T) {
-					if ok, err := e.DB.Client.Task.Query().Where(enttask.ID(mustID(t, task))).Exist(sys); err != nil || !ok {
+					if ok, err := e.DB.Client.Task.Query().Where(enttask.ID(authDecodeID(t, task))).Exist(sys); err != nil || !ok {
 						t.Errorf("task: exists %v (%v), want it kept", ok, err)
 					}
 				}},
 			{"delete another's comment, demoted to MEMBER", `mutation($id: ID!) { deleteComment(id: $id) }`,
 				map[string]any{"id": comment}, demote, "changed to MEMBER", func(t *testing.T) {
-					if ok, err := e.DB.Client.Comment.Query().Where(entcomment.ID(mustID(t, comment))).Exist(sys); err != nil || !ok {
+					if ok, err := e.DB.Client.Comment.Query().Where(entcomment.ID(authDecodeID(t, comment))).Exist(sys); err != nil || !ok {
 						t.Errorf("comment: exists %v (%v), want it kept", ok, err)
 					}
 				}},
@@ -154,14 +153,4 @@ func TestRoleConfirmedAtCommit(t *testing.T) {
 		}
 		rlWant(t, "the owner demoting themselves", e.Do(o, `mutation($id: ID!) { updateMemberRole(id: $id, role: MEMBER) { role } }`, map[string]any{"id": ownID}), "")
 	})
-}
-
-// mustID decodes a global ID.
-func mustID(t *testing.T, id string) int {
-	t.Helper()
-	n, err := globalid.Decode(id)
-	if err != nil {
-		t.Fatalf("decoding %q: %v", id, err)
-	}
-	return n
 }
