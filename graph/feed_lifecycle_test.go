@@ -9,14 +9,18 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"entgo.io/ent/dialect"
 	"github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
 
+	"tenantgraph/ent"
 	"tenantgraph/graph"
 	"tenantgraph/graph/graphtest"
 	"tenantgraph/internal/pubsub"
@@ -289,9 +293,12 @@ func TestFeedEndsOnServerShutdown(t *testing.T) {
 // What PostgreSQL notifies while an instance's LISTEN connection is down
 // never reaches that instance. Once the connection is back, its live
 // subscriptions are dropped rather than left open with a silent gap: each
-// websocket is closed with 1013 Try Again Later, after which graphql-ws
-// reconnects, subscribes again and (as the README asks of clients) reads
-// the notifications list for what it missed; the new stream is live.
+// websocket drains (a mutation running on it is answered first, so that
+// graphql-ws does not send it again once reconnected) and is closed with
+// 1013 Try Again Later, without "complete" for the feed, after which
+// graphql-ws reconnects, subscribes again and (as the README asks of
+// clients) reads the notifications list for what it missed; the new
+// stream is live.
 func TestFeedDroppedWhenTheListenerReconnects(t *testing.T) {
 	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
 		if e.Dialect != dialect.Postgres {
@@ -302,19 +309,61 @@ func TestFeedDroppedWhenTheListenerReconnects(t *testing.T) {
 		createAssignedTask(t, e, owner.Caller("acme"), project, "Before", member.ID)
 		feed.next(t, 5*time.Second)
 
+		// A mutation on the same websocket, held at its first task write.
+		entered, release := make(chan struct{}), make(chan struct{})
+		var held atomic.Bool
+		e.DB.Client.Use(func(next ent.Mutator) ent.Mutator {
+			return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+				if m.Type() == "Task" && held.CompareAndSwap(false, true) {
+					close(entered)
+					<-release
+				}
+				return next.Mutate(ctx, m)
+			})
+		})
+		if err := wsjson.Write(context.Background(), feed.conn, map[string]any{"id": "create", "type": "subscribe", "payload": map[string]any{
+			"query":     `mutation($i: CreateTaskInput!) { createTask(input: $i) { title } }`,
+			"variables": map[string]any{"i": map[string]any{"projectID": project, "title": "Meanwhile"}},
+		}}); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-entered:
+		case <-time.After(5 * time.Second):
+			t.Fatal("the mutation did not reach its write within 5s")
+		}
+
 		var terminated int
 		if err := e.DB.SQL.QueryRowContext(context.Background(), `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
 			WHERE datname = current_database() AND query LIKE 'LISTEN %' AND pid <> pg_backend_pid()`).Scan(&terminated); err != nil || terminated != 1 {
 			t.Fatalf("terminating the listener's connection: %d (%v), want 1", terminated, err)
 		}
-		status, ok := feed.closed(15 * time.Second)
-		if !ok {
-			t.Fatal("the subscriber's connection is still open 15s after the listener's connection was cut")
+		waitSubscribers(t, e, 0, 15*time.Second) // dropped
+		time.Sleep(200 * time.Millisecond)
+		if m := feed.pending(); len(m) != 0 {
+			t.Fatalf("while the mutation runs: got %+v, want nothing (no complete for the feed) and the connection open", m)
 		}
-		if status != websocket.StatusTryAgainLater {
-			t.Fatalf("close code %d, want %d (1013: graphql-ws reconnects and subscribes again)", status, websocket.StatusTryAgainLater)
+		close(release)
+
+		var got []string
+		for {
+			select {
+			case m, ok := <-feed.msgs:
+				if ok {
+					got = append(got, m.ID+" "+m.Type)
+					continue
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("the connection is still open 10s after the mutation was let go; got %v", got)
+			}
+			break
 		}
-		waitSubscribers(t, e, 0, 5*time.Second)
+		if want := []string{"create next", "create complete"}; !slices.Equal(got, want) {
+			t.Errorf("messages before the close: got %v, want %v", got, want)
+		}
+		if status := websocket.CloseStatus(feed.err); status != websocket.StatusTryAgainLater {
+			t.Fatalf("close: %v, want %d (1013: graphql-ws reconnects and subscribes again)", feed.err, websocket.StatusTryAgainLater)
+		}
 
 		again := subscribe(t, e, member, "acme")
 		createAssignedTask(t, e, owner.Caller("acme"), project, "After", member.ID)

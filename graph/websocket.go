@@ -461,7 +461,7 @@ type wsConn struct {
 	initSeen bool
 	closing  bool       // a close frame is on its way, or the connection has ended
 	heard    bool       // a message arrived since the last ping
-	drain    drainState // the server is shutting down: start nothing more (wsTransport.beginDrain)
+	drain    drainState // the server is shutting down, or a live feed missed events (tryAgainLater): start nothing more (wsTransport.beginDrain)
 	// answering counts the operations that have not answered yet: queries
 	// and mutations until their "complete" or "error" is written (or, cut
 	// short by the drain, until they have ended unanswered or unstarted),
@@ -643,8 +643,27 @@ func (c *wsConn) answered(op *wsOperation) {
 	last := c.drain != drainNone && c.answering == 0
 	c.mu.Unlock()
 	if last {
-		c.closeWith(websocket.StatusGoingAway, "Server shutting down")
+		c.drainClose()
 	}
+}
+
+// tryAgainReason is the reason of a 1013 close (tryAgainLater).
+const tryAgainReason = "Try again later: the live feed missed events; read the notifications list and subscribe again"
+
+// drainClose closes a drained connection: with 1001 Going Away when the
+// server is shutting down, else (it drained because a live feed on it
+// missed events: tryAgainLater) with 1013 Try Again Later. graphql-ws
+// reconnects after either. (Which of the two is not kept on the
+// connection: an idle one's size is a published target.)
+func (c *wsConn) drainClose() {
+	c.t.mu.Lock()
+	shutdown := c.t.draining
+	c.t.mu.Unlock()
+	if !shutdown {
+		c.closeWith(websocket.StatusTryAgainLater, tryAgainReason)
+		return
+	}
+	c.closeWith(websocket.StatusGoingAway, "Server shutting down")
 }
 
 // closeWith starts the close handshake with code, once. The handshake waits
@@ -890,6 +909,7 @@ type wsOperation struct {
 	pumping bool // a goroutine is taking them
 	last    bool // the response being produced is the stream's last (endStreamAfter)
 	done    bool
+	silent  bool // the stream ends without "complete" (tryAgainLater)
 	// single (a query or mutation) and answered (wsConn.answering) are
 	// guarded by c.mu.
 	single, answered bool
@@ -1114,16 +1134,26 @@ func goingAway(ctx context.Context) {
 	}
 }
 
-// tryAgainLater closes the connection of ctx's operation with 1013 "Try
-// Again Later": its streams end without "complete", and graphql-ws
-// reconnects (with its back-off) and subscribes again. It is for a stream
-// that missed events (its client fell behind, or they could not be read,
-// or the broker's LISTEN connection was cut): "complete" would tell the
-// client that the stream ended as it should, and it would not subscribe
-// again. Over any other transport it does nothing.
+// tryAgainLater is for a stream that missed events (its client fell
+// behind, or they could not be read, or the broker's LISTEN connection was
+// cut), called before it ends: the stream ends without "complete", which
+// would tell the client that it ended as it should (it would not subscribe
+// again), and the connection closes with 1013 "Try Again Later", after
+// which graphql-ws reconnects (with its back-off) and subscribes again. The
+// connection drains first, as at shutdown: it starts nothing more, and the
+// queries and mutations it runs are answered before it closes, so that
+// none that committed is sent again after the reconnection. Over any other
+// transport it does nothing.
 func tryAgainLater(ctx context.Context) {
-	if op, ok := ctx.Value(wsOperationKey{}).(*wsOperation); ok {
-		op.c.closeWith(websocket.StatusTryAgainLater, "Try again later: the live feed missed events; read the notifications list and subscribe again")
+	op, ok := ctx.Value(wsOperationKey{}).(*wsOperation)
+	if !ok {
+		return
+	}
+	op.mu.Lock()
+	op.silent = true
+	op.mu.Unlock()
+	if op.c.drainFrom(drainWaiting) {
+		op.c.drainClose()
 	}
 }
 
@@ -1291,10 +1321,16 @@ func (op *wsOperation) next() (resp *graphql.Response, ok bool) {
 }
 
 // end completes the operation: the client hears "complete" unless it
-// completed it itself or the connection is closing.
+// completed it itself, the connection is closing, or the stream missed
+// events (tryAgainLater).
 func (op *wsOperation) end() {
 	if op.finish() {
-		op.c.writeTo(op, "complete", nil)
+		op.mu.Lock()
+		silent := op.silent
+		op.mu.Unlock()
+		if !silent {
+			op.c.writeTo(op, "complete", nil)
+		}
 	}
 }
 
