@@ -195,3 +195,41 @@ func TestOutboxFailsAnEntryPastALoweredLimit(t *testing.T) {
 		}
 	})
 }
+
+// A message sent whose outcome cannot be recorded at once (the database
+// busy or briefly away) has the record tried again within its lease:
+// recorded DELIVERED, it is not claimed again when the lease runs out and
+// sent a second time.
+func TestOutboxRetriesTheRecordOfASend(t *testing.T) {
+	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
+		w := newObWorld(t, e, obStatus(http.StatusOK))
+		sent := w.insertSlack(t, 1, nil)
+		var refused atomic.Int32
+		e.DB.Client.Use(func(next ent.Mutator) ent.Mutator {
+			return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+				if om, ok := m.(*ent.OutboxEntryMutation); ok && om.Op().Is(ent.OpUpdate) {
+					if status, set := om.Status(); set && status == outboxentry.StatusDELIVERED && refused.Add(1) <= 2 {
+						return nil, errors.New("database is locked")
+					}
+				}
+				return next.Mutate(ctx, m)
+			})
+		})
+		d := e.NewDispatcher(w.senders(), notify.DispatcherConfig{})
+		if n, err := d.RunOnce(context.Background()); err != nil || n != 1 {
+			t.Fatalf("RunOnce: got (%d, %v), want (1, nil)", n, err)
+		}
+		if got := w.entries(t)[0]; got.Status != outboxentry.StatusDELIVERED || got.ClaimedUntil != nil {
+			t.Fatalf("the entry: got %s, claimed until %v; want DELIVERED, no claim", got.Status, got.ClaimedUntil)
+		}
+		if refused.Load() != 3 {
+			t.Errorf("records: got %d, want two refused and the third kept", refused.Load())
+		}
+		// After the lease it would have had: nothing is due.
+		late := e.NewDispatcher(w.senders(), notify.DispatcherConfig{Now: func() time.Time { return time.Now().Add(10 * time.Minute) }})
+		if n, err := late.RunOnce(context.Background()); err != nil || n != 0 {
+			t.Fatalf("RunOnce after the lease: got (%d, %v), want (0, nil)", n, err)
+		}
+		obCheckDeliveredOnce(t, w.slack, sent)
+	})
+}

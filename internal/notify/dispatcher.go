@@ -77,6 +77,14 @@ const workers = 4
 // it is sent again after the restart.
 const recordTimeout = 5 * time.Second
 
+// recordRetryWait is the first wait before a failed record of an outcome
+// is tried again (doubled each time, up to 2 s), and recordRetries the most
+// tries after the first; each must also fit in the lease (deliver).
+const (
+	recordRetryWait = 250 * time.Millisecond
+	recordRetries   = 8
+)
+
 // leaseSlack bounds the claim's own transaction, and is kept free at the
 // end of a lease for instances whose clocks disagree a little.
 const leaseSlack = 5 * time.Second
@@ -350,9 +358,9 @@ func (d *Dispatcher) deliver(ctx context.Context, e *ent.OutboxEntry, lease time
 		d.log.WarnContext(ctx, "outbox: delivery failed; will retry", "entry", e.ID, "channel", e.Channel,
 			"tenant_id", e.TenantID, "attempts", attempt, "error", err.Error())
 	}
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
-	defer cancel()
 	record := func(lastError string) error {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+		defer cancel()
 		// Only while the lease is still ours: if it ran out, another
 		// instance owns the entry now.
 		u := d.client.OutboxEntry.Update().
@@ -372,12 +380,34 @@ func (d *Dispatcher) deliver(ctx context.Context, e *ent.OutboxEntry, lease time
 		}
 		return u.Exec(rctx)
 	}
-	var uerr error
-	if err == nil {
-		uerr = record("")
-	} else if uerr = record(errorText(err)); uerr != nil {
-		d.log.WarnContext(ctx, "outbox: recording delivery with its error; trying without", "entry", e.ID, "error", uerr.Error())
-		uerr = record("outbox: this attempt's error could not be stored; see the logs")
+	recordOutcome := func() error {
+		if err == nil {
+			return record("")
+		}
+		uerr := record(errorText(err))
+		if uerr != nil {
+			d.log.WarnContext(ctx, "outbox: recording delivery with its error; trying without", "entry", e.ID, "error", uerr.Error())
+			uerr = record("outbox: this attempt's error could not be stored; see the logs")
+		}
+		return uerr
+	}
+	uerr := recordOutcome()
+	// A record that fails (the database busy or briefly away) is tried
+	// again while the lease leaves room for it: an outcome not recorded
+	// has the entry claimed again once the lease runs out, and a message
+	// that was sent, sent again. Not past the stop's grace (ctx).
+	wait := recordRetryWait
+	for tries := 0; uerr != nil && tries < recordRetries; tries++ {
+		if ctx.Err() != nil || !d.now().Add(wait+recordTimeout).Before(lease.Add(-leaseSlack)) {
+			break
+		}
+		d.log.WarnContext(ctx, "outbox: recording delivery failed; trying again", "entry", e.ID, "error", uerr.Error())
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+		}
+		uerr = recordOutcome()
+		wait = min(2*wait, 2*time.Second)
 	}
 	if uerr != nil {
 		// The entry keeps its claim until the lease runs out; then it is
