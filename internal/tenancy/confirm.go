@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"sync/atomic"
 
-	"entgo.io/ent/dialect"
-
 	"tenantgraph/ent"
 	"tenantgraph/internal/apperr"
 	"tenantgraph/internal/viewer"
@@ -62,7 +60,7 @@ func ConfirmRole(ctx context.Context, c *ent.Client) error {
 	if h, ok := ctx.Value(roleHoldKey{}).(*roleHold); ok && h.locked.Load() {
 		return nil
 	}
-	now, err := roleIn(ctx, c, v.TenantID, v.UserID, c.Dialect() == dialect.Postgres)
+	now, err := roleIn(ctx, c, v.TenantID, v.UserID, true)
 	if err != nil {
 		return fmt.Errorf("tenancy: confirming the caller's role: %w", err)
 	}

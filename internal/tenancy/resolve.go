@@ -157,15 +157,18 @@ func (r *Resolver) Scope(ctx context.Context, c *ent.Client, cred Credentials, s
 	return nil
 }
 
-// roleStatements is, by dialect and then with FOR SHARE (PostgreSQL's,
-// for ConfirmRole), the statement that reads the caller's role in a
-// tenant: its membership row, found by the (tenant_id, user_id) unique
+// roleStatements is, by dialect, the statement that reads the caller's role
+// in a tenant: its membership row, found by the (tenant_id, user_id) unique
 // index. Every operation runs it, so it is built once rather than by ent's
 // query builders, which spent about 9 KB of allocations on each lookup.
-var roleStatements = map[string][2]string{
-	dialect.SQLite:   {roleStatement(dialect.SQLite), ""},
-	dialect.Postgres: {roleStatement(dialect.Postgres), roleStatement(dialect.Postgres) + " FOR SHARE"},
+var roleStatements = map[string]string{
+	dialect.SQLite:   roleStatement(dialect.SQLite),
+	dialect.Postgres: roleStatement(dialect.Postgres),
 }
+
+// roleForShare is PostgreSQL's statement locking the row it reads
+// (ConfirmRole).
+var roleForShare = roleStatements[dialect.Postgres] + " FOR SHARE"
 
 func roleStatement(d string) string {
 	q, _ := entsql.Dialect(d).Select(membership.FieldRole).From(entsql.Table(membership.Table)).
@@ -182,16 +185,15 @@ func RoleIn(ctx context.Context, c *ent.Client, tenantID, userID int) (role.Role
 	return roleIn(ctx, c, tenantID, userID, false)
 }
 
-// roleIn is RoleIn, locking the row FOR SHARE when share is set (PostgreSQL
-// only).
-func roleIn(ctx context.Context, c *ent.Client, tenantID, userID int, share bool) (role.Role, error) {
-	qs, ok := roleStatements[c.Dialect()]
-	if !ok || share && qs[1] == "" {
+// roleIn is RoleIn, locking the row FOR SHARE when forShare is set and the
+// database is PostgreSQL (SQLite has no row locks).
+func roleIn(ctx context.Context, c *ent.Client, tenantID, userID int, forShare bool) (role.Role, error) {
+	q, ok := roleStatements[c.Dialect()]
+	if !ok {
 		return "", fmt.Errorf("no role statement for dialect %q", c.Dialect())
 	}
-	q := qs[0]
-	if share {
-		q = qs[1]
+	if forShare && c.Dialect() == dialect.Postgres {
+		q = roleForShare
 	}
 	var rows entsql.Rows
 	if err := c.RawQuery(ctx, q, []any{tenantID, userID}, &rows); err != nil {
