@@ -187,31 +187,34 @@ func (s *Subscription) finish() {
 }
 
 // DropAll ends every open subscription as one that missed events
-// (Dropped), and stays open for new ones: the PostgreSQL broker does it
-// when its LISTEN connection was re-established, since what was notified
-// while it was down never reached it.
-func (l *Local) DropAll() {
+// (Dropped), and stays open for new ones, and returns how many it ended:
+// the PostgreSQL broker does it when its LISTEN connection was
+// re-established, since what was notified while it was down never reached
+// it.
+func (l *Local) DropAll() int {
 	l.mu.RLock()
+	all := l.all()
+	l.mu.RUnlock()
+	l.remove(all, true)
+	return len(all)
+}
+
+// all lists the open subscriptions. l.mu is held.
+func (l *Local) all() []*Subscription {
 	var all []*Subscription
 	for _, set := range l.subs {
 		for s := range set {
 			all = append(all, s)
 		}
 	}
-	l.mu.RUnlock()
-	l.remove(all, true)
+	return all
 }
 
 // Close ends every subscription; later subscriptions end at once.
 func (l *Local) Close() error {
 	l.mu.Lock()
 	l.closed = true
-	var all []*Subscription
-	for _, set := range l.subs {
-		for s := range set {
-			all = append(all, s)
-		}
-	}
+	all := l.all()
 	l.mu.Unlock()
 	for _, s := range all {
 		s.shut.Store(true)

@@ -107,9 +107,8 @@ func (p *Postgres) fanOut() {
 				// them as dropped, so that their clients read the list and
 				// subscribe again (the websocket is closed with 1013 Try
 				// Again Later: graph/notifications.go).
-				subs := p.Local.Subscribers()
-				p.log.Warn("notification listener re-established: ending the live subscriptions, which missed what was notified meanwhile", "subscriptions", subs)
-				p.Local.DropAll()
+				dropped := p.Local.DropAll()
+				p.log.Warn("notification listener re-established: ended the live subscriptions, which missed what was notified meanwhile", "subscriptions", dropped)
 				continue
 			}
 			events, err := decode(n.Extra)
