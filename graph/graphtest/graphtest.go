@@ -614,3 +614,15 @@ func (e *Env) AwaitLockWait(t testing.TB) {
 	}
 	t.Fatal("no session waited on a lock within 10s")
 }
+
+// CutListener terminates the PostgreSQL connection that LISTENs on db's
+// database (the broker's; lib/pq's listener then reconnects), failing the
+// test unless there was exactly one.
+func CutListener(t testing.TB, db *sql.DB) {
+	t.Helper()
+	var terminated int
+	if err := db.QueryRowContext(context.Background(), `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE datname = current_database() AND query LIKE 'LISTEN %' AND pid <> pg_backend_pid()`).Scan(&terminated); err != nil || terminated != 1 {
+		t.Fatalf("terminating the listener's connection: %d (%v), want 1", terminated, err)
+	}
+}
