@@ -101,7 +101,7 @@ func awaitDeferred(ctx context.Context, results <-chan graphql.DeferredResult) (
 // out, the timeout, as the query's other fields report it; when it was
 // cancelled, CANCELLED. A cancelled query's answer reaches no one: the
 // client completed it or went away, or its connection is closing, or the
-// server's drain cut it short (websocket.go, cutShort), which sends no
+// server's drain cut it short (websocket_drain.go, cutShort), which sends no
 // answer carrying CANCELLED, so that the client sends the query again
 // elsewhere rather than take its first part for all of it.
 func deferredAbandoned(ctx context.Context) *graphql.Response {

@@ -365,7 +365,7 @@ func TestFeedDeliversEachNotificationOnce(t *testing.T) {
 
 // A burst of notifications reaches the subscriber in the order they were
 // committed, each once: each event wakes the subscription, and only one
-// goroutine at a time sends its events (websocket.go).
+// goroutine at a time sends its events (websocket_stream.go).
 func TestFeedKeepsOrderInABurst(t *testing.T) {
 	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
 		owner, member := e.Register("Owner"), e.Register("Member")

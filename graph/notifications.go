@@ -53,7 +53,7 @@ func (r *Resolver) notificationFeed(ctx context.Context) (<-chan *ent.Notificati
 	}
 	// The subscription needs no goroutine of its own while it waits: the
 	// broker hands events to the hub, the hub pushes to out, and wake tells
-	// the websocket transport (websocket.go) that there is something to
+	// the websocket transport (websocket_stream.go) that there is something to
 	// send. The transport cancels ctx once the stream has ended, whatever
 	// ended it, so the AfterFunc does not outlive the subscription.
 	context.AfterFunc(ctx, s.end)

@@ -281,7 +281,7 @@ func TestWebsocketKeepAlive(t *testing.T) {
 // connection_ack and pong.
 // Messages that arrive with the upgrade request, which net/http has already
 // read, are not lost: neither a few bytes' worth nor more than the read
-// buffer the connection keeps (websocket.go).
+// buffer the connection keeps (websocket_socket.go).
 func TestWebsocketMessagesInTheUpgradePacket(t *testing.T) {
 	e := graphtest.New(t, graphtest.Dialects(t)[0])
 	owner := e.Register("Owner")
@@ -379,7 +379,7 @@ func serverFrame(t *testing.T, r *bufio.Reader) []byte {
 }
 
 // The read loops read messages into pooled buffers, read into again as soon
-// as a message is decoded (websocket.go): an operation still starting must
+// as a message is decoded (websocket_conn.go): an operation still starting must
 // not see its payload overwritten by the next message. Forty operations
 // sent back to back, two queries in turn on four sockets at once, each get
 // their own query's answer.
