@@ -38,7 +38,8 @@ type Message struct {
 
 // Sender delivers a message over one channel. Implementations: the email
 // logger or SMTP sender (email.go) and the Slack webhook poster (slack.go);
-// in-app delivery writes a row and publishes it (notifier.go).
+// in-app delivery writes a row (events.go, inapp.go) and publishes it
+// (notifier.go).
 type Sender interface {
 	Send(ctx context.Context, m Message) error
 }
