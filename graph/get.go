@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -11,6 +12,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"tenantgraph/internal/apperr"
 	"tenantgraph/internal/server"
 )
 
@@ -29,14 +31,14 @@ func (getTransport) Supports(r *http.Request) bool {
 }
 
 func (t getTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
-	query, err := url.ParseQuery(r.URL.RawQuery)
-	if err != nil {
-		w.WriteHeader(http.StatusBadRequest)
-		writeMessage(w, err.Error())
-		return
-	}
+	ctx := r.Context()
 	contentType := responseContentType(r)
 	w.Header().Set("Content-Type", contentType)
+	query, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		refuseGet(ctx, w, exec, http.StatusBadRequest, err.Error())
+		return
+	}
 
 	raw := &graphql.RawParams{
 		Query:         query.Get("query"),
@@ -46,21 +48,19 @@ func (t getTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 	raw.ReadTime.Start = graphql.Now()
 	if variables := query.Get("variables"); variables != "" {
 		if err := decodeJSONParam(variables, &raw.Variables); err != nil {
-			w.WriteHeader(http.StatusBadRequest)
-			writeMessage(w, "variables could not be decoded")
+			refuseGet(ctx, w, exec, http.StatusBadRequest, "variables could not be decoded")
 			return
 		}
 	}
 	if extensions := query.Get("extensions"); extensions != "" {
 		if err := decodeJSONParam(extensions, &raw.Extensions); err != nil {
-			w.WriteHeader(http.StatusBadRequest)
-			writeMessage(w, "extensions could not be decoded")
+			refuseGet(ctx, w, exec, http.StatusBadRequest, "extensions could not be decoded")
 			return
 		}
 	}
 	raw.ReadTime.End = graphql.Now()
 
-	runOperation(r.Context(), w, exec, raw, contentType, func(rc *graphql.OperationContext) bool {
+	runOperation(ctx, w, exec, raw, contentType, func(rc *graphql.OperationContext) bool {
 		kind := rc.Doc.Operations.ForName(rc.OperationName).Operation
 		if kind == ast.Query {
 			return false
@@ -68,14 +68,23 @@ func (t getTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 		// 405, as the GraphQL-over-HTTP spec asks (gqlgen's GET transport
 		// answers 406).
 		w.Header().Set("Allow", http.MethodPost)
-		w.WriteHeader(http.StatusMethodNotAllowed)
+		msg := "GET requests only allow query operations: send a mutation with POST"
 		if kind == ast.Subscription {
-			writeMessage(w, "GET requests only allow query operations: subscriptions are served over websockets (graphql-transport-ws)")
-		} else {
-			writeMessage(w, "GET requests only allow query operations: send a mutation with POST")
+			msg = "GET requests only allow query operations: subscriptions are served over websockets (graphql-transport-ws)"
 		}
+		refuseGet(graphql.WithOperationContext(ctx, rc), w, exec, http.StatusMethodNotAllowed, msg)
 		return true
 	})
+}
+
+// refuseGet answers a GET request that is not to run with status and one
+// BAD_USER_INPUT error. The error goes through the executor's response
+// interceptors, as a refused POST body's does, so the request is logged and
+// counted (observeExtension), under its operation's name and type when ctx
+// has them.
+func refuseGet(ctx context.Context, w http.ResponseWriter, exec graphql.GraphExecutor, status int, msg string) {
+	w.WriteHeader(status)
+	writeResponse(w, exec.DispatchError(ctx, gqlerror.List{codedError(apperr.New(apperr.Invalid, "%s", msg))}))
 }
 
 // decodeJSONParam decodes a JSON query parameter, numbers kept as written.
@@ -83,10 +92,4 @@ func decodeJSONParam(s string, v any) error {
 	dec := json.NewDecoder(strings.NewReader(s))
 	dec.UseNumber()
 	return dec.Decode(v)
-}
-
-// writeMessage writes a response of one error with no code (the server's
-// codedErrors gives a 4xx one BAD_USER_INPUT), as gqlgen's transports do.
-func writeMessage(w http.ResponseWriter, msg string) {
-	writeResponse(w, &graphql.Response{Errors: gqlerror.List{{Message: msg}}})
 }

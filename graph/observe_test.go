@@ -5,13 +5,16 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"entgo.io/ent/dialect"
 
+	"tenantgraph/graph"
 	"tenantgraph/graph/graphtest"
+	"tenantgraph/internal/metrics"
 )
 
 // TestOneLogLinePerOperation: every operation, served or refused at any
@@ -58,25 +61,39 @@ func TestOneLogLinePerOperation(t *testing.T) {
 	})
 }
 
-// Requests refused before any operation is read get their log line too,
-// as a refused batch does: another method (405), another Content-Type
-// (415) and a body over MAX_BODY_BYTES (413, refused in internal/server).
+// Requests refused before they run get their log line too, and count as
+// errors, as a refused batch does: another method (405), another
+// Content-Type (415), a body over MAX_BODY_BYTES (413, refused in
+// internal/server), and over GET a query string or variables that do not
+// decode (400) and a mutation or subscription (405, logged under its name
+// and type).
 func TestRefusedRequestsAreLogged(t *testing.T) {
-	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
+	m := metrics.New(nil, nil)
+	graphtest.RunWith(t, graphtest.Options{Deps: func(d *graph.Deps) { d.Metrics = m }}, func(t *testing.T, e *graphtest.Env) {
 		before := len(graphqlLines(t, e.Logs()))
+		errorsBefore := countedErrors(t, m, "BAD_USER_INPUT")
+		get := func(query string) string { return "/graphql?" + query }
 		refusals := []struct {
-			method, contentType string
-			body                []byte
-			status              int
+			method, path, contentType string
+			body                      []byte
+			status                    int
+			operation, kind           string // the line's, when it names them
 		}{
-			{http.MethodPut, "application/json", []byte(`{"query":"{ currentTenant { slug } }"}`), http.StatusMethodNotAllowed},
-			{http.MethodPost, "text/plain", []byte(`{ currentTenant { slug } }`), http.StatusUnsupportedMediaType},
-			{http.MethodPost, "application/json", bytes.Repeat([]byte(" "), 2<<20), http.StatusRequestEntityTooLarge},
+			{http.MethodPut, "/graphql", "application/json", []byte(`{"query":"{ currentTenant { slug } }"}`), http.StatusMethodNotAllowed, "", ""},
+			{http.MethodPost, "/graphql", "text/plain", []byte(`{ currentTenant { slug } }`), http.StatusUnsupportedMediaType, "", ""},
+			{http.MethodPost, "/graphql", "application/json", bytes.Repeat([]byte(" "), 2<<20), http.StatusRequestEntityTooLarge, "", ""},
+			{http.MethodGet, get("query=%zz"), "", nil, http.StatusBadRequest, "", ""},
+			{http.MethodGet, get("query=" + url.QueryEscape("{ currentTenant { slug } }") + "&variables=%7Bnope"), "", nil, http.StatusBadRequest, "", ""},
+			{http.MethodGet, get("query=" + url.QueryEscape("mutation Sneaky { markAllNotificationsRead }")), "", nil, http.StatusMethodNotAllowed, "Sneaky", "mutation"},
+			{http.MethodGet, get("query=" + url.QueryEscape("subscription Feed { notificationAdded { id } }")), "", nil, http.StatusMethodNotAllowed, "Feed", "subscription"},
 		}
 		for _, r := range refusals {
-			header := http.Header{"Content-Type": {r.contentType}}
-			if got := e.Raw(graphtest.Caller{}, r.method, "/graphql", header, r.body); got.Status != r.status {
-				t.Fatalf("%s %s: got %d, want %d", r.method, r.contentType, got.Status, r.status)
+			header := http.Header{}
+			if r.contentType != "" {
+				header.Set("Content-Type", r.contentType)
+			}
+			if got := e.Raw(graphtest.Caller{}, r.method, r.path, header, r.body); got.Status != r.status {
+				t.Fatalf("%s %.60s: got %d, want %d", r.method, r.path, got.Status, r.status)
 			}
 		}
 		lines := graphqlLines(t, e.Logs())[before:]
@@ -87,8 +104,36 @@ func TestRefusedRequestsAreLogged(t *testing.T) {
 			if l["status"] != "error" || toJSON(l["codes"]) != `["BAD_USER_INPUT"]` {
 				t.Errorf("line %d: got %v, want status error, codes [BAD_USER_INPUT]", i, l)
 			}
+			if want := refusals[i]; want.operation != "" && (l["operation"] != want.operation || l["type"] != want.kind) {
+				t.Errorf("line %d: got %v, want operation %s of type %s", i, l, want.operation, want.kind)
+			}
+		}
+		if got := countedErrors(t, m, "BAD_USER_INPUT") - errorsBefore; got != len(refusals) {
+			t.Errorf("tenantgraph_graphql_errors_total{code=\"BAD_USER_INPUT\"} grew by %d, want %d", got, len(refusals))
 		}
 	})
+}
+
+// countedErrors is tenantgraph_graphql_errors_total{code=code} in m.
+func countedErrors(t *testing.T, m *metrics.Metrics, code string) int {
+	t.Helper()
+	families, err := m.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != "tenantgraph_graphql_errors_total" {
+			continue
+		}
+		for _, s := range f.GetMetric() {
+			for _, l := range s.GetLabel() {
+				if l.GetName() == "code" && l.GetValue() == code {
+					return int(s.GetCounter().GetValue())
+				}
+			}
+		}
+	}
+	return 0
 }
 
 func graphqlLines(t *testing.T, logs string) []map[string]any {

@@ -33,6 +33,11 @@ func (traceExtension) InterceptOperation(ctx context.Context, next graphql.Opera
 			name = oc.Operation.Name
 		}
 	}
+	// The name is the client's operationName, which may name no operation
+	// of the document and be as long as the body: bounded as in the log
+	// line, or each span could carry a megabyte twice, and the exporter's
+	// queue hold thousands of them.
+	name = shortened(name, maxLoggedName)
 	ctx, span := tracer.Start(ctx, "graphql "+kind+" "+name, trace.WithSpanKind(trace.SpanKindServer),
 		trace.WithAttributes(attribute.String("graphql.operation.type", kind), attribute.String("graphql.operation.name", name)))
 	h := next(ctx)
@@ -46,13 +51,18 @@ func (traceExtension) InterceptOperation(ctx context.Context, next graphql.Opera
 		if !ended {
 			ended = true
 			if resp != nil && len(resp.Errors) > 0 {
-				span.SetStatus(codes.Error, resp.Errors[0].Message)
+				// A validation error quotes the client's document (a field
+				// name, say): bounded too.
+				span.SetStatus(codes.Error, shortened(resp.Errors[0].Message, maxSpanStatus))
 			}
 			span.End()
 		}
 		return resp
 	}
 }
+
+// maxSpanStatus bounds an operation span's status message, in bytes.
+const maxSpanStatus = 300
 
 // traceFields makes each field with a resolver (root fields, edges,
 // computed fields: those that may touch the database) a child span of its

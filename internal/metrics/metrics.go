@@ -137,8 +137,9 @@ func (m *Metrics) Expired(n int) {
 	}
 }
 
-// label keeps operation names bounded: anonymous, malformed, or beyond the
-// first maxOperations distinct names, an operation is counted as "other".
+// label keeps operation names bounded: an operation without a name is
+// counted as "anonymous"; one with a malformed name, or a name beyond the
+// first maxOperations distinct names seen, as "other".
 func (m *Metrics) label(name string) string {
 	if name == "" {
 		return "anonymous"
