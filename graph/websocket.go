@@ -103,6 +103,12 @@ type wsOptions struct {
 // client that breaks the protocol.
 const (
 	wsSubprotocol = "graphql-transport-ws"
+	// wsLegacySubprotocol is subscriptions-transport-ws's, which is not
+	// served: it is accepted in the handshake only when the client offers
+	// nothing better (the server's order wins), so that the client hears
+	// the 4406 that follows. Browsers and the ws package abort a handshake
+	// whose answer names none of the subprotocols they offered (1006).
+	wsLegacySubprotocol = "graphql-ws"
 
 	closeBadRequest        = 4400 // a message that is not a valid client message
 	closeUnauthorized      = 4401 // subscribe before connection_init
@@ -123,7 +129,7 @@ var errInitFailed = errors.New("try again later: internal server error")
 func newWSTransport(o wsOptions) *wsTransport {
 	return &wsTransport{
 		wsOptions: o,
-		accept:    websocket.AcceptOptions{Subprotocols: []string{wsSubprotocol}, OriginPatterns: o.origins},
+		accept:    websocket.AcceptOptions{Subprotocols: []string{wsSubprotocol, wsLegacySubprotocol}, OriginPatterns: o.origins},
 		conns:     map[*wsConn]struct{}{},
 		servers:   map[*http.Server]struct{}{},
 		pumps:     newPumpers(),
@@ -134,7 +140,7 @@ func newWSTransport(o wsOptions) *wsTransport {
 var _ graphql.Transport = (*wsTransport)(nil)
 
 // Supports takes every upgrade request; one without graphql-transport-ws
-// among its subprotocols is upgraded and closed with 4406.
+// among its subprotocols is upgraded and closed with 4406 (Do).
 func (t *wsTransport) Supports(r *http.Request) bool { return server.IsWebsocketHandshake(r) }
 
 func (t *wsTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {

@@ -148,20 +148,38 @@ func TestWebsocketProtocolErrors(t *testing.T) {
 
 	// graphql-transport-ws is the only subprotocol served: a client that
 	// does not offer it is upgraded and closed with 4406, as graphql-ws's
-	// server does.
+	// server does. One that offers the legacy graphql-ws only
+	// (subscriptions-transport-ws, Apollo's WebSocketLink) has it accepted
+	// in the handshake first: browsers and the ws package abort a handshake
+	// whose answer names none of the subprotocols they offered, and would
+	// report 1006, not 4406. One that offers both is served
+	// graphql-transport-ws, whatever its order.
 	t.Run("no graphql-transport-ws subprotocol", func(t *testing.T) {
 		for _, offered := range [][]string{nil, {"graphql-ws"}} {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			conn, _, err := websocket.Dial(ctx, wsURL(e.URL), &websocket.DialOptions{Subprotocols: offered})
+			conn, resp, err := websocket.Dial(ctx, wsURL(e.URL), &websocket.DialOptions{Subprotocols: offered})
 			if err != nil {
 				cancel()
 				t.Fatalf("dial offering %v: %v", offered, err)
+			}
+			if want := strings.Join(offered, ""); resp.Header.Get("Sec-WebSocket-Protocol") != want {
+				t.Errorf("offering %v: the handshake answered subprotocol %q, want %q", offered, resp.Header.Get("Sec-WebSocket-Protocol"), want)
 			}
 			if got := closeStatus(ctx, conn); got != closeNotAcceptable {
 				t.Errorf("offering %v: got close code %d, want %d", offered, got, closeNotAcceptable)
 			}
 			conn.CloseNow()
 			cancel()
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		conn, resp, err := websocket.Dial(ctx, wsURL(e.URL), &websocket.DialOptions{Subprotocols: []string{"graphql-ws", "graphql-transport-ws"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.CloseNow()
+		if got := resp.Header.Get("Sec-WebSocket-Protocol"); got != "graphql-transport-ws" {
+			t.Errorf("offering both: the handshake answered subprotocol %q, want graphql-transport-ws", got)
 		}
 	})
 }
