@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"tenantgraph/graph/graphtest"
 	"tenantgraph/internal/database"
@@ -109,6 +110,60 @@ func TestServeRefusesASchemaBehind(t *testing.T) {
 	}
 	if got := countApplied(t, url); got != 0 {
 		t.Errorf("schema_migrations has %d rows after the refusal, want the database untouched", got)
+	}
+}
+
+// A database that a newer release migrated further is served, with a
+// warning naming what this binary does not know, so that the previous
+// release keeps serving during a rolling upgrade (README: such migrations
+// must be backward compatible); `migrate status` lists them.
+func TestServeASchemaAhead(t *testing.T) {
+	url := graphtest.PostgresURL(t)
+	env := map[string]string{"DATABASE_URL": url, "LISTEN_ADDR": "127.0.0.1:0", "BCRYPT_COST": "4"}
+	if out, err := runCommand(t, env, "migrate", "up"); err != nil {
+		t.Fatalf("migrate up: %v\n%s", err, out)
+	}
+	db, err := sql.Open("postgres", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`INSERT INTO schema_migrations (version, name, checksum) VALUES ('99991231000000', 'from_a_newer_release', 'x')`); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"server"}, func(k string) string { return env[k] }, stdout, stderr) }()
+	var api string
+	for deadline := time.Now().Add(30 * time.Second); api == ""; time.Sleep(20 * time.Millisecond) {
+		if m := apiURL.FindStringSubmatch(stdout.String()); m != nil {
+			api = m[1]
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("the server refused a schema ahead of it: %v\n%s", err, stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the server did not start; stderr: %s", stderr.String())
+		}
+	}
+	if out := post(t, api, `mutation { register(input: {email: "ada@example.com", name: "Ada", password: "correct horse battery"}) { token } }`, ""); out["errors"] != nil {
+		t.Errorf("register on a schema ahead: got %v, want no errors", out["errors"])
+	}
+	if logs := stderr.String(); !strings.Contains(logs, "migrations this binary does not know") || !strings.Contains(logs, "99991231000000") {
+		t.Errorf("no warning naming the unknown migration in the logs:\n%s", logs)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("shutdown: %v", err)
+	}
+	out, err := runCommand(t, env, "migrate", "status")
+	if err != nil || !strings.Contains(out, "applied (not in this binary)") || !strings.Contains(out, "from_a_newer_release") {
+		t.Errorf("migrate status: %v\n%s\nwant the unknown migration listed as applied (not in this binary)", err, out)
 	}
 }
 
