@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,21 +23,52 @@ const Channel = "tenantgraph_notifications"
 // sends NOTIFY (IDs only, no payloads), and every instance LISTENs through
 // lib/pq's listener, which reconnects by itself, and fans events out to its
 // own subscribers through a Local broker.
+//
+// The listener's connection is pinged every pingEvery. One that does not
+// answer within pingTimeout is taken for dead and closed under lib/pq's
+// feet (listenerDialer.cut), so that the listener reconnects: on a
+// half-open connection (a failover, a NAT or proxy that forgot it) the ping
+// would otherwise wait until TCP gives up, a quarter of an hour on Linux,
+// or for ever behind a proxy that still acknowledges, while every NOTIFY
+// of the other instances is lost and, since the ping holds the listener's
+// lock, Close waits too.
 type Postgres struct {
 	*Local
-	db        *sql.DB
-	listener  *pq.Listener
-	log       *slog.Logger
-	done      chan struct{}
-	wg        sync.WaitGroup
-	closeOnce sync.Once
-	closeErr  error
+	db          *sql.DB
+	listener    *pq.Listener
+	dialer      *listenerDialer
+	log         *slog.Logger
+	pingEvery   time.Duration
+	pingTimeout time.Duration
+	done        chan struct{}
+	wg          sync.WaitGroup
+	closeOnce   sync.Once
+	closeErr    error
 }
 
+// PostgresOption tunes a Postgres broker.
+type PostgresOption func(*Postgres)
+
+// WithPing sets how often the listener's connection is pinged and how long
+// a ping may take before the connection is closed and made again (by
+// default every 30 s, within 10 s).
+func WithPing(every, timeout time.Duration) PostgresOption {
+	return func(p *Postgres) { p.pingEvery, p.pingTimeout = every, timeout }
+}
+
+// closeWait is how long Close waits for the listener before it closes the
+// listener's connection under it (a ping stuck on a dead connection holds
+// the listener's lock).
+const closeWait = 2 * time.Second
+
 // NewPostgres connects a listener to url and starts fanning events out.
-func NewPostgres(url string, db *sql.DB, buffer int, log *slog.Logger) (*Postgres, error) {
-	p := &Postgres{Local: NewLocal(buffer), db: db, log: log, done: make(chan struct{})}
-	p.listener = pq.NewListener(url, 100*time.Millisecond, 10*time.Second, func(ev pq.ListenerEventType, err error) {
+func NewPostgres(url string, db *sql.DB, buffer int, log *slog.Logger, opts ...PostgresOption) (*Postgres, error) {
+	p := &Postgres{Local: NewLocal(buffer), db: db, log: log, done: make(chan struct{}),
+		dialer: &listenerDialer{}, pingEvery: 30 * time.Second, pingTimeout: 10 * time.Second}
+	for _, o := range opts {
+		o(p)
+	}
+	p.listener = pq.NewDialListener(p.dialer, url, 100*time.Millisecond, 10*time.Second, func(ev pq.ListenerEventType, err error) {
 		switch ev {
 		case pq.ListenerEventDisconnected:
 			log.Warn("notification listener disconnected; reconnecting", "error", fmt.Sprint(err))
@@ -88,7 +120,7 @@ func (p *Postgres) Publish(ctx context.Context, events ...Event) error {
 
 func (p *Postgres) fanOut() {
 	defer p.wg.Done()
-	ping := time.NewTicker(30 * time.Second)
+	ping := time.NewTicker(p.pingEvery)
 	defer ping.Stop()
 	var pinging atomic.Bool
 	for {
@@ -118,14 +150,39 @@ func (p *Postgres) fanOut() {
 			}
 			_ = p.Local.Publish(context.Background(), events...)
 		case <-ping.C:
-			// One ping at a time: on a half-open connection Ping can block
-			// until TCP gives up, and a new one every tick would pile up.
+			// One ping at a time: a new one every tick would queue behind
+			// one that waits for its answer.
 			if pinging.CompareAndSwap(false, true) {
 				go func() {
 					defer pinging.Store(false)
-					_ = p.listener.Ping()
+					p.ping()
 				}()
 			}
+		}
+	}
+}
+
+// ping pings the listener's connection, and closes it if no answer comes
+// within pingTimeout: the listener then reconnects (and fanOut drops the
+// subscriptions, which may have missed events meanwhile). It returns once
+// the ping has (or the broker is closing), so that pings never pile up.
+func (p *Postgres) ping() {
+	answered := make(chan struct{})
+	go func() {
+		defer close(answered)
+		_ = p.listener.Ping()
+	}()
+	timeout := time.NewTimer(p.pingTimeout)
+	defer timeout.Stop()
+	select {
+	case <-answered:
+	case <-p.done:
+	case <-timeout.C:
+		p.log.Warn("notification listener: no answer to a ping; closing its connection to make it again", "waited", p.pingTimeout.String())
+		p.dialer.cut()
+		select {
+		case <-answered:
+		case <-p.done:
 		}
 	}
 }
@@ -135,11 +192,59 @@ func (p *Postgres) fanOut() {
 func (p *Postgres) Close() error {
 	p.closeOnce.Do(func() {
 		close(p.done)
-		p.closeErr = p.listener.Close()
+		closed := make(chan error, 1)
+		go func() { closed <- p.listener.Close() }()
+		select {
+		case p.closeErr = <-closed:
+		case <-time.After(closeWait):
+			p.dialer.cut() // a ping stuck on a dead connection holds the listener's lock
+			p.closeErr = <-closed
+		}
 		p.wg.Wait()
 		_ = p.Local.Close()
 	})
 	return p.closeErr
+}
+
+// listenerDialer dials the listener's connections for lib/pq and keeps the
+// last one, so that a connection that stopped answering can be closed
+// under lib/pq, which offers no way to close it without taking the lock a
+// stuck ping holds. TCP keep-alives find a peer gone while nothing is sent.
+type listenerDialer struct {
+	d    net.Dialer
+	mu   sync.Mutex
+	conn net.Conn
+}
+
+func (d *listenerDialer) Dial(network, address string) (net.Conn, error) {
+	return d.DialContext(context.Background(), network, address)
+}
+
+func (d *listenerDialer) DialTimeout(network, address string, timeout time.Duration) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return d.DialContext(ctx, network, address)
+}
+
+func (d *listenerDialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	conn, err := d.d.DialContext(ctx, network, address)
+	if err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	d.conn = conn
+	d.mu.Unlock()
+	return conn, nil
+}
+
+// cut closes the last connection dialed.
+func (d *listenerDialer) cut() {
+	d.mu.Lock()
+	conn := d.conn
+	d.mu.Unlock()
+	if conn != nil {
+		_ = conn.Close()
+	}
 }
 
 // maxPayload is the most bytes put in one NOTIFY payload (PostgreSQL's

@@ -5,9 +5,12 @@ import (
 	"context"
 	"database/sql"
 	"log/slog"
+	"net"
+	neturl "net/url"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -313,5 +316,197 @@ func TestPostgresReconnectDropsSubscriptions(t *testing.T) {
 	}
 	if got := mustReceive(t, after); got != want {
 		t.Errorf("a subscription after the reconnection: got %+v, want %+v", got, want)
+	}
+}
+
+// TestPostgresListenerThatStopsAnsweringIsMadeAgain: a listener connection
+// that is open but no longer answers (half-open after a failover, or a
+// proxy or NAT that forgot it while still acknowledging what it is sent)
+// is closed once a ping goes unanswered, and made again. The open
+// subscriptions, which may have missed events meanwhile, are dropped, and
+// what is published afterwards arrives.
+func TestPostgresListenerThatStopsAnsweringIsMadeAgain(t *testing.T) {
+	url := newTestPostgres(t)
+	proxy := newStallingProxy(t, url)
+	var logs logBuffer
+	db, err := sql.Open("postgres", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	b, err := pubsub.NewPostgres(proxy.url, db, 0, slog.New(slog.NewJSONHandler(&logs, nil)),
+		pubsub.WithPing(100*time.Millisecond, 500*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { closeWithin(t, b, 20*time.Second) })
+
+	before := b.Subscribe(1, 10)
+	first := pubsub.Event{TenantID: 1, UserID: 10, NotificationID: 7}
+	if err := b.Publish(context.Background(), first); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustReceive(t, before); got != first {
+		t.Fatalf("before the stall: got %+v, want %+v", got, first)
+	}
+
+	proxy.stall() // the listener's connection goes quiet, the socket stays open
+	select {
+	case _, open := <-before.C:
+		if open {
+			t.Errorf("got an event after the stall, want the subscription ended")
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatalf("the subscription is still open 15s after its listener's connection stopped answering; logs:\n%s", logs.String())
+	}
+	if !before.Dropped() {
+		t.Errorf("the subscription ended, but not as dropped")
+	}
+	if !strings.Contains(logs.String(), "no answer to a ping") {
+		t.Errorf("logs: want the unanswered ping told, got\n%s", logs.String())
+	}
+
+	after := b.Subscribe(1, 10)
+	second := pubsub.Event{TenantID: 1, UserID: 10, NotificationID: 8}
+	if err := b.Publish(context.Background(), second); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustReceive(t, after); got != second {
+		t.Errorf("after the listener's connection was made again: got %+v, want %+v", got, second)
+	}
+}
+
+// TestPostgresCloseDoesNotWaitForAStuckPing: a ping waiting on a connection
+// that no longer answers holds lib/pq's listener lock, which its Close
+// takes; the broker's Close closes the connection under it rather than wait
+// for TCP to give up.
+func TestPostgresCloseDoesNotWaitForAStuckPing(t *testing.T) {
+	url := newTestPostgres(t)
+	proxy := newStallingProxy(t, url)
+	db, err := sql.Open("postgres", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	b, err := pubsub.NewPostgres(proxy.url, db, 0, slog.New(slog.DiscardHandler),
+		pubsub.WithPing(50*time.Millisecond, time.Hour)) // the ping waits, nothing closes the connection
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := b.Subscribe(1, 10)
+	proxy.stall()
+	time.Sleep(300 * time.Millisecond) // a ping has been sent, and waits
+	closeWithin(t, b, 10*time.Second)
+	if _, open := <-sub.C; open || !sub.BrokerClosed() {
+		t.Errorf("after Close: the subscription is open %v, broker closed %v; want it ended by the broker's close", open, sub.BrokerClosed())
+	}
+}
+
+// closeWithin closes b, failing the test if that takes longer than within
+// (and leaving it to finish, or not, on its own).
+func closeWithin(t *testing.T, b *pubsub.Postgres, within time.Duration) {
+	t.Helper()
+	closed := make(chan struct{})
+	go func() {
+		defer close(closed)
+		b.Close()
+	}()
+	select {
+	case <-closed:
+	case <-time.After(within):
+		t.Errorf("Close has not returned after %s: it waits behind a ping on a connection that does not answer", within)
+	}
+}
+
+// stallingProxy forwards TCP connections to a PostgreSQL server until
+// stall, after which the connections open then forward nothing more, in
+// either direction, but stay open: the bytes sent on them are
+// acknowledged and go nowhere, as on a connection a proxy or a NAT has
+// forgotten. Connections made after stall forward as usual.
+type stallingProxy struct {
+	url string
+
+	mu     sync.Mutex
+	conns  []*proxiedConn
+	closed chan struct{}
+}
+
+type proxiedConn struct {
+	stalled atomic.Bool
+	a, b    net.Conn
+}
+
+func newStallingProxy(t *testing.T, target string) *stallingProxy {
+	t.Helper()
+	u, err := neturl.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	upstream := u.Host
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Host = ln.Addr().String()
+	p := &stallingProxy{url: u.String(), closed: make(chan struct{})}
+	t.Cleanup(func() {
+		close(p.closed)
+		ln.Close()
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		for _, c := range p.conns {
+			c.a.Close()
+			c.b.Close()
+		}
+	})
+	go func() {
+		for {
+			client, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			server, err := net.Dial("tcp", upstream)
+			if err != nil {
+				client.Close()
+				continue
+			}
+			c := &proxiedConn{a: client, b: server}
+			p.mu.Lock()
+			p.conns = append(p.conns, c)
+			p.mu.Unlock()
+			go p.forward(c, client, server)
+			go p.forward(c, server, client)
+		}
+	}()
+	return p
+}
+
+// forward copies from src to dst until either ends; once c is stalled, what
+// it reads it keeps, and it reads no more.
+func (p *stallingProxy) forward(c *proxiedConn, src, dst net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			if c.stalled.Load() {
+				<-p.closed
+				return
+			}
+			if _, err := dst.Write(buf[:n]); err != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// stall makes every connection open now forward nothing more.
+func (p *stallingProxy) stall() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.stalled.Store(true)
 	}
 }
