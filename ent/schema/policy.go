@@ -29,7 +29,7 @@ import (
 // default tenant and the demo seed at start-up, the outbox dispatcher and
 // the notifier's writing of a committed broadcast's shares (in the tenant
 // of the entry the change wrote: internal/notify/shares.go), the live
-// feed's batched reads (graph/notifications.go, which checks each
+// feed's batched reads (graph/feed_hub.go, which checks each
 // row's recipient and tenant itself) and the benchmark's data set.
 
 // Policy of the Project: members read; MEMBER and up write.

@@ -2,6 +2,7 @@ package pubsub_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
 	"log/slog"
@@ -446,7 +447,10 @@ func newStallingProxy(t *testing.T, target string) *stallingProxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	upstream := u.Host
+	if u.Hostname() == "" || strings.Contains(u.RawQuery, "host=") {
+		t.Skipf("the proxy forwards TCP; %s names no TCP host", u.Redacted())
+	}
+	upstream := net.JoinHostPort(u.Hostname(), cmp.Or(u.Port(), "5432")) // lib/pq's default port
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
