@@ -209,7 +209,10 @@ func (p *Postgres) Close() error {
 // listenerDialer dials the listener's connections for lib/pq and keeps the
 // last one, so that a connection that stopped answering can be closed
 // under lib/pq, which offers no way to close it without taking the lock a
-// stuck ping holds. TCP keep-alives find a peer gone while nothing is sent.
+// stuck ping holds. TCP keep-alives find a peer gone while nothing is sent,
+// and a dial gives up after dialTimeout (lib/pq dials under that lock too,
+// and without connect_timeout in the URL it would wait out the kernel's
+// retries, about two minutes).
 type listenerDialer struct {
 	d    net.Dialer
 	mu   sync.Mutex
@@ -226,7 +229,12 @@ func (d *listenerDialer) DialTimeout(network, address string, timeout time.Durat
 	return d.DialContext(ctx, network, address)
 }
 
+// dialTimeout bounds the listener's TCP dials.
+const dialTimeout = 10 * time.Second
+
 func (d *listenerDialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, dialTimeout)
+	defer cancel()
 	conn, err := d.d.DialContext(ctx, network, address)
 	if err != nil {
 		return nil, err
