@@ -118,6 +118,12 @@ func (e *Env) Raw(c Caller, method, path string, header http.Header, body []byte
 	for k, v := range header {
 		req.Header[k] = v
 	}
+	return e.roundTrip(c, req)
+}
+
+// roundTrip sends req as c and reads the whole response.
+func (e *Env) roundTrip(c Caller, req *http.Request) RawResponse {
+	e.T.Helper()
 	setCredentials(req, c)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -143,22 +149,13 @@ func setCredentials(req *http.Request, c Caller) {
 	}
 }
 
-// Send sends a prepared request as c and decodes the GraphQL response.
+// send sends a prepared request as c and decodes the GraphQL response.
 func (e *Env) send(c Caller, req *http.Request) *Response {
 	e.T.Helper()
-	setCredentials(req, c)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.T.Fatalf("request: %v", err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		e.T.Fatal(err)
-	}
-	out := &Response{Status: resp.StatusCode}
-	if err := json.Unmarshal(raw, out); err != nil {
-		e.T.Fatalf("response is not JSON (status %d): %s", resp.StatusCode, raw)
+	r := e.roundTrip(c, req)
+	out := &Response{Status: r.Status}
+	if err := json.Unmarshal(r.Body, out); err != nil {
+		e.T.Fatalf("response is not JSON (status %d): %s", r.Status, r.Body)
 	}
 	return out
 }

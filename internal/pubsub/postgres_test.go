@@ -314,8 +314,15 @@ func TestPostgresReconnectDropsSubscriptions(t *testing.T) {
 			break
 		}
 	}
+	mustServeNewSubscriptions(t, b, 7)
+}
+
+// mustServeNewSubscriptions checks that a subscription made now hears
+// notification n, published now.
+func mustServeNewSubscriptions(t *testing.T, b *pubsub.Postgres, n int) {
+	t.Helper()
 	after := b.Subscribe(1, 10)
-	want := pubsub.Event{TenantID: 1, UserID: 10, NotificationID: 7}
+	want := pubsub.Event{TenantID: 1, UserID: 10, NotificationID: n}
 	if err := b.Publish(context.Background(), want); err != nil {
 		t.Fatal(err)
 	}
@@ -331,19 +338,8 @@ func TestPostgresReconnectDropsSubscriptions(t *testing.T) {
 // subscriptions, which may have missed events meanwhile, are dropped, and
 // what is published afterwards arrives.
 func TestPostgresListenerThatStopsAnsweringIsMadeAgain(t *testing.T) {
-	url := newTestPostgres(t)
-	proxy := newStallingProxy(t, url)
 	var logs logBuffer
-	db, err := sql.Open("postgres", url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	b, err := pubsub.NewPostgres(proxy.url, db, 0, slog.New(slog.NewJSONHandler(&logs, nil)),
-		pubsub.WithPing(100*time.Millisecond, 500*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
+	b, proxy := newProxiedBroker(t, &logs, pubsub.WithPing(100*time.Millisecond, 500*time.Millisecond))
 	t.Cleanup(func() { closeWithin(t, b, 20*time.Second) })
 
 	before := b.Subscribe(1, 10)
@@ -370,15 +366,7 @@ func TestPostgresListenerThatStopsAnsweringIsMadeAgain(t *testing.T) {
 	if !strings.Contains(logs.String(), "no answer to a ping") {
 		t.Errorf("logs: want the unanswered ping told, got\n%s", logs.String())
 	}
-
-	after := b.Subscribe(1, 10)
-	second := pubsub.Event{TenantID: 1, UserID: 10, NotificationID: 8}
-	if err := b.Publish(context.Background(), second); err != nil {
-		t.Fatal(err)
-	}
-	if got := mustReceive(t, after); got != second {
-		t.Errorf("after the listener's connection was made again: got %+v, want %+v", got, second)
-	}
+	mustServeNewSubscriptions(t, b, 8)
 }
 
 // TestPostgresCloseDoesNotWaitForAStuckPing: a ping waiting on a connection
@@ -386,18 +374,8 @@ func TestPostgresListenerThatStopsAnsweringIsMadeAgain(t *testing.T) {
 // takes; the broker's Close closes the connection under it rather than wait
 // for TCP to give up.
 func TestPostgresCloseDoesNotWaitForAStuckPing(t *testing.T) {
-	url := newTestPostgres(t)
-	proxy := newStallingProxy(t, url)
-	db, err := sql.Open("postgres", url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	b, err := pubsub.NewPostgres(proxy.url, db, 0, slog.New(slog.DiscardHandler),
-		pubsub.WithPing(50*time.Millisecond, time.Hour)) // the ping waits, nothing closes the connection
-	if err != nil {
-		t.Fatal(err)
-	}
+	var logs logBuffer
+	b, proxy := newProxiedBroker(t, &logs, pubsub.WithPing(50*time.Millisecond, time.Hour)) // the ping waits, nothing closes the connection
 	sub := b.Subscribe(1, 10)
 	proxy.stall()
 	time.Sleep(300 * time.Millisecond) // a ping has been sent, and waits
@@ -405,6 +383,25 @@ func TestPostgresCloseDoesNotWaitForAStuckPing(t *testing.T) {
 	if _, open := <-sub.C; open || !sub.BrokerClosed() {
 		t.Errorf("after Close: the subscription is open %v, broker closed %v; want it ended by the broker's close", open, sub.BrokerClosed())
 	}
+}
+
+// newProxiedBroker starts a broker on a fresh database whose listener
+// connects through a stallingProxy; it publishes directly. The caller
+// closes the broker.
+func newProxiedBroker(t *testing.T, logs *logBuffer, opts ...pubsub.PostgresOption) (*pubsub.Postgres, *stallingProxy) {
+	t.Helper()
+	url := newTestPostgres(t)
+	proxy := newStallingProxy(t, url)
+	db, err := sql.Open("postgres", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	b, err := pubsub.NewPostgres(proxy.url, db, 0, slog.New(slog.NewJSONHandler(logs, nil)), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b, proxy
 }
 
 // closeWithin closes b, failing the test if that takes longer than within
