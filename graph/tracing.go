@@ -51,8 +51,8 @@ func (traceExtension) InterceptOperation(ctx context.Context, next graphql.Opera
 		if !ended {
 			ended = true
 			if resp != nil && len(resp.Errors) > 0 {
-				// A validation error quotes the client's document (a field
-				// name, say): bounded too.
+				// An error may quote what the client sent (an argument's
+				// value, say): bounded too.
 				span.SetStatus(codes.Error, shortened(resp.Errors[0].Message, maxSpanStatus))
 			}
 			span.End()
