@@ -379,7 +379,9 @@ func TestPostgresCloseDoesNotWaitForAStuckPing(t *testing.T) {
 	sub := b.Subscribe(1, 10)
 	proxy.stall()
 	time.Sleep(300 * time.Millisecond) // a ping has been sent, and waits
-	closeWithin(t, b, 10*time.Second)
+	if !closeWithin(t, b, 10*time.Second) {
+		return
+	}
 	if _, open := <-sub.C; open || !sub.BrokerClosed() {
 		t.Errorf("after Close: the subscription is open %v, broker closed %v; want it ended by the broker's close", open, sub.BrokerClosed())
 	}
@@ -405,8 +407,8 @@ func newProxiedBroker(t *testing.T, logs *logBuffer, opts ...pubsub.PostgresOpti
 }
 
 // closeWithin closes b, failing the test if that takes longer than within
-// (and leaving it to finish, or not, on its own).
-func closeWithin(t *testing.T, b *pubsub.Postgres, within time.Duration) {
+// (and leaving it to finish, or not, on its own); false if it did.
+func closeWithin(t *testing.T, b *pubsub.Postgres, within time.Duration) bool {
 	t.Helper()
 	closed := make(chan struct{})
 	go func() {
@@ -415,8 +417,10 @@ func closeWithin(t *testing.T, b *pubsub.Postgres, within time.Duration) {
 	}()
 	select {
 	case <-closed:
+		return true
 	case <-time.After(within):
 		t.Errorf("Close has not returned after %s: it waits behind a ping on a connection that does not answer", within)
+		return false
 	}
 }
 
