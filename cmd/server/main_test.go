@@ -37,8 +37,16 @@ var apiURL = regexp.MustCompile(`API at (http://\S+/graphql)`)
 // startServer runs the real binary's run() and waits until it prints its URL.
 func startServer(t *testing.T, args []string, env map[string]string) (url string, stdout *syncBuffer, stop func() error) {
 	t.Helper()
+	url, stdout, _, stop = startServerLogged(t, args, env)
+	return url, stdout, stop
+}
+
+// startServerLogged is startServer, with the server's standard error (its
+// log lines) too.
+func startServerLogged(t *testing.T, args []string, env map[string]string) (url string, stdout, stderr *syncBuffer, stop func() error) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	stdout, stderr = &syncBuffer{}, &syncBuffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, append([]string{"server"}, args...), func(k string) string { return env[k] }, stdout, stderr)
@@ -46,7 +54,7 @@ func startServer(t *testing.T, args []string, env map[string]string) (url string
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		if m := apiURL.FindStringSubmatch(stdout.String()); m != nil {
-			return m[1], stdout, func() error {
+			return m[1], stdout, stderr, func() error {
 				cancel()
 				select {
 				case err := <-done:
@@ -66,7 +74,7 @@ func startServer(t *testing.T, args []string, env map[string]string) (url string
 	}
 	cancel()
 	t.Fatalf("server did not start; stdout: %s stderr: %s", stdout.String(), stderr.String())
-	return "", nil, nil
+	return "", nil, nil, nil
 }
 
 func post(t *testing.T, url, query string, token string) map[string]any {

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"tenantgraph/graph/graphtest"
 	"tenantgraph/internal/database"
@@ -132,33 +131,14 @@ func TestServeASchemaAhead(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	stdout, stderr := &syncBuffer{}, &syncBuffer{}
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"server"}, func(k string) string { return env[k] }, stdout, stderr) }()
-	var api string
-	for deadline := time.Now().Add(30 * time.Second); api == ""; time.Sleep(20 * time.Millisecond) {
-		if m := apiURL.FindStringSubmatch(stdout.String()); m != nil {
-			api = m[1]
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("the server refused a schema ahead of it: %v\n%s", err, stderr.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the server did not start; stderr: %s", stderr.String())
-		}
-	}
+	api, _, stderr, stop := startServerLogged(t, nil, env)
 	if out := post(t, api, `mutation { register(input: {email: "ada@example.com", name: "Ada", password: "correct horse battery"}) { token } }`, ""); out["errors"] != nil {
 		t.Errorf("register on a schema ahead: got %v, want no errors", out["errors"])
 	}
 	if logs := stderr.String(); !strings.Contains(logs, "migrations this binary does not know") || !strings.Contains(logs, "99991231000000") {
 		t.Errorf("no warning naming the unknown migration in the logs:\n%s", logs)
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Errorf("shutdown: %v", err)
 	}
 	out, err := runCommand(t, env, "migrate", "status")
