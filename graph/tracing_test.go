@@ -62,7 +62,7 @@ func TestTracedNamesAreBounded(t *testing.T) {
 	long := strings.Repeat("A", 200_000)
 	for _, query := range []string{
 		"query " + long + " { __typename }",                      // served
-		`query Q { node(id: "` + long + `") { id } }`,            // an error quoting the ID
+		`query Q { node(id: "` + long + `") { id } }`,            // refused (no token): a status
 		"query " + long + ` { node(id: "` + long + `") { id } }`, // both
 	} {
 		exporter.Reset()
