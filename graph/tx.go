@@ -112,6 +112,25 @@ func (e txExtension) InterceptResponse(ctx context.Context, next graphql.Respons
 		}
 		return &graphql.Response{Errors: gqlerror.List{codedError(err)}}
 	}
+	var written func([]*ent.Notification)
+	if e.feed != nil {
+		written = e.feed.remember
+	}
+	if e.notifier != nil {
+		// On PostgreSQL the live feed's NOTIFY is sent by the commit itself:
+		// if it cannot be queued, nothing is written, rather than a change
+		// that no stream hears of.
+		if err := e.notifier.Stage(ctx, lt.tx.Client(), batch, written); err != nil {
+			if err := lt.tx.Rollback(); err != nil && !cancelled(ctx, err) {
+				e.log.ErrorContext(ctx, "rolling back transaction", "error", err.Error())
+			}
+			if err = asCancelled(ctx, err); apperr.Is(err, apperr.Cancelled) {
+				return &graphql.Response{Errors: gqlerror.List{codedError(err)}}
+			}
+			e.log.ErrorContext(ctx, "announcing the transaction's notifications", "error", err.Error())
+			return &graphql.Response{Errors: gqlerror.List{codedError(apperr.New(apperr.Internal, "internal server error"))}}
+		}
+	}
 	if err := lt.tx.Commit(); err != nil {
 		if err = asCancelled(ctx, err); apperr.Is(err, apperr.Cancelled) {
 			return &graphql.Response{Errors: gqlerror.List{codedError(err)}}
@@ -121,10 +140,6 @@ func (e txExtension) InterceptResponse(ctx context.Context, next graphql.Respons
 	}
 	// Only now may anyone hear of what the mutation wrote.
 	if e.notifier != nil {
-		var written func([]*ent.Notification)
-		if e.feed != nil {
-			written = e.feed.remember
-		}
 		e.notifier.Committed(ctx, e.client, batch, written)
 	}
 	return rsp

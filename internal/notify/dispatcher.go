@@ -425,7 +425,7 @@ func (d *Dispatcher) deliver(ctx context.Context, e *ent.OutboxEntry, lease time
 // short would only make it fail again.
 func (d *Dispatcher) send(ctx context.Context, e *ent.OutboxEntry) error {
 	if e.Channel == outboxentry.ChannelIN_APP {
-		events, _, err := writeShare(ctx, d.client, e.ID)
+		events, _, err := writeShare(ctx, d.client, e.ID, d.cfg.Broker, nil)
 		if err != nil {
 			return err
 		}

@@ -2,9 +2,12 @@ package notify
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
+
+	entsql "entgo.io/ent/dialect/sql"
 
 	"tenantgraph/ent"
 	"tenantgraph/ent/privacy"
@@ -98,6 +101,28 @@ func batchFrom(ctx context.Context) *Batch {
 	return b
 }
 
+// Stage announces the batch's in-app notifications (and revokes) as part
+// of c's transaction, when the broker can (announce): call it last before
+// committing. On PostgreSQL the NOTIFY then goes out with the commit, and
+// a change is never committed without it, as it was when a publish after
+// the commit failed (a pool too busy to take the statement in time) and
+// every subscriber's stream went on with a silent gap. An error means that
+// the transaction must not commit. Committed then does the rest; without
+// Stage, it publishes too.
+func (n *Notifier) Stage(ctx context.Context, c *ent.Client, b *Batch, written func([]*ent.Notification)) error {
+	b.mu.Lock()
+	events, rows := b.events, b.written
+	b.mu.Unlock()
+	announced, err := announce(ctx, n.broker, c, events, rows, written)
+	if err != nil || !announced {
+		return err
+	}
+	b.mu.Lock()
+	b.events, b.written = nil, nil
+	b.mu.Unlock()
+	return nil
+}
+
 // Committed publishes the batch's in-app notifications to the live feed,
 // starts writing the shares of large broadcasts that the transaction queued
 // (shares.go) and wakes the dispatcher. c is the client outside the
@@ -166,7 +191,7 @@ func (n *Notifier) writeShares(ctx context.Context, c *ent.Client, shares []int,
 				return
 			default:
 			}
-			events, rows, err := writeShare(sys, c, id)
+			events, rows, err := writeShare(sys, c, id, n.broker, written)
 			if err != nil {
 				// Its entry stays: the dispatcher writes it, and those
 				// after it, once their grace has passed.
@@ -187,15 +212,61 @@ func (n *Notifier) publish(ctx context.Context, events []pubsub.Event, rows []*e
 	publishEvents(ctx, n.broker, n.log, events)
 }
 
-// publishTimeout bounds one Publish. A mutation's response waits for it
-// (Committed runs before the response is written), and on PostgreSQL it
-// is a statement: a stalled database must not hold an answer whose
-// transaction has already committed.
+// announce hands rows to written and publishes events in c's transaction,
+// if broker can publish in one (pubsub.InTx), and reports whether it did:
+// when it did not, the caller publishes them once the transaction has
+// committed (publish). written gets the rows before the commit, so that
+// the live feed has them when the commit's events arrive; rows of a
+// transaction that then fails are never asked for, and the feed forgets
+// them after a few seconds (a rolled-back row's ID is not used again:
+// PostgreSQL's sequences do not go back).
+func announce(ctx context.Context, broker pubsub.Broker, c *ent.Client, events []pubsub.Event, rows []*ent.Notification, written func([]*ent.Notification)) (bool, error) {
+	in, ok := broker.(pubsub.InTx)
+	if !ok {
+		return false, nil
+	}
+	if written != nil && len(rows) > 0 {
+		written(rows)
+	}
+	if len(events) == 0 {
+		return true, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, publishTimeout)
+	defer cancel()
+	if err := in.PublishIn(ctx, execIn(c), events...); err != nil {
+		return false, fmt.Errorf("notify: publishing notifications: %w", err)
+	}
+	return true, nil
+}
+
+// execIn runs a statement through c (in its transaction, for a
+// transaction's client).
+func execIn(c *ent.Client) pubsub.Exec {
+	return func(ctx context.Context, query string, args ...any) error {
+		var rows entsql.Rows
+		if err := c.RawQuery(ctx, query, args, &rows); err != nil {
+			return err
+		}
+		for rows.Next() {
+		}
+		err := rows.Err()
+		if cerr := rows.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	}
+}
+
+// publishTimeout bounds one publish. A mutation's response waits for it,
+// and on PostgreSQL it is a statement (in the transaction: announce): a
+// stalled database must not hold the answer for long.
 var publishTimeout = 5 * time.Second
 
-// publishEvents hands committed rows' events to broker. Failing, or taking
-// longer than publishTimeout, it logs: the rows are committed, and the
-// notification list has them; only the live push is lost.
+// publishEvents hands committed rows' events to a broker that cannot
+// publish in a transaction (announce did not). Failing, or taking longer
+// than publishTimeout, it logs: the rows are committed, and the
+// notification list has them; only the live push is lost. The in-process
+// broker, the only such broker the server uses, does not fail.
 func publishEvents(ctx context.Context, broker pubsub.Broker, log *slog.Logger, events []pubsub.Event) {
 	if broker == nil || len(events) == 0 {
 		return

@@ -98,11 +98,13 @@ func queueShares(ctx context.Context, c *ent.Client, n inApp, recipients []int) 
 }
 
 // writeShare writes the share of the IN_APP entry id in a transaction of
-// its own that also deletes the entry, and returns the rows' events and
-// the rows. Nothing, and no error, when the entry is gone (another writer
+// its own that also deletes the entry, and announces its rows in that
+// transaction when broker can (announce: written gets them first);
+// otherwise it returns the rows' events and the rows, for the caller to
+// publish. Nothing, and no error, when the entry is gone (another writer
 // wrote the share). ctx must allow system work (privacy.Allow): the entry
 // was authorised with the change that queued it.
-func writeShare(ctx context.Context, c *ent.Client, id int) ([]pubsub.Event, []*ent.Notification, error) {
+func writeShare(ctx context.Context, c *ent.Client, id int, broker pubsub.Broker, written func([]*ent.Notification)) ([]pubsub.Event, []*ent.Notification, error) {
 	tx, err := c.Tx(ctx)
 	if err != nil {
 		return nil, nil, fmt.Errorf("notify: writing share %d: %w", id, err)
@@ -133,8 +135,15 @@ func writeShare(ctx context.Context, c *ent.Client, id int) ([]pubsub.Event, []*
 	if err != nil {
 		return nil, nil, err
 	}
+	announced, err := announce(ctx, broker, tx.Client(), events, rows, written)
+	if err != nil {
+		return nil, nil, fmt.Errorf("notify: share %d: %w", id, err)
+	}
 	if err := tx.Commit(); err != nil {
 		return nil, nil, fmt.Errorf("notify: committing share %d: %w", id, err)
+	}
+	if announced {
+		return nil, nil, nil
 	}
 	return events, rows, nil
 }

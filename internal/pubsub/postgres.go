@@ -91,8 +91,20 @@ func NewPostgres(url string, db *sql.DB, buffer int, log *slog.Logger, opts ...P
 // statement: as few NOTIFY payloads as fit them (a broadcast to a thousand
 // recipients is three or four payloads, not a thousand messages for every
 // listener to take one at a time). Call it after the events' transaction
-// committed.
+// committed. The API publishes through PublishIn instead, inside the
+// transaction.
 func (p *Postgres) Publish(ctx context.Context, events ...Event) error {
+	return p.PublishIn(ctx, func(ctx context.Context, query string, args ...any) error {
+		_, err := p.db.ExecContext(ctx, query, args...)
+		return err
+	}, events...)
+}
+
+// PublishIn runs, through exec, the NOTIFY statement of Publish. Run in a
+// transaction, it is sent when the transaction commits and not otherwise
+// (PostgreSQL's NOTIFY is transactional): no failure after the commit can
+// lose the events (InTx).
+func (p *Postgres) PublishIn(ctx context.Context, exec Exec, events ...Event) error {
 	if len(events) == 0 {
 		return nil
 	}
@@ -111,8 +123,7 @@ func (p *Postgres) Publish(ctx context.Context, events ...Event) error {
 	if len(revokes) > 0 {
 		payloads = append(payloads, encode(revokes)...)
 	}
-	_, err := p.db.ExecContext(ctx, `SELECT pg_notify($1, x) FROM unnest($2::text[]) AS x`, Channel, pq.Array(payloads))
-	if err != nil {
+	if err := exec(ctx, `SELECT pg_notify($1, x) FROM unnest($2::text[]) AS x`, Channel, pq.Array(payloads)); err != nil {
 		return fmt.Errorf("pubsub: NOTIFY: %w", err)
 	}
 	return nil

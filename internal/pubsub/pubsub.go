@@ -37,3 +37,20 @@ type Broker interface {
 	// Close ends every subscription.
 	Close() error
 }
+
+// InTx is a Broker that can publish as part of a database transaction:
+// the events reach the subscribers when, and only when, the transaction
+// commits. A change published so is never committed without being
+// announced, as one published after its commit would be if that publish
+// failed (a database too busy to take the statement in time). Postgres is
+// one (its NOTIFY is transactional); Local is not, and needs none: its
+// Publish cannot fail.
+type InTx interface {
+	Broker
+	// PublishIn publishes events through exec, which runs a statement in
+	// the transaction.
+	PublishIn(ctx context.Context, exec Exec, events ...Event) error
+}
+
+// Exec runs one statement, as database/sql's ExecContext does.
+type Exec func(ctx context.Context, query string, args ...any) error
