@@ -2,7 +2,9 @@ package graph
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"time"
@@ -166,10 +168,27 @@ func (h *feedHub) drain() {
 		h.mu.Unlock()
 		for len(items) > 0 {
 			n, ids := batchOf(items)
-			h.deliver(items[:n], ids)
+			h.deliverRecovering(items[:n], ids)
 			items = items[n:]
 		}
 	}
+}
+
+// deliverRecovering is deliver, with a panic (a bug) logged and the
+// items' subscriptions dropped, as after a failed read, rather than the
+// process ended or, were it only recovered, the queue left draining for
+// ever with nobody to drain it.
+func (h *feedHub) deliverRecovering(items []feedItem, ids []int) {
+	defer func() {
+		if r := recover(); r != nil {
+			h.log.Error("delivering notifications to the live feed panicked; dropping their subscriptions",
+				"panic", fmt.Sprint(r), "stack", string(debug.Stack()), "notifications", len(ids))
+			for _, it := range items {
+				it.to.drop()
+			}
+		}
+	}()
+	h.deliver(items, ids)
 }
 
 // batchOf returns how many items from the start of items name at most

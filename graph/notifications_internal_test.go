@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -236,4 +237,58 @@ func TestFeedHubHandsOutRememberedRows(t *testing.T) {
 	if _, ok := h.written[1000+feedWritten+9]; !ok {
 		t.Fatal("the newest row is not remembered")
 	}
+}
+
+// A panic while delivering a batch (a bug) drops the batch's subscribers,
+// as a failed read does, and the hub goes on draining: the process does
+// not end, and a recovered panic does not leave the queue marked as
+// draining with nobody to drain it.
+func TestFeedHubSurvivesAPanic(t *testing.T) {
+	logs := &lockedBuffer{}
+	h := newFeedHub(nil, slog.New(slog.NewJSONHandler(logs, nil))) // no client: reading the batch panics
+	subscriber := func() *feedSubscriber {
+		return &feedSubscriber{out: make(chan *ent.Notification, 1), cleanup: func() {}}
+	}
+	for round := range 2 {
+		s := subscriber()
+		if !h.enqueue(s, 1) {
+			t.Fatalf("round %d: delivery refused", round)
+		}
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+			h.mu.Lock()
+			draining := h.draining
+			h.mu.Unlock()
+			s.mu.Lock()
+			dropped := s.retry && s.done
+			s.mu.Unlock()
+			if dropped && !draining {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("round %d: subscriber dropped %v, hub draining %v; want dropped, and the hub idle", round, dropped, draining)
+			}
+		}
+	}
+	if got := strings.Count(logs.String(), "delivering notifications to the live feed panicked"); got != 2 {
+		t.Errorf("logged panics: got %d, want 2\n%s", got, logs.String())
+	}
+}
+
+// lockedBuffer is a log's output, written by the hub's goroutine and read
+// by the test.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

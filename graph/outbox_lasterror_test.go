@@ -233,3 +233,37 @@ func TestOutboxRetriesTheRecordOfASend(t *testing.T) {
 		obCheckDeliveredOnce(t, w.slack, sent)
 	})
 }
+
+// A sender that panics (a bug in it: a custom Sender, say) fails its
+// attempt, which is recorded and retried as any failure is, and the
+// dispatcher goes on with the other entries: the panic neither ends the
+// process nor, through the entry claimed again after each restart, every
+// instance in turn.
+func TestOutboxSurvivesAPanickingSender(t *testing.T) {
+	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
+		w := newObWorld(t, e, obStatus(http.StatusOK))
+		_, text := w.submit(t, "Apollo") // an EMAIL for the OWNER and the MANAGER, and a SLACK message
+		senders := w.senders()
+		senders[notify.Email] = notify.SenderFunc(func(context.Context, notify.Message) error {
+			var m map[string]int
+			m["boom"]++ // a nil map: panics
+			return nil
+		})
+		d := e.NewDispatcher(senders, notify.DispatcherConfig{})
+		if _, err := d.RunOnce(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		all := w.entries(t)
+		for _, en := range obByChannel(all, outboxentry.ChannelEMAIL) {
+			if en.Status != outboxentry.StatusPENDING || en.Attempts != 1 || en.ClaimedUntil != nil ||
+				!strings.Contains(en.LastError, "the EMAIL sender panicked: assignment to entry in nil map") {
+				t.Errorf("EMAIL entry %d: got %s after %d attempts (claimed until %v), last error %q; want PENDING, a retry, with the panic kept",
+					en.ID, en.Status, en.Attempts, en.ClaimedUntil, en.LastError)
+			}
+		}
+		obCheckDeliveredOnce(t, w.slack, []string{text})
+		if !strings.Contains(e.Logs(), `"msg":"outbox: the sender panicked"`) {
+			t.Errorf("no log line for the panic:\n%s", e.Logs())
+		}
+	})
+}

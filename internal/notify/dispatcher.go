@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -336,7 +337,7 @@ func (d *Dispatcher) claim(ctx context.Context, now, lease time.Time) (entries [
 // database refuses it with the error's text, it is recorded without.
 func (d *Dispatcher) deliver(ctx context.Context, e *ent.OutboxEntry, lease time.Time) {
 	attempt := e.Attempts + 1
-	err := d.send(ctx, e)
+	err := d.sendRecovering(ctx, e)
 	now := d.now()
 	outcome := "retry"
 	// Cut off by the stop (its grace ran out: ctx is the sends' context,
@@ -417,6 +418,21 @@ func (d *Dispatcher) deliver(ctx context.Context, e *ent.OutboxEntry, lease time
 	if d.cfg.Observe != nil {
 		d.cfg.Observe(string(e.Channel), outcome)
 	}
+}
+
+// sendRecovering is send, with a panic (a sender's bug: a custom Sender,
+// say) made the attempt's error: it is retried and recorded like any
+// failure, and does not take the server, and every instance that claims
+// the entry after it, down with it.
+func (d *Dispatcher) sendRecovering(ctx context.Context, e *ent.OutboxEntry) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			d.log.ErrorContext(ctx, "outbox: the sender panicked", "entry", e.ID, "channel", e.Channel,
+				"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			err = fmt.Errorf("outbox: the %s sender panicked: %v", e.Channel, r)
+		}
+	}()
+	return d.send(ctx, e)
 }
 
 // send delivers e through its channel. An external send, its tenant's

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -191,7 +192,7 @@ func (n *Notifier) writeShares(ctx context.Context, c *ent.Client, shares []int,
 				return
 			default:
 			}
-			events, rows, err := writeShare(sys, c, id, n.broker, written)
+			events, rows, err := writeShareRecovering(sys, c, id, n.broker, written)
 			if err != nil {
 				// Its entry stays: the dispatcher writes it, and those
 				// after it, once their grace has passed.
@@ -202,6 +203,18 @@ func (n *Notifier) writeShares(ctx context.Context, c *ent.Client, shares []int,
 			n.publish(ctx, events, rows, written)
 		}
 	}()
+}
+
+// writeShareRecovering is writeShare, with a panic made its error: the
+// share's transaction is rolled back and its entry stays for the
+// dispatcher, rather than the panic ending the process.
+func writeShareRecovering(ctx context.Context, c *ent.Client, id int, broker pubsub.Broker, written func([]*ent.Notification)) (events []pubsub.Event, rows []*ent.Notification, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("notify: writing share %d panicked: %v\n%s", id, r, debug.Stack())
+		}
+	}()
+	return writeShare(ctx, c, id, broker, written)
 }
 
 // publish hands committed rows to written and their events to the broker.

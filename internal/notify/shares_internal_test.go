@@ -76,3 +76,17 @@ func TestWaitingShareWritersAreBounded(t *testing.T) {
 	n.Close() // the waiting writers give up on closing
 	n.Wait()
 }
+
+// A panic while the committing instance writes a share (a bug) is that
+// share's error: logged, the share left to the dispatcher, and the
+// process goes on, rather than ending with every request it serves.
+func TestShareWriterSurvivesAPanic(t *testing.T) {
+	var logs strings.Builder
+	n := NewNotifier(nil, nil, slog.New(slog.NewJSONHandler(&logs, nil)))
+	n.writeShares(context.Background(), nil, []int{1}, nil) // no client: writing panics
+	n.Wait()
+	if !strings.Contains(logs.String(), `"msg":"writing a broadcast's in-app notifications; the dispatcher will"`) ||
+		!strings.Contains(logs.String(), "writing share 1 panicked") {
+		t.Errorf("log: got %s, want the share's error, the panic", logs.String())
+	}
+}
