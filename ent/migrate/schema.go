@@ -51,6 +51,11 @@ var (
 				Unique:  false,
 				Columns: []*schema.Column{ActivityLogsColumns[7], ActivityLogsColumns[3], ActivityLogsColumns[4]},
 			},
+			{
+				Name:    "activitylog_actor_id_action",
+				Unique:  false,
+				Columns: []*schema.Column{ActivityLogsColumns[8], ActivityLogsColumns[2]},
+			},
 		},
 	}
 	// CommentsColumns holds the columns for the "comments" table.

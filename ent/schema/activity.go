@@ -45,11 +45,17 @@ func (ActivityLog) Edges() []ent.Edge {
 	}
 }
 
-// Indexes of the ActivityLog: newest first per tenant, and per entity.
+// Indexes of the ActivityLog: newest first per tenant, and per entity; and
+// per actor and action, across tenants, for the tenants each user created,
+// which createTenant's quota counts (internal/tenancy: TenantCreated).
+// (Not a partial index of creations alone: PostgreSQL rewrites a text
+// predicate with casts, and the drift test, which compares the migrated
+// schema with ent's as written, would see a change in it for ever.)
 func (ActivityLog) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("tenant_id", "created_at"),
 		index.Fields("tenant_id", "entity_type", "entity_id"),
+		index.Fields("actor_id", "action"),
 	}
 }
 

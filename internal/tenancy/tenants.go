@@ -10,7 +10,7 @@ import (
 	entsql "entgo.io/ent/dialect/sql"
 
 	"tenantgraph/ent"
-	"tenantgraph/ent/membership"
+	"tenantgraph/ent/activitylog"
 	"tenantgraph/ent/privacy"
 	"tenantgraph/ent/tenant"
 	"tenantgraph/internal/activity"
@@ -28,13 +28,18 @@ type CreateTenantInput struct {
 }
 
 // CreateTenant creates a tenant and makes the caller its OWNER, unless they
-// own most tenants already (Forbidden; most 0: no bound). A taken slug is
-// Conflict; invalid input is Invalid.
+// have created most tenants already (Forbidden; most 0: no bound). A taken
+// slug is Conflict; invalid input is Invalid.
 //
 // Anyone can register, and a tenant is three rows that nothing deletes
 // (the tenant, its OWNER's membership, its activity entry): without a bound,
 // one account, at its request budget and fifty createTenant fields a
-// mutation, could write tens of thousands a minute.
+// mutation, could write tens of thousands a minute. What is bounded is
+// the tenants a user created (their TenantCreated entries in the activity
+// log, which is append-only), not the tenants they own: anyone may make
+// anyone OWNER of their tenant with addMember, and counting those let an
+// attacker use up someone else's quota, while handing a tenant on and
+// leaving it gave the quota back.
 func CreateTenant(ctx context.Context, c *ent.Client, in CreateTenantInput, most int) (*ent.Tenant, error) {
 	v := viewer.FromContext(ctx)
 	if !v.Authenticated() {
@@ -67,13 +72,18 @@ func CreateTenant(ctx context.Context, c *ent.Client, in CreateTenantInput, most
 	ch.Add("name", "", t.Name)
 	ch.Add("slug", "", t.Slug)
 	return t, activity.Record(owner, c, activity.Entry{
-		Action: "tenant.create", EntityType: "Tenant", EntityID: t.ID,
+		Action: TenantCreated, EntityType: "Tenant", EntityID: t.ID,
 		Summary: "created tenant " + activity.Quote(t.Name), Changes: ch,
 	})
 }
 
-// withinTenantQuota answers Forbidden when user owns most tenants or more.
-// On PostgreSQL it first takes a lock of the user's, held until the
+// TenantCreated is the activity log's action for a tenant's creation,
+// whose actor created it (ent/schema's ActivityLog has an index by actor
+// and action for withinTenantQuota).
+const TenantCreated = "tenant.create"
+
+// withinTenantQuota answers Forbidden when user has created most tenants or
+// more. On PostgreSQL it first takes a lock of the user's, held until the
 // transaction ends, so that their creations at once are counted one after
 // the other; SQLite's write transactions take turns already.
 func withinTenantQuota(ctx context.Context, c *ent.Client, user, most int) error {
@@ -86,12 +96,14 @@ func withinTenantQuota(ctx context.Context, c *ent.Client, user, most int) error
 			return fmt.Errorf("tenancy: locking the user's tenant creation: %w", err)
 		}
 	}
-	owned, err := c.Membership.Query().Where(membership.UserID(user), membership.RoleEQ(role.Owner)).Count(viewer.WithOwnMemberships(ctx))
+	// Across tenants: system work, as the count reads other tenants' trails.
+	created, err := c.ActivityLog.Query().Where(activitylog.ActorID(user), activitylog.Action(TenantCreated)).
+		Count(privacy.DecisionContext(ctx, privacy.Allow))
 	if err != nil {
-		return fmt.Errorf("tenancy: counting the user's tenants: %w", err)
+		return fmt.Errorf("tenancy: counting the tenants the user created: %w", err)
 	}
-	if owned >= most {
-		return apperr.New(apperr.Forbidden, "you own %d tenants already, the most one user may", owned)
+	if created >= most {
+		return apperr.New(apperr.Forbidden, "you have created %d tenants already, the most one user may", created)
 	}
 	return nil
 }
