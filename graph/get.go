@@ -3,6 +3,8 @@ package graph
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -87,9 +89,17 @@ func refuseGet(ctx context.Context, w http.ResponseWriter, exec graphql.GraphExe
 	writeResponse(w, exec.DispatchError(ctx, gqlerror.List{codedError(apperr.New(apperr.Invalid, "%s", msg))}))
 }
 
-// decodeJSONParam decodes a JSON query parameter, numbers kept as written.
+// decodeJSONParam decodes a JSON query parameter, numbers kept as written;
+// anything after the value but white space is an error, as in a POST body
+// (oneRequest).
 func decodeJSONParam(s string, v any) error {
 	dec := json.NewDecoder(strings.NewReader(s))
 	dec.UseNumber()
-	return dec.Decode(v)
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("graph: more than one JSON value")
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -70,6 +71,57 @@ func undecodableBody(err error) *gqlerror.Error {
 		msg = fmt.Sprintf("the request body is not valid JSON (%v); %s", err, howToSend)
 	}
 	return codedError(apperr.New(apperr.Invalid, "%s", msg))
+}
+
+// oneRequest refuses a body that held more than the one JSON object dec
+// has just decoded from it: anything after it but white space (a second
+// request, which would not run, or garbage), or an object that names a
+// field of the request twice, of which encoding/json keeps the last
+// ({"query": A, "query": B} ran B, and a proxy or log that read A saw
+// another request). Fields are matched as encoding/json matches them, in
+// any case ("Query" is query).
+func oneRequest(dec *json.Decoder, body []byte) *gqlerror.Error {
+	if _, err := dec.Token(); err != io.EOF {
+		return codedError(apperr.New(apperr.Invalid, "%s", "the request body holds more than one JSON value; "+howToSend))
+	}
+	if name := repeatedField(body); name != "" {
+		return codedError(apperr.New(apperr.Invalid, "%q appears more than once in the request body; %s", name, howToSend))
+	}
+	return nil
+}
+
+// requestFields are the fields of a GraphQL request's JSON
+// (graphql.RawParams).
+var requestFields = []string{"query", "operationName", "variables", "extensions"}
+
+// repeatedField returns the first of requestFields that body, a JSON
+// object that decoded, names more than once; "" if none is.
+func repeatedField(body []byte) string {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return "" // null, which decodes to an empty request
+	}
+	seen := make(map[string]bool, len(requestFields))
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		key, _ := tok.(string)
+		for _, name := range requestFields {
+			if strings.EqualFold(key, name) {
+				if seen[name] {
+					return name
+				}
+				seen[name] = true
+			}
+		}
+		var value json.RawMessage
+		if err := dec.Decode(&value); err != nil {
+			return ""
+		}
+	}
+	return ""
 }
 
 // jsonKind is the JSON kind of an UnmarshalTypeError's Value ("number 5"

@@ -3,6 +3,7 @@ package graph_test
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -68,6 +69,68 @@ func TestTransportRefusalsSayWhatToSend(t *testing.T) {
 					}
 				}
 			})
+		}
+	})
+}
+
+// TestPostBodyHoldsOneRequest: a POST body is one JSON object and nothing
+// more. A second request after it, garbage after it, or a request field
+// named twice (of which encoding/json kept the last) is refused with 400
+// BAD_USER_INPUT, as a body that is not JSON is, and nothing runs; a GET's
+// variables likewise. White space after the object is fine.
+func TestPostBodyHoldsOneRequest(t *testing.T) {
+	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
+		owner := e.Register("Ada")
+		e.CreateTenant(owner, "acme")
+		c := owner.Caller("acme")
+		const (
+			a = `{"query": "mutation { a: createProject(input: {name: \"A\"}) { id } }"}`
+			b = `{"query": "mutation { b: createProject(input: {name: \"B\"}) { id } }"}`
+		)
+		tests := []struct{ name, body, want string }{
+			{"two requests", a + b, "more than one JSON value"},
+			{"two requests on two lines", a + "\n" + b + "\n", "more than one JSON value"},
+			{"garbage after", a + " garbage", "more than one JSON value"},
+			{"a closing bracket after", a + "]", "more than one JSON value"},
+			{"query twice", `{"query": "mutation { a: createProject(input: {name: \"A\"}) { id } }", "query": "mutation { b: createProject(input: {name: \"B\"}) { id } }"}`,
+				`"query" appears more than once`},
+			{"query twice, in another case", `{"query": "mutation { a: createProject(input: {name: \"A\"}) { id } }", "Query": "mutation { b: createProject(input: {name: \"B\"}) { id } }"}`,
+				`"query" appears more than once`},
+			{"variables twice", `{"query": "mutation($n: String!) { createProject(input: {name: $n}) { id } }", "variables": {"n": "A"}, "variables": {"n": "B"}}`,
+				`"variables" appears more than once`},
+		}
+		header := http.Header{"Content-Type": {"application/json"}}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				r := e.Raw(c, "POST", "/graphql", header, []byte(tt.body))
+				var resp graphtest.Response
+				if err := json.Unmarshal(r.Body, &resp); err != nil || len(resp.Errors) != 1 {
+					t.Fatalf("got %d %s, want one GraphQL error", r.Status, r.Body)
+				}
+				if r.Status != http.StatusBadRequest || resp.Code() != "BAD_USER_INPUT" {
+					t.Errorf("got %d %s, want 400 BAD_USER_INPUT", r.Status, resp.Code())
+				}
+				if msg := resp.Errors[0].Message; !strings.Contains(msg, tt.want) || !strings.Contains(msg, "send one operation per request") {
+					t.Errorf("message: got %q, want it to contain %q and what to send", msg, tt.want)
+				}
+			})
+		}
+		t.Run("GET variables with more after them", func(t *testing.T) {
+			path := "/graphql?query=" + url.QueryEscape(`query($n: Int) { projects(first: $n) { totalCount } }`) +
+				"&variables=" + url.QueryEscape(`{"n": 1} {"n": 2}`)
+			r := e.Raw(c, "GET", path, nil, nil)
+			if r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), "variables could not be decoded") {
+				t.Errorf("got %d %s, want 400 variables could not be decoded", r.Status, r.Body)
+			}
+		})
+		var got struct{ Projects struct{ TotalCount int } }
+		e.MustDo(c, `{ projects { totalCount } }`, nil, &got)
+		if got.Projects.TotalCount != 0 {
+			t.Errorf("projects: got %d, want 0: a refused body ran", got.Projects.TotalCount)
+		}
+		r := e.Raw(c, "POST", "/graphql", header, []byte(a+" \r\n\t"))
+		if r.Status != http.StatusOK || !strings.Contains(string(r.Body), `{"data":{"a":{"id":`) {
+			t.Errorf("white space after the object: got %d %s, want it run", r.Status, r.Body)
 		}
 	})
 }
