@@ -21,7 +21,8 @@ import (
 )
 
 // errorPresenter is the one mapping from errors to extensions.code. Domain
-// errors keep their message; the parser's and validator's codes stay;
+// errors keep their message; the parser's and validator's codes stay (and
+// their messages, but for the client's values: withoutValue);
 // everything else is logged in full and answered as a masked
 // INTERNAL_SERVER_ERROR, so no SQL, stack or driver text reaches a client.
 //
@@ -31,6 +32,7 @@ import (
 func errorPresenter(log *slog.Logger, listValues bool) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		gqlErr := graphql.DefaultErrorPresenter(ctx, err)
+		withoutValue(gqlErr)
 		if _, coded := gqlErr.Extensions["code"]; coded {
 			return gqlErr
 		}

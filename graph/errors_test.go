@@ -251,6 +251,85 @@ func TestParseAndValidationCodes(t *testing.T) {
 	})
 }
 
+// A value of the wrong type is refused without being quoted back: a
+// password or webhook URL sent unquoted, in a list or as an object, an enum
+// value misspelt, a variable outside its enum. The message still says what
+// the value had to be (and, with suggestions on, which enum value was
+// meant).
+func TestValidationErrorsQuoteNoValue(t *testing.T) {
+	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
+		owner, viewer := e.Register("Owner"), e.Register("Viewer")
+		e.CreateTenant(owner, "acme")
+		membership := e.AddMember(owner, "acme", viewer, "VIEWER")
+		c := owner.Caller("acme")
+		const secret = "SECRET"
+		tests := []struct {
+			name, query string
+			vars        map[string]any
+			want        string // the whole message
+		}{
+			{"unquoted password", `mutation { login(input: {email: "x", password: hunter2SECRET}) { token } }`, nil,
+				"String cannot represent a non string value"},
+			{"password in a list", `mutation { login(input: {email: "x", password: ["pw4SECRETabc"]}) { token } }`, nil,
+				"String cannot represent a non string value"},
+			{"password as an object", `mutation { login(input: {email: "x", password: {p: "SECRET"}}) { token } }`, nil,
+				`Field "p" is not defined by type "String".`},
+			{"password as a number", `mutation { login(input: {email: "x", password: 12345}) { token } }`, nil,
+				"String cannot represent a non string value"},
+			{"unquoted webhook", `mutation { updateTenantConfig(input: {slackWebhookURL: https_SECRETHOOK}) { id } }`, nil,
+				"String cannot represent a non string value"},
+			{"an input given as a string", `mutation { login(input: "SECRET") { token } }`, nil,
+				`Expected value of type "LoginInput!".`},
+			{"a string for an Int", `{ projects(first: "SECRET") { totalCount } }`, nil,
+				"Int cannot represent non-integer value"},
+			{"a string for a Boolean", `{ projects(where: {descriptionIsNil: "SECRET"}) { totalCount } }`, nil,
+				"Boolean cannot represent a non boolean value"},
+			{"a string for an enum", `mutation($id: ID!) { updateMemberRole(id: $id, role: "SECRET") { id } }`, map[string]any{"id": membership},
+				`Enum "Role!" cannot represent non-enum value.`},
+			{"a string for an enum, suggested", `mutation($id: ID!) { updateMemberRole(id: $id, role: "OWNER SECRET Did you mean the enum value \"X\"?") { id } }`,
+				map[string]any{"id": membership}, `Enum "Role!" cannot represent non-enum value.`},
+			{"no such enum value", `mutation($id: ID!) { updateMemberRole(id: $id, role: SECRET) { id } }`, map[string]any{"id": membership},
+				`Value does not exist in "Role!" enum.`},
+			{"no such enum value, suggested", `mutation($id: ID!) { updateMemberRole(id: $id, role: OWNERS) { id } }`, map[string]any{"id": membership},
+				`Value does not exist in "Role!" enum. Did you mean the enum value "OWNER"?`},
+			{"a variable outside its enum", `mutation($id: ID!, $r: Role!) { updateMemberRole(id: $id, role: $r) { id } }`,
+				map[string]any{"id": membership, "r": "hunter2SECRET"}, "not a valid Role"},
+			{"null for a non-null input (no value to hide)", `mutation { login(input: null) { token } }`, nil,
+				`Expected value of type "LoginInput!", found null.`},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				r := e.Do(c, tt.query, tt.vars)
+				if len(r.Errors) != 1 || r.Code() != "GRAPHQL_VALIDATION_FAILED" {
+					t.Fatalf("got %+v, want one GRAPHQL_VALIDATION_FAILED", r.Errors)
+				}
+				if got := r.Errors[0].Message; got != tt.want {
+					t.Errorf("message: got %q, want %q", got, tt.want)
+				}
+				if raw, _ := json.Marshal(r.Errors); strings.Contains(string(raw), secret) {
+					t.Errorf("errors %s quote the value", raw)
+				}
+			})
+		}
+	})
+}
+
+// With suggestions off (production), the validator's other rule for values
+// quotes none either.
+func TestValidationErrorsQuoteNoValueWithoutSuggestions(t *testing.T) {
+	graphtest.RunWith(t, graphtest.Options{Deps: func(d *graph.Deps) { d.DisableSuggestions = true }}, func(t *testing.T, e *graphtest.Env) {
+		for query, want := range map[string]string{
+			`mutation { login(input: {email: "x", password: hunter2SECRET}) { token } }`: "String cannot represent a non string value",
+			`{ projects(orderBy: {field: SECRET}) { totalCount } }`:                      `Value does not exist in "ProjectOrderField!" enum.`,
+		} {
+			r := e.Do(graphtest.Caller{}, query, nil)
+			if len(r.Errors) != 1 || r.Code() != "GRAPHQL_VALIDATION_FAILED" || r.Errors[0].Message != want {
+				t.Errorf("%s: got %+v, want GRAPHQL_VALIDATION_FAILED %q", query, r.Errors, want)
+			}
+		}
+	})
+}
+
 // Each mutation operation is one transaction: when any root field fails,
 // the writes of the others are rolled back, the answer's data is null, and
 // the fields after the failed one do not run (only its error is reported).
