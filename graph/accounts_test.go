@@ -316,3 +316,67 @@ func TestViewerListsMembershipsInEveryTenant(t *testing.T) {
 		}
 	})
 }
+
+// The user that login and register answer with may be asked for their
+// memberships, as the viewer may: the request is anonymous (or another
+// user's), but the answer's token is theirs. Only theirs are read: in every
+// tenant, none of another member's, whoever sends the request. Before, the
+// privacy layer refused the anonymous read, which failed the whole call
+// (and rolled the registration back).
+func TestAuthPayloadUserListsOwnMemberships(t *testing.T) {
+	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
+		ada, bob := e.Register("Ada"), e.Register("Bob")
+		e.CreateTenant(ada, "acme")
+		e.CreateTenant(bob, "bobco")
+		e.AddMember(ada, "acme", bob, "MEMBER")
+		e.AddMember(bob, "bobco", ada, "VIEWER")
+
+		type memberships struct {
+			Token string
+			User  struct {
+				Email       string
+				Memberships []struct {
+					Role   string
+					Tenant struct{ Slug string }
+					User   struct{ Email string }
+				}
+			}
+		}
+		got := func(m memberships) []string {
+			var out []string
+			for _, ms := range m.User.Memberships {
+				out = append(out, ms.Tenant.Slug+":"+ms.Role+":"+ms.User.Email)
+			}
+			return out
+		}
+		const login = `mutation($i: LoginInput!) { login(input: $i) { token user { email memberships { role tenant { slug } user { email } } } } }`
+		for _, c := range []struct {
+			name   string
+			caller graphtest.Caller
+		}{
+			{"anonymous", graphtest.Caller{}},
+			{"in a tenant", graphtest.Caller{TenantSlug: "acme"}},
+			{"with another user's token", bob.Caller("acme")},
+		} {
+			t.Run("login "+c.name, func(t *testing.T) {
+				var out struct{ Login memberships }
+				e.MustDo(c.caller, login, map[string]any{"i": map[string]any{"email": ada.Email, "password": "correct horse battery"}}, &out)
+				want := []string{"acme:OWNER:" + ada.Email, "bobco:VIEWER:" + ada.Email}
+				if g := got(out.Login); strings.Join(g, ",") != strings.Join(want, ",") || out.Login.Token == "" {
+					t.Errorf("got token %q and memberships %v, want a token and %v", out.Login.Token, g, want)
+				}
+			})
+		}
+		t.Run("register", func(t *testing.T) {
+			var out struct{ Register memberships }
+			e.MustDo(graphtest.Caller{}, `mutation($i: RegisterInput!) { register(input: $i) { token user { email memberships { role tenant { slug } user { email } } } } }`,
+				map[string]any{"i": map[string]any{"email": "cy@example.test", "password": "correct horse battery", "name": "Cy"}}, &out)
+			if out.Register.Token == "" || len(out.Register.User.Memberships) != 0 {
+				t.Errorf("got token %q and memberships %v, want a token and none", out.Register.Token, got(out.Register))
+			}
+			if r := e.Do(graphtest.Caller{}, login, map[string]any{"i": map[string]any{"email": "cy@example.test", "password": "correct horse battery"}}); len(r.Errors) > 0 {
+				t.Errorf("logging in as the registered user: %+v", r.Errors)
+			}
+		})
+	})
+}

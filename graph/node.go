@@ -7,6 +7,8 @@ import (
 	"maps"
 	"slices"
 
+	"github.com/99designs/gqlgen/graphql"
+
 	"tenantgraph/ent"
 	"tenantgraph/ent/membership"
 	"tenantgraph/ent/migrate"
@@ -116,9 +118,17 @@ func hideInvisibleUsers(ctx context.Context, c *ent.Client, ns []ent.Noder) erro
 
 // userMemberships is the viewer's memberships in every tenant (with those
 // tenants), or another user's membership in the current tenant, batched
-// across a list of users when the operation is a query.
+// across a list of users when the operation is a query. The user that
+// login or register answers with is the viewer for this: the request is
+// anonymous (or another user's), but the token in the same answer is theirs.
 func userMemberships(ctx context.Context, u *ent.User) ([]*ent.Membership, error) {
-	own := u.ID == viewer.FromContext(ctx).UserID
+	v := viewer.FromContext(ctx)
+	own := u.ID == v.UserID
+	if !own && signedIn(ctx) {
+		as := *v
+		as.UserID, as.Role = u.ID, "" // their own memberships need no role
+		ctx, own = viewer.NewContext(ctx, &as), true
+	}
 	if l := loadersFrom(ctx); l != nil && !own {
 		return l.membershipsByUser().Load(ctx, u.ID)()
 	}
@@ -126,4 +136,12 @@ func userMemberships(ctx context.Context, u *ent.User) ([]*ent.Membership, error
 		ctx = viewer.WithOwnMemberships(ctx)
 	}
 	return u.QueryMemberships().WithTenant().WithUser().Order(ent.Asc(membership.FieldCreatedAt), ent.Asc(membership.FieldID)).All(ctx)
+}
+
+// signedIn reports whether ctx's field is one of an AuthPayload's user: the
+// user whom login or register, the only fields that answer an AuthPayload,
+// has just issued a token.
+func signedIn(ctx context.Context) bool {
+	fc := graphql.GetFieldContext(ctx)
+	return fc != nil && fc.Parent != nil && fc.Parent.Object == "AuthPayload" && fc.Parent.Field.Name == "user"
 }
