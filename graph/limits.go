@@ -240,7 +240,10 @@ func (w *walker) fanOut(f *ast.Field) int64 {
 	if f.Definition.Arguments.ForName("first") != nil {
 		for _, name := range []string{"first", "last"} {
 			if n, ok := intArg(args[name]); ok {
-				return max(n, 1)
+				// A page size past MaxPageSize is refused by pageLimits,
+				// with BAD_USER_INPUT naming it, and never runs: counted as
+				// it is, it would be refused here first as too complex.
+				return min(max(n, 1), MaxPageSize)
 			}
 		}
 		return DefaultPageSize

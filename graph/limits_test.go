@@ -350,3 +350,36 @@ func introspectionAliases(n int) string {
 	}
 	return b.String()
 }
+
+// A page size past 100, however large, is BAD_USER_INPUT naming it, as the
+// README says, not QUERY_TOO_COMPLEX: the complexity limit counts it as 100
+// (it never runs). An operation too complex even so is still refused as such.
+func TestHugePageSizeIsBadInput(t *testing.T) {
+	graphtest.RunWith(t, limDefaults, func(t *testing.T, e *graphtest.Env) {
+		owner := e.Register("Owner")
+		e.CreateTenant(owner, "acme")
+		o := owner.Caller("acme")
+		for _, tc := range []struct {
+			name, query string
+			vars        map[string]any
+			code, field string
+		}{
+			{"first 2^31", `{ projects(first: 2147483648) { totalCount } }`, nil, "BAD_USER_INPUT", "projects.first"},
+			{"last 10^12", `{ projects(last: 1000000000000) { totalCount } }`, nil, "BAD_USER_INPUT", "projects.last"},
+			{"first 100000 through a variable", `query($n: Int) { projects(first: $n) { totalCount } }`, map[string]any{"n": 100000}, "BAD_USER_INPUT", "projects.first"},
+			{"as a string of digits", `query($n: Int) { projects(first: $n) { totalCount } }`, map[string]any{"n": "100000"}, "BAD_USER_INPUT", "projects.first"},
+			{"nested", `{ projects(first: 100) { edges { node { tasks(first: 100000) { totalCount } } } } }`, nil, "BAD_USER_INPUT", "tasks.first"},
+			{"too complex even at 100 each", `{ projects(first: 1000) { edges { node { tasks(first: 1000) { edges { node { comments(first: 1000) { edges { node { id } } } } } } } } } }`,
+				nil, "QUERY_TOO_COMPLEX", ""},
+		} {
+			r := e.Do(o, tc.query, tc.vars)
+			var field string
+			if len(r.Errors) == 1 {
+				field, _ = r.Errors[0].Extensions["field"].(string)
+			}
+			if len(r.Errors) != 1 || r.Code() != tc.code || (tc.field != "" && field != tc.field) {
+				t.Errorf("%s: got %+v, want %s %s", tc.name, r.Errors, tc.code, tc.field)
+			}
+		}
+	})
+}
