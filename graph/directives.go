@@ -4,6 +4,8 @@ import (
 	"context"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"tenantgraph/internal/apperr"
 	"tenantgraph/internal/role"
@@ -42,11 +44,20 @@ func authenticated(ctx context.Context, _ any, next graphql.Resolver) (any, erro
 // UNAUTHENTICATED whatever the arguments, as with well-formed ones.
 func accessError(ctx context.Context) error {
 	fc := graphql.GetFieldContext(ctx)
-	if fc == nil || fc.Field.Definition == nil {
+	if fc == nil {
+		return nil
+	}
+	return fieldAccessError(ctx, fc.Field.Definition)
+}
+
+// fieldAccessError is the error the @authenticated and @hasRole of def give
+// the caller on ctx, or nil if they let them through (or def is nil).
+func fieldAccessError(ctx context.Context, def *ast.FieldDefinition) error {
+	if def == nil {
 		return nil
 	}
 	pass := func(context.Context) (any, error) { return nil, nil }
-	for _, d := range fc.Field.Definition.Directives {
+	for _, d := range def.Directives {
 		var err error
 		switch d.Name {
 		case "authenticated":
@@ -61,4 +72,20 @@ func accessError(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// operationAccessError is fieldAccessError of the first field of set,
+// through fragments, that the caller on ctx may not ask for, with that
+// field's location; nil if they may ask for every one.
+func operationAccessError(ctx context.Context, set ast.SelectionSet) *gqlerror.Error {
+	var denied *gqlerror.Error
+	eachField(set, func(f *ast.Field) bool {
+		if err := fieldAccessError(ctx, f.Definition); err != nil {
+			denied = codedError(err)
+			denied.Locations = location(f)
+			return false
+		}
+		return true
+	})
+	return denied
 }

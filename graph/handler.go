@@ -215,10 +215,12 @@ func NewHandler(c Deps) *Handler {
 		srv.Use(traceFields{})
 	}
 	srv.Use(&limitsExtension{Limits: limits})
-	srv.Use(inputBounds{})
 	srv.Use(sessionExtension{client: c.Client, resolver: c.Sessions, log: c.Logger, budget: c.RequestBudget})
-	srv.Use(loaderExtension{client: c.Client})
+	// After the session: their errors are the caller's to see only once
+	// authenticated and allowed every field (refuseArguments).
+	srv.Use(inputBounds{})
 	srv.Use(pageLimits{})
+	srv.Use(loaderExtension{client: c.Client})
 	srv.Use(deferSupport{})
 	srv.Use(txExtension{client: c.Client, notifier: c.Notifier, feed: feed, log: c.Logger})
 	srv.SetErrorPresenter(errorPresenter(c.Logger, !c.DisableSuggestions))

@@ -16,8 +16,8 @@ import (
 	"tenantgraph/ent"
 )
 
-// Bounds on argument values, checked with the query limits before any
-// resolver or SQL runs. Without them a valid request can make the server
+// Bounds on argument values, checked before any resolver runs, once the
+// caller is known (refuseArguments). Without them a valid request can make the server
 // panic (an undecodable cursor on a nested connection, see checkCursor), or
 // the database fail (an internal error) or work past the request timeout:
 //   - PostgreSQL can neither store nor compare a string holding NUL;
@@ -43,16 +43,44 @@ type inputBounds struct{}
 
 var _ interface {
 	graphql.HandlerExtension
-	graphql.OperationContextMutator
+	graphql.OperationInterceptor
 } = inputBounds{}
 
 func (inputBounds) ExtensionName() string                   { return "InputBounds" }
 func (inputBounds) Validate(graphql.ExecutableSchema) error { return nil }
 
-func (inputBounds) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+// InterceptOperation checks the operation's arguments once its session is
+// known (it runs after sessionExtension): see refuseArguments.
+func (inputBounds) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+	oc := graphql.GetOperationContext(ctx)
 	if oc.Operation == nil {
-		return nil
+		return next(ctx)
 	}
+	if err := checkArguments(oc); err != nil {
+		return refuseArguments(ctx, oc, err)
+	}
+	return next(ctx)
+}
+
+// refuseArguments answers an operation whose arguments a check refused
+// (inputBounds, pageLimits). The checks run once the caller is known, so
+// that a bad token is UNAUTHENTICATED whatever the arguments (the session
+// answers it first), and their error is answered only to a caller who may
+// ask for every field of the operation: another gets what @authenticated
+// or @hasRole says of the first field they may not ask for, as they would
+// had the arguments been fine, so that what they sent reveals nothing (as
+// accessError does for the arguments gqlgen decodes). Nothing runs either
+// way.
+func refuseArguments(ctx context.Context, oc *graphql.OperationContext, err *gqlerror.Error) graphql.ResponseHandler {
+	if denied := operationAccessError(ctx, oc.Operation.SelectionSet); denied != nil {
+		err = denied
+	}
+	return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{err}})
+}
+
+// checkArguments returns the error of the first argument value of the
+// operation that is out of bounds; nil if none is.
+func checkArguments(oc *graphql.OperationContext) *gqlerror.Error {
 	var found *gqlerror.Error
 	eachField(oc.Operation.SelectionSet, func(f *ast.Field) bool {
 		if f.Definition == nil || len(f.Definition.Arguments) == 0 {

@@ -18,29 +18,37 @@ const (
 	MaxPageSize = 100
 )
 
-// pageLimits checks every first/last argument of the operation before any
-// resolver or SQL runs (at most MaxPageSize, not negative: else
-// BAD_USER_INPUT), and gives a connection field asked for with neither a
-// first of DefaultPageSize.
+// pageLimits gives a connection field asked for with neither first nor last
+// a first of DefaultPageSize, and checks every first/last argument of the
+// operation before any resolver runs, once the caller is known (at most
+// MaxPageSize, not negative: else BAD_USER_INPUT, see refuseArguments).
 type pageLimits struct{}
 
 var _ interface {
 	graphql.HandlerExtension
 	graphql.OperationContextMutator
+	graphql.OperationInterceptor
 } = pageLimits{}
 
 func (pageLimits) ExtensionName() string                   { return "PageLimits" }
 func (pageLimits) Validate(graphql.ExecutableSchema) error { return nil }
 
 func (pageLimits) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	if oc.Operation != nil {
+		applyDefaultPageSize(oc)
+	}
+	return nil
+}
+
+func (pageLimits) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+	oc := graphql.GetOperationContext(ctx)
 	if oc.Operation == nil {
-		return nil
+		return next(ctx)
 	}
 	if err := checkPageArgs(oc.Operation.SelectionSet, oc.Variables); err != nil {
-		return err
+		return refuseArguments(ctx, oc, err)
 	}
-	applyDefaultPageSize(oc)
-	return nil
+	return next(ctx)
 }
 
 // checkPageArgs returns the error of the first first or last argument in

@@ -11,8 +11,9 @@ import (
 	"tenantgraph/graph/graphtest"
 )
 
-// first/last outside 0..100 are refused before any resolver or SQL runs, on
-// top-level and nested connections alike, literal or through variables.
+// first/last outside 0..100 are refused before any resolver or SQL but the
+// session's lookup runs, on top-level and nested connections alike, literal
+// or through variables.
 func TestPageSizeLimits(t *testing.T) {
 	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
 		w := newPgWorld(t, e, 3)

@@ -362,3 +362,71 @@ func TestAccessIsCheckedBeforeArguments(t *testing.T) {
 		}
 	})
 }
+
+// The checks on argument values made before any resolver runs (page sizes,
+// filters, cursors, NUL characters) are answered only to a caller who may
+// ask for every field of the operation: a bad token is UNAUTHENTICATED, a
+// caller below a field's @hasRole FORBIDDEN (without a token,
+// UNAUTHENTICATED), as with valid arguments, and nothing runs. A caller who
+// may is told what is wrong, with the same code, message and
+// extensions.field as ever.
+func TestAccessIsCheckedBeforeArgumentBounds(t *testing.T) {
+	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
+		owner, viewer, stranger := e.Register("Owner"), e.Register("Viewer"), e.Register("Stranger")
+		e.CreateTenant(owner, "acme")
+		e.AddMember(owner, "acme", viewer, "VIEWER")
+		o, v := owner.Caller("acme"), viewer.Caller("acme")
+		badToken := graphtest.Caller{Token: "not.a.token", TenantSlug: "acme"}
+		const (
+			projects101   = `{ projects(first: 101) { totalCount } }`
+			createProject = `mutation($i: CreateProjectInput!) { createProject(input: $i) { id } }`
+			activity101   = `{ activityLogs(first: 101) { totalCount } }`
+			activityAfter = `{ activityLogs(after: "garbage") { totalCount } }`
+			nestedOwner   = `{ projects(first: 1) { edges { node { activity(first: 101) { totalCount } } } } }`
+			emptyIn       = `{ projects(where: {idIn: []}) { totalCount } }`
+			login         = `mutation($i: LoginInput!) { login(input: $i) { token } }`
+		)
+		nulName := map[string]any{"i": map[string]any{"name": "a\x00"}}
+		nulLogin := map[string]any{"i": map[string]any{"email": "a\x00@example.test", "password": "x"}}
+		for _, tc := range []struct {
+			name   string
+			caller graphtest.Caller
+			query  string
+			vars   map[string]any
+			want   string
+			field  string // for BAD_USER_INPUT: extensions.field, which the message starts with
+		}{
+			{"bad token, page size", badToken, projects101, nil, "UNAUTHENTICATED", ""},
+			{"bad token, NUL in a public field", graphtest.Caller{Token: "not.a.token"}, login, nulLogin, "UNAUTHENTICATED", ""},
+			{"bad token, empty In list", badToken, emptyIn, nil, "UNAUTHENTICATED", ""},
+			{"no token, page size", graphtest.Caller{TenantSlug: "acme"}, projects101, nil, "UNAUTHENTICATED", ""},
+			{"non-member, empty In list", stranger.Caller("acme"), emptyIn, nil, "FORBIDDEN", ""},
+			{"viewer, NUL in a MEMBER mutation", v, createProject, nulName, "FORBIDDEN", ""},
+			{"viewer, OWNER page size", v, activity101, nil, "FORBIDDEN", ""},
+			{"viewer, OWNER cursor", v, activityAfter, nil, "FORBIDDEN", ""},
+			{"viewer, OWNER field nested in a VIEWER one", v, nestedOwner, nil, "FORBIDDEN", ""},
+			{"viewer, page size of a VIEWER field", v, projects101, nil, "BAD_USER_INPUT", "projects.first"},
+			{"viewer, empty In list of a VIEWER field", v, emptyIn, nil, "BAD_USER_INPUT", "projects.where.idIn"},
+			{"anonymous, NUL in a public field", graphtest.Caller{}, login, nulLogin, "BAD_USER_INPUT", "login.input.email"},
+			{"owner, NUL", o, createProject, nulName, "BAD_USER_INPUT", "createProject.input.name"},
+			{"owner, page size", o, activity101, nil, "BAD_USER_INPUT", "activityLogs.first"},
+			{"owner, cursor", o, activityAfter, nil, "BAD_USER_INPUT", "activityLogs.after"},
+			{"owner, nested page size", o, nestedOwner, nil, "BAD_USER_INPUT", "activity.first"},
+		} {
+			r := e.Do(tc.caller, tc.query, tc.vars)
+			if len(r.Errors) != 1 || r.Code() != tc.want {
+				t.Errorf("%s: got %+v, want one %s", tc.name, r.Errors, tc.want)
+				continue
+			}
+			if field, _ := r.Errors[0].Extensions["field"].(string); field != tc.field ||
+				tc.field != "" && !strings.HasPrefix(r.Errors[0].Message, tc.field+" must") && !strings.HasPrefix(r.Errors[0].Message, tc.field+": ") {
+				t.Errorf("%s: got field %q and message %q, want field %q and a message starting with it", tc.name, field, r.Errors[0].Message, tc.field)
+			}
+		}
+		var got struct{ Projects struct{ TotalCount int } }
+		e.MustDo(o, `{ projects { totalCount } }`, nil, &got)
+		if got.Projects.TotalCount != 0 {
+			t.Errorf("projects: got %d, want none created", got.Projects.TotalCount)
+		}
+	})
+}
