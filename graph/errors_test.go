@@ -330,6 +330,72 @@ func TestValidationErrorsQuoteNoValueWithoutSuggestions(t *testing.T) {
 	})
 }
 
+// A JSON number in the variables is checked against the variable's type,
+// at any depth: a String, Boolean, enum or input object takes none (a
+// number was taken for the String "1e300" inside an input object), and an
+// Int says what is wrong with one it does not take (a fraction, past 64
+// bits, an exponent) rather than "cannot use value 0 as Int". Integers keep
+// every digit.
+func TestVariableNumbersAreCheckedAgainstTheirTypes(t *testing.T) {
+	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
+		owner := e.Register("Owner")
+		e.CreateTenant(owner, "acme")
+		c := owner.Caller("acme")
+		const (
+			createProject = `mutation($i: CreateProjectInput!) { createProject(input: $i) { id } }`
+			page          = `query($n: Int) { projects(first: $n) { totalCount } }`
+		)
+		n := func(s string) json.Number { return json.Number(s) }
+		tests := []struct {
+			name, query string
+			vars        map[string]any
+			want        string // the message
+		}{
+			{"a number for a String in an input", createProject, map[string]any{"i": map[string]any{"name": n("1e300")}},
+				"variable.i.name must be a String, not a number: send it as a JSON string"},
+			{"an integer for a String in an input", `mutation($i: RegisterInput!) { register(input: $i) { token } }`,
+				map[string]any{"i": map[string]any{"email": "n@example.test", "name": "N", "password": n("12345678")}},
+				"variable.i.password must be a String, not a number: send it as a JSON string"},
+			{"a number in a list of Strings", `query($w: ProjectWhereInput) { projects(where: $w) { totalCount } }`,
+				map[string]any{"w": map[string]any{"nameIn": []any{"a", n("2")}}}, "variable.w.nameIn[1] must be a String, not a number: send it as a JSON string"},
+			{"a number for a Boolean", `query($u: Boolean) { projects(where: {descriptionIsNil: $u}) { totalCount } }`, map[string]any{"u": n("1")},
+				"variable.u must be a Boolean (true or false), not a number"},
+			{"a number for an enum", `mutation($id: ID!, $r: Role!) { updateMemberRole(id: $id, role: $r) { id } }`, map[string]any{"id": "x", "r": n("1")},
+				"variable.r must be a Role value, not a number"},
+			{"a number for an input", createProject, map[string]any{"i": n("5")}, "variable.i must be a CreateProjectInput object, not a number"},
+			{"a fraction for an Int", page, map[string]any{"n": n("1.5")}, "variable.n must be a whole number for an Int, not a fraction"},
+			{"past 64 bits for an Int", page, map[string]any{"n": n("99999999999999999999")}, "variable.n is out of range for an Int (-2^63 to 2^63-1)"},
+			{"an exponent for an Int", page, map[string]any{"n": n("1e2")}, "variable.n must be an Int written as an integer, without a decimal point or exponent"},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				r := e.Do(c, tt.query, tt.vars)
+				if r.Status != 422 || len(r.Errors) != 1 || r.Code() != "GRAPHQL_VALIDATION_FAILED" || r.Errors[0].Message != tt.want {
+					t.Errorf("got %d %+v, want 422 GRAPHQL_VALIDATION_FAILED %q", r.Status, r.Errors, tt.want)
+				}
+			})
+		}
+		var got struct{ Projects struct{ TotalCount int } }
+		e.MustDo(c, `{ projects { totalCount } }`, nil, &got)
+		if got.Projects.TotalCount != 0 {
+			t.Errorf("projects: got %d, want none created", got.Projects.TotalCount)
+		}
+		if r := e.Do(graphtest.Caller{}, `mutation { login(input: {email: "n@example.test", password: "12345678"}) { token } }`, nil); r.Code() != "UNAUTHENTICATED" {
+			t.Errorf("login as the refused registration: got %+v, want UNAUTHENTICATED (no such account)", r.Errors)
+		}
+
+		// What an Int or ID takes is taken, every digit kept.
+		if r := e.Do(c, page, map[string]any{"n": n("9007199254740993")}); r.Code() != "BAD_USER_INPUT" ||
+			r.Errors[0].Message != "projects.first must be between 0 and 100, got 9007199254740993" {
+			t.Errorf("first 2^53+1: got %+v, want BAD_USER_INPUT quoting it exactly", r.Errors)
+		}
+		e.MustDo(c, page, map[string]any{"n": n("5")}, nil)
+		if r := e.Do(c, `query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": n("12345")}); r.Code() == "GRAPHQL_VALIDATION_FAILED" {
+			t.Errorf("an integer ID: got %+v, want it past validation", r.Errors)
+		}
+	})
+}
+
 // Each mutation operation is one transaction: when any root field fails,
 // the writes of the others are rolled back, the answer's data is null, and
 // the fields after the failed one do not run (only its error is reported).

@@ -79,7 +79,7 @@ func (t postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 // answer a valid operation instead of running it (GET: queries only).
 func runOperation(ctx context.Context, w http.ResponseWriter, exec graphql.GraphExecutor, params *graphql.RawParams,
 	contentType string, refuse func(*graphql.OperationContext) bool) {
-	rc, opErr := exec.CreateOperationContext(ctx, params)
+	rc, opErr := createOperation(ctx, exec, params)
 	if opErr != nil {
 		if errcode.GetErrorKind(opErr) == errcode.KindProtocol {
 			if contentType == graphqlResponseJSON {

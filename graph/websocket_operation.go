@@ -85,7 +85,7 @@ func (op *wsOperation) start(payload json.RawMessage, read time.Time) {
 		return
 	}
 	params.ReadTime = graphql.TraceTiming{Start: read, End: graphql.Now()}
-	rc, errs := c.exec.CreateOperationContext(ctx, params)
+	rc, errs := createOperation(ctx, c.exec, params)
 	if errs != nil {
 		resp := c.exec.DispatchError(graphql.WithOperationContext(ctx, rc), errs)
 		if errcode.GetErrorKind(errs) == errcode.KindProtocol {
