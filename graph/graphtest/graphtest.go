@@ -288,13 +288,21 @@ func (e *Env) wakeDispatcher() {
 // TEST_DATABASE_URL is unset, except in CI (CI set), where that fails.
 func PostgresURL(t testing.TB) string {
 	t.Helper()
+	NeedPostgres(t)
+	return NewDatabaseURL(t, dialect.Postgres)
+}
+
+// NeedPostgres skips a test of what only PostgreSQL has (LISTEN/NOTIFY,
+// several instances on one database) when TEST_DATABASE_URL is not set,
+// and fails it in CI.
+func NeedPostgres(t testing.TB) {
+	t.Helper()
 	if os.Getenv("TEST_DATABASE_URL") == "" {
 		if os.Getenv("CI") != "" {
 			t.Fatal("CI is set but TEST_DATABASE_URL is not: the PostgreSQL tests cannot be skipped in CI")
 		}
 		t.Skip("TEST_DATABASE_URL is not set: this test needs PostgreSQL (in CI it fails instead)")
 	}
-	return NewDatabaseURL(t, dialect.Postgres)
 }
 
 // NewDatabaseURL returns the URL of a fresh, empty database: a file in a
