@@ -187,6 +187,23 @@ func TestAdversarialInvalidValues(t *testing.T) {
 				w.refuse(t, w.o, advUse{"a literal", q}, nil, "GRAPHQL_VALIDATION_FAILED")
 			}
 		})
+		t.Run("names and titles", func(t *testing.T) {
+			// One line each, not blank: no line break, tab or other control
+			// character, and not only characters that show nothing.
+			for _, v := range []any{"Rocket\nlaunch", "Rocket\tlaunch", "x\x1b[2J", "a\u0007b", "\u200b", "\ufeff \u200b"} {
+				for _, use := range advStringUses {
+					if strings.HasSuffix(use.name, " name") || strings.HasSuffix(use.name, " title") {
+						w.refuse(t, as(use), use, v, "BAD_USER_INPUT")
+					}
+				}
+			}
+			// Text of several lines may have line breaks, but not be blank.
+			for _, use := range advStringUses {
+				if strings.HasSuffix(use.name, " body") {
+					w.refuse(t, as(use), use, "\u200b\n\u200b", "BAD_USER_INPUT")
+				}
+			}
+		})
 		t.Run("page sizes", func(t *testing.T) {
 			use := advUse{"projects first", `query($v: Int) { projects(first: $v) { totalCount } }`}
 			for _, v := range []any{-1, 101, 1 << 31, 1 << 62, 1.5, "ten", true} {

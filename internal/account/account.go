@@ -77,7 +77,7 @@ func (s *Service) PrepareRegistration(in RegisterInput, clientAddr string) (Regi
 	if err := validate.Password("password", in.Password); err != nil {
 		return Registration{}, err
 	}
-	if err := validate.Text("name", in.Name, 1, 100); err != nil {
+	if err := validate.Line("name", in.Name, 1, 100); err != nil {
 		return Registration{}, err
 	}
 	if key := ratelimit.AddressKey(clientAddr); s.limits.PerAddress != nil && key != "" {

@@ -62,7 +62,7 @@ var errProjectNotFound = apperr.New(apperr.NotFound, "no such project")
 // CreateProject creates a project in the workflow's initial status, created
 // by the caller.
 func (s *Service) CreateProject(ctx context.Context, c *ent.Client, in CreateProjectInput) (*ent.Project, error) {
-	if err := validate.Text("name", in.Name, 1, 200); err != nil {
+	if err := validate.Line("name", in.Name, 1, 200); err != nil {
 		return nil, err
 	}
 	if err := validateDescription(in.Description); err != nil {
@@ -91,7 +91,7 @@ func (s *Service) CreateProject(ctx context.Context, c *ent.Client, in CreatePro
 // is Conflict; another tenant's is NotFound.
 func (s *Service) UpdateProject(ctx context.Context, c *ent.Client, id int, in UpdateProjectInput) (*ent.Project, error) {
 	if in.Name != nil {
-		if err := validate.Text("name", *in.Name, 1, 200); err != nil {
+		if err := validate.Line("name", *in.Name, 1, 200); err != nil {
 			return nil, err
 		}
 	}

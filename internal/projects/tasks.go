@@ -46,7 +46,7 @@ var errTaskNotFound = apperr.New(apperr.NotFound, "no such task")
 // CreateTask adds a task to a project of the tenant that is not archived.
 // The assignee must be a member of the tenant (else Invalid).
 func (s *Service) CreateTask(ctx context.Context, c *ent.Client, in CreateTaskInput) (*ent.Task, error) {
-	if err := validate.Text("title", in.Title, 1, 200); err != nil {
+	if err := validate.Line("title", in.Title, 1, 200); err != nil {
 		return nil, err
 	}
 	if err := validateDescription(in.Description); err != nil {
@@ -95,7 +95,7 @@ func (s *Service) CreateTask(ctx context.Context, c *ent.Client, in CreateTaskIn
 // UpdateTask edits a task of a project that is not archived.
 func (s *Service) UpdateTask(ctx context.Context, c *ent.Client, id int, in UpdateTaskInput) (*ent.Task, error) {
 	if in.Title != nil {
-		if err := validate.Text("title", *in.Title, 1, 200); err != nil {
+		if err := validate.Line("title", *in.Title, 1, 200); err != nil {
 			return nil, err
 		}
 	}

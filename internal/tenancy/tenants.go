@@ -45,7 +45,7 @@ func CreateTenant(ctx context.Context, c *ent.Client, in CreateTenantInput, most
 	if !v.Authenticated() {
 		return nil, apperr.New(apperr.Unauthenticated, "creating a tenant needs a token")
 	}
-	if err := validate.Text("name", in.Name, 1, 100); err != nil {
+	if err := validate.Line("name", in.Name, 1, 100); err != nil {
 		return nil, err
 	}
 	if err := validate.Slug("slug", in.Slug); err != nil {

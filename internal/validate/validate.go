@@ -6,13 +6,17 @@ import (
 	"net/mail"
 	"regexp"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"tenantgraph/internal/apperr"
 )
 
-// Text checks that s has between min and max characters and, when min > 0,
-// is not only white space. It returns an Invalid error naming field.
+// Text checks that s is valid UTF-8 with between min and max characters
+// and, when min > 0, is not blank: not only white space and characters
+// that show nothing (format characters such as U+200B ZERO WIDTH SPACE and
+// U+FEFF, and control characters), which a list would show as an empty
+// name. It returns an Invalid error naming field.
 func Text(field, s string, min, max int) error {
 	if !utf8.ValidString(s) {
 		return apperr.InvalidField(field, "must be valid UTF-8")
@@ -21,13 +25,36 @@ func Text(field, s string, min, max int) error {
 	if n > max {
 		return apperr.InvalidField(field, "must be at most %d characters, got %d", max, n)
 	}
-	if n < min || (min > 0 && strings.TrimSpace(s) == "") {
+	if n < min || (min > 0 && blank(s)) {
 		if min == 1 {
 			return apperr.InvalidField(field, "must not be empty or blank")
 		}
 		return apperr.InvalidField(field, "must be at least %d characters and not blank", min)
 	}
 	return nil
+}
+
+// Line is Text for a value of one line (a name, a title), which also may
+// not hold a control character: a line break or a tab, which would break
+// the lines of a list, a log or a Slack message, or one such as an escape
+// or a bell, which shows as nothing or as a terminal's command.
+func Line(field, s string, min, max int) error {
+	if err := Text(field, s, min, max); err != nil {
+		return err
+	}
+	if i := strings.IndexFunc(s, unicode.IsControl); i >= 0 {
+		r, _ := utf8.DecodeRuneInString(s[i:])
+		return apperr.InvalidField(field, "must be one line without control characters, got %U", r)
+	}
+	return nil
+}
+
+// blank reports whether s shows nothing: it has only white space, format
+// and control characters.
+func blank(s string) bool {
+	return strings.IndexFunc(s, func(r rune) bool {
+		return !unicode.IsSpace(r) && !unicode.IsControl(r) && !unicode.Is(unicode.Cf, r)
+	}) < 0
 }
 
 // Email normalises an address to lower case and checks its form.

@@ -54,6 +54,11 @@ func TestText(t *testing.T) {
 		{"empty with min 0", "", 0, 10, true},
 		{"blank with min 0", "  ", 0, 10, true},
 		{"invalid UTF-8", "a\xffb", 0, 10, false},
+		{"zero-width space only", "\u200b", 1, 10, false},
+		{"byte-order mark and spaces only", " \ufeff ", 1, 10, false},
+		{"control characters only", "\a\x1b", 1, 10, false},
+		{"a letter among zero-width characters", "\u200ba\u200b", 1, 10, true},
+		{"zero-width space only, min 0", "\u200b", 0, 10, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -141,6 +146,28 @@ func TestSlug(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.s, func(t *testing.T) {
 			checkInvalid(t, validate.Slug("slug", tt.s), tt.ok, "slug")
+		})
+	}
+}
+
+func TestLine(t *testing.T) {
+	tests := []struct {
+		name string
+		s    string
+		ok   bool
+	}{
+		{"a name", "Rocket launch", true},
+		{"letters of any script", "Запуск ракеты 🚀", true},
+		{"a line break", "Rocket\nlaunch", false},
+		{"a tab", "Rocket\tlaunch", false},
+		{"a bell and an escape", "a\u0007b\x1b[31m", false},
+		{"a C1 control", "a\u0085b", false},
+		{"blank, as Text", "\u200b", false},
+		{"over max, as Text", strings.Repeat("a", 21), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			checkInvalid(t, validate.Line("name", tt.s, 1, 20), tt.ok, "name")
 		})
 	}
 }
