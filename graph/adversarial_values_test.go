@@ -3,6 +3,7 @@ package graph_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"math"
 	"net/http"
@@ -140,15 +141,16 @@ func TestNestedFiltersWithoutAConditionAreRefused(t *testing.T) {
 // PRIORITY's smallint or past int64, a time past 9999), an internal error;
 // SQLite refused some of them too.
 func TestForgedCursorValuesAreRefused(t *testing.T) {
-	cursor := func(v any) string {
+	cursorOf := func(id int, v any) string {
 		var b bytes.Buffer
-		ent.Cursor{ID: 1, Value: v}.MarshalGQL(&b)
+		ent.Cursor{ID: id, Value: v}.MarshalGQL(&b)
 		var s string
 		if err := json.Unmarshal(b.Bytes(), &s); err != nil {
 			t.Fatal(err)
 		}
 		return s
 	}
+	cursor := func(v any) string { return cursorOf(1, v) }
 	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
 		owner := e.Register("Owner")
 		e.CreateTenant(owner, "acme")
@@ -169,6 +171,19 @@ func TestForgedCursorValuesAreRefused(t *testing.T) {
 			r := e.Do(c, tc.query, map[string]any{"a": cursor(tc.value)})
 			if r.Code() != "BAD_USER_INPUT" {
 				t.Errorf("%s: got %s %+v, want BAD_USER_INPUT", tc.name, r.Data, r.Errors)
+			}
+		}
+		// No ID is zero or negative: an ID past int64 (2^64-1, which
+		// decoded as -1) paged from the start as if there were no cursor.
+		pastInt64 := append(append([]byte{0x82, 0xa1, 'i', 0xcf}, bytes.Repeat([]byte{0xff}, 8)...), 0xa1, 'v', 0xc0)
+		for name, forged := range map[string]string{
+			"an ID past int64":                     base64.RawURLEncoding.EncodeToString(pastInt64),
+			"an ID past int64, in standard base64": base64.RawStdEncoding.EncodeToString(pastInt64),
+			"a negative ID":                        cursorOf(-5, nil),
+		} {
+			r := e.Do(c, `query($a: Cursor) { projects(after: $a) { totalCount } }`, map[string]any{"a": forged})
+			if r.Code() != "BAD_USER_INPUT" {
+				t.Errorf("%s: got %s %+v, want BAD_USER_INPUT", name, r.Data, r.Errors)
 			}
 		}
 		// A cursor the server issued still works.

@@ -253,7 +253,10 @@ func checkCursor(path string, v any) *gqlerror.Error {
 		return nil
 	}
 	var c ent.Cursor
-	if err := c.UnmarshalGQL(v); err != nil || !cursorValueFits(c.Value) {
+	// No row has an ID of 0 or less: a forged ID past int64 decodes as one
+	// (2^64-1 as -1), and would page from the start as if there were no
+	// cursor.
+	if err := c.UnmarshalGQL(v); err != nil || c.ID <= 0 || !cursorValueFits(c.Value) {
 		return inputError(path, "not a cursor this server issued")
 	}
 	return nil
