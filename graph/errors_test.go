@@ -242,6 +242,19 @@ func TestParseAndValidationCodes(t *testing.T) {
 			})
 		}
 
+		// A document of several operations says which to name, or that
+		// the one named is not in it (gqlgen said "operation  not found").
+		const two = `query A { viewer { id } } query B { viewer { id } }`
+		for _, tc := range []struct{ name, want string }{
+			{"", "the document has 2 operations: name the one to run in operationName"},
+			{"C", `the document has no operation named "C"`},
+		} {
+			r := e.DoOperation(c, two, tc.name, nil)
+			if r.Code() != "GRAPHQL_VALIDATION_FAILED" || r.Errors[0].Message != tc.want {
+				t.Errorf("operationName %q: got %s %+v, want GRAPHQL_VALIDATION_FAILED %q", tc.name, r.Code(), r.Errors, tc.want)
+			}
+		}
+
 		// The project is untouched by the refused mutations.
 		var out struct{ Node struct{ Status string } }
 		pgMust(t, e, c, `query($id: ID!) { node(id: $id) { ... on Project { status } } }`, map[string]any{"id": p}, &out)

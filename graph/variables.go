@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -28,6 +29,9 @@ import (
 // (GRAPHQL_VALIDATION_FAILED).
 func createOperation(ctx context.Context, exec graphql.GraphExecutor, params *graphql.RawParams) (*graphql.OperationContext, gqlerror.List) {
 	rc, errs := exec.CreateOperationContext(ctx, params)
+	if rc != nil && rc.Doc != nil && rc.Operation == nil && len(errs) == 1 {
+		errs[0].Message = unknownOperation(rc.Doc, params.OperationName)
+	}
 	if rc == nil || rc.Operation == nil {
 		return rc, errs // the document did not parse or validate, or names no such operation
 	}
@@ -126,4 +130,14 @@ func numberFor(typeName string, n json.Number) string {
 // step returns path with s added, in a slice of its own.
 func step(path ast.Path, s ast.PathElement) ast.Path {
 	return append(path[:len(path):len(path)], s)
+}
+
+// unknownOperation says why doc has no operation named name, in place of
+// gqlgen's "operation  not found" (with two spaces, for a document of
+// several operations sent without an operationName).
+func unknownOperation(doc *ast.QueryDocument, name string) string {
+	if name == "" {
+		return fmt.Sprintf("the document has %d operations: name the one to run in operationName", len(doc.Operations))
+	}
+	return fmt.Sprintf("the document has no operation named %q", shortened(name, maxLoggedName))
 }
