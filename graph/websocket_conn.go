@@ -99,10 +99,22 @@ func (c *wsConn) serve() {
 // descriptor to wait on (a TLS connection, say), or where peeking is not
 // supported, it returns at once and the wait is coder/websocket's.
 func (c *wsConn) awaitMessage() {
-	if c.raw == nil || c.br.Buffered() > 0 || (c.early != nil && c.early.pending()) {
+	if c.raw == nil || c.waiting() {
 		return
 	}
 	_ = c.raw.Read(func(fd uintptr) bool { return peekReady(fd, c.peek[:]) })
+}
+
+// waiting reports whether the client's bytes are waiting in the read
+// buffer or among the early ones, or the connection is closing (the close
+// handshake, on a goroutine of its own, reads the buffer then, and
+// readMessage finds the end). The buffer is looked at under c.mu: closeWith
+// sets closing under it before that handshake starts, so the two never
+// touch the buffer at once.
+func (c *wsConn) waiting() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closing || c.br.Buffered() > 0 || (c.early != nil && c.early.pending())
 }
 
 // readMessage reads one message and acts on it; false once the connection
