@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -40,6 +41,14 @@ func (t getTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 	if err != nil {
 		refuseGet(ctx, w, exec, http.StatusBadRequest, err.Error())
 		return
+	}
+	// As a POST body's fields: named twice, one would run and a proxy or
+	// log reading the other would see another request.
+	for _, name := range requestFields {
+		if len(query[name]) > 1 {
+			refuseGet(ctx, w, exec, http.StatusBadRequest, fmt.Sprintf("%q appears more than once in the query string", name))
+			return
+		}
 	}
 
 	raw := &graphql.RawParams{

@@ -115,6 +115,13 @@ func TestPostBodyHoldsOneRequest(t *testing.T) {
 				}
 			})
 		}
+		t.Run("GET with a field twice", func(t *testing.T) {
+			path := "/graphql?query=" + url.QueryEscape(`{ projects { totalCount } }`) + "&query=" + url.QueryEscape(`{ viewer { id } }`)
+			r := e.Raw(c, "GET", path, nil, nil)
+			if r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), `\"query\" appears more than once in the query string`) {
+				t.Errorf("got %d %s, want 400 query appears more than once", r.Status, r.Body)
+			}
+		})
 		t.Run("GET variables with more after them", func(t *testing.T) {
 			path := "/graphql?query=" + url.QueryEscape(`query($n: Int) { projects(first: $n) { totalCount } }`) +
 				"&variables=" + url.QueryEscape(`{"n": 1} {"n": 2}`)

@@ -84,6 +84,12 @@ func (op *wsOperation) start(payload json.RawMessage, read time.Time) {
 		op.fail(resp.Errors)
 		return
 	}
+	if name := repeatedField(payload); name != "" { // as a POST body's (oneRequest)
+		resp := c.exec.DispatchError(ctx, gqlerror.List{codedError(apperr.New(apperr.Invalid,
+			"%q appears more than once in the subscribe payload", name))})
+		op.fail(resp.Errors)
+		return
+	}
 	params.ReadTime = graphql.TraceTiming{Start: read, End: graphql.Now()}
 	rc, errs := createOperation(ctx, c.exec, params)
 	if errs != nil {

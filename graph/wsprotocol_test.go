@@ -129,13 +129,20 @@ func TestWebsocketProtocolErrors(t *testing.T) {
 		initialise(t, conn, init)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		if err := conn.Write(ctx, websocket.MessageText, []byte(`{"type":"subscribe","id":"q","payload":{"query":5}}`)); err != nil {
-			t.Fatal(err)
-		}
 		var m wsMessage
-		if err := wsjson.Read(ctx, conn, &m); err != nil || m.Type != "error" || m.ID != "q" ||
-			!strings.Contains(string(m.Payload), `"code":"BAD_USER_INPUT"`) {
-			t.Fatalf("got %+v (%s) %v, want an error for q with BAD_USER_INPUT", m, m.Payload, err)
+		for _, payload := range []string{
+			`{"query":5}`,
+			// A field twice, as in a POST body: one would run, and a proxy
+			// or log reading the other would see another request.
+			`{"query":"{ currentTenant { slug } }","Query":"{ viewer { id } }"}`,
+		} {
+			if err := conn.Write(ctx, websocket.MessageText, []byte(`{"type":"subscribe","id":"q","payload":`+payload+`}`)); err != nil {
+				t.Fatal(err)
+			}
+			if err := wsjson.Read(ctx, conn, &m); err != nil || m.Type != "error" || m.ID != "q" ||
+				!strings.Contains(string(m.Payload), `"code":"BAD_USER_INPUT"`) {
+				t.Fatalf("%s: got %+v (%s) %v, want an error for q with BAD_USER_INPUT", payload, m, m.Payload, err)
+			}
 		}
 		if err := conn.Write(ctx, websocket.MessageText, []byte(`{"type":"subscribe","id":"q","payload":{"query":"{ currentTenant { slug } }"}}`)); err != nil {
 			t.Fatal(err)

@@ -35,18 +35,26 @@ func Text(field, s string, min, max int) error {
 }
 
 // Line is Text for a value of one line (a name, a title), which also may
-// not hold a control character: a line break or a tab, which would break
-// the lines of a list, a log or a Slack message, or one such as an escape
-// or a bell, which shows as nothing or as a terminal's command.
+// not hold a line break (a control character such as \n, or U+2028 and
+// U+2029, Unicode's line and paragraph separators) or a tab, which would
+// break the lines of a list, a log or a Slack message, nor another control
+// character, such as an escape or a bell, which shows as nothing or as a
+// terminal's command.
 func Line(field, s string, min, max int) error {
 	if err := Text(field, s, min, max); err != nil {
 		return err
 	}
-	if i := strings.IndexFunc(s, unicode.IsControl); i >= 0 {
+	if i := strings.IndexFunc(s, breaksLine); i >= 0 {
 		r, _ := utf8.DecodeRuneInString(s[i:])
-		return apperr.InvalidField(field, "must be one line without control characters, got %U", r)
+		return apperr.InvalidField(field, "must be one line without control characters or line breaks, got %U", r)
 	}
 	return nil
+}
+
+// breaksLine reports whether r is a control character or a line or
+// paragraph separator.
+func breaksLine(r rune) bool {
+	return unicode.IsControl(r) || unicode.In(r, unicode.Zl, unicode.Zp)
 }
 
 // blank reports whether s shows nothing: it has only white space, format

@@ -162,6 +162,8 @@ func TestLine(t *testing.T) {
 		{"a tab", "Rocket\tlaunch", false},
 		{"a bell and an escape", "a\u0007b\x1b[31m", false},
 		{"a C1 control", "a\u0085b", false},
+		{"a line separator", "Rocket\u2028launch", false},
+		{"a paragraph separator", "Rocket\u2029launch", false},
 		{"blank, as Text", "\u200b", false},
 		{"over max, as Text", strings.Repeat("a", 21), false},
 	}
