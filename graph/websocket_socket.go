@@ -3,7 +3,8 @@ package graph
 import (
 	"bufio"
 	"bytes"
-	"io"
+	"encoding/binary"
+	"math"
 	"net"
 	"net/http"
 	"sync"
@@ -13,12 +14,17 @@ import (
 
 // The buffers coder/websocket reads and writes frames through, for the
 // connection's life. net/http hands over 4 KiB each; at those sizes they
-// would be 8 KiB of every idle connection's memory. Reads are few and
-// small (the client's subscribes, pongs), a notification fits the write
-// buffer in one write, and larger reads and writes bypass the buffers.
+// would be 8 KiB of every idle connection's memory. Reads are few (a
+// connection_init and a subscribe, then pongs) and the buffer holds a
+// frame's header and a pong (a client frame's longest header is 14 bytes;
+// a longer payload is read past the buffer, a system call or two more per
+// subscribe). Writes need no buffer: writeDeadline gathers each frame's
+// first bytes and the rest into one system call, so the write buffer holds
+// a frame's header and no more. At 1 KiB and 512 bytes they were the
+// largest items of an idle connection's memory.
 const (
-	wsReadBuffer  = 512
-	wsWriteBuffer = 1024
+	wsReadBuffer  = 64
+	wsWriteBuffer = 16 // a server frame's longest header is 10 bytes
 )
 
 // smallBuffers hijacks the connection for websocket.Accept with buffers of
@@ -54,10 +60,7 @@ func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		in = h.early
 	}
 	h.br = bufio.NewReaderSize(in, wsReadBuffer)
-	var out io.Writer = conn
-	if w.writeTimeout > 0 {
-		out = &writeDeadline{Conn: conn, timeout: w.writeTimeout}
-	}
+	out := &writeDeadline{Conn: conn, timeout: w.writeTimeout} // with no timeout, it only gathers frames
 	*w.hijacked = h
 	return in, bufio.NewReadWriter(h.br, bufio.NewWriterSize(out, wsWriteBuffer)), nil
 }
@@ -104,23 +107,122 @@ func (c *earlyConn) pending() bool {
 // to 10,000 subscribers otherwise paid a timer update per message, about
 // 5% of its CPU. So a write that blocks fails between timeout and 1.25
 // timeout after it started. (A context with a timeout per message cost a
-// timer, a context and coder/websocket's context.AfterFunc.)
-// coder/websocket writes one frame at a time, under its own lock; until
-// is atomic all the same.
+// timer, a context and coder/websocket's context.AfterFunc.) It also
+// gathers each frame into one write (head). coder/websocket writes one
+// frame at a time, under its own lock, which head, held and want rely on;
+// until is atomic all the same.
 type writeDeadline struct {
 	net.Conn
 	timeout time.Duration
 	until   atomic.Int64 // the deadline set, in Unix nanoseconds; 0: none yet
+
+	// A frame's first bytes, held until the rest of it comes. coder/
+	// websocket writes a frame's header into its write buffer, then the
+	// payload, and flushes: with a buffer of wsWriteBuffer bytes, a frame
+	// longer than that reaches Write as the buffer's bytes (the header and
+	// the payload's start), then the rest in one piece. Written apart, they
+	// were two system calls and two TCP segments a message; gathered
+	// (writev), one. Write follows the frames through the stream, so that
+	// only a frame's start is ever held, and the bytes go out in order
+	// whatever the pieces.
+	head [wsWriteBuffer]byte
+	held int  // bytes in head: a frame's start, not written yet
+	rest int  // bytes of the frame under way still to come, after those held
+	lost bool // a header came cut in two: frames are no longer followed, and nothing is held
 }
 
 func (c *writeDeadline) Write(p []byte) (int, error) {
+	if c.held > 0 {
+		head := c.head[:c.held]
+		c.held = 0
+		if len(p) == c.rest { // the rest of the frame
+			c.rest = 0
+			if err := c.extend(); err != nil {
+				return 0, err
+			}
+			bufs := net.Buffers{head, p}
+			n, err := bufs.WriteTo(c.Conn)
+			return max(int(n)-len(head), 0), err
+		}
+		if _, err := c.write(head); err != nil {
+			return 0, err
+		}
+	}
+	if c.rest == 0 && !c.lost {
+		if n, ok := frameLength(p); ok && n > len(p) && len(p) <= len(c.head) {
+			c.held, c.rest = copy(c.head[:], p), n-len(p)
+			return len(p), nil
+		}
+	}
+	if !c.lost {
+		c.rest, c.lost = frameRest(c.rest, p)
+	}
+	return c.write(p)
+}
+
+// frameRest returns how many bytes of the frame under way are still to
+// come once p is written, rest of them having been to come before it (p
+// may end that frame, and hold whole frames and the start of another);
+// lost when a frame's header is cut short at p's end.
+func frameRest(rest int, p []byte) (int, bool) {
+	for rest < len(p) {
+		p = p[rest:]
+		n, ok := frameLength(p)
+		if !ok {
+			return 0, true
+		}
+		rest = n
+	}
+	return rest - len(p), false
+}
+
+// write writes p to the connection.
+func (c *writeDeadline) write(p []byte) (int, error) {
+	if err := c.extend(); err != nil {
+		return 0, err
+	}
+	return c.Conn.Write(p)
+}
+
+// extend moves the write deadline when less than timeout of it is left
+// (none without a timeout).
+func (c *writeDeadline) extend() error {
+	if c.timeout <= 0 {
+		return nil
+	}
 	now := time.Now()
 	if now.Add(c.timeout).UnixNano() > c.until.Load() {
 		until := now.Add(c.timeout + c.timeout/4)
 		if err := c.SetWriteDeadline(until); err != nil {
-			return 0, err
+			return err
 		}
 		c.until.Store(until.UnixNano())
 	}
-	return c.Conn.Write(p)
+	return nil
+}
+
+// frameLength is the length of the server frame (unmasked) whose header
+// starts p, header included; false if p does not hold its whole header.
+func frameLength(p []byte) (int, bool) {
+	if len(p) < 2 || p[1]&0x80 != 0 {
+		return 0, false
+	}
+	switch n := int(p[1] & 0x7f); n {
+	case 126:
+		if len(p) < 4 {
+			return 0, false
+		}
+		return 4 + int(binary.BigEndian.Uint16(p[2:4])), true
+	case 127:
+		if len(p) < 10 {
+			return 0, false
+		}
+		v := binary.BigEndian.Uint64(p[2:10])
+		if v > math.MaxInt32 {
+			return 0, false
+		}
+		return 10 + int(v), true
+	default:
+		return 2 + n, true
+	}
 }
