@@ -2,6 +2,7 @@ package database_test
 
 import (
 	"context"
+	"database/sql"
 	"strings"
 	"testing"
 
@@ -27,5 +28,54 @@ func TestOpenKeepsThePasswordOutOfErrors(t *testing.T) {
 				t.Errorf("Open error = %q, want it without the password", err)
 			}
 		})
+	}
+}
+
+// TestSQLiteConnectionsCarryTheirSettings checks the settings SQLiteDSN
+// promises on several connections of the pool at once (each is opened with
+// them, not only the first): foreign keys, WAL, NORMAL synchronous, LIKE
+// that respects case, and temporary storage in memory, which keeps a large
+// statement's journal (a broadcast's INSERT … SELECT) out of a temporary
+// file.
+func TestSQLiteConnectionsCarryTheirSettings(t *testing.T) {
+	ctx := context.Background()
+	db, err := database.Open(ctx, "sqlite:"+t.TempDir()+"/settings.db", database.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	want := map[string]string{
+		"foreign_keys": "1",
+		"journal_mode": "wal",
+		"synchronous":  "1", // NORMAL
+		"temp_store":   "2", // MEMORY
+		"busy_timeout": "10000",
+	}
+	conns := make([]*sql.Conn, 3) // held together: three distinct connections
+	for i := range conns {
+		c, err := db.SQL.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		conns[i] = c
+	}
+	for i, c := range conns {
+		for pragma, value := range want {
+			var got string
+			if err := c.QueryRowContext(ctx, "PRAGMA "+pragma).Scan(&got); err != nil {
+				t.Fatalf("connection %d: PRAGMA %s: %v", i, pragma, err)
+			}
+			if got != value {
+				t.Errorf("connection %d: PRAGMA %s = %s, want %s", i, pragma, got, value)
+			}
+		}
+		var matches bool // case_sensitive_like has no reading: LIKE must tell
+		if err := c.QueryRowContext(ctx, "SELECT 'ABC' LIKE 'abc'").Scan(&matches); err != nil {
+			t.Fatal(err)
+		}
+		if matches {
+			t.Errorf("connection %d: 'ABC' LIKE 'abc', want LIKE to respect case", i)
+		}
 	}
 }
