@@ -15,8 +15,8 @@ import (
 // Text checks that s is valid UTF-8 with between min and max characters
 // and, when min > 0, is not blank: not only white space and characters
 // that show nothing (format characters such as U+200B ZERO WIDTH SPACE and
-// U+FEFF, and control characters), which a list would show as an empty
-// name. It returns an Invalid error naming field.
+// U+FEFF, control characters, the Hangul fillers, U+2800 BRAILLE PATTERN
+// BLANK: see blank), which a list would show as an empty name. It returns an Invalid error naming field.
 func Text(field, s string, min, max int) error {
 	if !utf8.ValidString(s) {
 		return apperr.InvalidField(field, "must be valid UTF-8")
@@ -58,11 +58,18 @@ func breaksLine(r rune) bool {
 }
 
 // blank reports whether s shows nothing: it has only white space, format
-// and control characters.
+// and control characters, and characters that fonts draw as nothing:
+// Unicode's other default-ignorable code points (the Hangul fillers such
+// as U+3164, which are letters by category and were used for names that
+// look empty, U+034F COMBINING GRAPHEME JOINER…), the variation selectors,
+// and U+2800 BRAILLE PATTERN BLANK.
 func blank(s string) bool {
-	return strings.IndexFunc(s, func(r rune) bool {
-		return !unicode.IsSpace(r) && !unicode.IsControl(r) && !unicode.Is(unicode.Cf, r)
-	}) < 0
+	return strings.IndexFunc(s, func(r rune) bool { return !showsNothing(r) }) < 0
+}
+
+func showsNothing(r rune) bool {
+	return unicode.IsSpace(r) || unicode.IsControl(r) || r == '\u2800' ||
+		unicode.In(r, unicode.Cf, unicode.Other_Default_Ignorable_Code_Point, unicode.Variation_Selector)
 }
 
 // Email normalises an address to lower case and checks its form.

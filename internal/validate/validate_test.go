@@ -59,6 +59,14 @@ func TestText(t *testing.T) {
 		{"control characters only", "\a\x1b", 1, 10, false},
 		{"a letter among zero-width characters", "\u200ba\u200b", 1, 10, true},
 		{"zero-width space only, min 0", "\u200b", 0, 10, true},
+		{"Hangul filler only", "\u3164", 1, 10, false},
+		{"Hangul fillers of other widths and spaces", "\u115f\u1160 \uffa0", 1, 10, false},
+		{"braille pattern blank only", "\u2800\u2800", 1, 10, false},
+		{"a combining grapheme joiner and a variation selector only", "\u034f\ufe0f", 1, 10, false},
+		{"a Hangul word", "\ud55c\uad6d", 1, 10, true},
+		{"a Hangul filler beside a letter", "\u3164a", 1, 10, true},
+		{"a braille letter", "\u2801", 1, 10, true},
+		{"an emoji with its variation selector", "\u2764\ufe0f", 1, 10, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
