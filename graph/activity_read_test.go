@@ -4,6 +4,8 @@ package graph_test
 // the per-project view.
 
 import (
+	"encoding/json"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -287,5 +289,68 @@ func TestProjectActivity(t *testing.T) {
 		if r.Code() != "FORBIDDEN" || len(r.Errors) != 1 || len(r.Errors[0].Path) < 2 || r.Errors[0].Path[1] != "activity" {
 			t.Errorf("MEMBER: got %q %+v, want FORBIDDEN on activity", r.Code(), r.Errors)
 		}
+	})
+}
+
+// TestNodesAnswersAroundAnEntryItMayNotRead: in nodes(ids:), an activity
+// entry that the caller may not read (they are not the OWNER) is null with
+// FORBIDDEN at its index; the list's other objects are still answered. The
+// OWNER gets the entry. node(id:) of the entry is FORBIDDEN as before.
+func TestNodesAnswersAroundAnEntryItMayNotRead(t *testing.T) {
+	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
+		w := newActWorld(t, e)
+		const query = `query($ids: [ID!]!) { nodes(ids: $ids) { __typename id } }`
+		ids := []string{w.rocket, w.all[0].ID, w.task, w.all[1].ID}
+		type node struct {
+			Typename string `json:"__typename"`
+			ID       string
+		}
+		decode := func(r *graphtest.Response) []*node {
+			t.Helper()
+			var data struct{ Nodes []*node }
+			if err := json.Unmarshal(r.Data, &data); err != nil {
+				t.Fatalf("decoding %s: %v", r.Data, err)
+			}
+			return data.Nodes
+		}
+
+		for _, c := range []struct {
+			name string
+			as   graphtest.Caller
+		}{{"MEMBER", w.m}, {"MANAGER", w.manager.Caller("acme")}} {
+			t.Run(c.name, func(t *testing.T) {
+				r := e.Do(c.as, query, map[string]any{"ids": ids})
+				got := decode(r)
+				if len(got) != 4 || got[0] == nil || got[0].ID != w.rocket || got[2] == nil || got[2].ID != w.task || got[1] != nil || got[3] != nil {
+					t.Fatalf("nodes: got %s, want the project, null, the task, null", r.Data)
+				}
+				var paths []string
+				for _, err := range r.Errors {
+					if err.Code() != "FORBIDDEN" {
+						t.Errorf("error %+v: want FORBIDDEN", err)
+					}
+					paths = append(paths, fmt.Sprint(err.Path...))
+				}
+				if want := []string{"nodes1", "nodes3"}; !slices.Equal(paths, want) {
+					t.Errorf("error paths: got %q, want %q", paths, want)
+				}
+				if r := e.Do(c.as, `query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": w.all[0].ID}); r.Code() != "FORBIDDEN" {
+					t.Errorf("node of an entry: got %q %s, want FORBIDDEN", r.Code(), r.Data)
+				}
+			})
+		}
+
+		t.Run("OWNER", func(t *testing.T) {
+			r := e.Do(w.o, query, map[string]any{"ids": ids})
+			if len(r.Errors) > 0 {
+				t.Fatalf("errors: %+v", r.Errors)
+			}
+			got := decode(r)
+			for i, want := range []string{"Project", "ActivityLog", "Task", "ActivityLog"} {
+				if got[i] == nil || got[i].Typename != want || got[i].ID != ids[i] {
+					t.Errorf("nodes[%d]: got %+v, want the %s %s", i, got[i], want, ids[i])
+				}
+			}
+		})
 	})
 }

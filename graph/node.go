@@ -8,10 +8,13 @@ import (
 	"slices"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"tenantgraph/ent"
 	"tenantgraph/ent/membership"
 	"tenantgraph/ent/migrate"
+	"tenantgraph/ent/privacy"
 	"tenantgraph/internal/apperr"
 	"tenantgraph/internal/viewer"
 )
@@ -44,9 +47,12 @@ func nodeType(_ context.Context, id int) (string, error) {
 // caller may not see (another tenant's object, a user who shares no tenant
 // with the caller) is null, exactly like an ID that does not exist.
 func (r *Resolver) node(ctx context.Context, id int) (ent.Noder, error) {
-	ns, err := r.nodes(ctx, []int{id})
+	ns, denied, err := r.load(ctx, []int{id})
 	if err != nil {
 		return nil, err
+	}
+	if denied[0] != nil {
+		return nil, denied[0]
 	}
 	return ns[0], nil
 }
@@ -55,11 +61,34 @@ func (r *Resolver) node(ctx context.Context, id int) (ent.Noder, error) {
 // they name and one more for the visibility of the users among them: a
 // statement per ID let one request of 50 aliased nodes(ids:) with 100 IDs
 // each run 10,000 statements for a complexity of about 5,000.
+//
+// An object of a type the caller may not read at all (an activity-log
+// entry, for anyone but the tenant's OWNER) is null in its place with
+// a FORBIDDEN error at its index (nodes.3), as GraphQL reports a field
+// that failed: the other objects of the list are still answered.
 func (r *Resolver) nodes(ctx context.Context, ids []int) ([]ent.Noder, error) {
-	if len(ids) > maxNodes {
-		return nil, apperr.InvalidField("ids", "at most %d IDs at a time, got %d", maxNodes, len(ids))
+	ns, denied, err := r.load(ctx, ids)
+	if err != nil {
+		return nil, err
 	}
-	out := make([]ent.Noder, len(ids))
+	for i, err := range denied {
+		if err != nil {
+			graphql.AddError(ctx, &gqlerror.Error{
+				Err: err, Message: err.Error(), Path: append(graphql.GetPath(ctx), ast.PathIndex(i)),
+			})
+		}
+	}
+	return ns, nil
+}
+
+// load loads ids for node and nodes: the objects, nil for those that do
+// not exist or that the caller may not see, and, for those of a type the
+// caller may not read, the policy's error at their index in denied.
+func (r *Resolver) load(ctx context.Context, ids []int) (out []ent.Noder, denied []error, err error) {
+	if len(ids) > maxNodes {
+		return nil, nil, apperr.InvalidField("ids", "at most %d IDs at a time, got %d", maxNodes, len(ids))
+	}
+	out, denied = make([]ent.Noder, len(ids)), make([]error, len(ids))
 	byTable := map[string][]int{} // indexes into ids
 	for i, id := range ids {
 		if t, err := nodeType(ctx, id); err == nil {
@@ -76,17 +105,23 @@ func (r *Resolver) nodes(ctx context.Context, ids []int) ([]ent.Noder, error) {
 		if ent.IsNotFound(err) {
 			continue // a table with IDs but no node type (the outbox): nothing to see
 		}
+		if errors.Is(err, privacy.Deny) {
+			for _, i := range at {
+				denied[i] = err
+			}
+			continue
+		}
 		if err != nil {
-			return nil, fmt.Errorf("graph: loading nodes: %w", err)
+			return nil, nil, fmt.Errorf("graph: loading nodes: %w", err)
 		}
 		for j, i := range at {
 			out[i] = found[j]
 		}
 	}
 	if err := hideInvisibleUsers(ctx, r.client, out); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return out, nil
+	return out, denied, nil
 }
 
 // hideInvisibleUsers sets to nil each user in ns the caller may not see:
