@@ -196,3 +196,75 @@ func TestForgedCursorValuesAreRefused(t *testing.T) {
 		pgMust(t, e, c, `query($a: Cursor) { tasks(orderBy: {field: PRIORITY}, after: $a) { totalCount } }`, map[string]any{"a": page.Tasks.Edges[0].Cursor}, nil)
 	})
 }
+
+// An update's null for a field that cannot be cleared (a project's name; a
+// task's title, status or priority; a tenant's channel list) changed
+// nothing and answered as if it had worked, and logged an update that
+// changed nothing. It is BAD_USER_INPUT naming the field, inline or
+// through a variable, and nothing is written; leaving the field out still
+// keeps it.
+func TestNullForAFieldThatCannotBeClearedIsRefused(t *testing.T) {
+	graphtest.Run(t, func(t *testing.T, e *graphtest.Env) {
+		owner := e.Register("Owner")
+		e.CreateTenant(owner, "acme")
+		c := owner.Caller("acme")
+		p := e.CreateProject(c, "Rocket")
+		task := e.CreateTask(c, p, "Fuel")
+		entries := func() int {
+			var out struct{ ActivityLogs struct{ TotalCount int } }
+			pgMust(t, e, c, `{ activityLogs { totalCount } }`, nil, &out)
+			return out.ActivityLogs.TotalCount
+		}
+		before := entries()
+		for _, tc := range []struct {
+			name, field, query string
+			vars               map[string]any
+		}{
+			{"a project's name", "name", `mutation($id: ID!) { updateProject(id: $id, input: {name: null, description: "set"}) { id } }`, map[string]any{"id": p}},
+			{"a project's name in a variable", "name", `mutation($id: ID!, $in: UpdateProjectInput!) { updateProject(id: $id, input: $in) { id } }`, map[string]any{"id": p, "in": map[string]any{"name": nil}}},
+			{"a task's title", "title", `mutation($id: ID!) { updateTask(id: $id, input: {title: null, description: "set"}) { id } }`, map[string]any{"id": task}},
+			{"a task's status", "status", `mutation($id: ID!) { updateTask(id: $id, input: {status: null}) { id } }`, map[string]any{"id": task}},
+			{"a task's priority in a variable", "priority", `mutation($id: ID!, $in: UpdateTaskInput!) { updateTask(id: $id, input: $in) { id } }`, map[string]any{"id": task, "in": map[string]any{"priority": nil}}},
+			{"a tenant's channels", "notificationChannels", `mutation { updateTenantConfig(input: {notificationChannels: null}) { id } }`, nil},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				r := e.Do(c, tc.query, tc.vars)
+				if r.Code() != "BAD_USER_INPUT" || r.Errors[0].Extensions["field"] != tc.field {
+					t.Errorf("got %s %+v, want BAD_USER_INPUT naming %s", r.Data, r.Errors, tc.field)
+				}
+			})
+		}
+		if after := entries(); after != before {
+			t.Errorf("activity entries: %d after the refusals, want %d as before", after, before)
+		}
+		var out struct {
+			Project struct {
+				Name        string
+				Description *string
+			}
+			Task struct{ Title, Status, Priority string }
+			Tenant struct {
+				Config struct{ NotificationChannels []string }
+			}
+		}
+		pgMust(t, e, c, `query($p: ID!, $t: ID!) {
+			project: node(id: $p) { ... on Project { name description } }
+			task: node(id: $t) { ... on Task { title status priority } }
+			tenant: currentTenant { config { notificationChannels } } }`, map[string]any{"p": p, "t": task}, &out)
+		if out.Project.Name != "Rocket" || out.Project.Description != nil || out.Task.Title != "Fuel" || out.Task.Status != "TODO" || out.Task.Priority != "MEDIUM" ||
+			len(out.Tenant.Config.NotificationChannels) != 1 {
+			t.Errorf("after the refusals: got %+v, want everything as it was", out)
+		}
+
+		// Left out, the fields stay; [] turns the channels off.
+		pgMust(t, e, c, `mutation($id: ID!) { updateTask(id: $id, input: {description: "kept the rest"}) { id } }`, map[string]any{"id": task}, nil)
+		pgMust(t, e, c, `mutation { updateTenantConfig(input: {notificationChannels: []}) { id } }`, nil, nil)
+		pgMust(t, e, c, `query($p: ID!, $t: ID!) {
+			project: node(id: $p) { ... on Project { name description } }
+			task: node(id: $t) { ... on Task { title status priority } }
+			tenant: currentTenant { config { notificationChannels } } }`, map[string]any{"p": p, "t": task}, &out)
+		if out.Task.Title != "Fuel" || out.Task.Status != "TODO" || len(out.Tenant.Config.NotificationChannels) != 0 {
+			t.Errorf("after updates that left them out: got %+v, want title and status kept, no channels", out)
+		}
+	})
+}

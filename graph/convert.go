@@ -5,6 +5,7 @@ import (
 
 	"tenantgraph/graph/model"
 	"tenantgraph/internal/account"
+	"tenantgraph/internal/apperr"
 	"tenantgraph/internal/projects"
 	"tenantgraph/internal/stats"
 	"tenantgraph/internal/workflow"
@@ -15,6 +16,17 @@ func authPayload(s *account.Session, err error) (*model.AuthPayload, error) {
 		return nil, err
 	}
 	return &model.AuthPayload{Token: s.Token, ExpiresAt: s.ExpiresAt, User: s.User}, nil
+}
+
+// kept returns an update's value for a field that cannot be cleared (a
+// name, a title, a status): nil when the field is absent, and an Invalid
+// error naming it when it is null, which would otherwise change nothing
+// without a word to a client that meant to clear it.
+func kept[T any](field string, o graphql.Omittable[*T]) (*T, error) {
+	if o.IsSet() && o.Value() == nil {
+		return nil, apperr.InvalidField(field, "cannot be null: leave it out to keep its value")
+	}
+	return o.Value(), nil
 }
 
 // optional turns gqlgen's "absent, null or a value" into the domain's.

@@ -1622,8 +1622,11 @@ extend type Tenant {
 }
 
 input TenantConfigInput {
-  """Absent: unchanged. Default of a new tenant: [IN_APP]."""
-  notificationChannels: [NotificationChannel!]
+  """
+  Absent: unchanged; [] turns every channel off; null is refused. Default of
+  a new tenant: [IN_APP].
+  """
+  notificationChannels: [NotificationChannel!] @goField(omittable: true)
   """
   Absent: unchanged; null: cleared. Must be https and must not point at a
   loopback, private, link-local or metadata address. Required while SLACK is on.
@@ -1790,9 +1793,12 @@ input CreateProjectInput {
   description: String
 }
 
-"""Absent fields stay as they are; an explicit null description clears it."""
+"""
+Absent fields stay as they are; an explicit null description clears it. A
+name cannot be cleared: null is refused.
+"""
 input UpdateProjectInput {
-  name: String
+  name: String @goField(omittable: true)
   description: String @goField(omittable: true)
 }
 
@@ -1811,12 +1817,16 @@ input CreateTaskInput {
   dueDate: Time
 }
 
-"""Absent fields stay as they are; an explicit null clears description, assigneeID or dueDate."""
+"""
+Absent fields stay as they are; an explicit null clears description,
+assigneeID or dueDate. Title, status and priority cannot be cleared: null
+is refused.
+"""
 input UpdateTaskInput {
-  title: String
+  title: String @goField(omittable: true)
   description: String @goField(omittable: true)
-  status: TaskStatus
-  priority: TaskPriority
+  status: TaskStatus @goField(omittable: true)
+  priority: TaskPriority @goField(omittable: true)
   assigneeID: ID @goField(omittable: true)
   dueDate: Time @goField(omittable: true)
 }
@@ -11532,7 +11542,7 @@ func (ec *executionContext) unmarshalInputTenantConfigInput(ctx context.Context,
 			if err != nil {
 				return it, err
 			}
-			it.NotificationChannels = data
+			it.NotificationChannels = graphql.OmittableOf(data)
 		case "slackWebhookURL":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("slackWebhookURL"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
@@ -11623,7 +11633,7 @@ func (ec *executionContext) unmarshalInputUpdateProjectInput(ctx context.Context
 			if err != nil {
 				return it, err
 			}
-			it.Name = data
+			it.Name = graphql.OmittableOf(data)
 		case "description":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
@@ -11672,7 +11682,7 @@ func (ec *executionContext) unmarshalInputUpdateTaskInput(ctx context.Context, o
 			if err != nil {
 				return it, err
 			}
-			it.Title = data
+			it.Title = graphql.OmittableOf(data)
 		case "description":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
@@ -11686,14 +11696,14 @@ func (ec *executionContext) unmarshalInputUpdateTaskInput(ctx context.Context, o
 			if err != nil {
 				return it, err
 			}
-			it.Status = data
+			it.Status = graphql.OmittableOf(data)
 		case "priority":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("priority"))
 			data, err := ec.unmarshalOTaskPriority2ᚖtenantgraphᚋinternalᚋpriorityᚐPriority(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.Priority = data
+			it.Priority = graphql.OmittableOf(data)
 		case "assigneeID":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("assigneeID"))
 			data, err := ec.unmarshalOID2ᚖint(ctx, v)

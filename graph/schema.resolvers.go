@@ -70,7 +70,11 @@ func (r *mutationResolver) UpdateMemberRole(ctx context.Context, id int, role ro
 
 // UpdateTenantConfig is the resolver for the updateTenantConfig field.
 func (r *mutationResolver) UpdateTenantConfig(ctx context.Context, input model.TenantConfigInput) (*ent.Tenant, error) {
-	checked, err := notify.CheckConfig(ctx, r.guard, configInput(input))
+	in, err := configInput(input)
+	if err != nil {
+		return nil, err
+	}
+	checked, err := notify.CheckConfig(ctx, r.guard, in)
 	if err != nil {
 		return nil, err
 	}
@@ -101,12 +105,16 @@ func (r *mutationResolver) CreateProject(ctx context.Context, input model.Create
 
 // UpdateProject is the resolver for the updateProject field.
 func (r *mutationResolver) UpdateProject(ctx context.Context, id int, input model.UpdateProjectInput) (*ent.Project, error) {
+	name, err := kept("name", input.Name)
+	if err != nil {
+		return nil, err
+	}
 	c, err := r.tx(ctx)
 	if err != nil {
 		return nil, err
 	}
 	return r.projects.UpdateProject(ctx, c, id, projects.UpdateProjectInput{
-		Name:        input.Name,
+		Name:        name,
 		Description: optional(input.Description),
 	})
 }
@@ -148,15 +156,27 @@ func (r *mutationResolver) CreateTask(ctx context.Context, input model.CreateTas
 
 // UpdateTask is the resolver for the updateTask field.
 func (r *mutationResolver) UpdateTask(ctx context.Context, id int, input model.UpdateTaskInput) (*ent.Task, error) {
+	title, err := kept("title", input.Title)
+	if err != nil {
+		return nil, err
+	}
+	status, err := kept("status", input.Status)
+	if err != nil {
+		return nil, err
+	}
+	priority, err := kept("priority", input.Priority)
+	if err != nil {
+		return nil, err
+	}
 	c, err := r.tx(ctx)
 	if err != nil {
 		return nil, err
 	}
 	return r.projects.UpdateTask(ctx, c, id, projects.UpdateTaskInput{
-		Title:       input.Title,
+		Title:       title,
 		Description: optional(input.Description),
-		Status:      input.Status,
-		Priority:    input.Priority,
+		Status:      status,
+		Priority:    priority,
 		AssigneeID:  optional(input.AssigneeID),
 		DueDate:     optional(input.DueDate),
 	})

@@ -26,13 +26,17 @@ func tenantConfig(ctx context.Context, t *ent.Tenant) (*model.TenantConfig, erro
 	return cfg, nil
 }
 
-func configInput(in model.TenantConfigInput) notify.ConfigInput {
+func configInput(in model.TenantConfigInput) (notify.ConfigInput, error) {
 	out := notify.ConfigInput{WebhookSet: in.SlackWebhookURL.IsSet(), WebhookURL: in.SlackWebhookURL.Value()}
-	if in.NotificationChannels != nil {
-		out.Channels = make([]string, len(in.NotificationChannels))
-		for i, ch := range in.NotificationChannels {
+	channels := in.NotificationChannels.Value()
+	if in.NotificationChannels.IsSet() && channels == nil {
+		return out, apperr.InvalidField("notificationChannels", "cannot be null: leave it out to keep the channels, or send [] to turn them all off")
+	}
+	if channels != nil {
+		out.Channels = make([]string, len(channels))
+		for i, ch := range channels {
 			out.Channels[i] = string(ch)
 		}
 	}
-	return out
+	return out, nil
 }

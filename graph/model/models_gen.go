@@ -103,8 +103,9 @@ type TenantConfig struct {
 }
 
 type TenantConfigInput struct {
-	// Absent: unchanged. Default of a new tenant: [IN_APP].
-	NotificationChannels []NotificationChannel `json:"notificationChannels,omitempty"`
+	// Absent: unchanged; [] turns every channel off; null is refused. Default of
+	// a new tenant: [IN_APP].
+	NotificationChannels graphql.Omittable[[]NotificationChannel] `json:"notificationChannels,omitempty"`
 	// Absent: unchanged; null: cleared. Must be https and must not point at a
 	// loopback, private, link-local or metadata address. Required while SLACK is on.
 	SlackWebhookURL graphql.Omittable[*string] `json:"slackWebhookURL,omitempty"`
@@ -127,20 +128,23 @@ type UpdateCommentInput struct {
 	Body string `json:"body"`
 }
 
-// Absent fields stay as they are; an explicit null description clears it.
+// Absent fields stay as they are; an explicit null description clears it. A
+// name cannot be cleared: null is refused.
 type UpdateProjectInput struct {
-	Name        *string                    `json:"name,omitempty"`
+	Name        graphql.Omittable[*string] `json:"name,omitempty"`
 	Description graphql.Omittable[*string] `json:"description,omitempty"`
 }
 
-// Absent fields stay as they are; an explicit null clears description, assigneeID or dueDate.
+// Absent fields stay as they are; an explicit null clears description,
+// assigneeID or dueDate. Title, status and priority cannot be cleared: null
+// is refused.
 type UpdateTaskInput struct {
-	Title       *string                       `json:"title,omitempty"`
-	Description graphql.Omittable[*string]    `json:"description,omitempty"`
-	Status      *task.Status                  `json:"status,omitempty"`
-	Priority    *priority.Priority            `json:"priority,omitempty"`
-	AssigneeID  graphql.Omittable[*int]       `json:"assigneeID,omitempty"`
-	DueDate     graphql.Omittable[*time.Time] `json:"dueDate,omitempty"`
+	Title       graphql.Omittable[*string]            `json:"title,omitempty"`
+	Description graphql.Omittable[*string]            `json:"description,omitempty"`
+	Status      graphql.Omittable[*task.Status]       `json:"status,omitempty"`
+	Priority    graphql.Omittable[*priority.Priority] `json:"priority,omitempty"`
+	AssigneeID  graphql.Omittable[*int]               `json:"assigneeID,omitempty"`
+	DueDate     graphql.Omittable[*time.Time]         `json:"dueDate,omitempty"`
 }
 
 // One row of the project workflow: a move the table allows and the least role that may make it.
