@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"tenantgraph/internal/server"
 )
 
 // config is every setting of the server, read once from the environment.
@@ -120,6 +122,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 		if c.BcryptCost, err = strconv.Atoi(v); err != nil || c.BcryptCost < minBcryptCost || c.BcryptCost > maxBcryptCost {
 			return c, fmt.Errorf("BCRYPT_COST: %q is not a number from %d to %d (each step doubles the time of a hash; 10, the default, takes about 60 ms)", v, minBcryptCost, maxBcryptCost)
 		}
+	}
+	if err := server.CheckGCSettings(getenv); err != nil {
+		return c, err
 	}
 	c.CORSOrigins = list(getenv("CORS_ALLOWED_ORIGINS"))
 	for _, o := range c.CORSOrigins {

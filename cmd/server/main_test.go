@@ -183,6 +183,13 @@ func TestLoadConfigRejectsBadValues(t *testing.T) {
 		{"INTROSPECTION", "y"},
 		{"SEED_DEMO", "2"},
 		{"MIGRATE_ON_START", "always"},
+		// Go reads a malformed GOGC as 100 without a word, and a malformed
+		// AUTOMEMLIMIT left the process with no memory limit.
+		{"GOGC", "abc"},
+		{"GOGC", "40%"},
+		{"AUTOMEMLIMIT", "abc"},
+		{"AUTOMEMLIMIT", "1.5"},
+		{"AUTOMEMLIMIT", "0"},
 		{"WEBHOOK_ALLOW_LOOPBACK", "sure"},
 		// A malformed pattern would refuse every cross-origin websocket.
 		{"WS_ALLOWED_ORIGINS", "app.example.com,[app.example.org"},
@@ -237,6 +244,10 @@ func TestLoadConfigRejectsBadValues(t *testing.T) {
 		{map[string]string{}, func(c config) bool { return c.BcryptCost == 10 }},
 		{map[string]string{"BCRYPT_COST": "4"}, func(c config) bool { return c.BcryptCost == 4 }},
 		{map[string]string{"BCRYPT_COST": "16"}, func(c config) bool { return c.BcryptCost == 16 }},
+		// Well-formed collector settings start (TuneGC applies them).
+		{map[string]string{"GOGC": "off", "AUTOMEMLIMIT": "off"}, func(config) bool { return true }},
+		{map[string]string{"GOGC": "50", "AUTOMEMLIMIT": "0.8"}, func(config) bool { return true }},
+		{map[string]string{"GOGC": "-1", "AUTOMEMLIMIT": "1"}, func(config) bool { return true }},
 		{map[string]string{"JWT_SECRET": strings.Repeat("s", 32)}, func(c config) bool { return string(c.JWTSecret) == strings.Repeat("s", 32) && !c.JWTSecretRandom }},
 	} {
 		c, err := loadConfig(func(k string) string { return tc.env[k] })

@@ -51,6 +51,10 @@ func TestMetricsEndpoint(t *testing.T) {
 		`tenantgraph_graphql_request_duration_seconds_count{operation="Cur",outcome="ok",type="query"} 1`,
 		`tenantgraph_outbox_pending{channel="EMAIL"} 0`,
 		`tenantgraph_outbox_failed{channel="IN_APP"} 0`,
+		// Before any delivery, every channel's outcomes at 0.
+		`tenantgraph_outbox_deliveries_total{channel="EMAIL",outcome="delivered"} 0`,
+		`tenantgraph_outbox_deliveries_total{channel="SLACK",outcome="failed"} 0`,
+		`tenantgraph_outbox_deliveries_total{channel="IN_APP",outcome="retry"} 0`,
 		"tenantgraph_websocket_connections 0",
 		`go_sql_open_connections{db_name="tenantgraph"}`,
 	} {

@@ -76,6 +76,14 @@ func New(db *sql.DB, backlog func() map[string]Outbox) *Metrics {
 		}),
 		operations: map[string]bool{},
 	}
+	// Every channel and outcome of a delivery is there from the first
+	// scrape, at 0: a series that appears only at its first event cannot
+	// be found before it, and rate() and alerts over it miss that event.
+	for _, channel := range []string{"EMAIL", "SLACK", "IN_APP"} {
+		for _, outcome := range []string{"delivered", "retry", "failed"} {
+			m.deliveries.WithLabelValues(channel, outcome)
+		}
+	}
 	m.Registry.MustRegister(m.requests, m.duration, m.errors, m.connections, m.subscriptions, m.deliveries, m.retained,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if db != nil {

@@ -24,8 +24,9 @@ import (
 //
 // The cost is memory. Under the benchmark's 32 concurrent ProjectTrees its
 // process (API, floor and data set) peaked at 673 MB instead of 295 MB, and
-// each idle websocket keeps about 25 KB of heap in use instead of 19 KB
-// (the same 12 KB or so of live objects, spread over more partly used spans). So
+// an idle websocket's 11 KB or so of live objects are spread over more
+// partly used spans: 16–19 KB in use per idle subscriber in the fan-out
+// benchmark (docs/BENCHMARKS.md), within the 20 KB. So
 // TuneGC also sets a soft memory limit, below which the collector may take
 // its time and near which it works as hard as it must: see
 // memoryLimitRatio. A deployment that mostly holds idle subscriptions may
@@ -70,20 +71,47 @@ func TuneGC(getenv func(string) string, log *slog.Logger) GCSettings {
 	return GCSettings{Percent: int(s[0].Value.Uint64()), MemoryLimit: limit}
 }
 
+// CheckGCSettings checks the syntax of GOGC and AUTOMEMLIMIT, for the
+// server to refuse to start on a malformed one as on any other setting: Go
+// runs at GOGC=100 without a word when GOGC is not a number or "off", and
+// a malformed AUTOMEMLIMIT would leave the process with no memory limit.
+// (Go itself stops at start on a malformed GOMEMLIMIT.)
+func CheckGCSettings(getenv func(string) string) error {
+	if v := getenv("GOGC"); v != "" && v != "off" {
+		if _, err := strconv.ParseInt(v, 10, 32); err != nil {
+			return fmt.Errorf("GOGC: %q is not a percentage or off (Go would quietly run at 100)", v)
+		}
+	}
+	_, err := memoryLimitShare(getenv("AUTOMEMLIMIT"))
+	return err
+}
+
+// memoryLimitShare is AUTOMEMLIMIT's share of the memory, memoryLimitRatio
+// when it is empty (0 for off).
+func memoryLimitShare(v string) (float64, error) {
+	switch v {
+	case "":
+		return memoryLimitRatio, nil
+	case "off":
+		return 0, nil
+	}
+	r, err := strconv.ParseFloat(v, 64)
+	if err != nil || !(r > 0 && r <= 1) {
+		return 0, fmt.Errorf("AUTOMEMLIMIT: %q is not a share in (0, 1], such as 0.8, or off", v)
+	}
+	return r, nil
+}
+
 // setMemoryLimit sets the soft memory limit to a share of the container's
 // or machine's memory: memoryLimitRatio, or AUTOMEMLIMIT's share; nothing
 // when GOMEMLIMIT is set (the runtime has applied it) or AUTOMEMLIMIT=off.
 func setMemoryLimit(getenv func(string) string) error {
-	if getenv("GOMEMLIMIT") != "" || getenv("AUTOMEMLIMIT") == "off" {
+	if getenv("GOMEMLIMIT") != "" {
 		return nil
 	}
-	ratio := memoryLimitRatio
-	if v := getenv("AUTOMEMLIMIT"); v != "" {
-		r, err := strconv.ParseFloat(v, 64)
-		if err != nil || !(r > 0 && r <= 1) {
-			return fmt.Errorf("AUTOMEMLIMIT: %q is not a share in (0, 1] or off", v)
-		}
-		ratio = r
+	ratio, err := memoryLimitShare(getenv("AUTOMEMLIMIT"))
+	if err != nil || ratio == 0 {
+		return err
 	}
 	limit, err := memlimit.ApplyRatio(memlimit.ApplyFallback(memlimit.FromCgroup, memlimit.FromSystem), ratio)()
 	if err != nil {
