@@ -242,7 +242,7 @@ func TestNullForAFieldThatCannotBeClearedIsRefused(t *testing.T) {
 				Name        string
 				Description *string
 			}
-			Task struct{ Title, Status, Priority string }
+			Task   struct{ Title, Status, Priority string }
 			Tenant struct {
 				Config struct{ NotificationChannels []string }
 			}
