@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"path"
 	"strconv"
@@ -85,6 +86,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 	// quietly serve with them off.
 	if c.Env != "development" && c.Env != "production" {
 		return c, fmt.Errorf("APP_ENV: %q is not an environment: use development (the default when unset) or production", c.Env)
+	}
+	// Checked here, before the database is made: the listener is opened
+	// only once the schema is ready.
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return c, fmt.Errorf("LISTEN_ADDR: %q is not host:port or :port (%v)", c.Addr, err)
 	}
 	var err error
 	// A switch must be on or off: a value that is neither (TRUST_PROXY=enabled)

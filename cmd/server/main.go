@@ -86,6 +86,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if *demo && cfg.production() {
 		return errDemoInProduction
 	}
+	// Read before the database is opened, as the other settings are
+	// checked: a wrong path stops the start before anything is made.
+	var persisted map[string]string
+	if cfg.PersistedQueries != "" {
+		if persisted, err = graph.LoadPersistedManifest(cfg.PersistedQueries); err != nil {
+			return fmt.Errorf("PERSISTED_QUERIES: %w", err)
+		}
+	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
 	gc := server.TuneGC(getenv, log) // GOGC=400 and a soft memory limit unless set: internal/server/gc.go
 	log.Info("garbage collector", "gogc", gc.Percent, "gomemlimit_bytes", gc.MemoryLimit)
@@ -141,12 +149,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 
-	var persisted map[string]string
-	if cfg.PersistedQueries != "" {
-		if persisted, err = graph.LoadPersistedManifest(cfg.PersistedQueries); err != nil {
-			return err
-		}
-	}
 	m := metrics.New(db.SQL, func() map[string]metrics.Outbox {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -183,6 +184,9 @@ func TestLoadConfigRejectsBadValues(t *testing.T) {
 		{"INTROSPECTION", "y"},
 		{"SEED_DEMO", "2"},
 		{"MIGRATE_ON_START", "always"},
+		// Found before the database is made, not after.
+		{"LISTEN_ADDR", "8080"},
+		{"LISTEN_ADDR", "localhost"},
 		// Go reads a malformed GOGC as 100 without a word, and a malformed
 		// AUTOMEMLIMIT left the process with no memory limit.
 		{"GOGC", "abc"},
@@ -352,5 +356,23 @@ func TestBannerHasNoStraySpace(t *testing.T) {
 	banner := regexp.MustCompile(`GraphiQL at http://\S+:\d+/, API at http://\S+:\d+/graphql\n`)
 	if !banner.MatchString(stdout.String()) {
 		t.Errorf("banner: got %q, want GraphiQL at …/, API at …/graphql", stdout.String())
+	}
+}
+
+// TestRunRefusesAMissingManifestBeforeTheDatabase: a PERSISTED_QUERIES
+// that cannot be read stops the start with an error naming the setting,
+// before the database file is made (it was found after the schema had been
+// created and migrated).
+func TestRunRefusesAMissingManifestBeforeTheDatabase(t *testing.T) {
+	dir := t.TempDir()
+	dbPath := filepath.Join(dir, "data", "app.db")
+	err := run(context.Background(), []string{"server"}, func(k string) string {
+		return map[string]string{"DATABASE_URL": "sqlite:" + dbPath, "PERSISTED_QUERIES": filepath.Join(dir, "missing.json")}[k]
+	}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "PERSISTED_QUERIES") {
+		t.Errorf("got %v, want a refusal naming PERSISTED_QUERIES", err)
+	}
+	if _, statErr := os.Stat(filepath.Dir(dbPath)); !os.IsNotExist(statErr) {
+		t.Errorf("the database's directory: %v, want none made", statErr)
 	}
 }
