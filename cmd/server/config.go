@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"tenantgraph/internal/notify"
 	"tenantgraph/internal/server"
 )
 
@@ -131,6 +132,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	if err := server.CheckGCSettings(getenv); err != nil {
 		return c, err
+	}
+	if c.SMTPURL != "" {
+		if _, err := notify.NewSMTPEmail(c.SMTPURL); err != nil {
+			return c, err
+		}
 	}
 	c.CORSOrigins = list(getenv("CORS_ALLOWED_ORIGINS"))
 	for _, o := range c.CORSOrigins {

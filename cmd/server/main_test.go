@@ -187,6 +187,8 @@ func TestLoadConfigRejectsBadValues(t *testing.T) {
 		// Found before the database is made, not after.
 		{"LISTEN_ADDR", "8080"},
 		{"LISTEN_ADDR", "localhost"},
+		{"SMTP_URL", "mail.example.com:587"},
+		{"SMTP_URL", "smtp://mail.example.com:587"}, // no from=
 		// Go reads a malformed GOGC as 100 without a word, and a malformed
 		// AUTOMEMLIMIT left the process with no memory limit.
 		{"GOGC", "abc"},
