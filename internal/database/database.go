@@ -96,17 +96,12 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 // busy timeout, WAL, LIKE that respects case as on PostgreSQL (so that
 // nameContains means the same on both), write transactions that take the
 // lock up front (so that concurrent writers queue instead of failing
-// half-way), temporary storage in memory, and times written in UTC
-// whatever zone they carry. Temporary storage holds a statement's journal:
-// a broadcast's INSERT … SELECT of 1,000 notifications journals more
-// than the 64 KiB SQLite keeps in memory by default, and spilled the rest
-// to a temporary file it created, wrote and deleted on every such
-// statement (about 9 ms of a broadcast to 10,000's mutation). SQLite
+// half-way), and times written in UTC whatever zone they carry. SQLite
 // compares times as the text the driver writes, offset included: a time in
 // the server's local zone (a cursor's, which decodes in it) would compare
 // wrongly with the stored ones, which are UTC.
 func SQLiteDSN(path string) string {
-	return "file:" + path + "?_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=temp_store(2)&_pragma=case_sensitive_like(1)&_txlock=immediate&_timezone=UTC"
+	return "file:" + path + "?_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=case_sensitive_like(1)&_txlock=immediate&_timezone=UTC"
 }
 
 // Migrate creates or updates the schema to match the ent code.

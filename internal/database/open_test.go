@@ -33,10 +33,8 @@ func TestOpenKeepsThePasswordOutOfErrors(t *testing.T) {
 
 // TestSQLiteConnectionsCarryTheirSettings checks the settings SQLiteDSN
 // promises on several connections of the pool at once (each is opened with
-// them, not only the first): foreign keys, WAL, NORMAL synchronous, LIKE
-// that respects case, and temporary storage in memory, which keeps a large
-// statement's journal (a broadcast's INSERT … SELECT) out of a temporary
-// file.
+// them, not only the first): foreign keys, WAL, NORMAL synchronous, the
+// busy timeout, and LIKE that respects case.
 func TestSQLiteConnectionsCarryTheirSettings(t *testing.T) {
 	ctx := context.Background()
 	db, err := database.Open(ctx, "sqlite:"+t.TempDir()+"/settings.db", database.Options{})
@@ -48,7 +46,6 @@ func TestSQLiteConnectionsCarryTheirSettings(t *testing.T) {
 		"foreign_keys": "1",
 		"journal_mode": "wal",
 		"synchronous":  "1", // NORMAL
-		"temp_store":   "2", // MEMORY
 		"busy_timeout": "10000",
 	}
 	conns := make([]*sql.Conn, 3) // held together: three distinct connections
