@@ -16,7 +16,8 @@ import (
 // and, when min > 0, is not blank: not only white space and characters
 // that show nothing (format characters such as U+200B ZERO WIDTH SPACE and
 // U+FEFF, control characters, the Hangul fillers, U+2800 BRAILLE PATTERN
-// BLANK: see blank), which a list would show as an empty name. It returns an Invalid error naming field.
+// BLANK: see blank), which a list would show as an empty name. It returns
+// an Invalid error naming field.
 func Text(field, s string, min, max int) error {
 	if !utf8.ValidString(s) {
 		return apperr.InvalidField(field, "must be valid UTF-8")
@@ -64,9 +65,10 @@ func breaksLine(r rune) bool {
 // look empty, U+034F COMBINING GRAPHEME JOINER…), the variation selectors,
 // and U+2800 BRAILLE PATTERN BLANK.
 func blank(s string) bool {
-	return strings.IndexFunc(s, func(r rune) bool { return !showsNothing(r) }) < 0
+	return !strings.ContainsFunc(s, func(r rune) bool { return !showsNothing(r) })
 }
 
+// showsNothing reports whether r is one of the characters blank allows.
 func showsNothing(r rune) bool {
 	return unicode.IsSpace(r) || unicode.IsControl(r) || r == '\u2800' ||
 		unicode.In(r, unicode.Cf, unicode.Other_Default_Ignorable_Code_Point, unicode.Variation_Selector)
