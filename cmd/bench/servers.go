@@ -41,7 +41,12 @@ func freshDatabase(ctx context.Context, name, pgURL string) (string, func(), err
 		if err != nil {
 			return "", nil, err
 		}
-		return "sqlite:" + filepath.Join(dir, "bench.db"), func() { os.RemoveAll(dir) }, nil
+		u, err := benchdata.SQLiteURL(filepath.Join(dir, "bench.db"))
+		if err != nil {
+			os.RemoveAll(dir)
+			return "", nil, err
+		}
+		return u, func() { os.RemoveAll(dir) }, nil
 	}
 	admin, err := sql.Open("postgres", pgURL)
 	if err != nil {
