@@ -111,7 +111,7 @@ func newFixture(ctx context.Context, name, pgURL string, shape benchdata.Shape, 
 		}
 		f.counter = database.NewCounter(d)
 		return f.counter
-	}})
+	}, PreparedStatements: database.DefaultPreparedStatements}) // as the server opens it
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +140,15 @@ func newFixture(ctx context.Context, name, pgURL string, shape benchdata.Shape, 
 		return nil, err
 	}
 	f.cleanup = append(f.cleanup, closeAPI)
-	fdb, err := database.Open(ctx, dbURL, database.Options{})
+	// The floor's statements run as lib/pq runs them by itself, unprepared
+	// (the "hand-written SQL through lib/pq"), as in every round
+	// before the API prepared its own; BENCH_FLOOR_PREPARED=1 prepares them
+	// as the API does.
+	floorOpts := database.Options{}
+	if os.Getenv("BENCH_FLOOR_PREPARED") == "1" {
+		floorOpts.PreparedStatements = database.DefaultPreparedStatements
+	}
+	fdb, err := database.Open(ctx, dbURL, floorOpts)
 	if err != nil {
 		return nil, err
 	}

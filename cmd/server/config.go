@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"tenantgraph/internal/database"
 	"tenantgraph/internal/notify"
 	"tenantgraph/internal/server"
 )
@@ -51,6 +52,7 @@ type config struct {
 	MaxTenants       int           // MAX_TENANTS_PER_OWNER: tenants a user may own when creating one, default 100
 	OTLPEndpoint     string        // OTEL_EXPORTER_OTLP_ENDPOINT: export traces over OTLP/HTTP (off when unset)
 	MigrateOnStart   bool          // MIGRATE_ON_START=1: PostgreSQL: apply pending migrations before serving
+	PreparedStmts    int           // DATABASE_PREPARED_STATEMENTS: statements kept prepared per PostgreSQL connection (256; 0: none)
 }
 
 func (c config) production() bool { return c.Env == "production" }
@@ -190,6 +192,16 @@ func loadConfig(getenv func(string) string) (config, error) {
 				return c, fmt.Errorf("%s: %q is not a number of events a minute (0 disables)", r.key, v)
 			}
 			*r.dst = f
+		}
+	}
+	// 0 is a setting here, not a mistake: a pooler in front of
+	// PostgreSQL that hands each transaction another server connection
+	// (PgBouncer's transaction mode before 1.21) cannot keep prepared
+	// statements.
+	c.PreparedStmts = database.DefaultPreparedStatements
+	if v := getenv("DATABASE_PREPARED_STATEMENTS"); v != "" {
+		if c.PreparedStmts, err = strconv.Atoi(v); err != nil || c.PreparedStmts < 0 {
+			return c, fmt.Errorf("DATABASE_PREPARED_STATEMENTS: %q is not a number of statements (0 prepares none)", v)
 		}
 	}
 	c.OutboxAttempts = 10

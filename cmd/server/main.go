@@ -110,7 +110,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		defer cancel()
 		_ = shutdownTracing(flushCtx)
 	}()
-	dbOpts := database.Options{}
+	dbOpts := database.Options{PreparedStatements: cfg.PreparedStmts}
 	if cfg.OTLPEndpoint != "" {
 		dbOpts.Wrap = database.NewTraced
 	}

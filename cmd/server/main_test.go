@@ -211,6 +211,8 @@ func TestLoadConfigRejectsBadValues(t *testing.T) {
 		{"CORS_ALLOWED_ORIGINS", "https://app.example.com:443"},
 		{"WS_ALLOWED_ORIGINS", "app.example.com/"},
 		{"WS_ALLOWED_ORIGINS", "localhost:*,https://app.example.com/"},
+		{"DATABASE_PREPARED_STATEMENTS", "-1"},
+		{"DATABASE_PREPARED_STATEMENTS", "all"},
 	} {
 		_, err := loadConfig(func(k string) string {
 			if k == tc.key {
@@ -248,6 +250,9 @@ func TestLoadConfigRejectsBadValues(t *testing.T) {
 		{map[string]string{"WS_ALLOWED_ORIGINS": "localhost:*,app.example.com,https://*.example.org"}, func(c config) bool { return len(c.WebsocketOrigins) == 3 }},
 		{map[string]string{}, func(c config) bool { return c.GraphiQL && c.Introspection && !c.TrustProxy && !c.MigrateOnStart }},
 		{map[string]string{}, func(c config) bool { return c.BcryptCost == 10 }},
+		{map[string]string{}, func(c config) bool { return c.PreparedStmts == 256 }},
+		{map[string]string{"DATABASE_PREPARED_STATEMENTS": "0"}, func(c config) bool { return c.PreparedStmts == 0 }},
+		{map[string]string{"DATABASE_PREPARED_STATEMENTS": "64"}, func(c config) bool { return c.PreparedStmts == 64 }},
 		{map[string]string{"BCRYPT_COST": "4"}, func(c config) bool { return c.BcryptCost == 4 }},
 		{map[string]string{"BCRYPT_COST": "16"}, func(c config) bool { return c.BcryptCost == 16 }},
 		// Well-formed collector settings start (TuneGC applies them).

@@ -178,7 +178,7 @@ func newEnv(t testing.TB, dialectName, dbURL string, o Options) *Env {
 			return counter
 		}
 		return database.NewTraced(counter) // spans are no-ops unless a test installs a tracer provider
-	}}
+	}, PreparedStatements: database.DefaultPreparedStatements}
 	db, err := database.Open(ctx, dbURL, opts)
 	if err != nil {
 		t.Fatalf("opening database: %v", err)

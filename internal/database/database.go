@@ -15,7 +15,7 @@ import (
 
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
-	_ "github.com/lib/pq"  // registers "postgres"
+	"github.com/lib/pq"
 	_ "modernc.org/sqlite" // registers "sqlite"
 
 	"tenantgraph/ent"
@@ -24,6 +24,12 @@ import (
 
 // DefaultSQLitePath is where the embedded database lives when no URL is given.
 const DefaultSQLitePath = "data/tenantgraph.db"
+
+// DefaultPreparedStatements is how many statements the server keeps
+// prepared on each PostgreSQL connection unless DATABASE_PREPARED_STATEMENTS
+// says otherwise: more than the distinct statements ent sends in the
+// benchmarks and tests, so that none of the usual ones is pushed out.
+const DefaultPreparedStatements = 256
 
 // DB is an open data store.
 type DB struct {
@@ -36,6 +42,10 @@ type DB struct {
 type Options struct {
 	// Wrap, when set, wraps the driver (tests count statements with it).
 	Wrap func(dialect.Driver) dialect.Driver
+	// PreparedStatements is how many statements each PostgreSQL
+	// connection keeps prepared (prepared.go); 0 prepares none, as lib/pq
+	// does by itself. The server's default is DefaultPreparedStatements.
+	PreparedStatements int
 }
 
 // Open connects to url: "" or "sqlite:PATH" for SQLite (created with its
@@ -50,9 +60,14 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	switch {
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
 		name = dialect.Postgres
-		db, err = sql.Open("postgres", url)
+		c, err := pq.NewConnector(url)
 		if err != nil {
-			return nil, fmt.Errorf("database: opening PostgreSQL: %w", err)
+			return nil, fmt.Errorf("database: opening PostgreSQL: %w", redactURLError(err))
+		}
+		if opts.PreparedStatements > 0 {
+			db = sql.OpenDB(preparedConnector{Connector: c, keep: opts.PreparedStatements})
+		} else {
+			db = sql.OpenDB(c)
 		}
 		db.SetMaxOpenConns(20)
 		db.SetMaxIdleConns(10)
@@ -77,13 +92,7 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	defer cancel()
 	if err := db.PingContext(pingCtx); err != nil {
 		db.Close()
-		// lib/pq reports a URL it cannot parse (a password with an
-		// unescaped %, say) with the whole URL, password included.
-		var bad *neturl.Error
-		if errors.As(err, &bad) {
-			bad.URL = redact(bad.URL)
-		}
-		return nil, fmt.Errorf("database: connecting to %s: %w", name, err)
+		return nil, fmt.Errorf("database: connecting to %s: %w", name, redactURLError(err))
 	}
 	var drv dialect.Driver = entsql.OpenDB(name, db)
 	if opts.Wrap != nil {
@@ -136,6 +145,16 @@ func (d *DB) Ping(ctx context.Context) error { return d.SQL.PingContext(ctx) }
 
 // Close closes the client and its connections.
 func (d *DB) Close() error { return d.Client.Close() }
+
+// redactURLError hides the password of a URL that lib/pq could not parse (a
+// password with an unescaped %, say), which it reports whole.
+func redactURLError(err error) error {
+	var bad *neturl.Error
+	if errors.As(err, &bad) {
+		bad.URL = redact(bad.URL)
+	}
+	return err
+}
 
 // redact hides a password in a URL for error messages.
 func redact(url string) string {
