@@ -2,13 +2,9 @@ package graph_test
 
 import (
 	"fmt"
-	"path/filepath"
 	"testing"
 
-	"entgo.io/ent/dialect"
-
 	"tenantgraph/graph/graphtest"
-	"tenantgraph/internal/benchdata"
 )
 
 // BenchmarkMutations times ordinary writes through the API (in process,
@@ -17,21 +13,14 @@ import (
 // the statements each sends (stmts/op, BEGIN and COMMIT not counted); on
 // SQLite, and on PostgreSQL when TEST_DATABASE_URL is set. With
 // SQLITE_PAGE_SIZE the SQLite database is created with that page size
-// (benchdata.SQLiteURL): docs/BENCHMARKS.md, twenty-second round, measured
-// with it what larger pages cost every such write.
+// (graphtest.NewDatabaseURL): docs/BENCHMARKS.md, twenty-second round,
+// measured with it what larger pages cost every such write.
 //
 //	go test ./graph -run '^$' -bench Mutations -benchtime 2000x
 func BenchmarkMutations(b *testing.B) {
 	for _, d := range graphtest.Dialects(b) {
 		b.Run(d, func(b *testing.B) {
-			url := graphtest.NewDatabaseURL(b, d)
-			if d == dialect.SQLite {
-				var err error
-				if url, err = benchdata.SQLiteURL(filepath.Join(b.TempDir(), "mutations.db")); err != nil {
-					b.Fatal(err)
-				}
-			}
-			e := graphtest.NewOn(b, d, url)
+			e := graphtest.New(b, d)
 			owner := e.Register("Owner")
 			e.CreateTenant(owner, "acme")
 			c := owner.Caller("acme")

@@ -26,6 +26,7 @@ import (
 	"tenantgraph/graph"
 	"tenantgraph/internal/account"
 	"tenantgraph/internal/auth"
+	"tenantgraph/internal/benchdata"
 	"tenantgraph/internal/database"
 	"tenantgraph/internal/notify"
 	"tenantgraph/internal/pubsub"
@@ -311,7 +312,11 @@ func NeedPostgres(t testing.TB) {
 func NewDatabaseURL(t testing.TB, dialectName string) string {
 	t.Helper()
 	if dialectName == dialect.SQLite {
-		return "sqlite:" + filepath.Join(t.TempDir(), "test.db")
+		u, err := benchdata.SQLiteURL(filepath.Join(t.TempDir(), "test.db")) // SQLITE_PAGE_SIZE, for benchmarks
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u
 	}
 	admin := os.Getenv("TEST_DATABASE_URL")
 	if admin == "" {
