@@ -97,10 +97,13 @@ func recorded(t *testing.T, db *sql.DB) []string {
 	return queryStrings(t, db, `SELECT version || '_' || name FROM schema_migrations ORDER BY version`)
 }
 
-// queryStrings returns the one text column of query's rows, in order.
-func queryStrings(t *testing.T, db *sql.DB, query string, args ...any) []string {
+// queryStrings returns the one text column of query's rows, in order, as
+// db (a pool, or one of its connections) answers it.
+func queryStrings(t *testing.T, db interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, query string, args ...any) []string {
 	t.Helper()
-	rows, err := db.Query(query, args...)
+	rows, err := db.QueryContext(context.Background(), query, args...)
 	if err != nil {
 		t.Fatalf("%s: %v", query, err)
 	}

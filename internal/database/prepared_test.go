@@ -37,23 +37,7 @@ func preparedConn(t *testing.T, keep int) *sql.Conn {
 // (pg_prepared_statements is the session's own).
 func preparedOn(t *testing.T, c *sql.Conn) []string {
 	t.Helper()
-	rows, err := c.QueryContext(context.Background(), "SELECT statement FROM pg_prepared_statements ORDER BY prepare_time")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return queryStrings(t, c, "SELECT statement FROM pg_prepared_statements ORDER BY prepare_time")
 }
 
 // queryInt runs query with arg on c and returns its one integer.
