@@ -182,13 +182,13 @@ func TestComposeStack(t *testing.T) {
 // env_file), except the two the compose file fixes: the database it
 // created and the port it publishes, which a .env line must not move.
 func TestComposeEnvFile(t *testing.T) {
-	p := loadCompose(t, exampleEnv(t)+"DATABASE_PREPARED_STATEMENTS=0\nTRUST_PROXY=1\nRATE_LIMIT_PER_MINUTE=77\n"+
+	p := loadCompose(t, exampleEnv(t)+"DATABASE_PREPARED_STATEMENTS=0\nTRUST_PROXY=1\nWS_MAX_SUBSCRIPTIONS=7\n"+
 		"DATABASE_URL=postgres://someone@elsewhere:5432/other?sslmode=disable\nLISTEN_ADDR=:9999\n")
 	api := environ(service(t, p, "api"))
 	for key, want := range map[string]string{
 		"DATABASE_PREPARED_STATEMENTS": "0",
 		"TRUST_PROXY":                  "1",
-		"RATE_LIMIT_PER_MINUTE":        "77",
+		"WS_MAX_SUBSCRIPTIONS":         "7",
 		"JWT_SECRET":                   "compose-test-secret-of-at-least-32-bytes",
 		"LISTEN_ADDR":                  ":8080",
 	} {
