@@ -1,5 +1,11 @@
 package graph
 
+import (
+	"net/http"
+
+	"tenantgraph/ent"
+)
+
 // SetFeedEncoder turns the live feed's encoder (feedEncoder) on or off for
 // the subscriptions set up from then on; off, the executor writes every
 // event, so that a test can compare the two.
@@ -15,4 +21,11 @@ func Draining(h *Handler) bool {
 	h.ws.mu.Lock()
 	defer h.ws.mu.Unlock()
 	return h.ws.draining
+}
+
+// RememberNotifications hands rows just written to h's live feed, as the
+// transaction extension does on commit, so that their deliveries push
+// them without reading them back. h must be a *Handler.
+func RememberNotifications(h http.Handler, rows []*ent.Notification) {
+	h.(*Handler).feed.remember(rows)
 }

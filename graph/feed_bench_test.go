@@ -26,9 +26,13 @@ import (
 	"github.com/coder/websocket/wsjson"
 
 	"tenantgraph/ent"
+	"tenantgraph/ent/membership"
+	"tenantgraph/ent/notification"
 	"tenantgraph/ent/privacy"
+	"tenantgraph/graph"
 	"tenantgraph/graph/graphtest"
 	"tenantgraph/internal/globalid"
+	"tenantgraph/internal/pubsub"
 	"tenantgraph/internal/role"
 	"tenantgraph/internal/server"
 )
@@ -72,6 +76,7 @@ func raceEnabled() bool {
 type fanOut struct {
 	e        *graphtest.Env
 	owner    graphtest.User
+	tenant   int
 	n        int
 	conns    []*websocket.Conn // when the clients live in this process
 	receipts chan receipt
@@ -128,6 +133,7 @@ func newFanOut(tb testing.TB, e *graphtest.Env, n int, where clientPlacement) *f
 	if err != nil {
 		tb.Fatal(err)
 	}
+	f.tenant = tenant
 	tokens := managers(tb, e, tenant, n)
 
 	runtime.GC()
@@ -435,7 +441,15 @@ func (f *fanOut) broadcast(tb testing.TB, name string, within time.Duration) (la
 	start := time.Now()
 	f.e.Transition(f.owner.Caller("crowd"), project, "SUBMITTED")
 	mutation = time.Since(start)
-	latencies = make([]time.Duration, 0, f.n)
+	return f.collect(tb, start, within), mutation
+}
+
+// collect waits for every subscriber's receipt of one broadcast started at
+// start and returns their latencies, failing unless all receive exactly one
+// PROJECT_SUBMITTED within the deadline.
+func (f *fanOut) collect(tb testing.TB, start time.Time, within time.Duration) []time.Duration {
+	tb.Helper()
+	latencies := make([]time.Duration, 0, f.n)
 	deadline := time.After(within)
 	for len(latencies) < f.n {
 		select {
@@ -451,7 +465,7 @@ func (f *fanOut) broadcast(tb testing.TB, name string, within time.Duration) (la
 			tb.Fatalf("%d of %d subscribers received the broadcast within %s", len(latencies), f.n, within)
 		}
 	}
-	return latencies, mutation
+	return latencies
 }
 
 // clientCPUAfter waits for the client process to report its CPU time
@@ -594,6 +608,85 @@ func BenchmarkFanOut(b *testing.B) {
 			b.ReportMetric(f.heapPerConn, "heap-B/conn")
 			b.ReportMetric(f.heapPerConn+f.stackPerConn, "mem-B/conn")
 			b.ReportMetric(f.liveHeapPerConn+f.stackPerConn, "live-B/conn")
+		})
+	}
+}
+
+// BenchmarkFanOutDelivery is BenchmarkFanOut without the database's part:
+// each op first writes a PROJECT_SUBMITTED notification for every
+// subscriber (not timed), then, timed from there, hands the rows to the
+// live feed and publishes their events through the broker, as a committed
+// share does, and times each receipt. The hub pushes the rows as it got
+// them, loading nothing (the rows have no project or task);
+// FANOUT_READ_BACK=1 leaves them out, so that the hub reads them back in
+// batches, as it does for rows another instance wrote. It is the floor of
+// delivery on the machine it runs on: what a broadcast costs once its rows
+// are written, which BenchmarkFanOut's p99 cannot go below however cheaply
+// the rows are written (docs/BENCHMARKS.md, twenty-fourth round).
+//
+//	FANOUT_SUBSCRIBERS=10000 go test ./graph/ -run '^$' -bench BenchmarkFanOutDelivery -benchtime 3x
+func BenchmarkFanOutDelivery(b *testing.B) {
+	server.TuneGC(os.Getenv, nil)
+	for _, d := range graphtest.Dialects(b) {
+		b.Run(d, func(b *testing.B) {
+			n := fanOutSubscribers()
+			e := graphtest.NewWithOptions(b, d, graphtest.Options{Untraced: true, LogOutput: io.Discard})
+			f := newFanOut(b, e, n, clientsInAnotherOne)
+			ctx := privacy.DecisionContext(context.Background(), privacy.Allow)
+			c := e.DB.Client
+			recipients, err := c.Membership.Query().
+				Where(membership.TenantID(f.tenant), membership.RoleEQ(role.Manager)).
+				Select(membership.FieldUserID).Ints(ctx)
+			if err != nil || len(recipients) != n {
+				b.Fatalf("the subscribers' user IDs: got %d (%v), want %d", len(recipients), err, n)
+			}
+			var all []time.Duration
+			var serverCPU, clientCPU time.Duration
+			var remembered []*ent.Notification
+			readBack := os.Getenv("FANOUT_READ_BACK") == "1"
+			stop := profileCPU(b, "fanout-delivery-"+d+"-cpu.pprof") // includes writing the rows
+			for i := 0; b.Loop(); i++ {
+				b.StopTimer()
+				events := make([]pubsub.Event, 0, n)
+				for ids := range slices.Chunk(recipients, 1000) {
+					rows := make([]*ent.NotificationCreate, len(ids))
+					for j, id := range ids {
+						rows[j] = c.Notification.Create().SetTenantID(f.tenant).SetRecipientID(id).
+							SetKind(notification.KindPROJECT_SUBMITTED).SetTitle(fmt.Sprint("Broadcast ", i)).SetBody("")
+					}
+					written, err := c.Notification.CreateBulk(rows...).Save(ctx)
+					if err != nil {
+						b.Fatalf("writing the notifications: %v", err)
+					}
+					for _, row := range written {
+						events = append(events, pubsub.Event{TenantID: f.tenant, UserID: row.RecipientID, NotificationID: row.ID})
+					}
+					if !readBack {
+						remembered = append(remembered, written...)
+					}
+				}
+				b.StartTimer()
+				cpu, clientWas := processCPU(), f.clientCPU.Load()
+				start := time.Now()
+				graph.RememberNotifications(e.GraphQL, remembered)
+				remembered = remembered[:0]
+				if err := e.Broker.Publish(ctx, events...); err != nil {
+					b.Fatalf("publishing: %v", err)
+				}
+				all = append(all, f.collect(b, start, time.Minute)...)
+				serverCPU += time.Duration(processCPU() - cpu)
+				clientCPU += time.Duration(f.clientCPUAfter(b, clientWas) - clientWas)
+			}
+			stop()
+			slices.Sort(all)
+			ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) / float64(b.N) }
+			b.ReportMetric(ms(serverCPU), "server-cpu-ms")
+			b.ReportMetric(ms(clientCPU), "client-cpu-ms")
+			b.ReportMetric(float64(n), "subscribers")
+			b.ReportMetric(percentile(all, 0), "first-ms")
+			b.ReportMetric(percentile(all, 50), "p50-ms")
+			b.ReportMetric(percentile(all, 95), "p95-ms")
+			b.ReportMetric(percentile(all, 99), "p99-ms")
 		})
 	}
 }

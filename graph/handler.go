@@ -124,7 +124,8 @@ func newSchema(c Deps, feed *feedHub) graphql.ExecutableSchema {
 // Handler is the GraphQL endpoint (NewHandler).
 type Handler struct {
 	*handler.Server
-	ws *wsTransport
+	ws   *wsTransport
+	feed *feedHub // the live feed's rows in flight (for BenchmarkFanOutDelivery, export_test.go)
 }
 
 // Drain is for the server's shutdown (internal/server.Serve calls it beside
@@ -225,7 +226,7 @@ func NewHandler(c Deps) *Handler {
 	srv.Use(txExtension{client: c.Client, notifier: c.Notifier, feed: feed, log: c.Logger})
 	srv.SetErrorPresenter(errorPresenter(c.Logger, !c.DisableSuggestions))
 	srv.SetRecoverFunc(recoverFunc(c.Logger))
-	return &Handler{Server: srv, ws: ws}
+	return &Handler{Server: srv, ws: ws, feed: feed}
 }
 
 // websocketInit authenticates a websocket from its connection_init payload
