@@ -634,12 +634,12 @@ func BenchmarkFanOutDelivery(b *testing.B) {
 			}
 			var all []time.Duration
 			var serverCPU, clientCPU time.Duration
-			var remembered []*ent.Notification
 			readBack := os.Getenv("FANOUT_READ_BACK") == "1"
 			stop := profileCPU(b, "fanout-delivery-"+d+"-cpu.pprof") // includes writing the rows
 			for i := 0; b.Loop(); i++ {
 				b.StopTimer()
 				events := make([]pubsub.Event, 0, n)
+				var remembered []*ent.Notification
 				for ids := range slices.Chunk(recipients, 1000) {
 					rows := make([]*ent.NotificationCreate, len(ids))
 					for j, id := range ids {
@@ -661,7 +661,6 @@ func BenchmarkFanOutDelivery(b *testing.B) {
 				cpu, clientWas := processCPU(), f.clientCPU.Load()
 				start := time.Now()
 				graph.RememberNotifications(e.GraphQL, remembered)
-				remembered = remembered[:0]
 				if err := e.Broker.Publish(ctx, events...); err != nil {
 					b.Fatalf("publishing: %v", err)
 				}

@@ -125,7 +125,7 @@ func newSchema(c Deps, feed *feedHub) graphql.ExecutableSchema {
 type Handler struct {
 	*handler.Server
 	ws   *wsTransport
-	feed *feedHub // the live feed's rows in flight (for BenchmarkFanOutDelivery, export_test.go)
+	feed *feedHub // the live feed's hub (export_test.go's RememberNotifications reaches it)
 }
 
 // Drain is for the server's shutdown (internal/server.Serve calls it beside
